@@ -1,0 +1,437 @@
+-- Customers and customer notes.
+
+create table app.customers (
+  org_id uuid not null references app.organisations (id),
+  id uuid not null default app.uuid_v7(),
+  name text not null check (pg_catalog.char_length(name) between 1 and 200),
+  email text check (pg_catalog.char_length(email) <= 254 and email = pg_catalog.lower(email)
+                    and email ~ '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$'),
+  phone text check (phone ~ '^\+?[0-9]{5,20}$'),
+  lifecycle_stage text not null default 'customer'
+    check (lifecycle_stage in ('lead', 'prospect', 'customer', 'vip', 'churned')),
+  source text check (pg_catalog.char_length(source) between 1 and 64),
+  tags text[] not null default '{}' check (pg_catalog.cardinality(tags) <= 50),
+  custom_fields jsonb not null default '{}'
+    check (pg_catalog.jsonb_typeof(custom_fields) = 'object' and pg_catalog.octet_length(custom_fields::text) <= 16384),
+  marketing_consent jsonb not null default '{}' check (pg_catalog.jsonb_typeof(marketing_consent) = 'object'),
+  last_activity_at timestamptz,
+  created_at timestamptz not null default pg_catalog.now(),
+  updated_at timestamptz not null default pg_catalog.now(),
+  deleted_at timestamptz,
+  primary key (org_id, id)
+);
+create unique index customers_org_id_email_key on app.customers (org_id, email)
+  where deleted_at is null and email is not null;
+create index customers_org_id_tags_idx on app.customers using gin (tags);
+create index customers_search_idx on app.customers
+  using gin ((name || ' ' || coalesce(email, '') || ' ' || coalesce(phone, '')) ext.gin_trgm_ops);
+comment on table app.customers is 'People a business serves. Soft-deleted rows keep deleted_at and can be restored.';
+comment on column app.customers.email is 'Lower-cased; unique among the organisation''s customers that are not deleted.';
+comment on column app.customers.phone is 'Digits with an optional leading +, separators removed.';
+comment on column app.customers.lifecycle_stage is 'lead, prospect, customer, vip or churned.';
+comment on column app.customers.tags is 'Lower-case labels, sorted, without duplicates.';
+comment on column app.customers.marketing_consent is 'Per channel (email, sms, whatsapp): {"granted": bool, "at": time of the last change, "source": where it was given}.';
+comment on column app.customers.last_activity_at is 'Last interaction (a note, later bookings and payments); drives inactiveDays.';
+
+create table app.customer_notes (
+  org_id uuid not null references app.organisations (id),
+  id uuid not null default app.uuid_v7(),
+  customer_id uuid not null,
+  body text not null check (pg_catalog.char_length(body) between 1 and 10000),
+  author_user_id uuid,
+  created_at timestamptz not null default pg_catalog.now(),
+  primary key (org_id, id),
+  foreign key (org_id, customer_id) references app.customers (org_id, id)
+);
+create index customer_notes_org_id_customer_id_idx on app.customer_notes (org_id, customer_id, id);
+comment on table app.customer_notes is 'Free-text notes the team keeps about a customer. Append-only for runtime roles.';
+
+create trigger audit_change after insert or update or delete on app.customers
+  for each row execute function audit.record_change('org_id', 'last_activity_at');
+create trigger audit_change after insert or update or delete on app.customer_notes
+  for each row execute function audit.record_change('org_id');
+
+grant select, insert, update on app.customers to favcrm_member;
+grant select, insert on app.customer_notes to favcrm_member;
+
+-- ---------------------------------------------------------------------------------------
+-- Helpers
+-- ---------------------------------------------------------------------------------------
+create function app.normalize_phone(p_phone text) returns text
+language sql immutable parallel safe set search_path = '' as $$
+  select nullif(pg_catalog.regexp_replace(pg_catalog.btrim(p_phone), '[[:space:]().-]', '', 'g'), '')
+$$;
+comment on function app.normalize_phone(text) is 'Removes spaces, dots, dashes and brackets from a phone number.';
+
+create function app.normalize_email(p_email text) returns text
+language sql immutable parallel safe set search_path = '' as $$
+  select nullif(pg_catalog.lower(pg_catalog.btrim(p_email)), '')
+$$;
+comment on function app.normalize_email(text) is 'Trims and lower-cases an email address.';
+
+create function app.normalize_tags(p_tags jsonb) returns text[]
+language plpgsql immutable set search_path = '' as $$
+declare
+  v_tags text[];
+begin
+  if p_tags is null or p_tags = 'null'::jsonb then
+    return '{}';
+  end if;
+  if pg_catalog.jsonb_typeof(p_tags) <> 'array' then
+    perform app.raise_invalid('tags', 'invalid_type', 'tags must be an array of strings.');
+  end if;
+  select coalesce(array_agg(distinct t order by t), '{}') into v_tags
+    from (select pg_catalog.lower(pg_catalog.btrim(e)) as t from pg_catalog.jsonb_array_elements_text(p_tags) e) s;
+  if exists (select from pg_catalog.unnest(v_tags) t where pg_catalog.char_length(t) not between 1 and 50) then
+    perform app.raise_invalid('tags', 'invalid_tag', 'Each tag must be 1 to 50 characters.');
+  end if;
+  return v_tags;
+end
+$$;
+comment on function app.normalize_tags(jsonb) is 'Turns a JSON array of tags into a sorted, lower-case, duplicate-free text[].';
+
+create function app.escape_like(p text) returns text
+language sql immutable parallel safe set search_path = '' as $$
+  select pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(p, '\', '\\'), '%', '\%'), '_', '\_')
+$$;
+comment on function app.escape_like(text) is 'Escapes LIKE wildcards so user text matches literally.';
+
+-- Merges consent input {"email": {"granted": true, "source": "..."}} into the stored map,
+-- stamping the time of every channel whose value changes.
+create function app.merge_consent(p_stored jsonb, p_input jsonb) returns jsonb
+language plpgsql stable set search_path = '' as $$
+declare
+  v_result jsonb := coalesce(p_stored, '{}');
+  v_channel text;
+  v_value jsonb;
+begin
+  if p_input is null or p_input = 'null'::jsonb then
+    return v_result;
+  end if;
+  for v_channel, v_value in select * from pg_catalog.jsonb_each(p_input) loop
+    if v_channel not in ('email', 'sms', 'whatsapp') then
+      perform app.raise_invalid('marketingConsent', 'unknown_channel', pg_catalog.format('%s is not a consent channel (email, sms, whatsapp).', v_channel));
+    end if;
+    if pg_catalog.jsonb_typeof(v_value -> 'granted') <> 'boolean' then
+      perform app.raise_invalid('marketingConsent.' || v_channel || '.granted', 'invalid_type', 'granted must be true or false.');
+    end if;
+    if (v_result -> v_channel -> 'granted') is distinct from (v_value -> 'granted')
+       or (v_result -> v_channel -> 'source') is distinct from (v_value -> 'source') then
+      v_result := v_result || pg_catalog.jsonb_build_object(v_channel, pg_catalog.jsonb_build_object(
+        'granted', v_value -> 'granted',
+        'at', app.ts(pg_catalog.now()),
+        'source', v_value -> 'source'));
+    end if;
+  end loop;
+  return v_result;
+end
+$$;
+comment on function app.merge_consent(jsonb, jsonb) is 'Applies marketing-consent changes per channel, recording when and from what source each was given or withdrawn.';
+
+create function app.customer_json(c app.customers) returns jsonb
+language sql stable parallel safe set search_path = '' as $$
+  select pg_catalog.jsonb_build_object(
+    'id', c.id,
+    'name', c.name,
+    'email', c.email,
+    'phone', c.phone,
+    'lifecycleStage', c.lifecycle_stage,
+    'source', c.source,
+    'tags', pg_catalog.to_jsonb(c.tags),
+    'customFields', c.custom_fields,
+    'marketingConsent', c.marketing_consent,
+    'lastActivityAt', app.ts(c.last_activity_at),
+    'createdAt', app.ts(c.created_at),
+    'updatedAt', app.ts(c.updated_at),
+    'deletedAt', app.ts(c.deleted_at))
+$$;
+comment on function app.customer_json(app.customers) is 'The API representation of a customer.';
+
+create function app.customer_note_json(n app.customer_notes) returns jsonb
+language sql stable parallel safe set search_path = '' as $$
+  select pg_catalog.jsonb_build_object(
+    'id', n.id,
+    'customerId', n.customer_id,
+    'body', n.body,
+    'authorUserId', n.author_user_id,
+    'createdAt', app.ts(n.created_at))
+$$;
+comment on function app.customer_note_json(app.customer_notes) is 'The API representation of a customer note.';
+
+-- Raises 409 customer_email_taken when another live customer of the organisation has the email.
+create function app.check_customer_email_free(p_email text, p_except uuid) returns void
+language plpgsql stable set search_path = '' as $$
+begin
+  if p_email is not null and exists (
+      select from app.customers
+       where org_id = auth.org_id() and email = p_email and deleted_at is null
+         and id is distinct from p_except) then
+    raise exception using errcode = '23505', column = 'email', hint = 'customer_email_taken',
+      message = 'Another customer of this organisation already has that email address.';
+  end if;
+end
+$$;
+comment on function app.check_customer_email_free(text, uuid) is 'Raises 23505 customer_email_taken if a live customer of this organisation already uses the email.';
+
+grant execute on function app.normalize_phone(text), app.normalize_email(text), app.normalize_tags(jsonb),
+  app.escape_like(text), app.merge_consent(jsonb, jsonb), app.customer_json(app.customers),
+  app.customer_note_json(app.customer_notes), app.check_customer_email_free(text, uuid) to favcrm_member;
+
+-- Locks and returns a customer of this organisation, or raises not_found.
+create function app.customer_for_update(p_id uuid) returns app.customers
+language plpgsql volatile set search_path = '' as $$
+declare
+  c app.customers;
+begin
+  select * into c from app.customers where org_id = auth.org_id() and id = p_id for update;
+  if not found then
+    perform app.not_found('customer');
+  end if;
+  return c;
+end
+$$;
+comment on function app.customer_for_update(uuid) is 'Locks a customer of the current organisation for update, or raises not_found (404).';
+grant execute on function app.customer_for_update(uuid) to favcrm_member;
+
+-- ---------------------------------------------------------------------------------------
+-- Operations
+-- ---------------------------------------------------------------------------------------
+create function api.list_customers(p jsonb) returns jsonb
+language plpgsql stable set search_path = '' as $$
+declare
+  v_org uuid := auth.org_id();
+  v_limit int := app.page_limit(p);
+  v_after uuid := app.decode_cursor(p ->> 'cursor');
+  v_q text := nullif(pg_catalog.btrim(p ->> 'q'), '');
+  v_tag text := pg_catalog.lower(pg_catalog.btrim(p ->> 'tag'));
+  v_stage text := p ->> 'lifecycleStage';
+  v_inactive int := (p ->> 'inactiveDays')::int;
+  v_deleted boolean := coalesce((p ->> 'deleted')::boolean, false);
+  v_result jsonb;
+begin
+  perform auth.require_scope('customers:read');
+  if v_inactive is not null and v_inactive not between 1 and 36500 then
+    perform app.raise_invalid('inactiveDays', 'out_of_range', 'inactiveDays must be between 1 and 36500.');
+  end if;
+  with page as (
+    select c, c.id, pg_catalog.row_number() over (order by c.id desc) as rn
+      from app.customers c
+     where c.org_id = v_org
+       and (c.deleted_at is not null) = v_deleted
+       and (v_after is null or c.id < v_after)
+       and (v_q is null or (c.name || ' ' || coalesce(c.email, '') || ' ' || coalesce(c.phone, ''))
+                           ilike ('%' || app.escape_like(v_q) || '%'))
+       and (v_tag is null or c.tags @> array[v_tag])
+       and (v_stage is null or c.lifecycle_stage = v_stage)
+       and (v_inactive is null
+            or coalesce(c.last_activity_at, c.created_at) < pg_catalog.now() - pg_catalog.make_interval(days => v_inactive))
+     order by c.id desc
+     limit v_limit + 1)
+  select pg_catalog.jsonb_build_object(
+           'items', coalesce(pg_catalog.jsonb_agg(app.customer_json(page.c) order by page.id desc)
+                               filter (where page.rn <= v_limit), '[]'::jsonb),
+           'nextCursor', case when pg_catalog.count(*) > v_limit
+                              then app.encode_cursor((array_agg(page.id) filter (where page.rn = v_limit))[1]) end)
+    into v_result
+    from page;
+  return v_result;
+end
+$$;
+comment on function api.list_customers(jsonb) is 'Lists customers, newest first, with search (q over name, email, phone), tag, lifecycleStage, inactiveDays and deleted filters; cursor pagination.';
+
+create function api.get_customer(p jsonb) returns jsonb
+language plpgsql stable set search_path = '' as $$
+declare
+  c app.customers;
+begin
+  perform auth.require_scope('customers:read');
+  select * into c from app.customers where org_id = auth.org_id() and id = (p ->> 'customerId')::uuid;
+  if not found then
+    perform app.not_found('customer');
+  end if;
+  return app.customer_json(c);
+end
+$$;
+comment on function api.get_customer(jsonb) is 'Returns one customer (including a soft-deleted one, with deletedAt set).';
+
+create function api.create_customer(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  c app.customers;
+  v_email text := app.normalize_email(p ->> 'email');
+begin
+  perform auth.require_scope('customers:write');
+  perform app.check_customer_email_free(v_email, null);
+  insert into app.customers (org_id, name, email, phone, lifecycle_stage, source, tags, custom_fields, marketing_consent)
+  values (auth.org_id(), pg_catalog.btrim(p ->> 'name'), v_email, app.normalize_phone(p ->> 'phone'),
+          coalesce(p ->> 'lifecycleStage', 'customer'), pg_catalog.btrim(p ->> 'source'),
+          app.normalize_tags(p -> 'tags'), coalesce(pg_catalog.jsonb_strip_nulls(p -> 'customFields'), '{}'),
+          app.merge_consent('{}', p -> 'marketingConsent'))
+  returning * into c;
+  return app.customer_json(c);
+end
+$$;
+comment on function api.create_customer(jsonb) is 'Creates a customer. Email, when given, must not belong to another live customer of the organisation.';
+
+create function api.update_customer(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  c app.customers;
+  v_email text;
+begin
+  perform auth.require_scope('customers:write');
+  c := app.customer_for_update((p ->> 'customerId')::uuid);
+  v_email := case when p ? 'email' then app.normalize_email(p ->> 'email') else c.email end;
+  if c.deleted_at is not null then
+    raise exception using errcode = '55000', hint = 'customer_deleted',
+      message = 'The customer is deleted; restore it before changing it.';
+  end if;
+  if v_email is distinct from c.email then
+    perform app.check_customer_email_free(v_email, c.id);
+  end if;
+  update app.customers set
+    name = case when p ? 'name' then pg_catalog.btrim(p ->> 'name') else name end,
+    email = v_email,
+    phone = case when p ? 'phone' then app.normalize_phone(p ->> 'phone') else phone end,
+    lifecycle_stage = case when p ? 'lifecycleStage' then p ->> 'lifecycleStage' else lifecycle_stage end,
+    source = case when p ? 'source' then pg_catalog.btrim(p ->> 'source') else source end,
+    tags = case when p ? 'tags' then app.normalize_tags(p -> 'tags') else tags end,
+    custom_fields = case when p ? 'customFields'
+                         then pg_catalog.jsonb_strip_nulls(custom_fields || coalesce(p -> 'customFields', '{}'))
+                         else custom_fields end,
+    marketing_consent = app.merge_consent(marketing_consent, p -> 'marketingConsent'),
+    updated_at = pg_catalog.now()
+  where org_id = c.org_id and id = c.id
+  returning * into c;
+  return app.customer_json(c);
+end
+$$;
+comment on function api.update_customer(jsonb) is 'Changes the fields given (absent fields stay; null clears an optional field). customFields merge key by key; a null value removes that key.';
+
+create function api.delete_customer(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  c app.customers;
+begin
+  perform auth.require_scope('customers:write');
+  c := app.customer_for_update((p ->> 'customerId')::uuid);
+  if c.deleted_at is null then
+    update app.customers set deleted_at = pg_catalog.now(), updated_at = pg_catalog.now()
+     where org_id = c.org_id and id = c.id
+     returning * into c;
+  end if;
+  return app.customer_json(c);
+end
+$$;
+comment on function api.delete_customer(jsonb) is 'Soft-deletes a customer (sets deletedAt). Deleting a deleted customer changes nothing.';
+
+create function api.restore_customer(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  c app.customers;
+begin
+  perform auth.require_scope('customers:write');
+  c := app.customer_for_update((p ->> 'customerId')::uuid);
+  if c.deleted_at is not null then
+    perform app.check_customer_email_free(c.email, c.id);
+    update app.customers set deleted_at = null, updated_at = pg_catalog.now()
+     where org_id = c.org_id and id = c.id
+     returning * into c;
+  end if;
+  return app.customer_json(c);
+end
+$$;
+comment on function api.restore_customer(jsonb) is 'Restores a soft-deleted customer. Restoring a live customer changes nothing; 409 if its email now belongs to another live customer.';
+
+create function api.add_customer_tags(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  c app.customers;
+  v_tags text[];
+begin
+  perform auth.require_scope('customers:write');
+  c := app.customer_for_update((p ->> 'customerId')::uuid);
+  v_tags := app.normalize_tags(pg_catalog.to_jsonb(c.tags) || coalesce(p -> 'tags', '[]'));
+  if v_tags is distinct from c.tags then
+    update app.customers set tags = v_tags, updated_at = pg_catalog.now()
+     where org_id = c.org_id and id = c.id
+     returning * into c;
+  end if;
+  return app.customer_json(c);
+end
+$$;
+comment on function api.add_customer_tags(jsonb) is 'Adds tags to a customer; tags it already has are ignored.';
+
+create function api.remove_customer_tags(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  c app.customers;
+  v_remove text[];
+  v_tags text[];
+begin
+  perform auth.require_scope('customers:write');
+  c := app.customer_for_update((p ->> 'customerId')::uuid);
+  v_remove := app.normalize_tags(p -> 'tags');
+  v_tags := array(select t from pg_catalog.unnest(c.tags) t where t <> all (v_remove) order by t);
+  if v_tags is distinct from c.tags then
+    update app.customers set tags = v_tags, updated_at = pg_catalog.now()
+     where org_id = c.org_id and id = c.id
+     returning * into c;
+  end if;
+  return app.customer_json(c);
+end
+$$;
+comment on function api.remove_customer_tags(jsonb) is 'Removes tags from a customer; tags it does not have are ignored.';
+
+create function api.add_customer_note(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  c app.customers;
+  n app.customer_notes;
+begin
+  perform auth.require_scope('customers:write');
+  c := app.customer_for_update((p ->> 'customerId')::uuid);
+  insert into app.customer_notes (org_id, customer_id, body, author_user_id)
+  values (c.org_id, c.id, pg_catalog.btrim(p ->> 'body'), auth.user_id())
+  returning * into n;
+  update app.customers set last_activity_at = n.created_at where org_id = c.org_id and id = c.id;
+  return app.customer_note_json(n);
+end
+$$;
+comment on function api.add_customer_note(jsonb) is 'Adds a note to a customer and marks the customer as active now.';
+
+create function api.list_customer_notes(p jsonb) returns jsonb
+language plpgsql stable set search_path = '' as $$
+declare
+  v_org uuid := auth.org_id();
+  v_customer uuid := (p ->> 'customerId')::uuid;
+  v_limit int := app.page_limit(p);
+  v_after uuid := app.decode_cursor(p ->> 'cursor');
+  v_result jsonb;
+begin
+  perform auth.require_scope('customers:read');
+  if not exists (select from app.customers where org_id = v_org and id = v_customer) then
+    perform app.not_found('customer');
+  end if;
+  with page as (
+    select n, n.id, pg_catalog.row_number() over (order by n.id desc) as rn
+      from app.customer_notes n
+     where n.org_id = v_org and n.customer_id = v_customer and (v_after is null or n.id < v_after)
+     order by n.id desc
+     limit v_limit + 1)
+  select pg_catalog.jsonb_build_object(
+           'items', coalesce(pg_catalog.jsonb_agg(app.customer_note_json(page.n) order by page.id desc)
+                               filter (where page.rn <= v_limit), '[]'::jsonb),
+           'nextCursor', case when pg_catalog.count(*) > v_limit
+                              then app.encode_cursor((array_agg(page.id) filter (where page.rn = v_limit))[1]) end)
+    into v_result
+    from page;
+  return v_result;
+end
+$$;
+comment on function api.list_customer_notes(jsonb) is 'Lists a customer''s notes, newest first, with cursor pagination.';
+
+grant execute on function api.list_customers(jsonb), api.get_customer(jsonb), api.create_customer(jsonb),
+  api.update_customer(jsonb), api.delete_customer(jsonb), api.restore_customer(jsonb),
+  api.add_customer_tags(jsonb), api.remove_customer_tags(jsonb), api.add_customer_note(jsonb),
+  api.list_customer_notes(jsonb) to favcrm_member;

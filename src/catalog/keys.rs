@@ -1,0 +1,147 @@
+//! API keys.
+#![allow(dead_code)]
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::types::{Cursor, Id, Limit, Text, Timestamp};
+use super::{Effect, Method, Operation, Page, Spec};
+
+/// A permission a key can hold: `<domain>:read` or `<domain>:write`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
+pub enum Scope {
+    #[serde(rename = "customers:read")]
+    CustomersRead,
+    #[serde(rename = "customers:write")]
+    CustomersWrite,
+    #[serde(rename = "organisation:read")]
+    OrganisationRead,
+    #[serde(rename = "organisation:write")]
+    OrganisationWrite,
+    #[serde(rename = "keys:read")]
+    KeysRead,
+    #[serde(rename = "keys:write")]
+    KeysWrite,
+    #[serde(rename = "audit:read")]
+    AuditRead,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateApiKey {
+    /// What the key is for, e.g. "Claude desktop" or "Website back end".
+    pub name: Text<1, 100>,
+    /// Scopes for the key; each must be one the caller holds. Default: the caller's own.
+    #[schemars(length(min = 1))]
+    pub scopes: Option<Vec<Scope>>,
+    /// When the key stops working (RFC 3339). Default: never.
+    pub expires_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ListApiKeys {
+    /// true to include revoked keys.
+    pub include_revoked: Option<bool>,
+    pub limit: Option<Limit>,
+    pub cursor: Option<Cursor>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ApiKeyRef {
+    /// The key's id (not its secret).
+    pub api_key_id: Id,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyStatus {
+    Active,
+    Revoked,
+    Expired,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyKind {
+    /// fav_mcp_… keys for agents.
+    Agent,
+    /// fav_sk_… keys for app back ends.
+    App,
+}
+
+/// An API key, without its secret.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKey {
+    #[schemars(with = "uuid::Uuid")]
+    pub id: String,
+    pub name: String,
+    pub kind: KeyKind,
+    /// The first characters of the key, to recognise it.
+    pub prefix: String,
+    pub scopes: Vec<String>,
+    /// The user the key acts as.
+    #[schemars(with = "uuid::Uuid")]
+    pub user_id: String,
+    pub status: KeyStatus,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub revoked_at: Option<String>,
+    pub last_used_at: Option<String>,
+}
+
+/// A new key, with its secret shown this once.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedApiKey {
+    #[serde(flatten)]
+    pub key: ApiKey,
+    /// The secret. It is not stored and cannot be shown again.
+    pub api_key: String,
+}
+
+pub fn operations() -> Vec<Operation> {
+    vec![
+        Operation::new::<CreateApiKey, CreatedApiKey>(Spec {
+            name: "create_api_key",
+            title: "Create an API key",
+            description: "Mint a key that acts as the caller's user, with scopes no wider than the caller's own. The \
+                          secret (apiKey) is returned only in this response: store it at once.",
+            toolset: "keys",
+            scope: "keys:write",
+            method: Method::Post,
+            path: "/v1/api-keys",
+            effect: Effect::Write,
+            idempotent: false,
+            success_status: 201,
+        }),
+        Operation::new::<ListApiKeys, Page<ApiKey>>(Spec {
+            name: "list_api_keys",
+            title: "List API keys",
+            description: "List keys with their prefix, scopes, status and last use (never the secret). Owners and \
+                          admins see every key of the organisation; others see their own.",
+            toolset: "keys",
+            scope: "keys:read",
+            method: Method::Get,
+            path: "/v1/api-keys",
+            effect: Effect::Read,
+            idempotent: true,
+            success_status: 200,
+        }),
+        Operation::new::<ApiKeyRef, ApiKey>(Spec {
+            name: "revoke_api_key",
+            title: "Revoke an API key",
+            description: "Revoke a key by id; the very next request with it is refused. Cannot be undone. Find the id \
+                          with list_api_keys.",
+            toolset: "keys",
+            scope: "keys:write",
+            method: Method::Delete,
+            path: "/v1/api-keys/{apiKeyId}",
+            effect: Effect::Destructive,
+            idempotent: true,
+            success_status: 200,
+        }),
+    ]
+}

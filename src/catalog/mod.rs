@@ -1,0 +1,236 @@
+//! The operation catalog: every operation described once. REST routes (and later MCP tools,
+//! the OpenAPI document and the CLI) are generated from it. Each operation is backed by the
+//! SQL function `api.<name>(jsonb) returns jsonb`.
+//!
+//! Rust checks the *shape* of the input against the operation's input type (unknown fields,
+//! types, bounds, formats); the SQL function decides everything else.
+
+pub mod audit;
+pub mod customers;
+pub mod keys;
+pub mod organisation;
+pub mod types;
+
+use std::sync::LazyLock;
+
+use schemars::{JsonSchema, generate::SchemaSettings};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::error::ApiError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Patch,
+    Delete,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+/// What an operation does to data; drives READ ONLY transactions and, later, MCP annotations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    Read,
+    Write,
+    /// Removes or cancels something (soft delete, revoke): needs confirmation from agents.
+    Destructive,
+}
+
+/// The hand-written part of an operation.
+pub struct Spec {
+    pub name: &'static str,
+    pub title: &'static str,
+    /// For people and agents: when to use it, what it returns, what to call first.
+    pub description: &'static str,
+    pub toolset: &'static str,
+    pub scope: &'static str,
+    pub method: Method,
+    pub path: &'static str,
+    pub effect: Effect,
+    /// Calling it twice with the same input leaves the same state as calling it once.
+    pub idempotent: bool,
+    pub success_status: u16,
+}
+
+pub struct Operation {
+    pub name: &'static str,
+    pub title: &'static str,
+    pub description: &'static str,
+    pub toolset: &'static str,
+    pub scope: &'static str,
+    pub method: Method,
+    pub path: &'static str,
+    pub effect: Effect,
+    pub idempotent: bool,
+    pub success_status: u16,
+    pub input_schema: Value,
+    pub output_schema: Value,
+    check: fn(&Value) -> Result<(), ApiError>,
+}
+
+impl Operation {
+    /// Builds an operation from its spec and its input and output types.
+    pub fn new<I: DeserializeOwned + JsonSchema, O: JsonSchema>(spec: Spec) -> Self {
+        Operation {
+            name: spec.name,
+            title: spec.title,
+            description: spec.description,
+            toolset: spec.toolset,
+            scope: spec.scope,
+            method: spec.method,
+            path: spec.path,
+            effect: spec.effect,
+            idempotent: spec.idempotent,
+            success_status: spec.success_status,
+            input_schema: schema_for::<I>(),
+            output_schema: schema_for::<O>(),
+            check: check_shape::<I>,
+        }
+    }
+
+    pub fn read_only(&self) -> bool {
+        self.effect == Effect::Read
+    }
+
+    /// Checks the input against the operation's input type.
+    pub fn check_input(&self, input: &Value) -> Result<(), ApiError> {
+        (self.check)(input)
+    }
+
+    /// `select api.<name>($1::jsonb)`
+    pub fn sql(&self) -> String {
+        format!("select {}", self.sql_expr("$1"))
+    }
+
+    pub fn sql_expr(&self, param: &str) -> String {
+        format!("api.{}({param}::jsonb)", self.name)
+    }
+
+    /// Names of the path parameters, e.g. `customerId` in `/v1/customers/{customerId}`.
+    pub fn path_params(&self) -> impl Iterator<Item = &'static str> {
+        self.path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+    }
+}
+
+fn schema_for<T: JsonSchema>() -> Value {
+    let generator = SchemaSettings::draft2020_12()
+        .with(|s| {
+            s.inline_subschemas = true;
+            s.meta_schema = None;
+        })
+        .into_generator();
+    let mut schema = generator.into_root_schema_for::<T>().to_value();
+    if let Some(obj) = schema.as_object_mut() {
+        obj.remove("title");
+    }
+    schema
+}
+
+fn check_shape<T: DeserializeOwned>(input: &Value) -> Result<(), ApiError> {
+    serde_path_to_error::deserialize::<_, T>(input.clone())
+        .map(drop)
+        .map_err(|e| shape_error(&e))
+}
+
+/// Turns a serde error into a 422 naming the field and a stable code.
+fn shape_error(e: &serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let message = e.inner().to_string();
+    // serde_json appends " at line 1 column 2" only when reading text; values have none.
+    let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(&message)
+        .to_string();
+    let mut field = e.path().to_string();
+    if field == "." {
+        field.clear();
+    }
+    let backticked = message.split('`').nth(1).map(str::to_string);
+    let (code, detail) = if let Some(rest) = message.strip_prefix('[') {
+        let (code, detail) = rest.split_once("] ").unwrap_or(("invalid_value", rest));
+        (code.to_string(), detail.to_string())
+    } else if message.starts_with("unknown field") {
+        let name = backticked.unwrap_or_default();
+        field = join_field(&field, &name);
+        (
+            "unknown_field".into(),
+            format!("{name} is not a field of this operation"),
+        )
+    } else if message.starts_with("missing field") {
+        let name = backticked.unwrap_or_default();
+        field = join_field(&field, &name);
+        ("required".into(), format!("{name} is required"))
+    } else if message.starts_with("invalid type") {
+        ("invalid_type".into(), message.clone())
+    } else if message.starts_with("unknown variant") {
+        ("invalid_value".into(), message.clone())
+    } else {
+        ("invalid_value".into(), message.clone())
+    };
+    let detail = if field.is_empty() {
+        detail
+    } else {
+        format!("{field}: {detail}")
+    };
+    ApiError::invalid(
+        if field.is_empty() {
+            "(body)".to_string()
+        } else {
+            field
+        },
+        &code,
+        detail,
+    )
+}
+
+fn join_field(parent: &str, name: &str) -> String {
+    if parent.is_empty() {
+        name.to_string()
+    } else {
+        format!("{parent}.{name}")
+    }
+}
+
+/// Every operation, in a stable order.
+pub fn all() -> &'static [Operation] {
+    static CATALOG: LazyLock<Vec<Operation>> = LazyLock::new(|| {
+        let mut ops = Vec::new();
+        ops.extend(organisation::operations());
+        ops.extend(customers::operations());
+        ops.extend(keys::operations());
+        ops.extend(audit::operations());
+        ops
+    });
+    &CATALOG
+}
+
+pub fn find(name: &str) -> Option<&'static Operation> {
+    all().iter().find(|op| op.name == name)
+}
+
+/// An input type for operations that take nothing.
+#[derive(Debug, serde::Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoInput {}
+
+/// A page of a list: `items` and the cursor for the next page (null on the last page).
+#[derive(Debug, serde::Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Pass as `cursor` to get the next page; null when there is none.
+    pub next_cursor: Option<String>,
+}

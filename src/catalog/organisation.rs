@@ -1,0 +1,79 @@
+//! The caller's organisation.
+#![allow(dead_code)]
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::types::{Letters, Text};
+use super::{Effect, Method, NoInput, Operation, Spec};
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Industry {
+    Beauty,
+    Fitness,
+    Tutoring,
+    Retail,
+    Hospitality,
+    Services,
+    Other,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UpdateOrganisation {
+    pub name: Option<Text<1, 200>>,
+    pub industry: Option<Industry>,
+    /// ISO 3166-1 alpha-2 country code, e.g. HK, GB, US.
+    pub country: Option<Letters<2>>,
+    /// IANA time zone, e.g. Asia/Hong_Kong. Opening hours are read in this zone.
+    pub timezone: Option<Text<1, 64>>,
+    /// ISO 4217 currency code, e.g. HKD.
+    pub default_currency: Option<Letters<3>>,
+}
+
+/// An organisation (the business).
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Organisation {
+    #[schemars(with = "uuid::Uuid")]
+    pub id: String,
+    pub name: String,
+    pub industry: Industry,
+    pub country: Option<String>,
+    pub timezone: String,
+    pub default_currency: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+pub fn operations() -> Vec<Operation> {
+    vec![
+        Operation::new::<NoInput, Organisation>(Spec {
+            name: "get_organisation",
+            title: "Get the organisation",
+            description: "Return the caller's organisation: name, industry, country, time zone and default currency. \
+                          Call this first to learn the time zone that wall-clock times are in.",
+            toolset: "organisation",
+            scope: "organisation:read",
+            method: Method::Get,
+            path: "/v1/organisation",
+            effect: Effect::Read,
+            idempotent: true,
+            success_status: 200,
+        }),
+        Operation::new::<UpdateOrganisation, Organisation>(Spec {
+            name: "update_organisation",
+            title: "Update the organisation",
+            description: "Change the organisation's name, industry, country, time zone or default currency (owners \
+                          and admins). Fields left out stay as they are.",
+            toolset: "organisation",
+            scope: "organisation:write",
+            method: Method::Patch,
+            path: "/v1/organisation",
+            effect: Effect::Write,
+            idempotent: true,
+            success_status: 200,
+        }),
+    ]
+}

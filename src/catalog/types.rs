@@ -1,0 +1,239 @@
+//! Input value types: parse, don't validate. Each type's deserialiser refuses bad values
+//! with a message that starts with a stable code in brackets (`[invalid_email] …`), which
+//! the REST and MCP layers turn into field errors. Their JSON Schemas carry the same bounds.
+
+use std::borrow::Cow;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::{Deserialize, Deserializer, Serialize, de::Error as _};
+
+/// A trimmed string of MIN to MAX characters.
+#[derive(Debug, Clone, Serialize)]
+#[serde(transparent)]
+pub struct Text<const MIN: usize, const MAX: usize>(pub String);
+
+impl<'de, const MIN: usize, const MAX: usize> Deserialize<'de> for Text<MIN, MAX> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let n = s.trim().chars().count();
+        if n < MIN || n > MAX {
+            let code = if n > MAX {
+                "too_long"
+            } else if n == 0 {
+                "required"
+            } else {
+                "too_short"
+            };
+            return Err(D::Error::custom(format!(
+                "[{code}] must be {MIN} to {MAX} characters (got {n})"
+            )));
+        }
+        Ok(Self(s))
+    }
+}
+
+impl<const MIN: usize, const MAX: usize> JsonSchema for Text<MIN, MAX> {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> Cow<'static, str> {
+        format!("Text{MIN}to{MAX}").into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": "string", "minLength": MIN, "maxLength": MAX })
+    }
+}
+
+/// An integer from MIN to MAX.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(transparent)]
+pub struct Int<const MIN: i64, const MAX: i64>(pub i64);
+
+impl<'de, const MIN: i64, const MAX: i64> Deserialize<'de> for Int<MIN, MAX> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = i64::deserialize(d)?;
+        if n < MIN || n > MAX {
+            return Err(D::Error::custom(format!(
+                "[out_of_range] must be between {MIN} and {MAX} (got {n})"
+            )));
+        }
+        Ok(Self(n))
+    }
+}
+
+impl<const MIN: i64, const MAX: i64> JsonSchema for Int<MIN, MAX> {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> Cow<'static, str> {
+        format!("Int{MIN}to{MAX}").into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": "integer", "minimum": MIN, "maximum": MAX })
+    }
+}
+
+/// Page size for list operations.
+pub type Limit = Int<1, 100>;
+
+/// A UUID (the id of a record).
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(transparent)]
+pub struct Id(pub uuid::Uuid);
+
+impl<'de> Deserialize<'de> for Id {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map(Self).map_err(|_| {
+            D::Error::custom(
+                "[invalid_uuid] must be a UUID such as 0192f5e4-8c1a-7b3e-9d2f-5a6b7c8d9e0f",
+            )
+        })
+    }
+}
+
+impl JsonSchema for Id {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> Cow<'static, str> {
+        "Id".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": "string", "format": "uuid" })
+    }
+}
+
+/// An email address.
+#[derive(Debug, Clone, Serialize)]
+#[serde(transparent)]
+pub struct Email(pub String);
+
+impl<'de> Deserialize<'de> for Email {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let trimmed = s.trim();
+        let valid = trimmed.len() <= 254
+            && email_address::EmailAddress::parse_with_options(
+                trimmed,
+                email_address::Options::default().without_display_text(),
+            )
+            .is_ok_and(|e| e.domain().contains('.'));
+        if !valid {
+            return Err(D::Error::custom(
+                "[invalid_email] must be an email address such as amy@example.com",
+            ));
+        }
+        Ok(Self(s))
+    }
+}
+
+impl JsonSchema for Email {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> Cow<'static, str> {
+        "Email".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": "string", "format": "email", "maxLength": 254 })
+    }
+}
+
+/// A phone number: digits with an optional leading +, spaces, dots, dashes and brackets.
+#[derive(Debug, Clone, Serialize)]
+#[serde(transparent)]
+pub struct Phone(pub String);
+
+impl<'de> Deserialize<'de> for Phone {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let t = s.trim();
+        let body = t.strip_prefix('+').unwrap_or(t);
+        let digits = body.chars().filter(char::is_ascii_digit).count();
+        let allowed = body
+            .chars()
+            .all(|c| c.is_ascii_digit() || " .-()".contains(c));
+        if !allowed || !(5..=20).contains(&digits) || t.len() > 32 {
+            return Err(D::Error::custom(
+                "[invalid_phone] must be a phone number of 5 to 20 digits, such as +852 9123 4567",
+            ));
+        }
+        Ok(Self(s))
+    }
+}
+
+impl JsonSchema for Phone {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> Cow<'static, str> {
+        "Phone".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": "string", "pattern": "^\\+?[0-9 ().-]{5,31}$", "maxLength": 32 })
+    }
+}
+
+/// A string matched by a fixed pattern, upper-cased by the database (country, currency).
+#[derive(Debug, Clone, Serialize)]
+#[serde(transparent)]
+pub struct Letters<const N: usize>(pub String);
+
+impl<'de, const N: usize> Deserialize<'de> for Letters<N> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if s.len() != N || !s.bytes().all(|b| b.is_ascii_alphabetic()) {
+            return Err(D::Error::custom(format!(
+                "[invalid_code] must be {N} letters"
+            )));
+        }
+        Ok(Self(s))
+    }
+}
+
+impl<const N: usize> JsonSchema for Letters<N> {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> Cow<'static, str> {
+        format!("Letters{N}").into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": "string", "pattern": format!("^[A-Za-z]{{{N}}}$") })
+    }
+}
+
+/// A timestamp in RFC 3339 (e.g. 2026-12-01T09:00:00Z).
+#[derive(Debug, Clone, Serialize)]
+#[serde(transparent)]
+pub struct Timestamp(pub String);
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        chrono::DateTime::parse_from_rfc3339(&s).map_err(|_| {
+            D::Error::custom(
+                "[invalid_timestamp] must be an RFC 3339 time such as 2026-12-01T09:00:00Z",
+            )
+        })?;
+        Ok(Self(s))
+    }
+}
+
+impl JsonSchema for Timestamp {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> Cow<'static, str> {
+        "Timestamp".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": "string", "format": "date-time" })
+    }
+}
+
+/// An opaque pagination cursor returned as `nextCursor`.
+pub type Cursor = Text<1, 200>;
+/// A customer tag (lower-cased by the database).
+pub type Tag = Text<1, 50>;

@@ -1,0 +1,241 @@
+//! The database: connection set-up (embedded cluster or `DATABASE_URL`), role bootstrap,
+//! migrations, policies, and the per-request transaction ([`tx`]).
+
+pub mod embedded;
+pub mod tx;
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::{Client, NoTls};
+
+use crate::policies;
+pub use embedded::{Durability, EmbeddedCluster};
+
+mod migrations {
+    refinery::embed_migrations!("sql");
+}
+
+/// The role the server's pool logs in as. See DESIGN.md "Roles".
+pub const AUTHENTICATOR: &str = "favcrm_authenticator";
+const MIGRATION_LOCK: i64 = 0x6661_7663_726d; // "favcrm"
+
+/// Where the database is and how to reach it.
+#[derive(Debug, Clone)]
+pub struct DbSettings {
+    /// An existing server (administrative connection). None: the embedded cluster.
+    pub database_url: Option<String>,
+    pub data_dir: PathBuf,
+    /// Password for favcrm_authenticator on an existing server (set on the role when given).
+    pub authenticator_password: Option<String>,
+    pub pool_size: usize,
+}
+
+/// How favcrm reaches PostgreSQL: an administrative config (migrations, `favcrm admin`) and
+/// the runtime config (favcrm_authenticator) for the pool.
+pub struct Database {
+    pub pool: Pool,
+    admin: tokio_postgres::Config,
+    embedded: Option<EmbeddedCluster>,
+}
+
+impl Database {
+    /// Connects (starting the embedded cluster if no URL is set) without migrating.
+    pub async fn open(settings: &DbSettings) -> anyhow::Result<Self> {
+        let (admin, embedded, runtime) = match &settings.database_url {
+            Some(url) => {
+                let admin: tokio_postgres::Config = url
+                    .parse()
+                    .context("DATABASE_URL is not a valid PostgreSQL URL")?;
+                let mut runtime = admin.clone();
+                runtime.user(AUTHENTICATOR);
+                // Never reuse the administrative password for the runtime role.
+                runtime.password(
+                    settings
+                        .authenticator_password
+                        .as_deref()
+                        .unwrap_or("")
+                        .as_bytes(),
+                );
+                (admin, None, runtime)
+            }
+            None => {
+                let dir = settings.data_dir.clone();
+                let cluster = tokio::task::spawn_blocking(move || {
+                    EmbeddedCluster::start(&dir, Durability::Durable)
+                })
+                .await??;
+                let admin = cluster.config(embedded::SUPERUSER, "postgres");
+                let runtime = cluster.config(AUTHENTICATOR, "postgres");
+                (admin, Some(cluster), runtime)
+            }
+        };
+        Ok(Self {
+            pool: build_pool(runtime, settings.pool_size)?,
+            admin,
+            embedded,
+        })
+    }
+
+    /// Builds a database handle from explicit configs (used by the test harness).
+    pub fn from_configs(
+        admin: tokio_postgres::Config,
+        runtime: tokio_postgres::Config,
+        pool_size: usize,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            pool: build_pool(runtime, pool_size)?,
+            admin,
+            embedded: None,
+        })
+    }
+
+    /// A fresh administrative connection.
+    pub async fn admin_client(&self) -> anyhow::Result<Client> {
+        connect(&self.admin)
+            .await
+            .context("connecting with the administrative role")
+    }
+
+    /// Creates the roles if needed, runs the migrations under an advisory lock, then
+    /// re-applies every policy file in one transaction.
+    pub async fn migrate(&self, authenticator_password: Option<&str>) -> anyhow::Result<()> {
+        let mut client = self.admin_client().await?;
+        bootstrap_roles(&client, authenticator_password).await?;
+        client
+            .execute("select pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+            .await?;
+        let result = async {
+            client.batch_execute("set role favcrm_owner").await?;
+            let report = migrations::migrations::runner()
+                .set_abort_divergent(true)
+                .run_async(&mut client)
+                .await
+                .context("running migrations")?;
+            for m in report.applied_migrations() {
+                tracing::info!(migration = %m, "applied");
+            }
+            policies::apply(&mut client).await?;
+            client.batch_execute("reset role").await?;
+            anyhow::Ok(())
+        }
+        .await;
+        client
+            .execute("select pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+            .await
+            .ok();
+        result
+    }
+
+    /// Stops the embedded cluster if this process started it.
+    pub fn shutdown(&self) {
+        if let Some(cluster) = &self.embedded {
+            if let Err(e) = cluster.stop() {
+                tracing::error!(error = %e, "stopping the embedded PostgreSQL");
+            }
+        }
+    }
+}
+
+/// The highest migration version this build knows.
+pub fn latest_migration() -> i32 {
+    migrations::migrations::runner()
+        .get_migrations()
+        .iter()
+        .map(|m| m.version())
+        .max()
+        .unwrap_or(0)
+}
+
+fn build_pool(mut runtime: tokio_postgres::Config, size: usize) -> anyhow::Result<Pool> {
+    runtime
+        .application_name("favcrm")
+        .options("-c TimeZone=UTC");
+    let manager = Manager::from_config(
+        runtime,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Ok(Pool::builder(manager).max_size(size).build()?)
+}
+
+/// Connects once, driving the connection on a task.
+pub async fn connect(config: &tokio_postgres::Config) -> Result<Client, tokio_postgres::Error> {
+    let (client, connection) = config.connect(NoTls).await?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(error = %e, "connection closed");
+        }
+    });
+    Ok(client)
+}
+
+/// Creates favcrm's roles when the administrative role may, and says which are missing when
+/// it may not.
+async fn bootstrap_roles(
+    client: &Client,
+    authenticator_password: Option<&str>,
+) -> anyhow::Result<()> {
+    let missing: Vec<String> = client
+        .query(
+            "select r from unnest(array['favcrm_owner','favcrm_authenticator','favcrm_anon','favcrm_member']) r
+              where not exists (select from pg_roles where rolname = r)",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let may_create: bool = client
+        .query_one(
+            "select rolsuper or rolcreaterole from pg_roles where rolname = current_user",
+            &[],
+        )
+        .await?
+        .get(0);
+    if !missing.is_empty() && !may_create {
+        bail!(
+            "the database user may not create roles, and these are missing: {}. Create them as a superuser \
+             (see src/db/bootstrap.sql), or use a user with CREATEROLE.",
+            missing.join(", ")
+        );
+    }
+    if may_create {
+        client
+            .batch_execute(include_str!("bootstrap.sql"))
+            .await
+            .context("creating favcrm roles")?;
+        let db: String = client
+            .query_one("select current_database()", &[])
+            .await?
+            .get(0);
+        let grants = format!(
+            "grant favcrm_owner to current_user;
+             grant create on database {db} to favcrm_owner;
+             grant usage, create on schema public to favcrm_owner;",
+            db = quote_ident(&db)
+        );
+        client
+            .batch_execute(&grants)
+            .await
+            .context("granting favcrm_owner its rights")?;
+        if let Some(password) = authenticator_password {
+            let sql: String = client
+                .query_one(
+                    "select format('alter role favcrm_authenticator password %L', $1::text)",
+                    &[&password],
+                )
+                .await?
+                .get(0);
+            client.batch_execute(&sql).await?;
+        }
+    }
+    Ok(())
+}
+
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}

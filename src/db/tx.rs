@@ -1,0 +1,344 @@
+//! The one road to PostgreSQL for requests: a transaction that sets role and claims, calls
+//! one `api.*` function, and commits — pipelined into a single round trip.
+//!
+//! ```text
+//! BEGIN [READ ONLY]
+//! select set_config('role', …), set_config('request.claims', …), set_config('statement_timeout', …)
+//! select auth.authenticate(<key digest>, <context>)   -- keys only; sets the claims
+//! select api.<operation>(<input>)
+//! COMMIT                                             -- a ROLLBACK if anything failed
+//! ```
+//!
+//! A POST with an Idempotency-Key takes a second round trip: the first claims the key (or
+//! finds the response to replay), the second runs the operation and stores its response.
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::{Object, Pool};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tokio_postgres::types::ToSql;
+use uuid::Uuid;
+
+use crate::catalog::Operation;
+use crate::error::{ApiError, from_db_error};
+
+const STATEMENT_TIMEOUT: &str = "15s";
+const SET_CONTEXT: &str = "select set_config('role', $1, true), set_config('request.claims', $2, true), \
+                           set_config('statement_timeout', $3, true)";
+const AUTHENTICATE: &str = "select auth.authenticate($1, $2)";
+const CLAIM_IDEMPOTENCY: &str = "select auth.claim_idempotency_key($1, $2, $3)";
+
+/// Who is calling, as far as the proxy knows before the database has looked: the digest of
+/// a presented key, or nobody.
+#[derive(Clone)]
+pub enum Caller {
+    Key { digest: [u8; 32] },
+    Anonymous,
+}
+
+impl Caller {
+    pub fn from_key(key: &str) -> Self {
+        Caller::Key {
+            digest: Sha256::digest(key.as_bytes()).into(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Caller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Caller::Key { .. } => f.write_str("Caller::Key(…)"),
+            Caller::Anonymous => f.write_str("Caller::Anonymous"),
+        }
+    }
+}
+
+/// The surface a call came through; recorded in claims and the audit log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Rest,
+    Mcp,
+    Cli,
+}
+
+impl Via {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Via::Rest => "rest",
+            Via::Mcp => "mcp",
+            Via::Cli => "cli",
+        }
+    }
+}
+
+/// What the database established about an authenticated caller.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Principal {
+    pub org_id: Uuid,
+    pub user_id: Uuid,
+    pub key_id: Uuid,
+    pub key_kind: String,
+    pub role: String,
+    pub scopes: Vec<String>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+pub struct Call<'a> {
+    pub op: &'a Operation,
+    pub caller: &'a Caller,
+    pub input: &'a Value,
+    pub via: Via,
+    pub request_id: &'a str,
+    pub idempotency_key: Option<&'a str>,
+}
+
+#[derive(Debug)]
+pub struct Outcome {
+    pub status: u16,
+    pub body: Value,
+    pub principal: Option<Principal>,
+    pub replayed: bool,
+}
+
+/// A pooled connection inside a transaction. If the request future is dropped half-way (the
+/// client went away), the guard rolls back on a task before the connection is reused.
+struct TxGuard {
+    client: Option<Object>,
+}
+
+impl TxGuard {
+    fn client(&self) -> &Object {
+        self.client.as_ref().expect("guard in use")
+    }
+
+    /// The transaction ended (COMMIT or ROLLBACK was processed): the connection is clean.
+    fn finish(mut self) {
+        self.client.take();
+    }
+}
+
+impl Drop for TxGuard {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            tokio::spawn(async move {
+                if client.batch_execute("rollback").await.is_err() {
+                    // Never return a connection in an unknown state to the pool.
+                    let _ = Object::take(client);
+                }
+            });
+        }
+    }
+}
+
+/// Runs one catalog operation for a caller.
+#[tracing::instrument(skip_all, fields(op = call.op.name, via = call.via.as_str()))]
+pub async fn execute(pool: &Pool, call: Call<'_>) -> Result<Outcome, ApiError> {
+    let client = pool.get().await.map_err(ApiError::unavailable)?;
+    let guard = TxGuard {
+        client: Some(client),
+    };
+    let outcome = match (call.idempotency_key, call.caller) {
+        (Some(key), Caller::Key { digest }) if !call.op.read_only() => {
+            idempotent(&guard, &call, digest, key).await
+        }
+        _ => single_round_trip(&guard, &call).await,
+    };
+    guard.finish();
+    if let Ok(Outcome {
+        principal: Some(p), ..
+    }) = &outcome
+    {
+        touch_key_if_stale(pool, p);
+    }
+    outcome
+}
+
+fn context(call: &Call<'_>) -> Value {
+    json!({ "via": call.via.as_str(), "op": call.op.name, "request_id": call.request_id })
+}
+
+fn role_for(caller: &Caller) -> &'static str {
+    match caller {
+        Caller::Key { .. } => "favcrm_member",
+        Caller::Anonymous => "favcrm_anon",
+    }
+}
+
+fn begin_sql(op: &Operation) -> &'static str {
+    if op.read_only() {
+        "begin isolation level read committed read only"
+    } else {
+        "begin isolation level read committed"
+    }
+}
+
+async fn single_round_trip(guard: &TxGuard, call: &Call<'_>) -> Result<Outcome, ApiError> {
+    let client = guard.client();
+    let api_sql = call.op.sql();
+    let (s_context, s_auth, s_api) = futures_util::try_join!(
+        client.prepare_cached(SET_CONTEXT),
+        client.prepare_cached(AUTHENTICATE),
+        client.prepare_cached(&api_sql),
+    )
+    .map_err(|e| from_db_error(&e))?;
+    let ctx = context(call);
+    let claims = ctx.to_string();
+    let digest: Option<&[u8]> = match call.caller {
+        Caller::Key { digest } => Some(digest),
+        Caller::Anonymous => None,
+    };
+    let auth = async {
+        match digest {
+            Some(d) => client.query_one(&s_auth, &[&d, &ctx]).await.map(Some),
+            None => Ok(None),
+        }
+    };
+    let role = role_for(call.caller);
+    let context_params: [&(dyn ToSql + Sync); 3] = [&role, &claims, &STATEMENT_TIMEOUT];
+    let api_params: [&(dyn ToSql + Sync); 1] = [call.input];
+    let (r_begin, r_context, r_auth, r_api, r_commit) = tokio::join!(
+        client.batch_execute(begin_sql(call.op)),
+        client.query_one(&s_context, &context_params),
+        auth,
+        client.query_one(&s_api, &api_params),
+        client.batch_execute("commit"),
+    );
+    r_begin.map_err(|e| from_db_error(&e))?;
+    r_context.map_err(|e| from_db_error(&e))?;
+    let principal = principal_from(r_auth.map_err(|e| from_db_error(&e))?)?;
+    let body: Value = r_api.map_err(|e| from_db_error(&e))?.get(0);
+    r_commit.map_err(|e| from_db_error(&e))?;
+    Ok(Outcome {
+        status: call.op.success_status,
+        body,
+        principal,
+        replayed: false,
+    })
+}
+
+async fn idempotent(
+    guard: &TxGuard,
+    call: &Call<'_>,
+    digest: &[u8; 32],
+    key: &str,
+) -> Result<Outcome, ApiError> {
+    let client = guard.client();
+    let run_sql = format!(
+        "select auth.store_idempotent_response($2, $3, {})",
+        call.op.sql_expr("$1")
+    );
+    let (s_context, s_auth, s_claim, s_run) = futures_util::try_join!(
+        client.prepare_cached(SET_CONTEXT),
+        client.prepare_cached(AUTHENTICATE),
+        client.prepare_cached(CLAIM_IDEMPOTENCY),
+        client.prepare_cached(&run_sql),
+    )
+    .map_err(|e| from_db_error(&e))?;
+    let ctx = context(call);
+    let claims = ctx.to_string();
+    let request_digest = request_digest(call);
+    let digest: &[u8] = digest;
+    let role = role_for(call.caller);
+    let request_digest = request_digest.as_slice();
+    let context_params: [&(dyn ToSql + Sync); 3] = [&role, &claims, &STATEMENT_TIMEOUT];
+    let auth_params: [&(dyn ToSql + Sync); 2] = [&digest, &ctx];
+    let claim_params: [&(dyn ToSql + Sync); 3] = [&key, &call.op.name, &request_digest];
+    let (r_begin, r_context, r_auth, r_claim) = tokio::join!(
+        client.batch_execute(begin_sql(call.op)),
+        client.query_one(&s_context, &context_params),
+        client.query_one(&s_auth, &auth_params),
+        client.query_one(&s_claim, &claim_params),
+    );
+    let first = async {
+        r_begin.map_err(|e| from_db_error(&e))?;
+        r_context.map_err(|e| from_db_error(&e))?;
+        let principal = principal_from(Some(r_auth.map_err(|e| from_db_error(&e))?))?;
+        let replay: Option<Value> = r_claim.map_err(|e| from_db_error(&e))?.get(0);
+        Ok::<_, ApiError>((principal, replay))
+    }
+    .await;
+    let (principal, replay) = match first {
+        Ok(v) => v,
+        Err(e) => {
+            client
+                .batch_execute("rollback")
+                .await
+                .map_err(|e| from_db_error(&e))?;
+            return Err(e);
+        }
+    };
+    if let Some(stored) = replay {
+        client
+            .batch_execute("rollback")
+            .await
+            .map_err(|e| from_db_error(&e))?;
+        let status = stored["status"]
+            .as_u64()
+            .and_then(|s| u16::try_from(s).ok())
+            .unwrap_or(call.op.success_status);
+        return Ok(Outcome {
+            status,
+            body: stored["body"].clone(),
+            principal,
+            replayed: true,
+        });
+    }
+    let status = i32::from(call.op.success_status);
+    let run_params: [&(dyn ToSql + Sync); 3] = [call.input, &key, &status];
+    let (r_run, r_commit) = tokio::join!(
+        client.query_one(&s_run, &run_params),
+        client.batch_execute("commit")
+    );
+    let body: Value = r_run.map_err(|e| from_db_error(&e))?.get(0);
+    r_commit.map_err(|e| from_db_error(&e))?;
+    Ok(Outcome {
+        status: call.op.success_status,
+        body,
+        principal,
+        replayed: false,
+    })
+}
+
+/// What must match for a replay: the operation and its exact input (serde_json keeps object
+/// keys sorted, so equal inputs serialise equally).
+fn request_digest(call: &Call<'_>) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(call.op.name.as_bytes());
+    hasher.update([0]);
+    hasher.update(call.input.to_string().as_bytes());
+    hasher.finalize().into()
+}
+
+fn principal_from(row: Option<tokio_postgres::Row>) -> Result<Option<Principal>, ApiError> {
+    let Some(row) = row else { return Ok(None) };
+    let value: Value = row.get(0);
+    serde_json::from_value(value)
+        .map(Some)
+        .map_err(ApiError::internal)
+}
+
+/// Records last use at most once a minute per key, off the request path.
+fn touch_key_if_stale(pool: &Pool, principal: &Principal) {
+    let stale = principal
+        .last_used_at
+        .is_none_or(|t| Utc::now() - t > chrono::Duration::seconds(60));
+    if !stale {
+        return;
+    }
+    let pool = pool.clone();
+    let key_id = principal.key_id;
+    tokio::spawn(async move {
+        let result = async {
+            let client = pool.get().await?;
+            client
+                .execute("select auth.touch_api_key($1)", &[&key_id])
+                .await?;
+            anyhow::Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "recording key use");
+        }
+    });
+}

@@ -1,0 +1,522 @@
+//! Row-level security: applying `policies/*.sql` after every migration, and auditing the
+//! live schema against the table rules of DESIGN.md (`favcrm policies audit`).
+
+use anyhow::Context;
+use serde::Serialize;
+use tokio_postgres::Client;
+
+/// Every policy file, applied in this order. A test checks the list matches `policies/`.
+pub const FILES: &[(&str, &str)] = &[
+    (
+        "organisations.sql",
+        include_str!("../policies/organisations.sql"),
+    ),
+    ("users.sql", include_str!("../policies/users.sql")),
+    (
+        "memberships.sql",
+        include_str!("../policies/memberships.sql"),
+    ),
+    ("api_keys.sql", include_str!("../policies/api_keys.sql")),
+    (
+        "idempotency_keys.sql",
+        include_str!("../policies/idempotency_keys.sql"),
+    ),
+    ("customers.sql", include_str!("../policies/customers.sql")),
+    (
+        "customer_notes.sql",
+        include_str!("../policies/customer_notes.sql"),
+    ),
+    (
+        "audit_event.sql",
+        include_str!("../policies/audit_event.sql"),
+    ),
+];
+
+/// Drops every policy on `app` and `audit` tables and re-creates them from the files, in
+/// one transaction: the files are the whole truth.
+pub async fn apply(client: &mut Client) -> anyhow::Result<()> {
+    let tx = client.transaction().await?;
+    let existing = tx
+        .query(
+            "select format('drop policy %I on %I.%I', policyname, schemaname, tablename)
+               from pg_policies where schemaname in ('app', 'audit')",
+            &[],
+        )
+        .await?;
+    for row in existing {
+        tx.batch_execute(row.get::<_, &str>(0)).await?;
+    }
+    for (name, sql) in FILES {
+        tx.batch_execute(sql)
+            .await
+            .with_context(|| format!("applying policies/{name}"))?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub tables: Vec<TableReport>,
+    pub breaches: Vec<Breach>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TableReport {
+    pub table: String,
+    pub owner: String,
+    pub rls_enabled: bool,
+    pub rls_forced: bool,
+    pub tenant: bool,
+    pub policies: Vec<PolicyReport>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyReport {
+    pub name: String,
+    pub command: String,
+    pub roles: Vec<String>,
+    pub using: Option<String>,
+    pub with_check: Option<String>,
+}
+
+#[derive(Debug, Serialize, Clone, PartialEq, Eq)]
+pub struct Breach {
+    /// The DESIGN.md table rule (1 to 5).
+    pub rule: u8,
+    pub object: String,
+    pub problem: String,
+}
+
+const RUNTIME_ROLES: &[&str] = &["favcrm_authenticator", "favcrm_anon", "favcrm_member"];
+
+/// Reads the catalog and checks table rules 1 to 5.
+pub async fn audit(client: &Client) -> anyhow::Result<Report> {
+    let mut breaches = Vec::new();
+    let mut breach = |rule: u8, object: &str, problem: String| {
+        breaches.push(Breach {
+            rule,
+            object: object.to_string(),
+            problem,
+        });
+    };
+
+    let tables = client
+        .query(
+            "select c.oid, n.nspname || '.' || c.relname as name, pg_get_userbyid(c.relowner) as owner,
+                    c.relrowsecurity, c.relforcerowsecurity,
+                    exists (select from pg_attribute a where a.attrelid = c.oid and a.attname = 'org_id' and not a.attisdropped) as tenant
+               from pg_class c join pg_namespace n on n.oid = c.relnamespace
+              where n.nspname in ('app', 'audit') and c.relkind in ('r', 'p')
+              order by 2",
+            &[],
+        )
+        .await?;
+    let mut reports = Vec::new();
+    for t in &tables {
+        let oid: u32 = t.get("oid");
+        let name: String = t.get("name");
+        let tenant: bool = t.get("tenant");
+        let (rls, forced): (bool, bool) = (t.get("relrowsecurity"), t.get("relforcerowsecurity"));
+        // Rule 2: RLS enabled and forced.
+        if !rls {
+            breach(2, &name, "row-level security is not enabled".into());
+        }
+        if !forced {
+            breach(
+                2,
+                &name,
+                "row-level security is not forced (the owner would bypass it)".into(),
+            );
+        }
+        let policy_rows = client
+            .query(
+                "select policyname, cmd, roles::text[] as roles, qual, with_check
+                   from pg_policies where schemaname || '.' || tablename = $1 order by policyname",
+                &[&name],
+            )
+            .await?;
+        let mut policies = Vec::new();
+        for p in &policy_rows {
+            let policy = PolicyReport {
+                name: p.get("policyname"),
+                command: p.get("cmd"),
+                roles: p.get("roles"),
+                using: p.get("qual"),
+                with_check: p.get("with_check"),
+            };
+            let object = format!("{name}: policy \"{}\"", policy.name);
+            if policy.roles.iter().any(|r| r == "public") {
+                breach(2, &object, "applies to PUBLIC; name the role".into());
+            }
+            if policy.command == "ALL" {
+                breach(
+                    2,
+                    &object,
+                    "is FOR ALL; write one policy per command".into(),
+                );
+            }
+            if tenant && matches!(policy.command.as_str(), "INSERT" | "UPDATE") {
+                let pins = policy
+                    .with_check
+                    .as_deref()
+                    .is_some_and(|c| c.contains("org_id = ( SELECT auth.org_id()"));
+                if !pins {
+                    breach(
+                        2,
+                        &object,
+                        "has no WITH CHECK pinning org_id to auth.org_id()".into(),
+                    );
+                }
+            }
+            for expr in [&policy.using, &policy.with_check].into_iter().flatten() {
+                check_policy_expression(expr, &object, &mut breach);
+            }
+            policies.push(policy);
+        }
+        if rls && policy_rows.is_empty() {
+            // Not a breach (nothing is visible), but worth seeing.
+        }
+        if tenant {
+            check_tenant_keys(client, oid, &name, &mut breach).await?;
+        }
+        check_policy_columns_indexed(client, oid, &name, &policies, &mut breach).await?;
+        reports.push(TableReport {
+            table: name,
+            owner: t.get("owner"),
+            rls_enabled: rls,
+            rls_forced: forced,
+            tenant,
+            policies,
+        });
+    }
+    check_runtime_roles(client, &mut breach).await?;
+    check_security_definers(client, &mut breach).await?;
+    Ok(Report {
+        tables: reports,
+        breaches,
+    })
+}
+
+/// Rule 3: helpers wrapped as `(select auth.x())`, no joins or sub-selects over tables.
+fn check_policy_expression(expr: &str, object: &str, breach: &mut impl FnMut(u8, &str, String)) {
+    let calls = expr.matches("auth.").count();
+    let wrapped = expr.matches("SELECT auth.").count();
+    if calls != wrapped {
+        breach(
+            3,
+            object,
+            "calls an auth helper without wrapping it as (select auth.…())".into(),
+        );
+    }
+    let upper = expr.to_uppercase();
+    if upper.contains(" JOIN ")
+        || upper.contains(" FROM ")
+        || upper.contains("EXISTS")
+        || upper.contains("IN ( SELECT")
+    {
+        breach(
+            3,
+            object,
+            "reads other tables (join, IN (select …), EXISTS); use a claim instead".into(),
+        );
+    }
+}
+
+/// Rule 1: primary key leads with org_id, uniques include it, foreign keys to tenant tables are composite.
+async fn check_tenant_keys(
+    client: &Client,
+    oid: u32,
+    name: &str,
+    breach: &mut impl FnMut(u8, &str, String),
+) -> anyhow::Result<()> {
+    let rows = client
+        .query(
+            "select i.indisprimary, i.indisunique, pg_get_indexdef(i.indexrelid) as def,
+                    (select array_agg(a.attname::text order by k.ord)
+                       from unnest(i.indkey) with ordinality k(attnum, ord)
+                       join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum) as cols
+               from pg_index i where i.indrelid = $1 and (i.indisprimary or i.indisunique)",
+            &[&oid],
+        )
+        .await?;
+    let mut has_pk = false;
+    for r in rows {
+        let cols: Vec<String> = r.get::<_, Option<Vec<String>>>("cols").unwrap_or_default();
+        let def: String = r.get("def");
+        if r.get("indisprimary") {
+            has_pk = true;
+            if cols.first().map(String::as_str) != Some("org_id") || cols.len() < 2 {
+                breach(
+                    1,
+                    name,
+                    format!("primary key does not lead with org_id: {def}"),
+                );
+            }
+        } else if !cols.iter().any(|c| c == "org_id") {
+            breach(
+                1,
+                name,
+                format!("unique index without org_id reveals other tenants' values: {def}"),
+            );
+        }
+    }
+    if !has_pk {
+        breach(1, name, "has no primary key (org_id, id)".into());
+    }
+    let fks = client
+        .query(
+            "select con.conname,
+                    (select array_agg(a.attname::text) from unnest(con.conkey) k join pg_attribute a on a.attrelid = con.conrelid and a.attnum = k) as cols,
+                    exists (select from pg_attribute a where a.attrelid = con.confrelid and a.attname = 'org_id' and not a.attisdropped) as target_tenant
+               from pg_constraint con where con.conrelid = $1 and con.contype = 'f'",
+            &[&oid],
+        )
+        .await?;
+    for fk in fks {
+        let cols: Vec<String> = fk.get::<_, Option<Vec<String>>>("cols").unwrap_or_default();
+        if fk.get("target_tenant") && !cols.iter().any(|c| c == "org_id") {
+            breach(
+                1,
+                name,
+                format!(
+                    "foreign key {} to a tenant table is not composite with org_id",
+                    fk.get::<_, String>("conname")
+                ),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Rule 3: every column a policy compares with a claim leads an index (or follows org_id).
+async fn check_policy_columns_indexed(
+    client: &Client,
+    oid: u32,
+    name: &str,
+    policies: &[PolicyReport],
+    breach: &mut impl FnMut(u8, &str, String),
+) -> anyhow::Result<()> {
+    let indexes: Vec<Vec<String>> = client
+        .query(
+            "select (select array_agg(a.attname::text order by k.ord)
+                       from unnest(i.indkey) with ordinality k(attnum, ord)
+                       join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum) as cols
+               from pg_index i where i.indrelid = $1",
+            &[&oid],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get::<_, Option<Vec<String>>>(0).unwrap_or_default())
+        .collect();
+    for p in policies {
+        for expr in [&p.using, &p.with_check].into_iter().flatten() {
+            for part in expr
+                .split("= ( SELECT auth.")
+                .skip(1)
+                .zip(expr.split("= ( SELECT auth."))
+            {
+                let column = part
+                    .1
+                    .trim_end()
+                    .rsplit(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .next()
+                    .unwrap_or("");
+                if column.is_empty() {
+                    continue;
+                }
+                let served = indexes.iter().any(|cols| {
+                    cols.first().map(String::as_str) == Some(column)
+                        || (cols.first().map(String::as_str) == Some("org_id")
+                            && cols.get(1).map(String::as_str) == Some(column))
+                });
+                if !served {
+                    breach(
+                        3,
+                        &format!("{name}: policy \"{}\"", p.name),
+                        format!("filters on {column}, which leads no index"),
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Rule 4: runtime roles own nothing, bypass nothing, and hold no TRUNCATE, REFERENCES, TRIGGER or CREATE.
+async fn check_runtime_roles(
+    client: &Client,
+    breach: &mut impl FnMut(u8, &str, String),
+) -> anyhow::Result<()> {
+    for role in RUNTIME_ROLES {
+        let Some(r) = client
+            .query_opt(
+                "select rolsuper, rolbypassrls, rolinherit from pg_roles where rolname = $1",
+                &[role],
+            )
+            .await?
+        else {
+            breach(4, role, "role does not exist".into());
+            continue;
+        };
+        if r.get(0) || r.get(1) {
+            breach(4, role, "is a superuser or bypasses RLS".into());
+        }
+        if *role == "favcrm_authenticator" && r.get::<_, bool>(2) {
+            breach(4, role, "must be NOINHERIT".into());
+        }
+        let owned: i64 = client
+            .query_one(
+                "select (select count(*) from pg_class where relowner = r.oid)
+                      + (select count(*) from pg_proc where proowner = r.oid)
+                      + (select count(*) from pg_namespace where nspowner = r.oid)
+                      + (select count(*) from pg_type where typowner = r.oid)
+                   from pg_roles r where r.rolname = $1",
+                &[role],
+            )
+            .await?
+            .get(0);
+        if owned > 0 {
+            breach(4, role, format!("owns {owned} objects"));
+        }
+        let privileges = client
+            .query(
+                "select n.nspname || '.' || c.relname
+                   from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                  where n.nspname in ('app', 'audit', 'api', 'auth', 'public') and c.relkind in ('r', 'p', 'v', 'm')
+                    and has_table_privilege($1, c.oid, 'TRUNCATE, REFERENCES, TRIGGER')",
+                &[role],
+            )
+            .await?;
+        for p in privileges {
+            breach(
+                4,
+                role,
+                format!(
+                    "holds TRUNCATE, REFERENCES or TRIGGER on {}",
+                    p.get::<_, String>(0)
+                ),
+            );
+        }
+        let creates = client
+            .query(
+                "select nspname from pg_namespace
+                  where nspname in ('app', 'audit', 'api', 'auth', 'ext', 'public') and has_schema_privilege($1, oid, 'CREATE')
+                  union all
+                 select 'database ' || current_database() where has_database_privilege($1, current_database(), 'CREATE')",
+                &[role],
+            )
+            .await?;
+        for c in creates {
+            breach(
+                4,
+                role,
+                format!("holds CREATE on {}", c.get::<_, String>(0)),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Rule 5: SECURITY DEFINER only in auth (and the audit trigger), with search_path = '' and no EXECUTE for PUBLIC;
+/// views are security_invoker.
+async fn check_security_definers(
+    client: &Client,
+    breach: &mut impl FnMut(u8, &str, String),
+) -> anyhow::Result<()> {
+    let rows = client
+        .query(
+            "select n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')' as name,
+                    n.nspname, coalesce(p.proconfig, '{}') as config,
+                    p.proacl is null or exists (select from aclexplode(p.proacl) a where a.grantee = 0 and a.privilege_type = 'EXECUTE') as public_execute
+               from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+              where p.prosecdef and n.nspname not in ('pg_catalog', 'information_schema', 'ext')",
+            &[],
+        )
+        .await?;
+    for r in rows {
+        let name: String = r.get("name");
+        let schema: String = r.get("nspname");
+        let config: Vec<String> = r.get("config");
+        if schema != "auth" && schema != "audit" {
+            breach(5, &name, "SECURITY DEFINER outside the auth schema".into());
+        }
+        if !config
+            .iter()
+            .any(|c| c == "search_path=\"\"" || c == "search_path=''")
+        {
+            breach(
+                5,
+                &name,
+                "SECURITY DEFINER without set search_path = ''".into(),
+            );
+        }
+        if r.get("public_execute") {
+            breach(5, &name, "SECURITY DEFINER executable by PUBLIC".into());
+        }
+    }
+    let views = client
+        .query(
+            "select n.nspname || '.' || c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+              where c.relkind = 'v' and n.nspname in ('app', 'api', 'auth', 'audit')
+                and not coalesce(c.reloptions @> array['security_invoker=true'], false)",
+            &[],
+        )
+        .await?;
+    for v in views {
+        breach(
+            5,
+            &v.get::<_, String>(0),
+            "view is not security_invoker".into(),
+        );
+    }
+    Ok(())
+}
+
+/// Human-readable report.
+pub fn render(report: &Report) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    for t in &report.tables {
+        let _ = writeln!(
+            out,
+            "{}  owner={}  rls={}  forced={}{}",
+            t.table,
+            t.owner,
+            yes(t.rls_enabled),
+            yes(t.rls_forced),
+            if t.tenant { "  tenant" } else { "" }
+        );
+        for p in &t.policies {
+            let _ = writeln!(
+                out,
+                "  {} to {}: \"{}\"",
+                p.command,
+                p.roles.join(", "),
+                p.name
+            );
+            if let Some(u) = &p.using {
+                let _ = writeln!(out, "      using      {u}");
+            }
+            if let Some(c) = &p.with_check {
+                let _ = writeln!(out, "      with check {c}");
+            }
+        }
+    }
+    if report.breaches.is_empty() {
+        out.push_str("\nNo breach of table rules 1-5.\n");
+    } else {
+        let _ = writeln!(out, "\n{} breach(es):", report.breaches.len());
+        for b in &report.breaches {
+            let _ = writeln!(out, "  rule {}: {}: {}", b.rule, b.object, b.problem);
+        }
+    }
+    out
+}
+
+fn yes(b: bool) -> &'static str {
+    if b { "yes" } else { "NO" }
+}

@@ -1,0 +1,265 @@
+//! REST routes generated from the catalog. A handler turns path, query and body into one
+//! JSON input, checks its shape against the operation, and hands it to the executor.
+
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, http::StatusCode, web};
+use futures_util::StreamExt;
+use serde_json::{Map, Value};
+
+use crate::catalog::{self, Method, Operation};
+use crate::db::tx::{self, Call, Caller, Via};
+use crate::error::ApiError;
+use crate::startup::{AppState, RequestId};
+
+/// Largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// Registers one route per catalog operation.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let mut paths: Vec<&'static str> = catalog::all().iter().map(|op| op.path).collect();
+    paths.sort_unstable();
+    paths.dedup();
+    for path in paths {
+        let mut resource = web::resource(path).default_service(web::to(method_not_allowed));
+        for op in catalog::all().iter().filter(|op| op.path == path) {
+            let method = match op.method {
+                Method::Get => web::get(),
+                Method::Post => web::post(),
+                Method::Patch => web::patch(),
+                Method::Delete => web::delete(),
+            };
+            resource = resource.route(method.to(
+                move |req: HttpRequest, body: web::Payload, state: web::Data<AppState>| {
+                    handle(op, req, body, state)
+                },
+            ));
+        }
+        cfg.service(resource);
+    }
+}
+
+async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{} is not allowed on {}", req.method(), req.path()),
+    ))
+}
+
+pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(
+        StatusCode::NOT_FOUND,
+        "route_not_found",
+        format!("No route {} {}", req.method(), req.path()),
+    ))
+}
+
+#[tracing::instrument(skip_all, fields(op = op.name))]
+async fn handle(
+    op: &'static Operation,
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let caller = bearer(&req)?;
+    let input = input_from(op, &req, body).await?;
+    op.check_input(&input)?;
+    let idempotency_key = idempotency_key(&req, op)?;
+    let request_id = req
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
+    let outcome = tx::execute(
+        &state.db.pool,
+        Call {
+            op,
+            caller: &caller,
+            input: &input,
+            via: Via::Rest,
+            request_id: &request_id,
+            idempotency_key,
+        },
+    )
+    .await?;
+    let mut response =
+        HttpResponse::build(StatusCode::from_u16(outcome.status).unwrap_or(StatusCode::OK));
+    if outcome.replayed {
+        response.insert_header(("Idempotent-Replayed", "true"));
+    }
+    Ok(response.json(outcome.body))
+}
+
+/// The caller from `Authorization: Bearer <key>`. Every REST operation needs a key.
+fn bearer(req: &HttpRequest) -> Result<Caller, ApiError> {
+    let Some(header) = req.headers().get("authorization") else {
+        return Err(ApiError::unauthorized(
+            "missing_api_key",
+            "Send an API key as Authorization: Bearer fav_mcp_…",
+        ));
+    };
+    let value = header.to_str().unwrap_or_default();
+    let key = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim);
+    match key {
+        Some(key) if !key.is_empty() && key.len() <= 256 => Ok(Caller::from_key(key)),
+        _ => Err(ApiError::unauthorized(
+            "invalid_authorization",
+            "The Authorization header must be Bearer <API key>.",
+        )),
+    }
+}
+
+fn idempotency_key<'a>(req: &'a HttpRequest, op: &Operation) -> Result<Option<&'a str>, ApiError> {
+    let Some(value) = req.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
+    if op.method != Method::Post {
+        return Ok(None);
+    }
+    match value.to_str() {
+        Ok(key) if !key.is_empty() && key.len() <= 255 => Ok(Some(key)),
+        _ => Err(ApiError::invalid(
+            "Idempotency-Key",
+            "invalid_idempotency_key",
+            "Idempotency-Key must be 1 to 255 visible ASCII characters.",
+        )),
+    }
+}
+
+/// Path parameters, query parameters and the JSON body, merged into one object.
+async fn input_from(
+    op: &Operation,
+    req: &HttpRequest,
+    body: web::Payload,
+) -> Result<Value, ApiError> {
+    let bytes = read_body(req, body).await?;
+    let mut input = if bytes.iter().all(u8::is_ascii_whitespace) {
+        Map::new()
+    } else {
+        let content_type = req
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let mime = content_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if mime != "application/json" && !mime.ends_with("+json") {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Send the body as JSON with Content-Type: application/json.",
+            ));
+        }
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Object(map)) => map,
+            Ok(_) => {
+                return Err(ApiError::invalid(
+                    "(body)",
+                    "invalid_type",
+                    "The body must be a JSON object.",
+                ));
+            }
+            Err(e) => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "malformed_json",
+                    format!("The body is not valid JSON: {e}"),
+                ));
+            }
+        }
+    };
+    if !req.query_string().is_empty() {
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str(req.query_string()).map_err(|e| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "malformed_query",
+                    format!("The query string is not valid: {e}"),
+                )
+            })?;
+        for (name, raw) in pairs {
+            let value = coerce_query_value(op, &name, &raw);
+            input.entry(name).or_insert(value);
+        }
+    }
+    for name in op.path_params() {
+        let value = req.match_info().get(name).unwrap_or_default();
+        input.insert(name.to_string(), Value::String(value.to_string()));
+    }
+    Ok(Value::Object(input))
+}
+
+/// Query strings carry text; read it as the type the input schema asks for.
+fn coerce_query_value(op: &Operation, name: &str, raw: &str) -> Value {
+    let schema = &op.input_schema["properties"][name];
+    let mut types = Vec::new();
+    collect_types(schema, &mut types);
+    let has = |t: &str| types.iter().any(|x| x == t);
+    if has("integer") {
+        if let Ok(n) = raw.parse::<i64>() {
+            return n.into();
+        }
+    }
+    if has("boolean") {
+        if let Ok(b) = raw.parse::<bool>() {
+            return b.into();
+        }
+    }
+    if has("array") {
+        return Value::Array(
+            raw.split(',')
+                .filter(|s| !s.is_empty())
+                .map(|s| Value::String(s.to_string()))
+                .collect(),
+        );
+    }
+    Value::String(raw.to_string())
+}
+
+fn collect_types(schema: &Value, out: &mut Vec<String>) {
+    match &schema["type"] {
+        Value::String(t) => out.push(t.clone()),
+        Value::Array(ts) => out.extend(ts.iter().filter_map(|t| t.as_str().map(str::to_string))),
+        _ => {}
+    }
+    for key in ["anyOf", "oneOf"] {
+        if let Some(subs) = schema[key].as_array() {
+            subs.iter().for_each(|s| collect_types(s, out));
+        }
+    }
+}
+
+async fn read_body(req: &HttpRequest, mut body: web::Payload) -> Result<web::BytesMut, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("The body is larger than {} bytes.", MAX_BODY_BYTES),
+        )
+    };
+    let declared = req
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+        return Err(too_large());
+    }
+    let mut bytes = web::BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::new(StatusCode::BAD_REQUEST, "unreadable_body", e.to_string())
+        })?;
+        if bytes.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}

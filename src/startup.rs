@@ -1,0 +1,134 @@
+//! Building and running the HTTP server.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
+use anyhow::Context;
+use serde_json::json;
+
+use crate::db::{self, Database};
+use crate::rest;
+
+/// Shared by every request.
+pub struct AppState {
+    pub db: Arc<Database>,
+}
+
+/// The id of the request, from a sane incoming `X-Request-Id` or a new UUID.
+#[derive(Clone)]
+pub struct RequestId(pub String);
+
+/// A bound, not yet running, server (tests bind port 0 and read [`Application::port`]).
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    pub fn build(db: Arc<Database>, bind: &str) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(bind).with_context(|| format!("binding {bind}"))?;
+        Self::from_listener(db, listener)
+    }
+
+    pub fn from_listener(db: Arc<Database>, listener: TcpListener) -> anyhow::Result<Self> {
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(AppState { db });
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap(from_fn(request_context))
+                .route("/healthz", web::get().to(healthz))
+                .route("/readyz", web::get().to(readyz))
+                .configure(rest::configure)
+                .default_service(web::to(rest::not_found))
+        })
+        .listen(listener)?
+        .run();
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGINT or SIGTERM, then finishes in-flight requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Gives every request an id (echoed as `X-Request-Id`) and logs it once answered.
+async fn request_context(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let incoming = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 128
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+        });
+    let id = incoming
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let method = req.method().clone();
+    let path = req.path().to_string();
+    let started = Instant::now();
+    let mut res = next.call(req).await?;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        res.headers_mut()
+            .insert(HeaderName::from_static("x-request-id"), value);
+    }
+    let status = res.status().as_u16();
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    if status >= 500 {
+        tracing::error!(request_id = %id, %method, %path, status, ms, "request");
+    } else {
+        tracing::info!(request_id = %id, %method, %path, status, ms, "request");
+    }
+    Ok(res)
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "status": "ok" }))
+}
+
+/// Ready when the database answers and is migrated to this build's latest version.
+async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let expected = db::latest_migration();
+    let result = async {
+        let client = state.db.pool.get().await?;
+        let row = client
+            .query_one("select auth.schema_version()", &[])
+            .await?;
+        anyhow::Ok(row.get::<_, i32>(0))
+    }
+    .await;
+    match result {
+        Ok(version) if version >= expected => {
+            HttpResponse::Ok().json(json!({ "status": "ready", "schemaVersion": version }))
+        }
+        Ok(version) => HttpResponse::ServiceUnavailable().json(json!({
+            "status": "not_ready", "reason": "database not migrated", "schemaVersion": version, "expected": expected
+        })),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check");
+            HttpResponse::ServiceUnavailable().json(json!({ "status": "not_ready", "reason": "database unreachable" }))
+        }
+    }
+}
