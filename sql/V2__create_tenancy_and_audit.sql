@@ -304,10 +304,11 @@ $$;
 comment on function auth.claim_idempotency_key(text, text, bytea) is 'Claims an Idempotency-Key for this request: NULL to proceed, the stored response to replay, or 22023 idempotency_key_reused.';
 grant execute on function auth.claim_idempotency_key(text, text, bytea) to favcrm_member;
 
-create function auth.store_idempotent_response(p_key text, p_status int, p_body jsonb) returns void
+create function auth.store_idempotent_response(p_key text, p_status int, p_body jsonb) returns jsonb
 language sql set search_path = '' as $$
   update app.idempotency_keys set response_status = p_status, response_body = p_body
-   where org_id = auth.org_id() and key_id = auth.key_id() and idempotency_key = p_key
+   where org_id = auth.org_id() and key_id = auth.key_id() and idempotency_key = p_key;
+  select p_body
 $$;
-comment on function auth.store_idempotent_response(text, int, jsonb) is 'Stores the response of the request that claimed the Idempotency-Key.';
+comment on function auth.store_idempotent_response(text, int, jsonb) is 'Stores the response of the request that claimed the Idempotency-Key and returns it.';
 grant execute on function auth.store_idempotent_response(text, int, jsonb) to favcrm_member;

@@ -164,7 +164,9 @@ fn shape_error(e: &serde_path_to_error::Error<serde_json::Error>) -> ApiError {
         (code.to_string(), detail.to_string())
     } else if message.starts_with("unknown field") {
         let name = backticked.unwrap_or_default();
-        field = join_field(&field, &name);
+        if !field.ends_with(name.as_str()) {
+            field = join_field(&field, &name);
+        }
         (
             "unknown_field".into(),
             format!("{name} is not a field of this operation"),

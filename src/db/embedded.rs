@@ -226,6 +226,33 @@ impl EmbeddedCluster {
         Ok(())
     }
 
+    /// Stops the cluster (immediately) and removes `remove` once process `pid` has exited.
+    /// The test suite uses this so that a run leaves no cluster behind, however it ends.
+    pub fn stop_when_process_exits(&self, pid: u32, remove: &Path) -> anyhow::Result<()> {
+        let runuser = self
+            .run_as
+            .as_ref()
+            .map(|u| format!("runuser -u {u} -- "))
+            .unwrap_or_default();
+        let script = format!(
+            "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; {runuser}'{pg_ctl}' stop -D '{pgdata}' -m immediate; rm -rf '{remove}' '{socket}'",
+            pg_ctl = self.bin_dir.join("pg_ctl").display(),
+            pgdata = self.pgdata.display(),
+            remove = remove.display(),
+            socket = self.socket_dir.display(),
+        );
+        Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting the cluster watchdog")?;
+        Ok(())
+    }
+
     /// A command for one of the PostgreSQL programs, run as the cluster's user.
     fn command(&self, program: &str) -> Command {
         let path = self.bin_dir.join(program);

@@ -207,7 +207,7 @@ async fn single_round_trip(guard: &TxGuard, call: &Call<'_>) -> Result<Outcome, 
     r_begin.map_err(|e| from_db_error(&e))?;
     r_context.map_err(|e| from_db_error(&e))?;
     let principal = principal_from(r_auth.map_err(|e| from_db_error(&e))?)?;
-    let body: Value = r_api.map_err(|e| from_db_error(&e))?.get(0);
+    let body = json_column(&r_api.map_err(|e| from_db_error(&e))?)?;
     r_commit.map_err(|e| from_db_error(&e))?;
     Ok(Outcome {
         status: call.op.success_status,
@@ -254,7 +254,10 @@ async fn idempotent(
         r_begin.map_err(|e| from_db_error(&e))?;
         r_context.map_err(|e| from_db_error(&e))?;
         let principal = principal_from(Some(r_auth.map_err(|e| from_db_error(&e))?))?;
-        let replay: Option<Value> = r_claim.map_err(|e| from_db_error(&e))?.get(0);
+        let replay: Option<Value> = r_claim
+            .map_err(|e| from_db_error(&e))?
+            .try_get(0)
+            .map_err(ApiError::internal)?;
         Ok::<_, ApiError>((principal, replay))
     }
     .await;
@@ -290,7 +293,7 @@ async fn idempotent(
         client.query_one(&s_run, &run_params),
         client.batch_execute("commit")
     );
-    let body: Value = r_run.map_err(|e| from_db_error(&e))?.get(0);
+    let body = json_column(&r_run.map_err(|e| from_db_error(&e))?)?;
     r_commit.map_err(|e| from_db_error(&e))?;
     Ok(Outcome {
         status: call.op.success_status,
@@ -310,9 +313,16 @@ fn request_digest(call: &Call<'_>) -> [u8; 32] {
     hasher.finalize().into()
 }
 
+/// The single jsonb column an `api.*` call returns.
+fn json_column(row: &tokio_postgres::Row) -> Result<Value, ApiError> {
+    row.try_get::<_, Option<Value>>(0)
+        .map(Option::unwrap_or_default)
+        .map_err(ApiError::internal)
+}
+
 fn principal_from(row: Option<tokio_postgres::Row>) -> Result<Option<Principal>, ApiError> {
     let Some(row) = row else { return Ok(None) };
-    let value: Value = row.get(0);
+    let value = json_column(&row)?;
     serde_json::from_value(value)
         .map(Some)
         .map_err(ApiError::internal)

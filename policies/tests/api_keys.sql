@@ -1,0 +1,60 @@
+-- app.api_keys: owners and admins see and revoke every key of their organisation; staff
+-- and managers only their own; nobody sees another organisation's keys.
+begin;
+set local session_replication_role = replica;
+insert into app.organisations (id, name) values
+  ('a0000000-0000-7000-8000-000000000000', 'Org A'), ('b0000000-0000-7000-8000-000000000000', 'Org B');
+insert into app.users (id, email) values
+  ('a1000000-0000-7000-8000-000000000000', 'owner-a@example.com'),
+  ('a2000000-0000-7000-8000-000000000000', 'staff-a@example.com'),
+  ('b1000000-0000-7000-8000-000000000000', 'owner-b@example.com');
+insert into app.memberships (org_id, user_id, role, name, email) values
+  ('a0000000-0000-7000-8000-000000000000', 'a1000000-0000-7000-8000-000000000000', 'owner', 'Owner A', 'owner-a@example.com'),
+  ('a0000000-0000-7000-8000-000000000000', 'a2000000-0000-7000-8000-000000000000', 'staff', 'Staff A', 'staff-a@example.com'),
+  ('b0000000-0000-7000-8000-000000000000', 'b1000000-0000-7000-8000-000000000000', 'owner', 'Owner B', 'owner-b@example.com');
+insert into app.api_keys (org_id, id, user_id, name, key_prefix, key_digest, scopes) values
+  ('a0000000-0000-7000-8000-000000000000', 'ae100000-0000-7000-8000-000000000000', 'a1000000-0000-7000-8000-000000000000',
+   'owner key', 'fav_mcp_aaaa', sha256('owner'), '{customers:read}'),
+  ('a0000000-0000-7000-8000-000000000000', 'ae200000-0000-7000-8000-000000000000', 'a2000000-0000-7000-8000-000000000000',
+   'staff key', 'fav_mcp_bbbb', sha256('staff'), '{customers:read}'),
+  ('b0000000-0000-7000-8000-000000000000', 'be100000-0000-7000-8000-000000000000', 'b1000000-0000-7000-8000-000000000000',
+   'B key', 'fav_mcp_cccc', sha256('b'), '{customers:read}');
+set local session_replication_role = origin;
+set local role favcrm_member;
+
+-- Acting as A's staff member.
+select set_config('request.claims', '{"org_id": "a0000000-0000-7000-8000-000000000000", "user_id": "a2000000-0000-7000-8000-000000000000", "role": "staff", "scopes": []}', true);
+do $$
+declare
+  n int;
+begin
+  assert (select count(*) from app.api_keys) = 1, 'staff see only their own key';
+  update app.api_keys set revoked_at = now() where id = 'ae100000-0000-7000-8000-000000000000';
+  get diagnostics n = row_count;
+  assert n = 0, 'staff cannot revoke the owner''s key';
+  begin
+    insert into app.api_keys (org_id, user_id, name, key_prefix, key_digest, scopes)
+    values ('a0000000-0000-7000-8000-000000000000', 'a1000000-0000-7000-8000-000000000000', 'for the owner',
+            'fav_mcp_dddd', sha256('x'), '{}');
+    assert false, 'a key can only be minted for oneself';
+  exception when insufficient_privilege then null;
+  end;
+end
+$$;
+
+-- Acting as A's owner.
+select set_config('request.claims', '{"org_id": "a0000000-0000-7000-8000-000000000000", "user_id": "a1000000-0000-7000-8000-000000000000", "role": "owner", "scopes": []}', true);
+do $$
+declare
+  n int;
+begin
+  assert (select count(*) from app.api_keys) = 2, 'the owner sees every key of A and none of B';
+  update app.api_keys set revoked_at = now() where id = 'ae200000-0000-7000-8000-000000000000';
+  get diagnostics n = row_count;
+  assert n = 1, 'the owner can revoke a staff key';
+  update app.api_keys set revoked_at = now() where id = 'be100000-0000-7000-8000-000000000000';
+  get diagnostics n = row_count;
+  assert n = 0, 'the owner of A cannot touch B''s key';
+end
+$$;
+rollback;

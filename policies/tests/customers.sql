@@ -1,0 +1,78 @@
+-- app.customers and app.customer_notes: members see and change only their organisation's
+-- rows, cannot move a row to another organisation, and cannot hard-delete.
+begin;
+set local session_replication_role = replica;
+insert into app.organisations (id, name) values
+  ('a0000000-0000-7000-8000-000000000000', 'Org A'), ('b0000000-0000-7000-8000-000000000000', 'Org B');
+insert into app.customers (org_id, id, name) values
+  ('a0000000-0000-7000-8000-000000000000', 'ac000000-0000-7000-8000-000000000000', 'A customer'),
+  ('b0000000-0000-7000-8000-000000000000', 'bc000000-0000-7000-8000-000000000000', 'B customer');
+insert into app.customer_notes (org_id, customer_id, body) values
+  ('a0000000-0000-7000-8000-000000000000', 'ac000000-0000-7000-8000-000000000000', 'A note'),
+  ('b0000000-0000-7000-8000-000000000000', 'bc000000-0000-7000-8000-000000000000', 'B note');
+set local session_replication_role = origin;
+
+-- Acting as staff of organisation A.
+set local role favcrm_member;
+select set_config('request.claims', '{"org_id": "a0000000-0000-7000-8000-000000000000", "user_id": "a2000000-0000-7000-8000-000000000000", "role": "staff", "scopes": ["customers:read", "customers:write"]}', true);
+
+do $$
+declare
+  n int;
+begin
+  assert (select count(*) from app.customers) = 1, 'staff of A see exactly A''s customers';
+  assert (select count(*) from app.customers where id = 'bc000000-0000-7000-8000-000000000000') = 0,
+    'staff of A cannot read B''s customer even by id';
+  assert (select count(*) from app.customer_notes) = 1, 'staff of A see only A''s notes';
+
+  update app.customers set name = 'renamed' where id = 'bc000000-0000-7000-8000-000000000000';
+  get diagnostics n = row_count;
+  assert n = 0, 'updating B''s customer changes nothing';
+
+  update app.customers set name = 'A renamed' where id = 'ac000000-0000-7000-8000-000000000000';
+  get diagnostics n = row_count;
+  assert n = 1, 'A''s own customer can be updated';
+
+  begin
+    insert into app.customers (org_id, name) values ('b0000000-0000-7000-8000-000000000000', 'planted');
+    assert false, 'inserting a customer into B must be refused';
+  exception when insufficient_privilege then null;
+  end;
+
+  begin
+    update app.customers set org_id = 'b0000000-0000-7000-8000-000000000000'
+     where id = 'ac000000-0000-7000-8000-000000000000';
+    assert false, 'moving a customer to B must be refused';
+  exception when insufficient_privilege then null;
+  end;
+
+  begin
+    delete from app.customers where id = 'ac000000-0000-7000-8000-000000000000';
+    assert false, 'hard delete must be refused (deletion is soft)';
+  exception when insufficient_privilege then null;
+  end;
+
+  begin
+    update app.customer_notes set body = 'edited';
+    assert false, 'notes are append-only';
+  exception when insufficient_privilege then null;
+  end;
+
+  begin
+    insert into app.customer_notes (org_id, customer_id, body)
+    values ('a0000000-0000-7000-8000-000000000000', 'bc000000-0000-7000-8000-000000000000', 'note on B''s customer');
+    assert false, 'a note cannot point at another organisation''s customer';
+  exception when foreign_key_violation then null;
+  end;
+end
+$$;
+
+-- The same member with no claims sees nothing at all.
+select set_config('request.claims', '', true);
+do $$
+begin
+  assert (select count(*) from app.customers) = 0, 'without claims no customer is visible';
+  assert (select count(*) from app.customer_notes) = 0, 'without claims no note is visible';
+end
+$$;
+rollback;

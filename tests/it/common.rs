@@ -1,0 +1,354 @@
+//! Test harness: one private PostgreSQL cluster per test run (under the system temp dir, so
+//! the unprivileged cluster user can reach it), one migrated template database, and a fresh
+//! database plus a server on a free port for every test.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use favcrm::db::{self, Database, Durability, EmbeddedCluster, embedded::SUPERUSER};
+use favcrm::startup::Application;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tokio_postgres::Client;
+use uuid::Uuid;
+
+const TEMPLATE: &str = "favcrm_template";
+
+pub struct Cluster {
+    pub embedded: EmbeddedCluster,
+    pub dir: PathBuf,
+}
+
+/// The cluster for this test process, created on first use.
+pub fn cluster() -> &'static Cluster {
+    static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+    CLUSTER.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("favcrm-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let embedded =
+            EmbeddedCluster::start(&dir, Durability::Ephemeral).expect("start the test cluster");
+        embedded
+            .stop_when_process_exits(std::process::id(), &dir)
+            .expect("watchdog");
+        let cluster = Cluster { embedded, dir };
+        // Migrate the template on a runtime of its own (tests each have theirs).
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                tokio::runtime::Runtime::new().unwrap().block_on(async {
+                    let admin = db::connect(&cluster.embedded.config(SUPERUSER, "postgres"))
+                        .await
+                        .unwrap();
+                    admin
+                        .batch_execute(&format!("create database {TEMPLATE}"))
+                        .await
+                        .unwrap();
+                    let database = Database::from_configs(
+                        cluster.embedded.config(SUPERUSER, TEMPLATE),
+                        cluster.embedded.config(db::AUTHENTICATOR, TEMPLATE),
+                        1,
+                    )
+                    .unwrap();
+                    database
+                        .migrate(None)
+                        .await
+                        .expect("migrate the template database");
+                });
+            })
+            .join()
+            .unwrap();
+        });
+        cluster
+    })
+}
+
+/// A fresh database cloned from the migrated template.
+pub async fn fresh_database() -> String {
+    let cluster = cluster();
+    let name = format!("t_{}", Uuid::new_v4().simple());
+    let admin = db::connect(&cluster.embedded.config(SUPERUSER, "postgres"))
+        .await
+        .unwrap();
+    admin
+        .batch_execute(&format!("create database {name} template {TEMPLATE}"))
+        .await
+        .unwrap();
+    name
+}
+
+pub fn admin_config(dbname: &str) -> tokio_postgres::Config {
+    cluster().embedded.config(SUPERUSER, dbname)
+}
+
+pub fn runtime_config(dbname: &str) -> tokio_postgres::Config {
+    cluster().embedded.config(db::AUTHENTICATOR, dbname)
+}
+
+/// A running server on its own database.
+pub struct TestApp {
+    pub base: String,
+    pub dbname: String,
+    pub http: reqwest::Client,
+    pub db: Arc<Database>,
+}
+
+/// An organisation with its owner's key.
+#[derive(Clone, Debug)]
+pub struct Org {
+    pub id: Uuid,
+    pub owner_id: Uuid,
+    pub key: String,
+}
+
+/// A decoded response.
+#[derive(Debug)]
+pub struct Res {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Res {
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+    pub fn field(&self) -> &str {
+        self.body["errors"][0]["field"].as_str().unwrap_or("")
+    }
+    pub fn field_code(&self) -> &str {
+        self.body["errors"][0]["code"].as_str().unwrap_or("")
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        let dbname = fresh_database().await;
+        let database = Arc::new(
+            Database::from_configs(admin_config(&dbname), runtime_config(&dbname), 8).unwrap(),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let app = Application::from_listener(database.clone(), listener).unwrap();
+        let base = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        Self {
+            base,
+            dbname,
+            http: reqwest::Client::new(),
+            db: database,
+        }
+    }
+
+    pub async fn admin(&self) -> Client {
+        db::connect(&admin_config(&self.dbname)).await.unwrap()
+    }
+
+    /// Creates an organisation through the same entry point as `favcrm admin create-org`.
+    pub async fn create_org(&self, name: &str) -> Org {
+        let admin = self.admin().await;
+        admin.batch_execute("set role favcrm_owner").await.unwrap();
+        let email = format!("owner-{}@example.com", Uuid::new_v4().simple());
+        let row = admin
+            .query_one(
+                "select auth.bootstrap_organisation($1)",
+                &[&json!({ "name": name, "ownerEmail": email, "timezone": "Europe/London" })],
+            )
+            .await
+            .unwrap();
+        let v: Value = row.get(0);
+        Org {
+            id: v["organisationId"].as_str().unwrap().parse().unwrap(),
+            owner_id: v["userId"].as_str().unwrap().parse().unwrap(),
+            key: v["apiKey"].as_str().unwrap().to_string(),
+        }
+    }
+
+    /// Adds a team member with `role` to the organisation and returns a key for them with
+    /// `scopes` (default: everything the role allows). Written as an administrator would.
+    pub async fn add_member(
+        &self,
+        org: &Org,
+        role: &str,
+        scopes: Option<&[&str]>,
+    ) -> (Uuid, String) {
+        let user = self.insert_member(org, role).await;
+        let key = self.insert_key(org, user, scopes, None).await;
+        (user, key)
+    }
+
+    pub async fn insert_member(&self, org: &Org, role: &str) -> Uuid {
+        let mut admin = self.admin().await;
+        let tx = admin.transaction().await.unwrap();
+        set_claims(&tx, org.id).await;
+        let email = format!("{role}-{}@example.com", Uuid::new_v4().simple());
+        let user: Uuid = tx
+            .query_one(
+                "insert into app.users (email) values ($1) returning id",
+                &[&email],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        tx.execute(
+            "insert into app.memberships (org_id, user_id, role, name, email) values ($1, $2, $3, $4, $5)",
+            &[&org.id, &user, &role, &format!("A {role}"), &email],
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        user
+    }
+
+    pub async fn insert_key(
+        &self,
+        org: &Org,
+        user: Uuid,
+        scopes: Option<&[&str]>,
+        expires_in_seconds: Option<i64>,
+    ) -> String {
+        let mut admin = self.admin().await;
+        let tx = admin.transaction().await.unwrap();
+        set_claims(&tx, org.id).await;
+        let key = format!("fav_mcp_test{}", Uuid::new_v4().simple());
+        let digest = Sha256::digest(key.as_bytes()).to_vec();
+        let scopes: Option<Vec<String>> = scopes.map(|s| s.iter().map(|x| x.to_string()).collect());
+        tx.execute(
+            "insert into app.api_keys (org_id, user_id, name, key_prefix, key_digest, scopes, expires_at)
+             select $1, $2, 'test key', left($3, 12), $4,
+                    coalesce($5, auth.role_scopes((select role from app.memberships where org_id = $1 and user_id = $2))),
+                    now() + make_interval(secs => $6::float8)",
+            &[&org.id, &user, &key, &digest, &scopes, &expires_in_seconds.map(|s| s as f64)],
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        key
+    }
+
+    pub async fn call(
+        &self,
+        key: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Res {
+        self.call_with(key, method, path, body, &[]).await
+    }
+
+    pub async fn call_with(
+        &self,
+        key: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Res {
+        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(key) = key {
+            req = req.bearer_auth(key);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        assert_ne!(
+            status,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "a 500 for {path}: {body}"
+        );
+        Res {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, key: &str, path: &str) -> Res {
+        self.call(Some(key), Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, key: &str, path: &str, body: Value) -> Res {
+        self.call(Some(key), Method::POST, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, key: &str, path: &str, body: Value) -> Res {
+        self.call(Some(key), Method::PATCH, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, key: &str, path: &str) -> Res {
+        self.call(Some(key), Method::DELETE, path, None).await
+    }
+
+    /// Creates a customer and returns its id.
+    pub async fn customer(&self, org: &Org, body: Value) -> Uuid {
+        let res = self.post(&org.key, "/v1/customers", body).await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+        res.body["id"].as_str().unwrap().parse().unwrap()
+    }
+
+    /// Counts rows of a table (as the superuser, past RLS), optionally for one organisation.
+    pub async fn count(&self, table: &str, org: Option<Uuid>) -> i64 {
+        let admin = self.admin().await;
+        match org {
+            Some(org) => {
+                admin
+                    .query_one(
+                        &format!("select count(*) from {table} where org_id = $1"),
+                        &[&org],
+                    )
+                    .await
+            }
+            None => {
+                admin
+                    .query_one(&format!("select count(*) from {table}"), &[])
+                    .await
+            }
+        }
+        .unwrap()
+        .get(0)
+    }
+
+    /// A fingerprint of everything an organisation has, to prove a call changed nothing.
+    pub async fn fingerprint(&self, org: Uuid) -> String {
+        let admin = self.admin().await;
+        let mut parts = Vec::new();
+        for (table, key) in [
+            ("app.organisations", "id"),
+            ("app.memberships", "org_id"),
+            ("app.api_keys", "org_id"),
+            ("app.customers", "org_id"),
+            ("app.customer_notes", "org_id"),
+            ("audit.event", "org_id"),
+        ] {
+            let row = admin
+                .query_one(
+                    &format!("select coalesce(md5(string_agg(t::text, '|' order by t::text)), '') from {table} t where {key} = $1"),
+                    &[&org],
+                )
+                .await
+                .unwrap();
+            parts.push(format!("{table}:{}", row.get::<_, String>(0)));
+        }
+        parts.join(" ")
+    }
+}
+
+async fn set_claims(tx: &tokio_postgres::Transaction<'_>, org: Uuid) {
+    tx.execute(
+        "select set_config('request.claims', $1, true)",
+        &[&json!({ "org_id": org }).to_string()],
+    )
+    .await
+    .unwrap();
+}

@@ -1,0 +1,229 @@
+//! Tenant isolation, over the whole catalog: organisation B, calling every operation with
+//! organisation A's ids, gets 404 or only its own data, and A's data does not change.
+
+use favcrm::catalog::{self, Method as OpMethod};
+use reqwest::{Method, StatusCode};
+use serde_json::{Map, Value, json};
+
+use crate::common::TestApp;
+
+struct Fixture {
+    customer: String,
+    email: String,
+    note: String,
+    key_id: String,
+    org: String,
+}
+
+/// An input for every operation that names organisation A's records where it can.
+fn sample(op: &str, a: &Fixture) -> Value {
+    match op {
+        "list_customers" => json!({}),
+        "get_customer" | "delete_customer" | "restore_customer" | "list_customer_notes" => {
+            json!({"customerId": a.customer})
+        }
+        "create_customer" => json!({"name": "Copy", "email": a.email}),
+        "update_customer" => json!({"customerId": a.customer, "name": "Hijacked"}),
+        "add_customer_tags" | "remove_customer_tags" => {
+            json!({"customerId": a.customer, "tags": ["facial"]})
+        }
+        "add_customer_note" => json!({"customerId": a.customer, "body": "hello"}),
+        "get_organisation" | "list_api_keys" => json!({}),
+        "update_organisation" => json!({"name": "Renamed"}),
+        "create_api_key" => json!({"name": "B key"}),
+        "revoke_api_key" => json!({"apiKeyId": a.key_id}),
+        "list_audit_events" => json!({"rowId": a.customer}),
+        other => panic!("add a sample input for {other} to the isolation test"),
+    }
+}
+
+/// Turns an operation and its input into a REST request.
+pub fn request_for(op: &catalog::Operation, input: &Value) -> (Method, String, Option<Value>) {
+    let mut rest: Map<String, Value> = input.as_object().cloned().unwrap_or_default();
+    let mut path = op.path.to_string();
+    for param in op.path_params() {
+        let value = rest.remove(param).unwrap();
+        path = path.replace(&format!("{{{param}}}"), value.as_str().unwrap());
+    }
+    let method = match op.method {
+        OpMethod::Get => Method::GET,
+        OpMethod::Post => Method::POST,
+        OpMethod::Patch => Method::PATCH,
+        OpMethod::Delete => Method::DELETE,
+    };
+    if op.method == OpMethod::Get {
+        let query: Vec<(String, String)> = rest
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    v.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| v.to_string()),
+                )
+            })
+            .collect();
+        if !query.is_empty() {
+            path = format!("{path}?{}", serde_urlencoded::to_string(&query).unwrap());
+        }
+        (method, path, None)
+    } else {
+        (
+            method,
+            path,
+            if rest.is_empty() {
+                None
+            } else {
+                Some(Value::Object(rest))
+            },
+        )
+    }
+}
+
+#[tokio::test]
+async fn no_operation_lets_one_organisation_read_change_or_detect_anothers_rows() {
+    let app = TestApp::spawn().await;
+    let a = app.create_org("Org A").await;
+    let b = app.create_org("Org B").await;
+    let email = "shared@example.com".to_string();
+    let customer = app
+        .customer(
+            &a,
+            json!({"name": "A's customer", "email": email, "tags": ["facial"]}),
+        )
+        .await;
+    let note = app
+        .post(
+            &a.key,
+            &format!("/v1/customers/{customer}/notes"),
+            json!({"body": "secret"}),
+        )
+        .await;
+    let keys = app.get(&a.key, "/v1/api-keys").await;
+    let fixture = Fixture {
+        customer: customer.to_string(),
+        email,
+        note: note.body["id"].as_str().unwrap().to_string(),
+        key_id: keys.body["items"][0]["id"].as_str().unwrap().to_string(),
+        org: a.id.to_string(),
+    };
+    let before = app.fingerprint(a.id).await;
+    for op in catalog::all() {
+        let input = sample(op.name, &fixture);
+        let (method, path, body) = request_for(op, &input);
+        let res = app.call(Some(&b.key), method, &path, body).await;
+        let text = res.body.to_string();
+        assert!(
+            res.status == StatusCode::NOT_FOUND || res.status.is_success(),
+            "{}: B got {} {}",
+            op.name,
+            res.status,
+            text
+        );
+        for secret in [
+            &fixture.customer,
+            &fixture.note,
+            &fixture.key_id,
+            &fixture.org,
+            &"A's customer".to_string(),
+        ] {
+            assert!(
+                !text.contains(secret.as_str()),
+                "{} revealed {secret} of org A: {text}",
+                op.name
+            );
+        }
+        if op.name == "create_customer" {
+            assert_eq!(
+                res.status,
+                StatusCode::CREATED,
+                "A's email must not be 'taken' for B: {text}"
+            );
+        }
+    }
+    assert_eq!(
+        app.fingerprint(a.id).await,
+        before,
+        "organisation A changed"
+    );
+    // And A's key still works: B could not revoke it.
+    assert_eq!(
+        app.get(&a.key, "/v1/organisation").await.body["name"],
+        "Org A"
+    );
+}
+
+#[tokio::test]
+async fn a_transaction_without_claims_sees_no_rows_in_any_table() {
+    let app = TestApp::spawn().await;
+    let a = app.create_org("Org A").await;
+    let amy = app.customer(&a, json!({"name": "Amy"})).await;
+    app.post(
+        &a.key,
+        &format!("/v1/customers/{amy}/notes"),
+        json!({"body": "hi"}),
+    )
+    .await;
+    let admin = app.admin().await;
+    let tables: Vec<String> = admin
+        .query("select schemaname || '.' || tablename from pg_tables where schemaname in ('app', 'audit') order by 1", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(tables.len() >= 8);
+    let mut client = favcrm::db::connect(&crate::common::runtime_config(&app.dbname))
+        .await
+        .unwrap();
+    for table in &tables {
+        let rows_as_superuser: i64 = admin
+            .query_one(&format!("select count(*) from {table}"), &[])
+            .await
+            .unwrap()
+            .get(0);
+        let tx = client.transaction().await.unwrap();
+        tx.batch_execute("select set_config('role', 'favcrm_member', true)")
+            .await
+            .unwrap();
+        let visible: i64 = tx
+            .query_one(&format!("select count(*) from {table}"), &[])
+            .await
+            .unwrap()
+            .get(0);
+        tx.rollback().await.unwrap();
+        assert_eq!(
+            visible, 0,
+            "{table} shows {visible} of {rows_as_superuser} rows with no claims"
+        );
+        assert!(
+            rows_as_superuser > 0 || table == "app.idempotency_keys",
+            "{table} should have rows for this test to mean something"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_authenticator_alone_can_read_no_table() {
+    let app = TestApp::spawn().await;
+    app.create_org("Org A").await;
+    let client = favcrm::db::connect(&crate::common::runtime_config(&app.dbname))
+        .await
+        .unwrap();
+    for table in [
+        "app.customers",
+        "app.api_keys",
+        "audit.event",
+        "app.organisations",
+    ] {
+        let err = client
+            .query_one(&format!("select count(*) from {table}"), &[])
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.code(),
+            Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE),
+            "{table}"
+        );
+    }
+}

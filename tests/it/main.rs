@@ -1,0 +1,15 @@
+//! Integration tests: a real PostgreSQL cluster (started by the harness), a real server on
+//! loopback, real HTTP.
+
+mod common;
+
+mod bad_input;
+mod cli;
+mod customers;
+mod embedded;
+mod errors;
+mod health;
+mod idempotency;
+mod isolation;
+mod keys;
+mod policies;
