@@ -246,7 +246,10 @@ async fn create_org(
 /// hide what it is asked to find.
 async fn audit(db: &Database, json: bool) -> anyhow::Result<ExitCode> {
     let client = db.admin_client().await?;
-    let migrated: bool = client.query_one("select to_regnamespace('app') is not null", &[]).await?.get(0);
+    let migrated: bool = client
+        .query_one("select to_regnamespace('app') is not null", &[])
+        .await?
+        .get(0);
     if !migrated {
         anyhow::bail!("the database has no favcrm schema yet: run `favcrm migrate` first");
     }

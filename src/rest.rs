@@ -201,15 +201,15 @@ fn coerce_query_value(op: &Operation, name: &str, raw: &str) -> Value {
     let mut types = Vec::new();
     collect_types(schema, &mut types);
     let has = |t: &str| types.iter().any(|x| x == t);
-    if has("integer") {
-        if let Ok(n) = raw.parse::<i64>() {
-            return n.into();
-        }
+    if has("integer")
+        && let Ok(n) = raw.parse::<i64>()
+    {
+        return n.into();
     }
-    if has("boolean") {
-        if let Ok(b) = raw.parse::<bool>() {
-            return b.into();
-        }
+    if has("boolean")
+        && let Ok(b) = raw.parse::<bool>()
+    {
+        return b.into();
     }
     if has("array") {
         return Value::Array(

@@ -177,8 +177,6 @@ fn shape_error(e: &serde_path_to_error::Error<serde_json::Error>) -> ApiError {
         ("required".into(), format!("{name} is required"))
     } else if message.starts_with("invalid type") {
         ("invalid_type".into(), message.clone())
-    } else if message.starts_with("unknown variant") {
-        ("invalid_value".into(), message.clone())
     } else {
         ("invalid_value".into(), message.clone())
     };

@@ -130,10 +130,10 @@ impl Database {
 
     /// Stops the embedded cluster if this process started it.
     pub fn shutdown(&self) {
-        if let Some(cluster) = &self.embedded {
-            if let Err(e) = cluster.stop() {
-                tracing::error!(error = %e, "stopping the embedded PostgreSQL");
-            }
+        if let Some(cluster) = &self.embedded
+            && let Err(e) = cluster.stop()
+        {
+            tracing::error!(error = %e, "stopping the embedded PostgreSQL");
         }
     }
 }

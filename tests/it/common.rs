@@ -3,7 +3,6 @@
 //! database plus a server on a free port for every test.
 
 use std::net::TcpListener;
-use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use favcrm::db::{self, Database, Durability, EmbeddedCluster, embedded::SUPERUSER};
@@ -18,7 +17,6 @@ const TEMPLATE: &str = "favcrm_template";
 
 pub struct Cluster {
     pub embedded: EmbeddedCluster,
-    pub dir: PathBuf,
 }
 
 /// The cluster for this test process, created on first use.
@@ -32,7 +30,7 @@ pub fn cluster() -> &'static Cluster {
         embedded
             .stop_when_process_exits(std::process::id(), &dir)
             .expect("watchdog");
-        let cluster = Cluster { embedded, dir };
+        let cluster = Cluster { embedded };
         // Migrate the template on a runtime of its own (tests each have theirs).
         std::thread::scope(|s| {
             s.spawn(|| {
@@ -90,7 +88,6 @@ pub struct TestApp {
     pub base: String,
     pub dbname: String,
     pub http: reqwest::Client,
-    pub db: Arc<Database>,
 }
 
 /// An organisation with its owner's key.
@@ -128,14 +125,13 @@ impl TestApp {
             Database::from_configs(admin_config(&dbname), runtime_config(&dbname), 8).unwrap(),
         );
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let app = Application::from_listener(database.clone(), listener).unwrap();
+        let app = Application::from_listener(database, listener).unwrap();
         let base = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until_stopped());
         Self {
             base,
             dbname,
             http: reqwest::Client::new(),
-            db: database,
         }
     }
 
