@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::db::{Database, DbSettings};
 use crate::policies;
-use crate::startup::Application;
+use crate::startup::{Application, ServerSettings};
 use crate::telemetry::{self, LogFormat};
 
 /// favcrm: an agentic headless backend for service businesses.
@@ -65,6 +65,25 @@ pub struct GlobalOpts {
     /// Database connections in the server's pool.
     #[arg(long, env = "FAVCRM_DB_POOL_SIZE", default_value_t = 16, global = true)]
     pub db_pool_size: usize,
+
+    /// Host names (comma-separated) accepted in the Host header of MCP requests; loopback
+    /// only when unset. Set it when the server is reached under its own name.
+    #[arg(
+        long,
+        env = "FAVCRM_MCP_ALLOWED_HOSTS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub mcp_allowed_hosts: Option<Vec<String>>,
+
+    /// Browser origins (comma-separated, with scheme) accepted on MCP requests.
+    #[arg(
+        long,
+        env = "FAVCRM_MCP_ALLOWED_ORIGINS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub mcp_allowed_origins: Option<Vec<String>>,
 
     /// Log filter: a level (error, warn, info, debug, trace) or directives such as favcrm=debug.
     #[arg(long, env = "FAVCRM_LOG", default_value = "info", global = true)]
@@ -186,7 +205,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 async fn serve(db: &Arc<Database>, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     db.migrate(g.authenticator_password.as_deref()).await?;
-    let app = Application::build(db.clone(), &g.bind)?;
+    let settings = ServerSettings {
+        mcp_allowed_hosts: g.mcp_allowed_hosts.clone(),
+        mcp_allowed_origins: g.mcp_allowed_origins.clone(),
+    };
+    let app = Application::build(db.clone(), &g.bind, settings)?;
     tracing::info!(address = %g.bind, "favcrm listening");
     app.run_until_stopped().await.context("serving")?;
     tracing::info!("stopped");

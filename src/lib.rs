@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod cli;
 pub mod db;
 pub mod error;
+pub mod mcp;
 pub mod policies;
 pub mod rest;
 pub mod startup;

@@ -13,7 +13,7 @@ use anyhow::Context;
 use serde_json::json;
 
 use crate::db::{self, Database};
-use crate::rest;
+use crate::{mcp, rest};
 
 /// Shared by every request.
 pub struct AppState {
@@ -24,6 +24,15 @@ pub struct AppState {
 #[derive(Clone)]
 pub struct RequestId(pub String);
 
+/// HTTP-level settings.
+#[derive(Debug, Clone, Default)]
+pub struct ServerSettings {
+    /// Hosts accepted in the `Host` header of MCP requests. None: loopback only.
+    pub mcp_allowed_hosts: Option<Vec<String>>,
+    /// Browser origins accepted on MCP requests. None: no Origin check.
+    pub mcp_allowed_origins: Option<Vec<String>>,
+}
+
 /// A bound, not yet running, server (tests bind port 0 and read [`Application::port`]).
 pub struct Application {
     port: u16,
@@ -31,18 +40,28 @@ pub struct Application {
 }
 
 impl Application {
-    pub fn build(db: Arc<Database>, bind: &str) -> anyhow::Result<Self> {
+    pub fn build(db: Arc<Database>, bind: &str, settings: ServerSettings) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(bind).with_context(|| format!("binding {bind}"))?;
-        Self::from_listener(db, listener)
+        Self::from_listener(db, listener, settings)
     }
 
-    pub fn from_listener(db: Arc<Database>, listener: TcpListener) -> anyhow::Result<Self> {
+    pub fn from_listener(
+        db: Arc<Database>,
+        listener: TcpListener,
+        settings: ServerSettings,
+    ) -> anyhow::Result<Self> {
         let port = listener.local_addr()?.port();
+        let mcp = mcp::service(
+            db.pool.clone(),
+            settings.mcp_allowed_hosts,
+            settings.mcp_allowed_origins,
+        );
         let state = web::Data::new(AppState { db });
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .wrap(from_fn(request_context))
+                .service(mcp.clone().scope_with_path("/mcp").wrap(from_fn(mcp::gate)))
                 .route("/healthz", web::get().to(healthz))
                 .route("/readyz", web::get().to(readyz))
                 .configure(rest::configure)

@@ -352,3 +352,47 @@ fn touch_key_if_stale(pool: &Pool, principal: &Principal) {
         }
     });
 }
+
+/// Resolves a caller to its principal in a read-only transaction (for surfaces that must
+/// know the caller before choosing an operation, such as MCP's `tools/list`).
+pub async fn authenticate(
+    pool: &Pool,
+    caller: &Caller,
+    via: Via,
+    request_id: &str,
+) -> Result<Principal, ApiError> {
+    let Caller::Key { digest } = caller else {
+        return Err(ApiError::unauthorized(
+            "missing_api_key",
+            "Send an API key as Authorization: Bearer fav_mcp_…",
+        ));
+    };
+    let client = pool.get().await.map_err(ApiError::unavailable)?;
+    let guard = TxGuard {
+        client: Some(client),
+    };
+    let c = guard.client();
+    let (s_context, s_auth) = futures_util::try_join!(
+        c.prepare_cached(SET_CONTEXT),
+        c.prepare_cached(AUTHENTICATE)
+    )
+    .map_err(|e| from_db_error(&e))?;
+    let ctx = json!({ "via": via.as_str(), "op": "authenticate", "request_id": request_id });
+    let claims = ctx.to_string();
+    let role = "favcrm_member";
+    let digest: &[u8] = digest;
+    let context_params: [&(dyn ToSql + Sync); 3] = [&role, &claims, &STATEMENT_TIMEOUT];
+    let auth_params: [&(dyn ToSql + Sync); 2] = [&digest, &ctx];
+    let (r_begin, r_context, r_auth, r_commit) = tokio::join!(
+        c.batch_execute("begin read only"),
+        c.query_one(&s_context, &context_params),
+        c.query_one(&s_auth, &auth_params),
+        c.batch_execute("commit"),
+    );
+    r_begin.map_err(|e| from_db_error(&e))?;
+    r_context.map_err(|e| from_db_error(&e))?;
+    let principal = principal_from(Some(r_auth.map_err(|e| from_db_error(&e))?))?;
+    r_commit.map_err(|e| from_db_error(&e))?;
+    guard.finish();
+    principal.ok_or_else(|| ApiError::internal("authenticate returned nothing"))
+}

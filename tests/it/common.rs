@@ -125,7 +125,7 @@ impl TestApp {
             Database::from_configs(admin_config(&dbname), runtime_config(&dbname), 8).unwrap(),
         );
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let app = Application::from_listener(database, listener).unwrap();
+        let app = Application::from_listener(database, listener, Default::default()).unwrap();
         let base = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until_stopped());
         Self {

@@ -1,0 +1,388 @@
+//! The MCP endpoint: every catalog operation as a typed, annotated tool, served statelessly
+//! over streamable HTTP by rmcp through rmcp-actix-web.
+//!
+//! Authentication happens in actix middleware ([`gate`]), because rmcp-actix-web strips the
+//! `Authorization` header before rmcp sees it; the middleware hands an [`McpContext`] to the
+//! handler through the builder's `on_request_fn`.
+
+use std::sync::Arc;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, ResponseError, web};
+use deadpool_postgres::Pool;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, ListToolsResult,
+    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler};
+use serde_json::{Map, Value, json};
+
+use crate::catalog::{self, Effect, Operation};
+use crate::db::tx::{self, Call, Caller, Principal, Via};
+use crate::error::ApiError;
+use crate::startup::{AppState, RequestId};
+
+/// Arguments every mutating tool accepts besides its operation's input.
+pub const IDEMPOTENCY_ARG: &str = "idempotencyKey";
+
+/// What the gate established about an MCP request.
+#[derive(Clone, Debug)]
+pub struct McpContext {
+    pub caller: Caller,
+    pub principal: Principal,
+    pub request_id: String,
+    /// Toolsets asked for on the URL or in `X-MCP-Toolsets`; None: all.
+    pub toolsets: Option<Vec<String>>,
+    /// `readOnly=true` or `X-MCP-Readonly: true`: only read-only tools.
+    pub read_only: bool,
+}
+
+impl McpContext {
+    /// Whether a tool is offered to this caller: its scope is held and it passes the
+    /// request's toolset and read-only narrowing.
+    pub fn offers(&self, op: &Operation) -> bool {
+        self.principal.scopes.iter().any(|s| s == op.scope) && self.enabled(op)
+    }
+
+    fn enabled(&self, op: &Operation) -> bool {
+        (!self.read_only || op.read_only())
+            && self
+                .toolsets
+                .as_ref()
+                .is_none_or(|sets| sets.iter().any(|t| t == op.toolset))
+    }
+}
+
+/// Middleware in front of rmcp: makes plain clients acceptable to rmcp (Accept and
+/// Content-Type), authenticates the bearer key, and reads toolset narrowing.
+pub async fn gate(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    normalise_headers(&mut req);
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let request_id = req
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
+    let caller = match bearer_key(&req) {
+        Some(key) => Caller::from_key(&key),
+        None => {
+            return Ok(deny(
+                req,
+                ApiError::unauthorized(
+                    "missing_api_key",
+                    "Send an API key as Authorization: Bearer fav_mcp_…",
+                ),
+            ));
+        }
+    };
+    let Some(state) = state else {
+        return Ok(deny(req, ApiError::internal("no application state")));
+    };
+    let principal = match tx::authenticate(&state.db.pool, &caller, Via::Mcp, &request_id).await {
+        Ok(p) => p,
+        Err(e) => return Ok(deny(req, e)),
+    };
+    let (toolsets, read_only) = narrowing(&req);
+    req.extensions_mut().insert(McpContext {
+        caller,
+        principal,
+        request_id,
+        toolsets,
+        read_only,
+    });
+    Ok(next.call(req).await?.map_into_boxed_body())
+}
+
+fn deny(req: ServiceRequest, error: ApiError) -> ServiceResponse<actix_web::body::BoxBody> {
+    let mut error = error;
+    if error.status == actix_web::http::StatusCode::UNAUTHORIZED {
+        let base = format!(
+            "{}://{}",
+            req.connection_info().scheme(),
+            req.connection_info().host()
+        );
+        error
+            .headers
+            .retain(|(name, _)| *name != "WWW-Authenticate");
+        error = error.header(
+            "WWW-Authenticate",
+            format!(r#"Bearer realm="favcrm", resource_metadata="{base}/.well-known/oauth-protected-resource""#),
+        );
+    }
+    req.into_response(error.error_response())
+}
+
+fn bearer_key(req: &ServiceRequest) -> Option<String> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let key = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))?
+        .trim();
+    (!key.is_empty() && key.len() <= 256).then(|| key.to_string())
+}
+
+/// rmcp wants `Accept` to list both JSON and SSE and the body typed as JSON; simple
+/// clients (curl, scripts) send neither.
+fn normalise_headers(req: &mut ServiceRequest) {
+    if req.method() != actix_web::http::Method::POST {
+        return;
+    }
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if !(accept.contains("application/json") && accept.contains("text/event-stream")) {
+        let value = if accept.contains("text/event-stream") && !accept.contains("application/json")
+        {
+            "text/event-stream, application/json"
+        } else {
+            "application/json, text/event-stream"
+        };
+        req.headers_mut()
+            .insert(header::ACCEPT, HeaderValue::from_static(value));
+    }
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type
+        .to_ascii_lowercase()
+        .starts_with("application/json")
+    {
+        req.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+    }
+}
+
+fn narrowing(req: &ServiceRequest) -> (Option<Vec<String>>, bool) {
+    let query: Vec<(String, String)> =
+        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let from_query = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let from_header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let toolsets = from_query("toolsets")
+        .or_else(|| from_header("x-mcp-toolsets"))
+        .map(|v| {
+            v.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+        });
+    let read_only = from_query("readOnly")
+        .or_else(|| from_header("x-mcp-readonly"))
+        .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes"));
+    (toolsets, read_only)
+}
+
+/// The MCP server: stateless, one instance per request.
+#[derive(Clone)]
+pub struct FavcrmMcp {
+    pool: Pool,
+}
+
+impl FavcrmMcp {
+    pub fn new(pool: Pool) -> Self {
+        Self { pool }
+    }
+}
+
+/// The MCP context of a request, as put there by [`gate`].
+fn context(ctx: &RequestContext<RoleServer>) -> Result<McpContext, ErrorData> {
+    let from_parts = ctx
+        .extensions
+        .get::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<rmcp::model::Extensions>())
+        .and_then(|ext| ext.get::<McpContext>());
+    from_parts
+        .or_else(|| ctx.extensions.get::<McpContext>())
+        .cloned()
+        .ok_or_else(|| ErrorData::internal_error("request context missing", None))
+}
+
+/// The MCP description of an operation.
+pub fn tool_json(op: &Operation) -> Value {
+    let mut input = op.input_schema.clone();
+    if !op.read_only() {
+        if let Some(props) = input["properties"].as_object_mut() {
+            props.insert(
+                IDEMPOTENCY_ARG.into(),
+                json!({
+                    "type": "string", "minLength": 1, "maxLength": 255,
+                    "description": "Optional. A unique string per intended change: retrying with the same key and arguments returns the first result instead of acting twice."
+                }),
+            );
+        }
+    }
+    json!({
+        "name": op.name,
+        "title": op.title,
+        "description": op.description,
+        "inputSchema": input,
+        "outputSchema": op.output_schema,
+        "annotations": {
+            "title": op.title,
+            "readOnlyHint": op.read_only(),
+            "destructiveHint": op.effect == Effect::Destructive,
+            "idempotentHint": op.idempotent,
+            "openWorldHint": false,
+        },
+    })
+}
+
+fn tool(op: &Operation) -> Result<Tool, ErrorData> {
+    serde_json::from_value(tool_json(op))
+        .map_err(|e| ErrorData::internal_error(format!("tool {}: {e}", op.name), None))
+}
+
+/// A business error as a tool result the agent can read.
+fn error_result(error: &ApiError) -> CallToolResult {
+    let body = error.body(None);
+    let mut result = CallToolResult::error(vec![rmcp::model::ContentBlock::text(body.to_string())]);
+    result.structured_content = Some(body);
+    result
+}
+
+impl ServerHandler for FavcrmMcp {
+    fn get_info(&self) -> ServerConfig {
+        let mut info = ServerConfig::new(ServerCapabilities::builder().enable_tools().build());
+        info.server_info = Implementation::new("favcrm", env!("CARGO_PKG_VERSION"));
+        info.instructions = Some(
+            "favcrm is the back office of a service business: customers, their notes and tags, the organisation, \
+             API keys and the audit log. Call get_organisation first to learn its time zone and currency. Find \
+             records with the list_ tools before changing them. Every change is audited."
+                .into(),
+        );
+        info
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let mcp = context(&ctx)?;
+        let mut ops: Vec<&Operation> = catalog::all().iter().filter(|op| mcp.offers(op)).collect();
+        ops.sort_by_key(|op| op.name);
+        let tools = ops.into_iter().map(tool).collect::<Result<Vec<_>, _>>()?;
+        serde_json::from_value(json!({ "tools": tools }))
+            .map_err(|e| ErrorData::internal_error(format!("tools/list: {e}"), None))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let mcp = context(&ctx)?;
+        let Some(op) = catalog::find(&request.name) else {
+            return Err(ErrorData::invalid_params(
+                format!("unknown tool: {}", request.name),
+                None,
+            ));
+        };
+        if !mcp.enabled(op) {
+            let error = ApiError::new(
+                actix_web::http::StatusCode::FORBIDDEN,
+                "tool_not_enabled",
+                format!(
+                    "{} is outside the toolsets or read-only mode this connection asked for.",
+                    op.name
+                ),
+            );
+            return Ok(error_result(&error).into());
+        }
+        let mut args: Map<String, Value> = request.arguments.unwrap_or_default();
+        let idempotency_key = match args.remove(IDEMPOTENCY_ARG) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(k)) if !k.is_empty() && k.len() <= 255 => Some(k),
+            Some(_) => {
+                let error = ApiError::invalid(
+                    IDEMPOTENCY_ARG,
+                    "invalid_idempotency_key",
+                    "idempotencyKey must be a string of 1 to 255 characters.",
+                );
+                return Ok(error_result(&error).into());
+            }
+        };
+        let input = Value::Object(args);
+        if let Err(e) = op.check_input(&input) {
+            return Ok(error_result(&e).into());
+        }
+        let outcome = tx::execute(
+            &self.pool,
+            Call {
+                op,
+                caller: &mcp.caller,
+                input: &input,
+                via: Via::Mcp,
+                request_id: &mcp.request_id,
+                idempotency_key: idempotency_key.as_deref(),
+            },
+        )
+        .await;
+        Ok(match outcome {
+            Ok(outcome) => {
+                let mut result = CallToolResult::success(vec![rmcp::model::ContentBlock::text(
+                    outcome.body.to_string(),
+                )]);
+                result.structured_content = Some(outcome.body);
+                result.into()
+            }
+            Err(error) => {
+                if error.status.is_server_error() {
+                    return Err(ErrorData::internal_error(
+                        error.detail.clone(),
+                        Some(error.body(None)),
+                    ));
+                }
+                error_result(&error).into()
+            }
+        })
+    }
+}
+
+/// The `/mcp` scope: rmcp's streamable HTTP service behind [`gate`].
+pub fn service(
+    pool: Pool,
+    allowed_hosts: Option<Vec<String>>,
+    allowed_origins: Option<Vec<String>>,
+) -> rmcp_actix_web::transport::StreamableHttpService<FavcrmMcp> {
+    let builder = rmcp_actix_web::transport::StreamableHttpService::builder()
+        .service_factory(Arc::new(move || Ok(FavcrmMcp::new(pool.clone()))))
+        .session_manager(Arc::new(
+            rmcp_actix_web::transport::LocalSessionManager::default(),
+        ))
+        .stateful_mode(false)
+        .json_response(true)
+        .stateless_protocol_metadata_required(false)
+        .maybe_allowed_hosts(allowed_hosts)
+        .maybe_allowed_origins(allowed_origins);
+    builder
+        .on_request_fn(|req, ext| {
+            if let Some(ctx) = req.extensions().get::<McpContext>() {
+                ext.insert(ctx.clone());
+            }
+        })
+        .build()
+}
