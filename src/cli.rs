@@ -36,30 +36,15 @@ pub struct GlobalOpts {
 
     /// Password favcrm_authenticator logs in with on a DATABASE_URL server (set on the role
     /// at migration when given).
-    #[arg(
-        long,
-        env = "FAVCRM_AUTHENTICATOR_PASSWORD",
-        global = true,
-        hide_env_values = true
-    )]
+    #[arg(long, env = "FAVCRM_AUTHENTICATOR_PASSWORD", global = true, hide_env_values = true)]
     pub authenticator_password: Option<String>,
 
     /// Where favcrm keeps its data: the embedded PostgreSQL cluster (pg/), its log, mail.
-    #[arg(
-        long,
-        env = "FAVCRM_DATA_DIR",
-        default_value = "./.favcrm",
-        global = true
-    )]
+    #[arg(long, env = "FAVCRM_DATA_DIR", default_value = "./.favcrm", global = true)]
     pub data_dir: PathBuf,
 
     /// Address the HTTP server listens on.
-    #[arg(
-        long,
-        env = "FAVCRM_BIND",
-        default_value = "127.0.0.1:8080",
-        global = true
-    )]
+    #[arg(long, env = "FAVCRM_BIND", default_value = "127.0.0.1:8080", global = true)]
     pub bind: String,
 
     /// Database connections in the server's pool.
@@ -68,21 +53,11 @@ pub struct GlobalOpts {
 
     /// Host names (comma-separated) accepted in the Host header of MCP requests; loopback
     /// only when unset. Set it when the server is reached under its own name.
-    #[arg(
-        long,
-        env = "FAVCRM_MCP_ALLOWED_HOSTS",
-        value_delimiter = ',',
-        global = true
-    )]
+    #[arg(long, env = "FAVCRM_MCP_ALLOWED_HOSTS", value_delimiter = ',', global = true)]
     pub mcp_allowed_hosts: Option<Vec<String>>,
 
     /// Browser origins (comma-separated, with scheme) accepted on MCP requests.
-    #[arg(
-        long,
-        env = "FAVCRM_MCP_ALLOWED_ORIGINS",
-        value_delimiter = ',',
-        global = true
-    )]
+    #[arg(long, env = "FAVCRM_MCP_ALLOWED_ORIGINS", value_delimiter = ',', global = true)]
     pub mcp_allowed_origins: Option<Vec<String>>,
 
     /// Log filter: a level (error, warn, info, debug, trace) or directives such as favcrm=debug.
@@ -90,13 +65,7 @@ pub struct GlobalOpts {
     pub log: String,
 
     /// Log format.
-    #[arg(
-        long,
-        env = "FAVCRM_LOG_FORMAT",
-        value_enum,
-        default_value = "text",
-        global = true
-    )]
+    #[arg(long, env = "FAVCRM_LOG_FORMAT", value_enum, default_value = "text", global = true)]
     pub log_format: LogFormat,
 }
 
@@ -186,16 +155,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let db = Arc::new(Database::open(&settings).await?);
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(&db, &cli.global).await,
-        Command::Migrate => db
-            .migrate(settings.authenticator_password.as_deref())
-            .await
-            .map(|()| {
-                println!(
-                    "database migrated to version {}",
-                    crate::db::latest_migration()
-                );
-                ExitCode::SUCCESS
-            }),
+        Command::Migrate => db.migrate(settings.authenticator_password.as_deref()).await.map(|()| {
+            println!("database migrated to version {}", crate::db::latest_migration());
+            ExitCode::SUCCESS
+        }),
         Command::Admin(AdminCommand::CreateOrg(args)) => create_org(&db, &settings, args).await,
         Command::Policies(PoliciesCommand::Audit { json }) => audit(&db, json).await,
     };
@@ -216,13 +179,8 @@ async fn serve(db: &Arc<Database>, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn create_org(
-    db: &Database,
-    settings: &DbSettings,
-    args: CreateOrgArgs,
-) -> anyhow::Result<ExitCode> {
-    db.migrate(settings.authenticator_password.as_deref())
-        .await?;
+async fn create_org(db: &Database, settings: &DbSettings, args: CreateOrgArgs) -> anyhow::Result<ExitCode> {
+    db.migrate(settings.authenticator_password.as_deref()).await?;
     let client = db.admin_client().await?;
     client.batch_execute("set role favcrm_owner").await?;
     let input = json!({
@@ -248,18 +206,9 @@ async fn create_org(
         });
         println!("{out}");
     } else {
-        println!(
-            "Organisation  {}",
-            created["organisationId"].as_str().unwrap_or_default()
-        );
-        println!(
-            "Owner user    {}",
-            created["userId"].as_str().unwrap_or_default()
-        );
-        println!(
-            "API key       {}",
-            created["apiKey"].as_str().unwrap_or_default()
-        );
+        println!("Organisation  {}", created["organisationId"].as_str().unwrap_or_default());
+        println!("Owner user    {}", created["userId"].as_str().unwrap_or_default());
+        println!("API key       {}", created["apiKey"].as_str().unwrap_or_default());
         println!("\nThe key is shown only this once. Use it as: Authorization: Bearer <key>");
     }
     Ok(ExitCode::SUCCESS)
@@ -269,10 +218,7 @@ async fn create_org(
 /// hide what it is asked to find.
 async fn audit(db: &Database, json: bool) -> anyhow::Result<ExitCode> {
     let client = db.admin_client().await?;
-    let migrated: bool = client
-        .query_one("select to_regnamespace('app') is not null", &[])
-        .await?
-        .get(0);
+    let migrated: bool = client.query_one("select to_regnamespace('app') is not null", &[]).await?.get(0);
     if !migrated {
         anyhow::bail!("the database has no favcrm schema yet: run `favcrm migrate` first");
     }
@@ -282,9 +228,5 @@ async fn audit(db: &Database, json: bool) -> anyhow::Result<ExitCode> {
     } else {
         print!("{}", policies::render(&report));
     }
-    Ok(if report.breaches.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(if report.breaches.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

@@ -26,6 +26,8 @@ pub struct ApiError {
     pub errors: Vec<FieldError>,
     /// Extra response headers (e.g. `WWW-Authenticate`).
     pub headers: Vec<(&'static str, String)>,
+    /// Extra members of the problem body (e.g. a confirmation token and preview).
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 impl ApiError {
@@ -36,20 +38,12 @@ impl ApiError {
             detail: detail.into(),
             errors: Vec::new(),
             headers: Vec::new(),
+            extra: Default::default(),
         }
     }
 
-    pub fn field(
-        mut self,
-        field: impl Into<String>,
-        code: impl Into<String>,
-        detail: impl Into<String>,
-    ) -> Self {
-        self.errors.push(FieldError {
-            field: field.into(),
-            code: code.into(),
-            detail: detail.into(),
-        });
+    pub fn field(mut self, field: impl Into<String>, code: impl Into<String>, detail: impl Into<String>) -> Self {
+        self.errors.push(FieldError { field: field.into(), code: code.into(), detail: detail.into() });
         self
     }
 
@@ -61,17 +55,11 @@ impl ApiError {
     /// 422 with one field at fault.
     pub fn invalid(field: impl Into<String>, code: &str, detail: impl Into<String>) -> Self {
         let detail = detail.into();
-        Self::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-            detail.clone(),
-        )
-        .field(field, code, detail)
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", detail.clone()).field(field, code, detail)
     }
 
     pub fn unauthorized(code: &str, detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, code, detail)
-            .header("WWW-Authenticate", r#"Bearer realm="favcrm""#)
+        Self::new(StatusCode::UNAUTHORIZED, code, detail).header("WWW-Authenticate", r#"Bearer realm="favcrm""#)
     }
 
     /// An unexpected failure. The cause goes to the log; the client gets an opaque body.
@@ -108,6 +96,9 @@ impl ApiError {
         }
         if let Some(id) = request_id {
             body["requestId"] = id.into();
+        }
+        for (k, v) in &self.extra {
+            body[k] = v.clone();
         }
         body
     }
@@ -164,12 +155,7 @@ pub const SQLSTATE_MAP: &[SqlStateRule] = &[
         default_code: "forbidden",
         meaning: "insufficient_privilege: missing scope or role, or an RLS WITH CHECK refusal",
     },
-    SqlStateRule {
-        sqlstate: "23505",
-        status: 409,
-        default_code: "conflict",
-        meaning: "unique_violation",
-    },
+    SqlStateRule { sqlstate: "23505", status: 409, default_code: "conflict", meaning: "unique_violation" },
     SqlStateRule {
         sqlstate: "23P01",
         status: 409,
@@ -224,29 +210,20 @@ pub const SQLSTATE_MAP: &[SqlStateRule] = &[
         default_code: "invalid_value",
         meaning: "invalid_text_representation: a value of the wrong form (uuid, number)",
     },
-    SqlStateRule {
-        sqlstate: "22007",
-        status: 422,
-        default_code: "invalid_value",
-        meaning: "invalid_datetime_format",
-    },
-    SqlStateRule {
-        sqlstate: "22008",
-        status: 422,
-        default_code: "invalid_value",
-        meaning: "datetime_field_overflow",
-    },
-    SqlStateRule {
-        sqlstate: "22001",
-        status: 422,
-        default_code: "too_long",
-        meaning: "string_data_right_truncation",
-    },
+    SqlStateRule { sqlstate: "22007", status: 422, default_code: "invalid_value", meaning: "invalid_datetime_format" },
+    SqlStateRule { sqlstate: "22008", status: 422, default_code: "invalid_value", meaning: "datetime_field_overflow" },
+    SqlStateRule { sqlstate: "22001", status: 422, default_code: "too_long", meaning: "string_data_right_truncation" },
     SqlStateRule {
         sqlstate: "22003",
         status: 422,
         default_code: "out_of_range",
         meaning: "numeric_value_out_of_range",
+    },
+    SqlStateRule {
+        sqlstate: "FV428",
+        status: 428,
+        default_code: "confirmation_required",
+        meaning: "favcrm: an agent key needs a confirmation token for this operation and these arguments",
     },
     SqlStateRule {
         sqlstate: "57014",
@@ -260,11 +237,7 @@ pub const SQLSTATE_MAP: &[SqlStateRule] = &[
 /// their text stays in the log.
 pub fn from_db_error(err: &tokio_postgres::Error) -> ApiError {
     let Some(db) = err.as_db_error() else {
-        return if err.is_closed() {
-            ApiError::unavailable(err)
-        } else {
-            ApiError::internal(err)
-        };
+        return if err.is_closed() { ApiError::unavailable(err) } else { ApiError::internal(err) };
     };
     from_db(db)
 }
@@ -279,10 +252,7 @@ pub fn from_db(db: &DbError) -> ApiError {
     // itself carry their own hint text, which we do not show.
     let own = db.hint().filter(|h| is_code(h));
     let code_text = own.unwrap_or(rule.default_code).to_string();
-    let field = db
-        .column()
-        .map(str::to_string)
-        .or_else(|| field_from_constraint(db));
+    let field = db.column().map(str::to_string).or_else(|| field_from_constraint(db));
     let detail = if own.is_some() || *db.code() == SqlState::INSUFFICIENT_PRIVILEGE {
         db.message().to_string()
     } else {
@@ -290,10 +260,7 @@ pub fn from_db(db: &DbError) -> ApiError {
     };
     let mut error = ApiError::new(status, code_text.clone(), detail.clone());
     if status == StatusCode::UNAUTHORIZED {
-        error = error.header(
-            "WWW-Authenticate",
-            r#"Bearer realm="favcrm", error="invalid_token""#,
-        );
+        error = error.header("WWW-Authenticate", r#"Bearer realm="favcrm", error="invalid_token""#);
     }
     if let Some(field) = field {
         if status == StatusCode::UNPROCESSABLE_ENTITY {
@@ -307,9 +274,7 @@ pub fn from_db(db: &DbError) -> ApiError {
 fn is_code(hint: &str) -> bool {
     !hint.is_empty()
         && hint.len() <= 64
-        && hint
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit())
+        && hint.bytes().all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit())
 }
 
 /// `customers_email_check` → `email`; PostgreSQL names column constraints `<table>_<column>_<kind>`.
@@ -317,21 +282,14 @@ fn field_from_constraint(db: &DbError) -> Option<String> {
     let constraint = db.constraint()?;
     let table = db.table()?;
     let rest = constraint.strip_prefix(table)?.strip_prefix('_')?;
-    let column = ["_check", "_key", "_fkey", "_not_null"]
-        .iter()
-        .find_map(|s| rest.strip_suffix(s))?;
+    let column = ["_check", "_key", "_fkey", "_not_null"].iter().find_map(|s| rest.strip_suffix(s))?;
     Some(column.trim_start_matches("org_id_").to_string())
 }
 
 fn generic_detail(rule: &SqlStateRule, db: &DbError) -> String {
     match rule.sqlstate {
-        "23502" => format!(
-            "{} is required.",
-            db.column().map(camel).unwrap_or_else(|| "A value".into())
-        ),
-        "23514" | "22P02" | "22007" | "22008" | "22001" | "22003" => {
-            "A value is not valid for this field.".into()
-        }
+        "23502" => format!("{} is required.", db.column().map(camel).unwrap_or_else(|| "A value".into())),
+        "23514" | "22P02" | "22007" | "22008" | "22001" | "22003" => "A value is not valid for this field.".into(),
         "23505" => "That value is already taken in this organisation.".into(),
         "23503" => "A referenced record does not exist in this organisation.".into(),
         "40001" | "40P01" => "The request ran into a concurrent change; retry it.".into(),

@@ -14,8 +14,8 @@ use actix_web::middleware::Next;
 use actix_web::{HttpMessage, ResponseError, web};
 use deadpool_postgres::Pool;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, ListToolsResult,
-    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+    CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, ListToolsResult, PaginatedRequestParams,
+    ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -28,6 +28,8 @@ use crate::startup::{AppState, RequestId};
 
 /// Arguments every mutating tool accepts besides its operation's input.
 pub const IDEMPOTENCY_ARG: &str = "idempotencyKey";
+/// The argument that carries a confirmation token to a tool that asked for one.
+pub const CONFIRMATION_ARG: &str = "confirmationToken";
 
 /// What the gate established about an MCP request.
 #[derive(Clone, Debug)]
@@ -50,10 +52,7 @@ impl McpContext {
 
     fn enabled(&self, op: &Operation) -> bool {
         (!self.read_only || op.read_only())
-            && self
-                .toolsets
-                .as_ref()
-                .is_none_or(|sets| sets.iter().any(|t| t == op.toolset))
+            && self.toolsets.as_ref().is_none_or(|sets| sets.iter().any(|t| t == op.toolset))
     }
 }
 
@@ -65,20 +64,13 @@ pub async fn gate(
 ) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
     normalise_headers(&mut req);
     let state = req.app_data::<web::Data<AppState>>().cloned();
-    let request_id = req
-        .extensions()
-        .get::<RequestId>()
-        .map(|r| r.0.clone())
-        .unwrap_or_default();
+    let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
     let caller = match bearer_key(&req) {
         Some(key) => Caller::from_key(&key),
         None => {
             return Ok(deny(
                 req,
-                ApiError::unauthorized(
-                    "missing_api_key",
-                    "Send an API key as Authorization: Bearer fav_mcp_…",
-                ),
+                ApiError::unauthorized("missing_api_key", "Send an API key as Authorization: Bearer fav_mcp_…"),
             ));
         }
     };
@@ -90,27 +82,15 @@ pub async fn gate(
         Err(e) => return Ok(deny(req, e)),
     };
     let (toolsets, read_only) = narrowing(&req);
-    req.extensions_mut().insert(McpContext {
-        caller,
-        principal,
-        request_id,
-        toolsets,
-        read_only,
-    });
+    req.extensions_mut().insert(McpContext { caller, principal, request_id, toolsets, read_only });
     Ok(next.call(req).await?.map_into_boxed_body())
 }
 
 fn deny(req: ServiceRequest, error: ApiError) -> ServiceResponse<actix_web::body::BoxBody> {
     let mut error = error;
     if error.status == actix_web::http::StatusCode::UNAUTHORIZED {
-        let base = format!(
-            "{}://{}",
-            req.connection_info().scheme(),
-            req.connection_info().host()
-        );
-        error
-            .headers
-            .retain(|(name, _)| *name != "WWW-Authenticate");
+        let base = format!("{}://{}", req.connection_info().scheme(), req.connection_info().host());
+        error.headers.retain(|(name, _)| *name != "WWW-Authenticate");
         error = error.header(
             "WWW-Authenticate",
             format!(r#"Bearer realm="favcrm", resource_metadata="{base}/.well-known/oauth-protected-resource""#),
@@ -121,10 +101,7 @@ fn deny(req: ServiceRequest, error: ApiError) -> ServiceResponse<actix_web::body
 
 fn bearer_key(req: &ServiceRequest) -> Option<String> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let key = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))?
-        .trim();
+    let key = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer "))?.trim();
     (!key.is_empty() && key.len() <= 256).then(|| key.to_string())
 }
 
@@ -134,61 +111,28 @@ fn normalise_headers(req: &mut ServiceRequest) {
     if req.method() != actix_web::http::Method::POST {
         return;
     }
-    let accept = req
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
     if !(accept.contains("application/json") && accept.contains("text/event-stream")) {
-        let value = if accept.contains("text/event-stream") && !accept.contains("application/json")
-        {
+        let value = if accept.contains("text/event-stream") && !accept.contains("application/json") {
             "text/event-stream, application/json"
         } else {
             "application/json, text/event-stream"
         };
-        req.headers_mut()
-            .insert(header::ACCEPT, HeaderValue::from_static(value));
+        req.headers_mut().insert(header::ACCEPT, HeaderValue::from_static(value));
     }
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !content_type
-        .to_ascii_lowercase()
-        .starts_with("application/json")
-    {
-        req.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
+    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !content_type.to_ascii_lowercase().starts_with("application/json") {
+        req.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     }
 }
 
 fn narrowing(req: &ServiceRequest) -> (Option<Vec<String>>, bool) {
-    let query: Vec<(String, String)> =
-        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
-    let from_query = |name: &str| {
-        query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
-    let from_header = |name: &str| {
-        req.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
+    let query: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let from_query = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let from_header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
     let toolsets = from_query("toolsets")
         .or_else(|| from_header("x-mcp-toolsets"))
-        .map(|v| {
-            v.split(',')
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect::<Vec<_>>()
-        });
+        .map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect::<Vec<_>>());
     let read_only = from_query("readOnly")
         .or_else(|| from_header("x-mcp-readonly"))
         .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes"));
@@ -232,6 +176,15 @@ pub fn tool_json(op: &Operation) -> Value {
                     "description": "Optional. A unique string per intended change: retrying with the same key and arguments returns the first result instead of acting twice."
                 }),
             );
+            if op.confirm {
+                props.insert(
+                    CONFIRMATION_ARG.into(),
+                    json!({
+                        "type": "string", "minLength": 1, "maxLength": 200,
+                        "description": "Only on the second call: the confirmationToken returned when this tool answered confirmation_required, after the person you act for approved the preview. Same arguments as the first call."
+                    }),
+                );
+            }
         }
     }
     json!({
@@ -251,8 +204,7 @@ pub fn tool_json(op: &Operation) -> Value {
 }
 
 fn tool(op: &Operation) -> Result<Tool, ErrorData> {
-    serde_json::from_value(tool_json(op))
-        .map_err(|e| ErrorData::internal_error(format!("tool {}: {e}", op.name), None))
+    serde_json::from_value(tool_json(op)).map_err(|e| ErrorData::internal_error(format!("tool {}: {e}", op.name), None))
 }
 
 /// A business error as a tool result the agent can read.
@@ -296,19 +248,13 @@ impl ServerHandler for FavcrmMcp {
     ) -> Result<CallToolResponse, ErrorData> {
         let mcp = context(&ctx)?;
         let Some(op) = catalog::find(&request.name) else {
-            return Err(ErrorData::invalid_params(
-                format!("unknown tool: {}", request.name),
-                None,
-            ));
+            return Err(ErrorData::invalid_params(format!("unknown tool: {}", request.name), None));
         };
         if !mcp.enabled(op) {
             let error = ApiError::new(
                 actix_web::http::StatusCode::FORBIDDEN,
                 "tool_not_enabled",
-                format!(
-                    "{} is outside the toolsets or read-only mode this connection asked for.",
-                    op.name
-                ),
+                format!("{} is outside the toolsets or read-only mode this connection asked for.", op.name),
             );
             return Ok(error_result(&error).into());
         }
@@ -321,6 +267,18 @@ impl ServerHandler for FavcrmMcp {
                     IDEMPOTENCY_ARG,
                     "invalid_idempotency_key",
                     "idempotencyKey must be a string of 1 to 255 characters.",
+                );
+                return Ok(error_result(&error).into());
+            }
+        };
+        let confirmation_token = match args.remove(CONFIRMATION_ARG) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(t)) if op.confirm && !t.is_empty() && t.len() <= 200 => Some(t),
+            Some(_) => {
+                let error = ApiError::invalid(
+                    CONFIRMATION_ARG,
+                    "invalid_confirmation_token",
+                    "confirmationToken must be the string this tool returned.",
                 );
                 return Ok(error_result(&error).into());
             }
@@ -338,23 +296,20 @@ impl ServerHandler for FavcrmMcp {
                 via: Via::Mcp,
                 request_id: &mcp.request_id,
                 idempotency_key: idempotency_key.as_deref(),
+                confirmation_token: confirmation_token.as_deref(),
             },
         )
         .await;
         Ok(match outcome {
             Ok(outcome) => {
-                let mut result = CallToolResult::success(vec![rmcp::model::ContentBlock::text(
-                    outcome.body.to_string(),
-                )]);
+                let mut result =
+                    CallToolResult::success(vec![rmcp::model::ContentBlock::text(outcome.body.to_string())]);
                 result.structured_content = Some(outcome.body);
                 result.into()
             }
             Err(error) => {
                 if error.status.is_server_error() {
-                    return Err(ErrorData::internal_error(
-                        error.detail.clone(),
-                        Some(error.body(None)),
-                    ));
+                    return Err(ErrorData::internal_error(error.detail.clone(), Some(error.body(None))));
                 }
                 error_result(&error).into()
             }
@@ -370,9 +325,7 @@ pub fn service(
 ) -> rmcp_actix_web::transport::StreamableHttpService<FavcrmMcp> {
     let builder = rmcp_actix_web::transport::StreamableHttpService::builder()
         .service_factory(Arc::new(move || Ok(FavcrmMcp::new(pool.clone()))))
-        .session_manager(Arc::new(
-            rmcp_actix_web::transport::LocalSessionManager::default(),
-        ))
+        .session_manager(Arc::new(rmcp_actix_web::transport::LocalSessionManager::default()))
         .stateful_mode(false)
         .json_response(true)
         .stateless_protocol_metadata_required(false)

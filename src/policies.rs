@@ -7,29 +7,15 @@ use tokio_postgres::Client;
 
 /// Every policy file, applied in this order. A test checks the list matches `policies/`.
 pub const FILES: &[(&str, &str)] = &[
-    (
-        "organisations.sql",
-        include_str!("../policies/organisations.sql"),
-    ),
+    ("organisations.sql", include_str!("../policies/organisations.sql")),
     ("users.sql", include_str!("../policies/users.sql")),
-    (
-        "memberships.sql",
-        include_str!("../policies/memberships.sql"),
-    ),
+    ("memberships.sql", include_str!("../policies/memberships.sql")),
     ("api_keys.sql", include_str!("../policies/api_keys.sql")),
-    (
-        "idempotency_keys.sql",
-        include_str!("../policies/idempotency_keys.sql"),
-    ),
+    ("idempotency_keys.sql", include_str!("../policies/idempotency_keys.sql")),
     ("customers.sql", include_str!("../policies/customers.sql")),
-    (
-        "customer_notes.sql",
-        include_str!("../policies/customer_notes.sql"),
-    ),
-    (
-        "audit_event.sql",
-        include_str!("../policies/audit_event.sql"),
-    ),
+    ("customer_notes.sql", include_str!("../policies/customer_notes.sql")),
+    ("confirmations.sql", include_str!("../policies/confirmations.sql")),
+    ("audit_event.sql", include_str!("../policies/audit_event.sql")),
 ];
 
 /// Drops every policy on `app` and `audit` tables and re-creates them from the files, in
@@ -47,9 +33,7 @@ pub async fn apply(client: &mut Client) -> anyhow::Result<()> {
         tx.batch_execute(row.get::<_, &str>(0)).await?;
     }
     for (name, sql) in FILES {
-        tx.batch_execute(sql)
-            .await
-            .with_context(|| format!("applying policies/{name}"))?;
+        tx.batch_execute(sql).await.with_context(|| format!("applying policies/{name}"))?;
     }
     tx.commit().await?;
     Ok(())
@@ -97,11 +81,7 @@ const RUNTIME_ROLES: &[&str] = &["favcrm_authenticator", "favcrm_anon", "favcrm_
 pub async fn audit(client: &Client) -> anyhow::Result<Report> {
     let mut breaches = Vec::new();
     let mut breach = |rule: u8, object: &str, problem: String| {
-        breaches.push(Breach {
-            rule,
-            object: object.to_string(),
-            problem,
-        });
+        breaches.push(Breach { rule, object: object.to_string(), problem });
     };
 
     let tables = client
@@ -126,11 +106,7 @@ pub async fn audit(client: &Client) -> anyhow::Result<Report> {
             breach(2, &name, "row-level security is not enabled".into());
         }
         if !forced {
-            breach(
-                2,
-                &name,
-                "row-level security is not forced (the owner would bypass it)".into(),
-            );
+            breach(2, &name, "row-level security is not forced (the owner would bypass it)".into());
         }
         let policy_rows = client
             .query(
@@ -153,23 +129,12 @@ pub async fn audit(client: &Client) -> anyhow::Result<Report> {
                 breach(2, &object, "applies to PUBLIC; name the role".into());
             }
             if policy.command == "ALL" {
-                breach(
-                    2,
-                    &object,
-                    "is FOR ALL; write one policy per command".into(),
-                );
+                breach(2, &object, "is FOR ALL; write one policy per command".into());
             }
             if tenant && matches!(policy.command.as_str(), "INSERT" | "UPDATE") {
-                let pins = policy
-                    .with_check
-                    .as_deref()
-                    .is_some_and(|c| c.contains("org_id = ( SELECT auth.org_id()"));
+                let pins = policy.with_check.as_deref().is_some_and(|c| c.contains("org_id = ( SELECT auth.org_id()"));
                 if !pins {
-                    breach(
-                        2,
-                        &object,
-                        "has no WITH CHECK pinning org_id to auth.org_id()".into(),
-                    );
+                    breach(2, &object, "has no WITH CHECK pinning org_id to auth.org_id()".into());
                 }
             }
             for expr in [&policy.using, &policy.with_check].into_iter().flatten() {
@@ -195,10 +160,7 @@ pub async fn audit(client: &Client) -> anyhow::Result<Report> {
     }
     check_runtime_roles(client, &mut breach).await?;
     check_security_definers(client, &mut breach).await?;
-    Ok(Report {
-        tables: reports,
-        breaches,
-    })
+    Ok(Report { tables: reports, breaches })
 }
 
 /// Rule 3: helpers wrapped as `(select auth.x())`, no joins or sub-selects over tables.
@@ -206,23 +168,12 @@ fn check_policy_expression(expr: &str, object: &str, breach: &mut impl FnMut(u8,
     let calls = expr.matches("auth.").count();
     let wrapped = expr.matches("SELECT auth.").count();
     if calls != wrapped {
-        breach(
-            3,
-            object,
-            "calls an auth helper without wrapping it as (select auth.…())".into(),
-        );
+        breach(3, object, "calls an auth helper without wrapping it as (select auth.…())".into());
     }
     let upper = expr.to_uppercase();
-    if upper.contains(" JOIN ")
-        || upper.contains(" FROM ")
-        || upper.contains("EXISTS")
-        || upper.contains("IN ( SELECT")
+    if upper.contains(" JOIN ") || upper.contains(" FROM ") || upper.contains("EXISTS") || upper.contains("IN ( SELECT")
     {
-        breach(
-            3,
-            object,
-            "reads other tables (join, IN (select …), EXISTS); use a claim instead".into(),
-        );
+        breach(3, object, "reads other tables (join, IN (select …), EXISTS); use a claim instead".into());
     }
 }
 
@@ -250,18 +201,10 @@ async fn check_tenant_keys(
         if r.get("indisprimary") {
             has_pk = true;
             if cols.first().map(String::as_str) != Some("org_id") || cols.len() < 2 {
-                breach(
-                    1,
-                    name,
-                    format!("primary key does not lead with org_id: {def}"),
-                );
+                breach(1, name, format!("primary key does not lead with org_id: {def}"));
             }
         } else if !cols.iter().any(|c| c == "org_id") {
-            breach(
-                1,
-                name,
-                format!("unique index without org_id reveals other tenants' values: {def}"),
-            );
+            breach(1, name, format!("unique index without org_id reveals other tenants' values: {def}"));
         }
     }
     if !has_pk {
@@ -314,17 +257,9 @@ async fn check_policy_columns_indexed(
         .collect();
     for p in policies {
         for expr in [&p.using, &p.with_check].into_iter().flatten() {
-            for part in expr
-                .split("= ( SELECT auth.")
-                .skip(1)
-                .zip(expr.split("= ( SELECT auth."))
-            {
-                let column = part
-                    .1
-                    .trim_end()
-                    .rsplit(|c: char| !(c.is_alphanumeric() || c == '_'))
-                    .next()
-                    .unwrap_or("");
+            for part in expr.split("= ( SELECT auth.").skip(1).zip(expr.split("= ( SELECT auth.")) {
+                let column =
+                    part.1.trim_end().rsplit(|c: char| !(c.is_alphanumeric() || c == '_')).next().unwrap_or("");
                 if column.is_empty() {
                     continue;
                 }
@@ -347,16 +282,10 @@ async fn check_policy_columns_indexed(
 }
 
 /// Rule 4: runtime roles own nothing, bypass nothing, and hold no TRUNCATE, REFERENCES, TRIGGER or CREATE.
-async fn check_runtime_roles(
-    client: &Client,
-    breach: &mut impl FnMut(u8, &str, String),
-) -> anyhow::Result<()> {
+async fn check_runtime_roles(client: &Client, breach: &mut impl FnMut(u8, &str, String)) -> anyhow::Result<()> {
     for role in RUNTIME_ROLES {
         let Some(r) = client
-            .query_opt(
-                "select rolsuper, rolbypassrls, rolinherit from pg_roles where rolname = $1",
-                &[role],
-            )
+            .query_opt("select rolsuper, rolbypassrls, rolinherit from pg_roles where rolname = $1", &[role])
             .await?
         else {
             breach(4, role, "role does not exist".into());
@@ -392,14 +321,7 @@ async fn check_runtime_roles(
             )
             .await?;
         for p in privileges {
-            breach(
-                4,
-                role,
-                format!(
-                    "holds TRUNCATE, REFERENCES or TRIGGER on {}",
-                    p.get::<_, String>(0)
-                ),
-            );
+            breach(4, role, format!("holds TRUNCATE, REFERENCES or TRIGGER on {}", p.get::<_, String>(0)));
         }
         let creates = client
             .query(
@@ -411,11 +333,7 @@ async fn check_runtime_roles(
             )
             .await?;
         for c in creates {
-            breach(
-                4,
-                role,
-                format!("holds CREATE on {}", c.get::<_, String>(0)),
-            );
+            breach(4, role, format!("holds CREATE on {}", c.get::<_, String>(0)));
         }
     }
     Ok(())
@@ -423,10 +341,7 @@ async fn check_runtime_roles(
 
 /// Rule 5: SECURITY DEFINER only in auth (and the audit trigger), with search_path = '' and no EXECUTE for PUBLIC;
 /// views are security_invoker.
-async fn check_security_definers(
-    client: &Client,
-    breach: &mut impl FnMut(u8, &str, String),
-) -> anyhow::Result<()> {
+async fn check_security_definers(client: &Client, breach: &mut impl FnMut(u8, &str, String)) -> anyhow::Result<()> {
     let rows = client
         .query(
             "select n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')' as name,
@@ -444,15 +359,8 @@ async fn check_security_definers(
         if schema != "auth" && schema != "audit" {
             breach(5, &name, "SECURITY DEFINER outside the auth schema".into());
         }
-        if !config
-            .iter()
-            .any(|c| c == "search_path=\"\"" || c == "search_path=''")
-        {
-            breach(
-                5,
-                &name,
-                "SECURITY DEFINER without set search_path = ''".into(),
-            );
+        if !config.iter().any(|c| c == "search_path=\"\"" || c == "search_path=''") {
+            breach(5, &name, "SECURITY DEFINER without set search_path = ''".into());
         }
         if r.get("public_execute") {
             breach(5, &name, "SECURITY DEFINER executable by PUBLIC".into());
@@ -467,11 +375,7 @@ async fn check_security_definers(
         )
         .await?;
     for v in views {
-        breach(
-            5,
-            &v.get::<_, String>(0),
-            "view is not security_invoker".into(),
-        );
+        breach(5, &v.get::<_, String>(0), "view is not security_invoker".into());
     }
     Ok(())
 }
@@ -491,13 +395,7 @@ pub fn render(report: &Report) -> String {
             if t.tenant { "  tenant" } else { "" }
         );
         for p in &t.policies {
-            let _ = writeln!(
-                out,
-                "  {} to {}: \"{}\"",
-                p.command,
-                p.roles.join(", "),
-                p.name
-            );
+            let _ = writeln!(out, "  {} to {}: \"{}\"", p.command, p.roles.join(", "), p.name);
             if let Some(u) = &p.using {
                 let _ = writeln!(out, "      using      {u}");
             }

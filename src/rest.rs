@@ -27,11 +27,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 Method::Patch => web::patch(),
                 Method::Delete => web::delete(),
             };
-            resource = resource.route(method.to(
-                move |req: HttpRequest, body: web::Payload, state: web::Data<AppState>| {
+            resource =
+                resource.route(method.to(move |req: HttpRequest, body: web::Payload, state: web::Data<AppState>| {
                     handle(op, req, body, state)
-                },
-            ));
+                }));
         }
         cfg.service(resource);
     }
@@ -46,11 +45,7 @@ async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> 
 }
 
 pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::new(
-        StatusCode::NOT_FOUND,
-        "route_not_found",
-        format!("No route {} {}", req.method(), req.path()),
-    ))
+    Err(ApiError::new(StatusCode::NOT_FOUND, "route_not_found", format!("No route {} {}", req.method(), req.path())))
 }
 
 #[tracing::instrument(skip_all, fields(op = op.name))]
@@ -64,11 +59,8 @@ async fn handle(
     let input = input_from(op, &req, body).await?;
     op.check_input(&input)?;
     let idempotency_key = idempotency_key(&req, op)?;
-    let request_id = req
-        .extensions()
-        .get::<RequestId>()
-        .map(|r| r.0.clone())
-        .unwrap_or_default();
+    let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
+    let confirmation_token = req.headers().get("confirmation-token").and_then(|v| v.to_str().ok());
     let outcome = tx::execute(
         &state.db.pool,
         Call {
@@ -78,11 +70,11 @@ async fn handle(
             via: Via::Rest,
             request_id: &request_id,
             idempotency_key,
+            confirmation_token,
         },
     )
     .await?;
-    let mut response =
-        HttpResponse::build(StatusCode::from_u16(outcome.status).unwrap_or(StatusCode::OK));
+    let mut response = HttpResponse::build(StatusCode::from_u16(outcome.status).unwrap_or(StatusCode::OK));
     if outcome.replayed {
         response.insert_header(("Idempotent-Replayed", "true"));
     }
@@ -92,22 +84,13 @@ async fn handle(
 /// The caller from `Authorization: Bearer <key>`. Every REST operation needs a key.
 fn bearer(req: &HttpRequest) -> Result<Caller, ApiError> {
     let Some(header) = req.headers().get("authorization") else {
-        return Err(ApiError::unauthorized(
-            "missing_api_key",
-            "Send an API key as Authorization: Bearer fav_mcp_…",
-        ));
+        return Err(ApiError::unauthorized("missing_api_key", "Send an API key as Authorization: Bearer fav_mcp_…"));
     };
     let value = header.to_str().unwrap_or_default();
-    let key = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-        .map(str::trim);
+    let key = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).map(str::trim);
     match key {
         Some(key) if !key.is_empty() && key.len() <= 256 => Ok(Caller::from_key(key)),
-        _ => Err(ApiError::unauthorized(
-            "invalid_authorization",
-            "The Authorization header must be Bearer <API key>.",
-        )),
+        _ => Err(ApiError::unauthorized("invalid_authorization", "The Authorization header must be Bearer <API key>.")),
     }
 }
 
@@ -129,26 +112,13 @@ fn idempotency_key<'a>(req: &'a HttpRequest, op: &Operation) -> Result<Option<&'
 }
 
 /// Path parameters, query parameters and the JSON body, merged into one object.
-async fn input_from(
-    op: &Operation,
-    req: &HttpRequest,
-    body: web::Payload,
-) -> Result<Value, ApiError> {
+async fn input_from(op: &Operation, req: &HttpRequest, body: web::Payload) -> Result<Value, ApiError> {
     let bytes = read_body(req, body).await?;
     let mut input = if bytes.iter().all(u8::is_ascii_whitespace) {
         Map::new()
     } else {
-        let content_type = req
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        let mime = content_type
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
+        let content_type = req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+        let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
         if mime != "application/json" && !mime.ends_with("+json") {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -159,11 +129,7 @@ async fn input_from(
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(Value::Object(map)) => map,
             Ok(_) => {
-                return Err(ApiError::invalid(
-                    "(body)",
-                    "invalid_type",
-                    "The body must be a JSON object.",
-                ));
+                return Err(ApiError::invalid("(body)", "invalid_type", "The body must be a JSON object."));
             }
             Err(e) => {
                 return Err(ApiError::new(
@@ -175,14 +141,9 @@ async fn input_from(
         }
     };
     if !req.query_string().is_empty() {
-        let pairs: Vec<(String, String)> =
-            serde_urlencoded::from_str(req.query_string()).map_err(|e| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "malformed_query",
-                    format!("The query string is not valid: {e}"),
-                )
-            })?;
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string()).map_err(|e| {
+            ApiError::new(StatusCode::BAD_REQUEST, "malformed_query", format!("The query string is not valid: {e}"))
+        })?;
         for (name, raw) in pairs {
             let value = coerce_query_value(op, &name, &raw);
             input.entry(name).or_insert(value);
@@ -212,12 +173,7 @@ fn coerce_query_value(op: &Operation, name: &str, raw: &str) -> Value {
         return b.into();
     }
     if has("array") {
-        return Value::Array(
-            raw.split(',')
-                .filter(|s| !s.is_empty())
-                .map(|s| Value::String(s.to_string()))
-                .collect(),
-        );
+        return Value::Array(raw.split(',').filter(|s| !s.is_empty()).map(|s| Value::String(s.to_string())).collect());
     }
     Value::String(raw.to_string())
 }
@@ -243,19 +199,14 @@ async fn read_body(req: &HttpRequest, mut body: web::Payload) -> Result<web::Byt
             format!("The body is larger than {} bytes.", MAX_BODY_BYTES),
         )
     };
-    let declared = req
-        .headers()
-        .get("content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
+    let declared =
+        req.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
         return Err(too_large());
     }
     let mut bytes = web::BytesMut::new();
     while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| {
-            ApiError::new(StatusCode::BAD_REQUEST, "unreadable_body", e.to_string())
-        })?;
+        let chunk = chunk.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "unreadable_body", e.to_string()))?;
         if bytes.len() + chunk.len() > MAX_BODY_BYTES {
             return Err(too_large());
         }

@@ -45,17 +45,9 @@ impl Application {
         Self::from_listener(db, listener, settings)
     }
 
-    pub fn from_listener(
-        db: Arc<Database>,
-        listener: TcpListener,
-        settings: ServerSettings,
-    ) -> anyhow::Result<Self> {
+    pub fn from_listener(db: Arc<Database>, listener: TcpListener, settings: ServerSettings) -> anyhow::Result<Self> {
         let port = listener.local_addr()?.port();
-        let mcp = mcp::service(
-            db.pool.clone(),
-            settings.mcp_allowed_hosts,
-            settings.mcp_allowed_origins,
-        );
+        let mcp = mcp::service(db.pool.clone(), settings.mcp_allowed_hosts, settings.mcp_allowed_origins);
         let state = web::Data::new(AppState { db });
         let server = HttpServer::new(move || {
             App::new()
@@ -91,27 +83,17 @@ async fn request_context(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let incoming = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| {
-            !v.is_empty()
-                && v.len() <= 128
-                && v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
-        });
-    let id = incoming
-        .map(str::to_string)
-        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    let incoming = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).filter(|v| {
+        !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+    });
+    let id = incoming.map(str::to_string).unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().clone();
     let path = req.path().to_string();
     let started = Instant::now();
     let mut res = next.call(req).await?;
     if let Ok(value) = HeaderValue::from_str(&id) {
-        res.headers_mut()
-            .insert(HeaderName::from_static("x-request-id"), value);
+        res.headers_mut().insert(HeaderName::from_static("x-request-id"), value);
     }
     let status = res.status().as_u16();
     let ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -132,9 +114,7 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let expected = db::latest_migration();
     let result = async {
         let client = state.db.pool.get().await?;
-        let row = client
-            .query_one("select auth.schema_version()", &[])
-            .await?;
+        let row = client.query_one("select auth.schema_version()", &[]).await?;
         anyhow::Ok(row.get::<_, i32>(0))
     }
     .await;

@@ -66,6 +66,8 @@ pub fn operations() -> Vec<Operation> {
         path: "/v1/audit-events",
         effect: Effect::Read,
         idempotent: true,
+        confirm: false,
+        preview: None,
         success_status: 200,
     })]
 }

@@ -203,6 +203,8 @@ pub fn operations() -> Vec<Operation> {
             path: "/v1/customers",
             effect: Effect::Read,
             idempotent: true,
+            confirm: false,
+            preview: None,
             success_status: 200,
         }),
         Operation::new::<CustomerRef, Customer>(Spec {
@@ -216,6 +218,8 @@ pub fn operations() -> Vec<Operation> {
             path: "/v1/customers/{customerId}",
             effect: Effect::Read,
             idempotent: true,
+            confirm: false,
+            preview: None,
             success_status: 200,
         }),
         Operation::new::<CreateCustomer, Customer>(Spec {
@@ -229,6 +233,8 @@ pub fn operations() -> Vec<Operation> {
             path: "/v1/customers",
             effect: Effect::Write,
             idempotent: false,
+            confirm: false,
+            preview: None,
             success_status: 201,
         }),
         Operation::new::<UpdateCustomer, Customer>(Spec {
@@ -242,6 +248,8 @@ pub fn operations() -> Vec<Operation> {
             path: "/v1/customers/{customerId}",
             effect: Effect::Write,
             idempotent: true,
+            confirm: false,
+            preview: None,
             success_status: 200,
         }),
         Operation::new::<CustomerRef, Customer>(Spec {
@@ -255,6 +263,8 @@ pub fn operations() -> Vec<Operation> {
             path: "/v1/customers/{customerId}",
             effect: Effect::Destructive,
             idempotent: true,
+            confirm: true,
+            preview: Some("get_customer"),
             success_status: 200,
         }),
         Operation::new::<CustomerRef, Customer>(Spec {
@@ -268,6 +278,8 @@ pub fn operations() -> Vec<Operation> {
             path: "/v1/customers/{customerId}/restore",
             effect: Effect::Write,
             idempotent: true,
+            confirm: false,
+            preview: None,
             success_status: 200,
         }),
         Operation::new::<CustomerTags, Customer>(Spec {
@@ -280,6 +292,8 @@ pub fn operations() -> Vec<Operation> {
             path: "/v1/customers/{customerId}/tags",
             effect: Effect::Write,
             idempotent: true,
+            confirm: false,
+            preview: None,
             success_status: 200,
         }),
         Operation::new::<CustomerTags, Customer>(Spec {
@@ -292,6 +306,8 @@ pub fn operations() -> Vec<Operation> {
             path: "/v1/customers/{customerId}/tags",
             effect: Effect::Write,
             idempotent: true,
+            confirm: false,
+            preview: None,
             success_status: 200,
         }),
         Operation::new::<AddCustomerNote, CustomerNote>(Spec {
@@ -305,6 +321,8 @@ pub fn operations() -> Vec<Operation> {
             path: "/v1/customers/{customerId}/notes",
             effect: Effect::Write,
             idempotent: false,
+            confirm: false,
+            preview: None,
             success_status: 201,
         }),
         Operation::new::<ListCustomerNotes, Page<CustomerNote>>(Spec {
@@ -317,6 +335,8 @@ pub fn operations() -> Vec<Operation> {
             path: "/v1/customers/{customerId}/notes",
             effect: Effect::Read,
             idempotent: true,
+            confirm: false,
+            preview: None,
             success_status: 200,
         }),
     ]

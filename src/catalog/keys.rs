@@ -36,6 +36,22 @@ pub struct CreateApiKey {
     pub scopes: Option<Vec<Scope>>,
     /// When the key stops working (RFC 3339). Default: never.
     pub expires_at: Option<Timestamp>,
+    /// agent (fav_mcp_…, the default): destructive calls need a confirmation token. app
+    /// (fav_sk_…): for an app back end, no confirmation step; an agent needs a person's
+    /// confirmation to mint one.
+    pub kind: Option<KeyKindInput>,
+    /// Limit the key to these toolsets (customers, organisation, keys, audit).
+    #[schemars(length(min = 1))]
+    pub toolsets: Option<Vec<Text<1, 32>>>,
+    /// true: the key can only read, whatever its scopes.
+    pub read_only: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyKindInput {
+    Agent,
+    App,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -82,6 +98,10 @@ pub struct ApiKey {
     /// The first characters of the key, to recognise it.
     pub prefix: String,
     pub scopes: Vec<String>,
+    /// The toolsets the key is limited to, if any.
+    pub toolsets: Option<Vec<String>>,
+    /// Whether the key can only read.
+    pub read_only: bool,
     /// The user the key acts as.
     #[schemars(with = "uuid::Uuid")]
     pub user_id: String,
@@ -115,6 +135,8 @@ pub fn operations() -> Vec<Operation> {
             path: "/v1/api-keys",
             effect: Effect::Write,
             idempotent: false,
+            confirm: true,
+            preview: None,
             success_status: 201,
         }),
         Operation::new::<ListApiKeys, Page<ApiKey>>(Spec {
@@ -128,6 +150,22 @@ pub fn operations() -> Vec<Operation> {
             path: "/v1/api-keys",
             effect: Effect::Read,
             idempotent: true,
+            confirm: false,
+            preview: None,
+            success_status: 200,
+        }),
+        Operation::new::<ApiKeyRef, ApiKey>(Spec {
+            name: "get_api_key",
+            title: "Get an API key",
+            description: "Return one key by id with its prefix, scopes, status and last use (never the secret).",
+            toolset: "keys",
+            scope: "keys:read",
+            method: Method::Get,
+            path: "/v1/api-keys/{apiKeyId}",
+            effect: Effect::Read,
+            idempotent: true,
+            confirm: false,
+            preview: None,
             success_status: 200,
         }),
         Operation::new::<ApiKeyRef, ApiKey>(Spec {
@@ -141,6 +179,8 @@ pub fn operations() -> Vec<Operation> {
             path: "/v1/api-keys/{apiKeyId}",
             effect: Effect::Destructive,
             idempotent: true,
+            confirm: true,
+            preview: Some("get_api_key"),
             success_status: 200,
         }),
     ]

@@ -60,6 +60,11 @@ pub struct Spec {
     pub effect: Effect,
     /// Calling it twice with the same input leaves the same state as calling it once.
     pub idempotent: bool,
+    /// An agent key may be asked to confirm (always for destructive operations).
+    pub confirm: bool,
+    /// A read operation taking the same input, whose result previews what a confirmation
+    /// is asked for (None: the input itself is the preview).
+    pub preview: Option<&'static str>,
     pub success_status: u16,
 }
 
@@ -73,6 +78,8 @@ pub struct Operation {
     pub path: &'static str,
     pub effect: Effect,
     pub idempotent: bool,
+    pub confirm: bool,
+    pub preview: Option<&'static str>,
     pub success_status: u16,
     pub input_schema: Value,
     pub output_schema: Value,
@@ -92,6 +99,8 @@ impl Operation {
             path: spec.path,
             effect: spec.effect,
             idempotent: spec.idempotent,
+            confirm: spec.confirm,
+            preview: spec.preview,
             success_status: spec.success_status,
             input_schema: schema_for::<I>(),
             output_schema: schema_for::<O>(),
@@ -119,9 +128,7 @@ impl Operation {
 
     /// Names of the path parameters, e.g. `customerId` in `/v1/customers/{customerId}`.
     pub fn path_params(&self) -> impl Iterator<Item = &'static str> {
-        self.path
-            .split('/')
-            .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+        self.path.split('/').filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
     }
 }
 
@@ -140,20 +147,14 @@ fn schema_for<T: JsonSchema>() -> Value {
 }
 
 fn check_shape<T: DeserializeOwned>(input: &Value) -> Result<(), ApiError> {
-    serde_path_to_error::deserialize::<_, T>(input.clone())
-        .map(drop)
-        .map_err(|e| shape_error(&e))
+    serde_path_to_error::deserialize::<_, T>(input.clone()).map(drop).map_err(|e| shape_error(&e))
 }
 
 /// Turns a serde error into a 422 naming the field and a stable code.
 fn shape_error(e: &serde_path_to_error::Error<serde_json::Error>) -> ApiError {
     let message = e.inner().to_string();
     // serde_json appends " at line 1 column 2" only when reading text; values have none.
-    let message = message
-        .split(" at line ")
-        .next()
-        .unwrap_or(&message)
-        .to_string();
+    let message = message.split(" at line ").next().unwrap_or(&message).to_string();
     let mut field = e.path().to_string();
     if field == "." {
         field.clear();
@@ -167,10 +168,7 @@ fn shape_error(e: &serde_path_to_error::Error<serde_json::Error>) -> ApiError {
         if !field.ends_with(name.as_str()) {
             field = join_field(&field, &name);
         }
-        (
-            "unknown_field".into(),
-            format!("{name} is not a field of this operation"),
-        )
+        ("unknown_field".into(), format!("{name} is not a field of this operation"))
     } else if message.starts_with("missing field") {
         let name = backticked.unwrap_or_default();
         field = join_field(&field, &name);
@@ -180,28 +178,12 @@ fn shape_error(e: &serde_path_to_error::Error<serde_json::Error>) -> ApiError {
     } else {
         ("invalid_value".into(), message.clone())
     };
-    let detail = if field.is_empty() {
-        detail
-    } else {
-        format!("{field}: {detail}")
-    };
-    ApiError::invalid(
-        if field.is_empty() {
-            "(body)".to_string()
-        } else {
-            field
-        },
-        &code,
-        detail,
-    )
+    let detail = if field.is_empty() { detail } else { format!("{field}: {detail}") };
+    ApiError::invalid(if field.is_empty() { "(body)".to_string() } else { field }, &code, detail)
 }
 
 fn join_field(parent: &str, name: &str) -> String {
-    if parent.is_empty() {
-        name.to_string()
-    } else {
-        format!("{parent}.{name}")
-    }
+    if parent.is_empty() { name.to_string() } else { format!("{parent}.{name}") }
 }
 
 /// Every operation, in a stable order.

@@ -60,6 +60,8 @@ pub fn operations() -> Vec<Operation> {
             path: "/v1/organisation",
             effect: Effect::Read,
             idempotent: true,
+            confirm: false,
+            preview: None,
             success_status: 200,
         }),
         Operation::new::<UpdateOrganisation, Organisation>(Spec {
@@ -73,6 +75,8 @@ pub fn operations() -> Vec<Operation> {
             path: "/v1/organisation",
             effect: Effect::Write,
             idempotent: true,
+            confirm: false,
+            preview: None,
             success_status: 200,
         }),
     ]

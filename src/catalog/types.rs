@@ -24,9 +24,7 @@ impl<'de, const MIN: usize, const MAX: usize> Deserialize<'de> for Text<MIN, MAX
             } else {
                 "too_short"
             };
-            return Err(D::Error::custom(format!(
-                "[{code}] must be {MIN} to {MAX} characters (got {n})"
-            )));
+            return Err(D::Error::custom(format!("[{code}] must be {MIN} to {MAX} characters (got {n})")));
         }
         Ok(Self(s))
     }
@@ -53,9 +51,7 @@ impl<'de, const MIN: i64, const MAX: i64> Deserialize<'de> for Int<MIN, MAX> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let n = i64::deserialize(d)?;
         if n < MIN || n > MAX {
-            return Err(D::Error::custom(format!(
-                "[out_of_range] must be between {MIN} and {MAX} (got {n})"
-            )));
+            return Err(D::Error::custom(format!("[out_of_range] must be between {MIN} and {MAX} (got {n})")));
         }
         Ok(Self(n))
     }
@@ -84,11 +80,9 @@ pub struct Id(pub uuid::Uuid);
 impl<'de> Deserialize<'de> for Id {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        s.parse().map(Self).map_err(|_| {
-            D::Error::custom(
-                "[invalid_uuid] must be a UUID such as 0192f5e4-8c1a-7b3e-9d2f-5a6b7c8d9e0f",
-            )
-        })
+        s.parse()
+            .map(Self)
+            .map_err(|_| D::Error::custom("[invalid_uuid] must be a UUID such as 0192f5e4-8c1a-7b3e-9d2f-5a6b7c8d9e0f"))
     }
 }
 
@@ -120,9 +114,7 @@ impl<'de> Deserialize<'de> for Email {
             )
             .is_ok_and(|e| e.domain().contains('.'));
         if !valid {
-            return Err(D::Error::custom(
-                "[invalid_email] must be an email address such as amy@example.com",
-            ));
+            return Err(D::Error::custom("[invalid_email] must be an email address such as amy@example.com"));
         }
         Ok(Self(s))
     }
@@ -151,9 +143,7 @@ impl<'de> Deserialize<'de> for Phone {
         let t = s.trim();
         let body = t.strip_prefix('+').unwrap_or(t);
         let digits = body.chars().filter(char::is_ascii_digit).count();
-        let allowed = body
-            .chars()
-            .all(|c| c.is_ascii_digit() || " .-()".contains(c));
+        let allowed = body.chars().all(|c| c.is_ascii_digit() || " .-()".contains(c));
         if !allowed || !(5..=20).contains(&digits) || t.len() > 32 {
             return Err(D::Error::custom(
                 "[invalid_phone] must be a phone number of 5 to 20 digits, such as +852 9123 4567",
@@ -184,9 +174,7 @@ impl<'de, const N: usize> Deserialize<'de> for Letters<N> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         if s.len() != N || !s.bytes().all(|b| b.is_ascii_alphabetic()) {
-            return Err(D::Error::custom(format!(
-                "[invalid_code] must be {N} letters"
-            )));
+            return Err(D::Error::custom(format!("[invalid_code] must be {N} letters")));
         }
         Ok(Self(s))
     }
@@ -213,9 +201,7 @@ impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         chrono::DateTime::parse_from_rfc3339(&s).map_err(|_| {
-            D::Error::custom(
-                "[invalid_timestamp] must be an RFC 3339 time such as 2026-12-01T09:00:00Z",
-            )
+            D::Error::custom("[invalid_timestamp] must be an RFC 3339 time such as 2026-12-01T09:00:00Z")
         })?;
         Ok(Self(s))
     }

@@ -40,23 +40,12 @@ impl EmbeddedCluster {
     /// or another command may have it up), and returns a handle.
     pub fn start(data_dir: &Path, durability: Durability) -> anyhow::Result<Self> {
         let bin_dir = find_bin_dir()?;
-        std::fs::create_dir_all(data_dir)
-            .with_context(|| format!("creating data directory {}", data_dir.display()))?;
+        std::fs::create_dir_all(data_dir).with_context(|| format!("creating data directory {}", data_dir.display()))?;
         let data_dir = data_dir.canonicalize()?;
         let pgdata = data_dir.join("pg");
-        let run_as = if nix::unistd::geteuid().is_root() {
-            Some(unprivileged_user()?)
-        } else {
-            None
-        };
+        let run_as = if nix::unistd::geteuid().is_root() { Some(unprivileged_user()?) } else { None };
         let socket_dir = socket_dir_for(&data_dir);
-        let cluster = Self {
-            pgdata,
-            socket_dir,
-            bin_dir,
-            run_as,
-            started_here: false,
-        };
+        let cluster = Self { pgdata, socket_dir, bin_dir, run_as, started_here: false };
         cluster.prepare_dirs(&data_dir)?;
         if !cluster.pgdata.join("PG_VERSION").exists() {
             cluster.initdb(durability)?;
@@ -66,20 +55,13 @@ impl EmbeddedCluster {
             return Ok(cluster);
         }
         cluster.pg_ctl_start(&data_dir)?;
-        Ok(Self {
-            started_here: true,
-            ..cluster
-        })
+        Ok(Self { started_here: true, ..cluster })
     }
 
     /// A connection config for `user` on `dbname` through the private socket.
     pub fn config(&self, user: &str, dbname: &str) -> tokio_postgres::Config {
         let mut config = tokio_postgres::Config::new();
-        config
-            .host_path(&self.socket_dir)
-            .port(PORT)
-            .user(user)
-            .dbname(dbname);
+        config.host_path(&self.socket_dir).port(PORT).user(user).dbname(dbname);
         config
     }
 
@@ -160,14 +142,7 @@ impl EmbeddedCluster {
     fn initdb(&self, durability: Durability) -> anyhow::Result<()> {
         tracing::info!(pgdata = %self.pgdata.display(), "creating the embedded PostgreSQL cluster");
         let mut cmd = self.command("initdb");
-        cmd.arg("-D").arg(&self.pgdata).args([
-            "-U",
-            SUPERUSER,
-            "--auth=trust",
-            "-E",
-            "UTF8",
-            "--locale=C",
-        ]);
+        cmd.arg("-D").arg(&self.pgdata).args(["-U", SUPERUSER, "--auth=trust", "-E", "UTF8", "--locale=C"]);
         if durability == Durability::Ephemeral {
             cmd.arg("--no-sync");
         }
@@ -192,10 +167,7 @@ impl EmbeddedCluster {
         let log = data_dir.join("postgres.log");
         if let Some(user) = &self.run_as {
             // The log file must be writable by the cluster's user.
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&log)?;
+            std::fs::OpenOptions::new().create(true).append(true).open(&log)?;
             let account = nix::unistd::User::from_name(user)?.context("user vanished")?;
             nix::unistd::chown(&log, Some(account.uid), Some(account.gid))?;
         }
@@ -229,11 +201,7 @@ impl EmbeddedCluster {
     /// Stops the cluster (immediately) and removes `remove` once process `pid` has exited.
     /// The test suite uses this so that a run leaves no cluster behind, however it ends.
     pub fn stop_when_process_exits(&self, pid: u32, remove: &Path) -> anyhow::Result<()> {
-        let runuser = self
-            .run_as
-            .as_ref()
-            .map(|u| format!("runuser -u {u} -- "))
-            .unwrap_or_default();
+        let runuser = self.run_as.as_ref().map(|u| format!("runuser -u {u} -- ")).unwrap_or_default();
         let script = format!(
             "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; {runuser}'{pg_ctl}' stop -D '{pgdata}' -m immediate; rm -rf '{remove}' '{socket}'",
             pg_ctl = self.bin_dir.join("pg_ctl").display(),
@@ -270,20 +238,12 @@ impl EmbeddedCluster {
 /// Where the PostgreSQL server programs are: on PATH, from `pg_config --bindir`, or the
 /// newest under /usr/lib/postgresql/*/bin.
 pub fn find_bin_dir() -> anyhow::Result<PathBuf> {
-    let has_all = |dir: &Path| {
-        ["initdb", "pg_ctl", "postgres"]
-            .iter()
-            .all(|p| dir.join(p).is_file())
-    };
+    let has_all = |dir: &Path| ["initdb", "pg_ctl", "postgres"].iter().all(|p| dir.join(p).is_file());
     if let Some(path) = std::env::var_os("PATH") {
         for dir in std::env::split_paths(&path) {
             if has_all(&dir) {
                 // Resolve a symlinked initdb so that pg_ctl finds its postgres beside it.
-                let real = dir
-                    .join("initdb")
-                    .canonicalize()
-                    .ok()
-                    .and_then(|p| p.parent().map(Path::to_path_buf));
+                let real = dir.join("initdb").canonicalize().ok().and_then(|p| p.parent().map(Path::to_path_buf));
                 return Ok(real.filter(|d| has_all(d)).unwrap_or(dir));
             }
         }
@@ -318,9 +278,7 @@ fn unprivileged_user() -> anyhow::Result<String> {
             return Ok(name.to_string());
         }
     }
-    bail!(
-        "running as root, and neither a 'postgres' nor a 'nobody' user exists to run PostgreSQL as"
-    )
+    bail!("running as root, and neither a 'postgres' nor a 'nobody' user exists to run PostgreSQL as")
 }
 
 /// `<data>/run` when the socket path fits, else a short folder under /tmp named by a hash of

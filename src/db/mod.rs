@@ -45,37 +45,24 @@ impl Database {
     pub async fn open(settings: &DbSettings) -> anyhow::Result<Self> {
         let (admin, embedded, runtime) = match &settings.database_url {
             Some(url) => {
-                let admin: tokio_postgres::Config = url
-                    .parse()
-                    .context("DATABASE_URL is not a valid PostgreSQL URL")?;
+                let admin: tokio_postgres::Config =
+                    url.parse().context("DATABASE_URL is not a valid PostgreSQL URL")?;
                 let mut runtime = admin.clone();
                 runtime.user(AUTHENTICATOR);
                 // Never reuse the administrative password for the runtime role.
-                runtime.password(
-                    settings
-                        .authenticator_password
-                        .as_deref()
-                        .unwrap_or("")
-                        .as_bytes(),
-                );
+                runtime.password(settings.authenticator_password.as_deref().unwrap_or("").as_bytes());
                 (admin, None, runtime)
             }
             None => {
                 let dir = settings.data_dir.clone();
-                let cluster = tokio::task::spawn_blocking(move || {
-                    EmbeddedCluster::start(&dir, Durability::Durable)
-                })
-                .await??;
+                let cluster =
+                    tokio::task::spawn_blocking(move || EmbeddedCluster::start(&dir, Durability::Durable)).await??;
                 let admin = cluster.config(embedded::SUPERUSER, "postgres");
                 let runtime = cluster.config(AUTHENTICATOR, "postgres");
                 (admin, Some(cluster), runtime)
             }
         };
-        Ok(Self {
-            pool: build_pool(runtime, settings.pool_size)?,
-            admin,
-            embedded,
-        })
+        Ok(Self { pool: build_pool(runtime, settings.pool_size)?, admin, embedded })
     }
 
     /// Builds a database handle from explicit configs (used by the test harness).
@@ -84,18 +71,12 @@ impl Database {
         runtime: tokio_postgres::Config,
         pool_size: usize,
     ) -> anyhow::Result<Self> {
-        Ok(Self {
-            pool: build_pool(runtime, pool_size)?,
-            admin,
-            embedded: None,
-        })
+        Ok(Self { pool: build_pool(runtime, pool_size)?, admin, embedded: None })
     }
 
     /// A fresh administrative connection.
     pub async fn admin_client(&self) -> anyhow::Result<Client> {
-        connect(&self.admin)
-            .await
-            .context("connecting with the administrative role")
+        connect(&self.admin).await.context("connecting with the administrative role")
     }
 
     /// Creates the roles if needed, runs the migrations under an advisory lock, then
@@ -103,9 +84,7 @@ impl Database {
     pub async fn migrate(&self, authenticator_password: Option<&str>) -> anyhow::Result<()> {
         let mut client = self.admin_client().await?;
         bootstrap_roles(&client, authenticator_password).await?;
-        client
-            .execute("select pg_advisory_lock($1)", &[&MIGRATION_LOCK])
-            .await?;
+        client.execute("select pg_advisory_lock($1)", &[&MIGRATION_LOCK]).await?;
         let result = async {
             client.batch_execute("set role favcrm_owner").await?;
             let report = migrations::migrations::runner()
@@ -121,10 +100,7 @@ impl Database {
             anyhow::Ok(())
         }
         .await;
-        client
-            .execute("select pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
-            .await
-            .ok();
+        client.execute("select pg_advisory_unlock($1)", &[&MIGRATION_LOCK]).await.ok();
         result
     }
 
@@ -140,25 +116,12 @@ impl Database {
 
 /// The highest migration version this build knows.
 pub fn latest_migration() -> i32 {
-    migrations::migrations::runner()
-        .get_migrations()
-        .iter()
-        .map(|m| m.version())
-        .max()
-        .unwrap_or(0)
+    migrations::migrations::runner().get_migrations().iter().map(|m| m.version()).max().unwrap_or(0)
 }
 
 fn build_pool(mut runtime: tokio_postgres::Config, size: usize) -> anyhow::Result<Pool> {
-    runtime
-        .application_name("favcrm")
-        .options("-c TimeZone=UTC");
-    let manager = Manager::from_config(
-        runtime,
-        NoTls,
-        ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        },
-    );
+    runtime.application_name("favcrm").options("-c TimeZone=UTC");
+    let manager = Manager::from_config(runtime, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
     Ok(Pool::builder(manager).max_size(size).build()?)
 }
 
@@ -175,10 +138,7 @@ pub async fn connect(config: &tokio_postgres::Config) -> Result<Client, tokio_po
 
 /// Creates favcrm's roles when the administrative role may, and says which are missing when
 /// it may not.
-async fn bootstrap_roles(
-    client: &Client,
-    authenticator_password: Option<&str>,
-) -> anyhow::Result<()> {
+async fn bootstrap_roles(client: &Client, authenticator_password: Option<&str>) -> anyhow::Result<()> {
     let missing: Vec<String> = client
         .query(
             "select r from unnest(array['favcrm_owner','favcrm_authenticator','favcrm_anon','favcrm_member']) r
@@ -190,10 +150,7 @@ async fn bootstrap_roles(
         .map(|row| row.get(0))
         .collect();
     let may_create: bool = client
-        .query_one(
-            "select rolsuper or rolcreaterole from pg_roles where rolname = current_user",
-            &[],
-        )
+        .query_one("select rolsuper or rolcreaterole from pg_roles where rolname = current_user", &[])
         .await?
         .get(0);
     if !missing.is_empty() && !may_create {
@@ -204,30 +161,18 @@ async fn bootstrap_roles(
         );
     }
     if may_create {
-        client
-            .batch_execute(include_str!("bootstrap.sql"))
-            .await
-            .context("creating favcrm roles")?;
-        let db: String = client
-            .query_one("select current_database()", &[])
-            .await?
-            .get(0);
+        client.batch_execute(include_str!("bootstrap.sql")).await.context("creating favcrm roles")?;
+        let db: String = client.query_one("select current_database()", &[]).await?.get(0);
         let grants = format!(
             "grant favcrm_owner to current_user;
              grant create on database {db} to favcrm_owner;
              grant usage, create on schema public to favcrm_owner;",
             db = quote_ident(&db)
         );
-        client
-            .batch_execute(&grants)
-            .await
-            .context("granting favcrm_owner its rights")?;
+        client.batch_execute(&grants).await.context("granting favcrm_owner its rights")?;
         if let Some(password) = authenticator_password {
             let sql: String = client
-                .query_one(
-                    "select format('alter role favcrm_authenticator password %L', $1::text)",
-                    &[&password],
-                )
+                .query_one("select format('alter role favcrm_authenticator password %L', $1::text)", &[&password])
                 .await?
                 .get(0);
             client.batch_execute(&sql).await?;

@@ -39,9 +39,7 @@ pub enum Caller {
 
 impl Caller {
     pub fn from_key(key: &str) -> Self {
-        Caller::Key {
-            digest: Sha256::digest(key.as_bytes()).into(),
-        }
+        Caller::Key { digest: Sha256::digest(key.as_bytes()).into() }
     }
 }
 
@@ -91,6 +89,8 @@ pub struct Call<'a> {
     pub via: Via,
     pub request_id: &'a str,
     pub idempotency_key: Option<&'a str>,
+    /// A token from an earlier `confirmation_required` answer.
+    pub confirmation_token: Option<&'a str>,
 }
 
 #[derive(Debug)]
@@ -135,27 +135,89 @@ impl Drop for TxGuard {
 #[tracing::instrument(skip_all, fields(op = call.op.name, via = call.via.as_str()))]
 pub async fn execute(pool: &Pool, call: Call<'_>) -> Result<Outcome, ApiError> {
     let client = pool.get().await.map_err(ApiError::unavailable)?;
-    let guard = TxGuard {
-        client: Some(client),
-    };
+    let guard = TxGuard { client: Some(client) };
     let outcome = match (call.idempotency_key, call.caller) {
-        (Some(key), Caller::Key { digest }) if !call.op.read_only() => {
-            idempotent(&guard, &call, digest, key).await
-        }
+        (Some(key), Caller::Key { digest }) if !call.op.read_only() => idempotent(&guard, &call, digest, key).await,
         _ => single_round_trip(&guard, &call).await,
     };
     guard.finish();
-    if let Ok(Outcome {
-        principal: Some(p), ..
-    }) = &outcome
-    {
+    if let Ok(Outcome { principal: Some(p), .. }) = &outcome {
         touch_key_if_stale(pool, p);
     }
-    outcome
+    match outcome {
+        Err(e) if e.code == "confirmation_required" && call.op.confirm => {
+            Err(ask_for_confirmation(pool, &call, e).await)
+        }
+        other => other,
+    }
+}
+
+/// Answers a `confirmation_required` refusal with a preview and a single-use token bound to
+/// this key, operation and arguments (issued by the database).
+async fn ask_for_confirmation(pool: &Pool, call: &Call<'_>, refusal: ApiError) -> ApiError {
+    let Caller::Key { digest } = call.caller else { return refusal };
+    let result = async {
+        let client = pool.get().await.map_err(ApiError::unavailable)?;
+        let guard = TxGuard { client: Some(client) };
+        let c = guard.client();
+        let preview_sql = match call.op.preview.and_then(crate::catalog::find) {
+            Some(op) => op.sql(),
+            None => "select $1::jsonb".to_string(),
+        };
+        let (s_context, s_auth, s_preview, s_issue) = futures_util::try_join!(
+            c.prepare_cached(SET_CONTEXT),
+            c.prepare_cached(AUTHENTICATE),
+            c.prepare_cached(&preview_sql),
+            c.prepare_cached("select auth.issue_confirmation($1)"),
+        )
+        .map_err(|e| from_db_error(&e))?;
+        let ctx = context(call);
+        let claims = ctx.to_string();
+        let role = role_for(call.caller);
+        let digest: &[u8] = digest;
+        let context_params: [&(dyn ToSql + Sync); 3] = [&role, &claims, &STATEMENT_TIMEOUT];
+        let auth_params: [&(dyn ToSql + Sync); 2] = [&digest, &ctx];
+        let preview_params: [&(dyn ToSql + Sync); 1] = [call.input];
+        let issue_params: [&(dyn ToSql + Sync); 1] = [&call.op.name];
+        let (r_begin, r_context, r_auth, r_preview, r_issue, r_commit) = tokio::join!(
+            c.batch_execute("begin"),
+            c.query_one(&s_context, &context_params),
+            c.query_one(&s_auth, &auth_params),
+            c.query_one(&s_preview, &preview_params),
+            c.query_one(&s_issue, &issue_params),
+            c.batch_execute("commit"),
+        );
+        guard.finish();
+        r_begin.map_err(|e| from_db_error(&e))?;
+        r_context.map_err(|e| from_db_error(&e))?;
+        r_auth.map_err(|e| from_db_error(&e))?;
+        let target = json_column(&r_preview.map_err(|e| from_db_error(&e))?)?;
+        let issued = json_column(&r_issue.map_err(|e| from_db_error(&e))?)?;
+        r_commit.map_err(|e| from_db_error(&e))?;
+        Ok::<_, ApiError>((target, issued))
+    }
+    .await;
+    match result {
+        Ok((target, issued)) => {
+            let mut error = refusal;
+            error.extra.insert("confirmationToken".into(), issued["confirmationToken"].clone());
+            error.extra.insert("expiresAt".into(), issued["expiresAt"].clone());
+            let preview = json!({ "operation": call.op.name, "arguments": call.input, "target": target });
+            error.extra.insert("preview".into(), preview);
+            error
+        }
+        Err(e) => e,
+    }
 }
 
 fn context(call: &Call<'_>) -> Value {
-    json!({ "via": call.via.as_str(), "op": call.op.name, "request_id": call.request_id })
+    json!({
+        "via": call.via.as_str(),
+        "op": call.op.name,
+        "request_id": call.request_id,
+        "args_digest": hex::encode(request_digest(call)),
+        "confirmation_digest": call.confirmation_token.map(|t| hex::encode(Sha256::digest(t.as_bytes()))),
+    })
 }
 
 fn role_for(caller: &Caller) -> &'static str {
@@ -209,25 +271,12 @@ async fn single_round_trip(guard: &TxGuard, call: &Call<'_>) -> Result<Outcome, 
     let principal = principal_from(r_auth.map_err(|e| from_db_error(&e))?)?;
     let body = json_column(&r_api.map_err(|e| from_db_error(&e))?)?;
     r_commit.map_err(|e| from_db_error(&e))?;
-    Ok(Outcome {
-        status: call.op.success_status,
-        body,
-        principal,
-        replayed: false,
-    })
+    Ok(Outcome { status: call.op.success_status, body, principal, replayed: false })
 }
 
-async fn idempotent(
-    guard: &TxGuard,
-    call: &Call<'_>,
-    digest: &[u8; 32],
-    key: &str,
-) -> Result<Outcome, ApiError> {
+async fn idempotent(guard: &TxGuard, call: &Call<'_>, digest: &[u8; 32], key: &str) -> Result<Outcome, ApiError> {
     let client = guard.client();
-    let run_sql = format!(
-        "select auth.store_idempotent_response($2, $3, {})",
-        call.op.sql_expr("$1")
-    );
+    let run_sql = format!("select auth.store_idempotent_response($2, $3, {})", call.op.sql_expr("$1"));
     let (s_context, s_auth, s_claim, s_run) = futures_util::try_join!(
         client.prepare_cached(SET_CONTEXT),
         client.prepare_cached(AUTHENTICATE),
@@ -254,53 +303,28 @@ async fn idempotent(
         r_begin.map_err(|e| from_db_error(&e))?;
         r_context.map_err(|e| from_db_error(&e))?;
         let principal = principal_from(Some(r_auth.map_err(|e| from_db_error(&e))?))?;
-        let replay: Option<Value> = r_claim
-            .map_err(|e| from_db_error(&e))?
-            .try_get(0)
-            .map_err(ApiError::internal)?;
+        let replay: Option<Value> = r_claim.map_err(|e| from_db_error(&e))?.try_get(0).map_err(ApiError::internal)?;
         Ok::<_, ApiError>((principal, replay))
     }
     .await;
     let (principal, replay) = match first {
         Ok(v) => v,
         Err(e) => {
-            client
-                .batch_execute("rollback")
-                .await
-                .map_err(|e| from_db_error(&e))?;
+            client.batch_execute("rollback").await.map_err(|e| from_db_error(&e))?;
             return Err(e);
         }
     };
     if let Some(stored) = replay {
-        client
-            .batch_execute("rollback")
-            .await
-            .map_err(|e| from_db_error(&e))?;
-        let status = stored["status"]
-            .as_u64()
-            .and_then(|s| u16::try_from(s).ok())
-            .unwrap_or(call.op.success_status);
-        return Ok(Outcome {
-            status,
-            body: stored["body"].clone(),
-            principal,
-            replayed: true,
-        });
+        client.batch_execute("rollback").await.map_err(|e| from_db_error(&e))?;
+        let status = stored["status"].as_u64().and_then(|s| u16::try_from(s).ok()).unwrap_or(call.op.success_status);
+        return Ok(Outcome { status, body: stored["body"].clone(), principal, replayed: true });
     }
     let status = i32::from(call.op.success_status);
     let run_params: [&(dyn ToSql + Sync); 3] = [call.input, &key, &status];
-    let (r_run, r_commit) = tokio::join!(
-        client.query_one(&s_run, &run_params),
-        client.batch_execute("commit")
-    );
+    let (r_run, r_commit) = tokio::join!(client.query_one(&s_run, &run_params), client.batch_execute("commit"));
     let body = json_column(&r_run.map_err(|e| from_db_error(&e))?)?;
     r_commit.map_err(|e| from_db_error(&e))?;
-    Ok(Outcome {
-        status: call.op.success_status,
-        body,
-        principal,
-        replayed: false,
-    })
+    Ok(Outcome { status: call.op.success_status, body, principal, replayed: false })
 }
 
 /// What must match for a replay: the operation and its exact input (serde_json keeps object
@@ -315,24 +339,18 @@ fn request_digest(call: &Call<'_>) -> [u8; 32] {
 
 /// The single jsonb column an `api.*` call returns.
 fn json_column(row: &tokio_postgres::Row) -> Result<Value, ApiError> {
-    row.try_get::<_, Option<Value>>(0)
-        .map(Option::unwrap_or_default)
-        .map_err(ApiError::internal)
+    row.try_get::<_, Option<Value>>(0).map(Option::unwrap_or_default).map_err(ApiError::internal)
 }
 
 fn principal_from(row: Option<tokio_postgres::Row>) -> Result<Option<Principal>, ApiError> {
     let Some(row) = row else { return Ok(None) };
     let value = json_column(&row)?;
-    serde_json::from_value(value)
-        .map(Some)
-        .map_err(ApiError::internal)
+    serde_json::from_value(value).map(Some).map_err(ApiError::internal)
 }
 
 /// Records last use at most once a minute per key, off the request path.
 fn touch_key_if_stale(pool: &Pool, principal: &Principal) {
-    let stale = principal
-        .last_used_at
-        .is_none_or(|t| Utc::now() - t > chrono::Duration::seconds(60));
+    let stale = principal.last_used_at.is_none_or(|t| Utc::now() - t > chrono::Duration::seconds(60));
     if !stale {
         return;
     }
@@ -341,9 +359,7 @@ fn touch_key_if_stale(pool: &Pool, principal: &Principal) {
     tokio::spawn(async move {
         let result = async {
             let client = pool.get().await?;
-            client
-                .execute("select auth.touch_api_key($1)", &[&key_id])
-                .await?;
+            client.execute("select auth.touch_api_key($1)", &[&key_id]).await?;
             anyhow::Ok(())
         }
         .await;
@@ -355,28 +371,15 @@ fn touch_key_if_stale(pool: &Pool, principal: &Principal) {
 
 /// Resolves a caller to its principal in a read-only transaction (for surfaces that must
 /// know the caller before choosing an operation, such as MCP's `tools/list`).
-pub async fn authenticate(
-    pool: &Pool,
-    caller: &Caller,
-    via: Via,
-    request_id: &str,
-) -> Result<Principal, ApiError> {
+pub async fn authenticate(pool: &Pool, caller: &Caller, via: Via, request_id: &str) -> Result<Principal, ApiError> {
     let Caller::Key { digest } = caller else {
-        return Err(ApiError::unauthorized(
-            "missing_api_key",
-            "Send an API key as Authorization: Bearer fav_mcp_…",
-        ));
+        return Err(ApiError::unauthorized("missing_api_key", "Send an API key as Authorization: Bearer fav_mcp_…"));
     };
     let client = pool.get().await.map_err(ApiError::unavailable)?;
-    let guard = TxGuard {
-        client: Some(client),
-    };
+    let guard = TxGuard { client: Some(client) };
     let c = guard.client();
-    let (s_context, s_auth) = futures_util::try_join!(
-        c.prepare_cached(SET_CONTEXT),
-        c.prepare_cached(AUTHENTICATE)
-    )
-    .map_err(|e| from_db_error(&e))?;
+    let (s_context, s_auth) = futures_util::try_join!(c.prepare_cached(SET_CONTEXT), c.prepare_cached(AUTHENTICATE))
+        .map_err(|e| from_db_error(&e))?;
     let ctx = json!({ "via": via.as_str(), "op": "authenticate", "request_id": request_id });
     let claims = ctx.to_string();
     let role = "favcrm_member";

@@ -11,11 +11,7 @@ use crate::common::{TestApp, cluster};
 const BIN: &str = env!("CARGO_BIN_EXE_favcrm");
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 #[test]
@@ -33,51 +29,26 @@ fn serve_runs_on_its_embedded_cluster_hands_out_keys_and_stops_the_cluster_on_si
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::blocking::Client::new();
     let started = Instant::now();
-    while http
-        .get(format!("{base}/readyz"))
-        .send()
-        .ok()
-        .map(|r| r.status().as_u16())
-        != Some(200)
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "server not ready in 60 s"
-        );
+    while http.get(format!("{base}/readyz")).send().ok().map(|r| r.status().as_u16()) != Some(200) {
+        assert!(started.elapsed() < Duration::from_secs(60), "server not ready in 60 s");
         assert!(server.try_wait().unwrap().is_none(), "server exited early");
         std::thread::sleep(Duration::from_millis(100));
     }
 
     // The admin command shares the data directory with the running server.
     let out = Command::new(BIN)
-        .args([
-            "admin",
-            "create-org",
-            "--name",
-            "Glow",
-            "--owner-email",
-            "amy@example.com",
-            "--json",
-        ])
+        .args(["admin", "create-org", "--name", "Glow", "--owner-email", "amy@example.com", "--json"])
         .env("FAVCRM_DATA_DIR", &dir)
         .env_remove("DATABASE_URL")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let created: Value = serde_json::from_slice(&out.stdout).unwrap();
     let key = created["apiKey"].as_str().unwrap();
     assert!(created["organisationId"].is_string() && created["userId"].is_string());
 
-    let res = http
-        .post(format!("{base}/v1/customers"))
-        .bearer_auth(key)
-        .json(&json!({"name": "Amy Chan"}))
-        .send()
-        .unwrap();
+    let res =
+        http.post(format!("{base}/v1/customers")).bearer_auth(key).json(&json!({"name": "Amy Chan"})).send().unwrap();
     assert_eq!(res.status().as_u16(), 201);
 
     let audit = Command::new(BIN)
@@ -86,24 +57,13 @@ fn serve_runs_on_its_embedded_cluster_hands_out_keys_and_stops_the_cluster_on_si
         .env_remove("DATABASE_URL")
         .output()
         .unwrap();
-    assert!(
-        audit.status.success(),
-        "{}",
-        String::from_utf8_lossy(&audit.stdout)
-    );
+    assert!(audit.status.success(), "{}", String::from_utf8_lossy(&audit.stdout));
     assert!(String::from_utf8_lossy(&audit.stdout).contains("No breach"));
 
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(server.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(server.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
     let status = server.wait().unwrap();
     assert!(status.success(), "{status}");
-    assert!(
-        !dir.join("pg/postmaster.pid").exists(),
-        "the cluster is still running after SIGTERM"
-    );
+    assert!(!dir.join("pg/postmaster.pid").exists(), "the cluster is still running after SIGTERM");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -111,10 +71,7 @@ fn serve_runs_on_its_embedded_cluster_hands_out_keys_and_stops_the_cluster_on_si
 async fn admin_and_policy_commands_work_against_a_database_url() {
     let app = TestApp::spawn().await;
     let socket = cluster().embedded.socket_dir().display().to_string();
-    let url = format!(
-        "host={socket} port=5432 user=postgres dbname={}",
-        app.dbname
-    );
+    let url = format!("host={socket} port=5432 user=postgres dbname={}", app.dbname);
     let out = Command::new(BIN)
         .args([
             "admin",
@@ -130,58 +87,27 @@ async fn admin_and_policy_commands_work_against_a_database_url() {
         .env("DATABASE_URL", &url)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let created: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let res = app
-        .get(created["apiKey"].as_str().unwrap(), "/v1/organisation")
-        .await;
+    let res = app.get(created["apiKey"].as_str().unwrap(), "/v1/organisation").await;
     assert_eq!(res.body["name"], "Via URL");
     assert_eq!(res.body["timezone"], "Asia/Hong_Kong");
 
     let bad = Command::new(BIN)
-        .args([
-            "admin",
-            "create-org",
-            "--name",
-            "Bad",
-            "--owner-email",
-            "u2@example.com",
-            "--timezone",
-            "Mars/Base",
-        ])
+        .args(["admin", "create-org", "--name", "Bad", "--owner-email", "u2@example.com", "--timezone", "Mars/Base"])
         .env("DATABASE_URL", &url)
         .output()
         .unwrap();
     assert!(!bad.status.success());
-    assert!(
-        String::from_utf8_lossy(&bad.stderr).contains("time zone"),
-        "{}",
-        String::from_utf8_lossy(&bad.stderr)
-    );
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("time zone"), "{}", String::from_utf8_lossy(&bad.stderr));
 
-    let audit = Command::new(BIN)
-        .args(["policies", "audit", "--json"])
-        .env("DATABASE_URL", &url)
-        .output()
-        .unwrap();
+    let audit = Command::new(BIN).args(["policies", "audit", "--json"]).env("DATABASE_URL", &url).output().unwrap();
     assert!(audit.status.success());
     let report: Value = serde_json::from_slice(&audit.stdout).unwrap();
     assert_eq!(report["breaches"], json!([]));
 
-    app.admin()
-        .await
-        .batch_execute("alter table app.customers no force row level security")
-        .await
-        .unwrap();
-    let audit = Command::new(BIN)
-        .args(["policies", "audit"])
-        .env("DATABASE_URL", &url)
-        .output()
-        .unwrap();
+    app.admin().await.batch_execute("alter table app.customers no force row level security").await.unwrap();
+    let audit = Command::new(BIN).args(["policies", "audit"]).env("DATABASE_URL", &url).output().unwrap();
     assert_eq!(audit.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&audit.stdout).contains("not forced"));
 }
@@ -190,14 +116,9 @@ async fn admin_and_policy_commands_work_against_a_database_url() {
 fn help_documents_every_setting_with_its_environment_variable() {
     let out = Command::new(BIN).arg("--help").output().unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
-    for var in [
-        "DATABASE_URL",
-        "FAVCRM_BIND",
-        "FAVCRM_DATA_DIR",
-        "FAVCRM_LOG",
-        "FAVCRM_LOG_FORMAT",
-        "FAVCRM_DB_POOL_SIZE",
-    ] {
+    for var in
+        ["DATABASE_URL", "FAVCRM_BIND", "FAVCRM_DATA_DIR", "FAVCRM_LOG", "FAVCRM_LOG_FORMAT", "FAVCRM_DB_POOL_SIZE"]
+    {
         assert!(help.contains(var), "--help does not mention {var}");
     }
 }

@@ -25,33 +25,22 @@ pub fn cluster() -> &'static Cluster {
     CLUSTER.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("favcrm-test-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let embedded =
-            EmbeddedCluster::start(&dir, Durability::Ephemeral).expect("start the test cluster");
-        embedded
-            .stop_when_process_exits(std::process::id(), &dir)
-            .expect("watchdog");
+        let embedded = EmbeddedCluster::start(&dir, Durability::Ephemeral).expect("start the test cluster");
+        embedded.stop_when_process_exits(std::process::id(), &dir).expect("watchdog");
         let cluster = Cluster { embedded };
         // Migrate the template on a runtime of its own (tests each have theirs).
         std::thread::scope(|s| {
             s.spawn(|| {
                 tokio::runtime::Runtime::new().unwrap().block_on(async {
-                    let admin = db::connect(&cluster.embedded.config(SUPERUSER, "postgres"))
-                        .await
-                        .unwrap();
-                    admin
-                        .batch_execute(&format!("create database {TEMPLATE}"))
-                        .await
-                        .unwrap();
+                    let admin = db::connect(&cluster.embedded.config(SUPERUSER, "postgres")).await.unwrap();
+                    admin.batch_execute(&format!("create database {TEMPLATE}")).await.unwrap();
                     let database = Database::from_configs(
                         cluster.embedded.config(SUPERUSER, TEMPLATE),
                         cluster.embedded.config(db::AUTHENTICATOR, TEMPLATE),
                         1,
                     )
                     .unwrap();
-                    database
-                        .migrate(None)
-                        .await
-                        .expect("migrate the template database");
+                    database.migrate(None).await.expect("migrate the template database");
                 });
             })
             .join()
@@ -65,13 +54,8 @@ pub fn cluster() -> &'static Cluster {
 pub async fn fresh_database() -> String {
     let cluster = cluster();
     let name = format!("t_{}", Uuid::new_v4().simple());
-    let admin = db::connect(&cluster.embedded.config(SUPERUSER, "postgres"))
-        .await
-        .unwrap();
-    admin
-        .batch_execute(&format!("create database {name} template {TEMPLATE}"))
-        .await
-        .unwrap();
+    let admin = db::connect(&cluster.embedded.config(SUPERUSER, "postgres")).await.unwrap();
+    admin.batch_execute(&format!("create database {name} template {TEMPLATE}")).await.unwrap();
     name
 }
 
@@ -121,18 +105,12 @@ impl Res {
 impl TestApp {
     pub async fn spawn() -> Self {
         let dbname = fresh_database().await;
-        let database = Arc::new(
-            Database::from_configs(admin_config(&dbname), runtime_config(&dbname), 8).unwrap(),
-        );
+        let database = Arc::new(Database::from_configs(admin_config(&dbname), runtime_config(&dbname), 8).unwrap());
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let app = Application::from_listener(database, listener, Default::default()).unwrap();
         let base = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until_stopped());
-        Self {
-            base,
-            dbname,
-            http: reqwest::Client::new(),
-        }
+        Self { base, dbname, http: reqwest::Client::new() }
     }
 
     pub async fn admin(&self) -> Client {
@@ -161,12 +139,7 @@ impl TestApp {
 
     /// Adds a team member with `role` to the organisation and returns a key for them with
     /// `scopes` (default: everything the role allows). Written as an administrator would.
-    pub async fn add_member(
-        &self,
-        org: &Org,
-        role: &str,
-        scopes: Option<&[&str]>,
-    ) -> (Uuid, String) {
+    pub async fn add_member(&self, org: &Org, role: &str, scopes: Option<&[&str]>) -> (Uuid, String) {
         let user = self.insert_member(org, role).await;
         let key = self.insert_key(org, user, scopes, None).await;
         (user, key)
@@ -177,14 +150,8 @@ impl TestApp {
         let tx = admin.transaction().await.unwrap();
         set_claims(&tx, org.id).await;
         let email = format!("{role}-{}@example.com", Uuid::new_v4().simple());
-        let user: Uuid = tx
-            .query_one(
-                "insert into app.users (email) values ($1) returning id",
-                &[&email],
-            )
-            .await
-            .unwrap()
-            .get(0);
+        let user: Uuid =
+            tx.query_one("insert into app.users (email) values ($1) returning id", &[&email]).await.unwrap().get(0);
         tx.execute(
             "insert into app.memberships (org_id, user_id, role, name, email) values ($1, $2, $3, $4, $5)",
             &[&org.id, &user, &role, &format!("A {role}"), &email],
@@ -221,13 +188,7 @@ impl TestApp {
         key
     }
 
-    pub async fn call(
-        &self,
-        key: Option<&str>,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> Res {
+    pub async fn call(&self, key: Option<&str>, method: Method, path: &str, body: Option<Value>) -> Res {
         self.call_with(key, method, path, body, &[]).await
     }
 
@@ -253,21 +214,10 @@ impl TestApp {
         let status = res.status();
         let headers = res.headers().clone();
         let text = res.text().await.unwrap();
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        assert_ne!(
-            status,
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "a 500 for {path}: {body}"
-        );
-        Res {
-            status,
-            headers,
-            body,
-        }
+        let body =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        assert_ne!(status, StatusCode::INTERNAL_SERVER_ERROR, "a 500 for {path}: {body}");
+        Res { status, headers, body }
     }
 
     pub async fn get(&self, key: &str, path: &str) -> Res {
@@ -286,6 +236,20 @@ impl TestApp {
         self.call(Some(key), Method::DELETE, path, None).await
     }
 
+    /// Calls, and when an agent key is asked for confirmation, confirms with the token given.
+    pub async fn confirmed(&self, key: &str, method: Method, path: &str, body: Option<Value>) -> Res {
+        let first = self.call(Some(key), method.clone(), path, body.clone()).await;
+        if first.status != StatusCode::PRECONDITION_REQUIRED {
+            return first;
+        }
+        let token = first.body["confirmationToken"].as_str().expect("a confirmation token").to_string();
+        self.call_with(Some(key), method, path, body, &[("Confirmation-Token", &token)]).await
+    }
+
+    pub async fn delete_confirmed(&self, key: &str, path: &str) -> Res {
+        self.confirmed(key, Method::DELETE, path, None).await
+    }
+
     /// Creates a customer and returns its id.
     pub async fn customer(&self, org: &Org, body: Value) -> Uuid {
         let res = self.post(&org.key, "/v1/customers", body).await;
@@ -297,19 +261,8 @@ impl TestApp {
     pub async fn count(&self, table: &str, org: Option<Uuid>) -> i64 {
         let admin = self.admin().await;
         match org {
-            Some(org) => {
-                admin
-                    .query_one(
-                        &format!("select count(*) from {table} where org_id = $1"),
-                        &[&org],
-                    )
-                    .await
-            }
-            None => {
-                admin
-                    .query_one(&format!("select count(*) from {table}"), &[])
-                    .await
-            }
+            Some(org) => admin.query_one(&format!("select count(*) from {table} where org_id = $1"), &[&org]).await,
+            None => admin.query_one(&format!("select count(*) from {table}"), &[]).await,
         }
         .unwrap()
         .get(0)
@@ -325,6 +278,8 @@ impl TestApp {
             ("app.api_keys", "org_id"),
             ("app.customers", "org_id"),
             ("app.customer_notes", "org_id"),
+            ("app.confirmations", "org_id"),
+            ("app.idempotency_keys", "org_id"),
             ("audit.event", "org_id"),
         ] {
             let row = admin
@@ -341,10 +296,7 @@ impl TestApp {
 }
 
 async fn set_claims(tx: &tokio_postgres::Transaction<'_>, org: Uuid) {
-    tx.execute(
-        "select set_config('request.claims', $1, true)",
-        &[&json!({ "org_id": org }).to_string()],
-    )
-    .await
-    .unwrap();
+    tx.execute("select set_config('request.claims', $1, true)", &[&json!({ "org_id": org }).to_string()])
+        .await
+        .unwrap();
 }

@@ -30,18 +30,9 @@ async fn a_customer_can_be_created_searched_tagged_deleted_and_restored() {
     assert_eq!(c["lifecycleStage"], "customer");
     assert_eq!(c["marketingConsent"]["email"]["granted"], true);
     assert_eq!(c["marketingConsent"]["email"]["source"], "front_desk");
-    assert!(
-        c["marketingConsent"]["email"]["at"]
-            .as_str()
-            .unwrap()
-            .ends_with('Z')
-    );
+    assert!(c["marketingConsent"]["email"]["at"].as_str().unwrap().ends_with('Z'));
     let id = c["id"].as_str().unwrap().to_string();
-    app.customer(
-        &org,
-        json!({"name": "Ben Lee", "phone": "+44 20 7946 0958", "lifecycleStage": "lead"}),
-    )
-    .await;
+    app.customer(&org, json!({"name": "Ben Lee", "phone": "+44 20 7946 0958", "lifecycleStage": "lead"})).await;
 
     let found = app.get(&org.key, "/v1/customers?q=chan").await;
     assert_eq!(found.body["items"].as_array().unwrap().len(), 1);
@@ -53,13 +44,7 @@ async fn a_customer_can_be_created_searched_tagged_deleted_and_restored() {
     let leads = app.get(&org.key, "/v1/customers?lifecycleStage=lead").await;
     assert_eq!(leads.body["items"][0]["name"], "Ben Lee");
 
-    let tagged = app
-        .post(
-            &org.key,
-            &format!("/v1/customers/{id}/tags"),
-            json!({"tags": ["Regular"]}),
-        )
-        .await;
+    let tagged = app.post(&org.key, &format!("/v1/customers/{id}/tags"), json!({"tags": ["Regular"]})).await;
     assert_eq!(tagged.status, StatusCode::OK);
     assert_eq!(tagged.body["tags"], json!(["facial", "regular", "vip"]));
     let untagged = app
@@ -72,84 +57,36 @@ async fn a_customer_can_be_created_searched_tagged_deleted_and_restored() {
         .await;
     assert_eq!(untagged.body["tags"], json!(["facial", "regular"]));
 
-    let deleted = app.delete(&org.key, &format!("/v1/customers/{id}")).await;
+    let deleted = app.delete_confirmed(&org.key, &format!("/v1/customers/{id}")).await;
     assert_eq!(deleted.status, StatusCode::OK);
     assert!(deleted.body["deletedAt"].is_string());
     let listed = app.get(&org.key, "/v1/customers").await;
-    assert_eq!(
-        listed.body["items"].as_array().unwrap().len(),
-        1,
-        "deleted customers leave the list"
-    );
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 1, "deleted customers leave the list");
     let trash = app.get(&org.key, "/v1/customers?deleted=true").await;
     assert_eq!(trash.body["items"][0]["id"], id.as_str());
     let still_there = app.get(&org.key, &format!("/v1/customers/{id}")).await;
     assert_eq!(still_there.status, StatusCode::OK);
-    let blocked = app
-        .patch(
-            &org.key,
-            &format!("/v1/customers/{id}"),
-            json!({"name": "X"}),
-        )
-        .await;
-    assert_eq!(
-        (blocked.status, blocked.code()),
-        (StatusCode::CONFLICT, "customer_deleted")
-    );
+    let blocked = app.patch(&org.key, &format!("/v1/customers/{id}"), json!({"name": "X"})).await;
+    assert_eq!((blocked.status, blocked.code()), (StatusCode::CONFLICT, "customer_deleted"));
 
-    let restored = app
-        .post(&org.key, &format!("/v1/customers/{id}/restore"), json!({}))
-        .await;
+    let restored = app.post(&org.key, &format!("/v1/customers/{id}/restore"), json!({})).await;
     assert_eq!(restored.status, StatusCode::OK, "{}", restored.body);
     assert!(restored.body["deletedAt"].is_null());
-    assert_eq!(
-        app.get(&org.key, "/v1/customers").await.body["items"]
-            .as_array()
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(app.get(&org.key, "/v1/customers").await.body["items"].as_array().unwrap().len(), 2);
 }
 
 #[tokio::test]
 async fn a_second_customer_with_the_same_email_is_a_conflict_until_the_first_is_deleted() {
     let app = TestApp::spawn().await;
     let org = app.create_org("Glow").await;
-    let first = app
-        .customer(&org, json!({"name": "Amy", "email": "amy@example.com"}))
-        .await;
-    let dup = app
-        .post(
-            &org.key,
-            "/v1/customers",
-            json!({"name": "Amy 2", "email": "AMY@example.com"}),
-        )
-        .await;
-    assert_eq!(
-        (dup.status, dup.code(), dup.field()),
-        (StatusCode::CONFLICT, "customer_email_taken", "email")
-    );
-    app.delete(&org.key, &format!("/v1/customers/{first}"))
-        .await;
-    let second = app
-        .post(
-            &org.key,
-            "/v1/customers",
-            json!({"name": "Amy 2", "email": "amy@example.com"}),
-        )
-        .await;
+    let first = app.customer(&org, json!({"name": "Amy", "email": "amy@example.com"})).await;
+    let dup = app.post(&org.key, "/v1/customers", json!({"name": "Amy 2", "email": "AMY@example.com"})).await;
+    assert_eq!((dup.status, dup.code(), dup.field()), (StatusCode::CONFLICT, "customer_email_taken", "email"));
+    app.delete_confirmed(&org.key, &format!("/v1/customers/{first}")).await;
+    let second = app.post(&org.key, "/v1/customers", json!({"name": "Amy 2", "email": "amy@example.com"})).await;
     assert_eq!(second.status, StatusCode::CREATED);
-    let restore = app
-        .post(
-            &org.key,
-            &format!("/v1/customers/{first}/restore"),
-            json!({}),
-        )
-        .await;
-    assert_eq!(
-        (restore.status, restore.code()),
-        (StatusCode::CONFLICT, "customer_email_taken")
-    );
+    let restore = app.post(&org.key, &format!("/v1/customers/{first}/restore"), json!({})).await;
+    assert_eq!((restore.status, restore.code()), (StatusCode::CONFLICT, "customer_email_taken"));
 }
 
 #[tokio::test]
@@ -157,7 +94,10 @@ async fn update_changes_only_the_fields_given_and_null_clears_optional_ones() {
     let app = TestApp::spawn().await;
     let org = app.create_org("Glow").await;
     let id = app
-        .customer(&org, json!({"name": "Amy", "email": "amy@example.com", "phone": "12345678", "customFields": {"a": 1, "b": 2}}))
+        .customer(
+            &org,
+            json!({"name": "Amy", "email": "amy@example.com", "phone": "12345678", "customFields": {"a": 1, "b": 2}}),
+        )
         .await;
     let res = app
         .patch(
@@ -172,17 +112,8 @@ async fn update_changes_only_the_fields_given_and_null_clears_optional_ones() {
     assert!(res.body["phone"].is_null());
     assert_eq!(res.body["customFields"], json!({"a": 1, "c": 3}));
     assert_eq!(res.body["lifecycleStage"], "vip");
-    let no_name = app
-        .patch(
-            &org.key,
-            &format!("/v1/customers/{id}"),
-            json!({"name": null}),
-        )
-        .await;
-    assert_eq!(
-        (no_name.status, no_name.field()),
-        (StatusCode::UNPROCESSABLE_ENTITY, "name")
-    );
+    let no_name = app.patch(&org.key, &format!("/v1/customers/{id}"), json!({"name": null})).await;
+    assert_eq!((no_name.status, no_name.field()), (StatusCode::UNPROCESSABLE_ENTITY, "name"));
 }
 
 #[tokio::test]
@@ -190,10 +121,7 @@ async fn consent_records_when_and_where_each_channel_changed() {
     let app = TestApp::spawn().await;
     let org = app.create_org("Glow").await;
     let id = app
-        .customer(
-            &org,
-            json!({"name": "Amy", "marketingConsent": {"sms": {"granted": true, "source": "web"}}}),
-        )
+        .customer(&org, json!({"name": "Amy", "marketingConsent": {"sms": {"granted": true, "source": "web"}}}))
         .await;
     let res = app
         .patch(&org.key, &format!("/v1/customers/{id}"), json!({"marketingConsent": {"sms": {"granted": false, "source": "reply_stop"}, "email": {"granted": true}}}))
@@ -211,36 +139,19 @@ async fn notes_are_listed_newest_first_with_cursor_pagination_and_mark_activity(
     let org = app.create_org("Glow").await;
     let id = app.customer(&org, json!({"name": "Amy"})).await;
     for i in 0..5 {
-        let res = app
-            .post(
-                &org.key,
-                &format!("/v1/customers/{id}/notes"),
-                json!({"body": format!("note {i}")}),
-            )
-            .await;
+        let res = app.post(&org.key, &format!("/v1/customers/{id}/notes"), json!({"body": format!("note {i}")})).await;
         assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
         assert_eq!(res.body["authorUserId"], org.owner_id.to_string());
     }
-    let first = app
-        .get(&org.key, &format!("/v1/customers/{id}/notes?limit=2"))
-        .await;
-    let bodies: Vec<&str> = first.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n["body"].as_str().unwrap())
-        .collect();
+    let first = app.get(&org.key, &format!("/v1/customers/{id}/notes?limit=2")).await;
+    let bodies: Vec<&str> =
+        first.body["items"].as_array().unwrap().iter().map(|n| n["body"].as_str().unwrap()).collect();
     assert_eq!(bodies, ["note 4", "note 3"]);
     let cursor = first.body["nextCursor"].as_str().unwrap();
     let mut seen = 2;
     let mut cursor = cursor.to_string();
     loop {
-        let page = app
-            .get(
-                &org.key,
-                &format!("/v1/customers/{id}/notes?limit=2&cursor={cursor}"),
-            )
-            .await;
+        let page = app.get(&org.key, &format!("/v1/customers/{id}/notes?limit=2&cursor={cursor}")).await;
         seen += page.body["items"].as_array().unwrap().len();
         match page.body["nextCursor"].as_str() {
             Some(c) => cursor = c.to_string(),
@@ -260,9 +171,7 @@ async fn inactive_days_finds_customers_without_recent_activity() {
     let active = app.customer(&org, json!({"name": "Active"})).await;
     let mut admin = app.admin().await;
     let tx = admin.transaction().await.unwrap();
-    tx.batch_execute("set local session_replication_role = replica")
-        .await
-        .unwrap();
+    tx.batch_execute("set local session_replication_role = replica").await.unwrap();
     tx.execute(
         "update app.customers set created_at = now() - interval '90 days' where id = any($1)",
         &[&vec![old, active]],
@@ -270,19 +179,9 @@ async fn inactive_days_finds_customers_without_recent_activity() {
     .await
     .unwrap();
     tx.commit().await.unwrap();
-    app.post(
-        &org.key,
-        &format!("/v1/customers/{active}/notes"),
-        json!({"body": "came in today"}),
-    )
-    .await;
+    app.post(&org.key, &format!("/v1/customers/{active}/notes"), json!({"body": "came in today"})).await;
     let res = app.get(&org.key, "/v1/customers?inactiveDays=60").await;
-    let names: Vec<&str> = res.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap())
-        .collect();
+    let names: Vec<&str> = res.body["items"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["Old"]);
 }
 
@@ -297,13 +196,7 @@ async fn list_pages_do_not_overlap_and_end_with_a_null_cursor() {
     let mut path = "/v1/customers?limit=3".to_string();
     loop {
         let page = app.get(&org.key, &path).await;
-        names.extend(
-            page.body["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|c| c["name"].as_str().unwrap().to_string()),
-        );
+        names.extend(page.body["items"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_string()));
         match page.body["nextCursor"].as_str() {
             Some(c) => path = format!("/v1/customers?limit=3&cursor={c}"),
             None => break,
@@ -317,37 +210,19 @@ async fn every_change_is_in_the_audit_log_with_actor_surface_and_operation() {
     let app = TestApp::spawn().await;
     let org = app.create_org("Glow").await;
     let id = app.customer(&org, json!({"name": "Amy"})).await;
-    app.patch(
-        &org.key,
-        &format!("/v1/customers/{id}"),
-        json!({"name": "Amy Chan"}),
-    )
-    .await;
-    app.delete(&org.key, &format!("/v1/customers/{id}")).await;
-    let events = app
-        .get(&org.key, &format!("/v1/audit-events?rowId={id}"))
-        .await;
+    app.patch(&org.key, &format!("/v1/customers/{id}"), json!({"name": "Amy Chan"})).await;
+    app.delete_confirmed(&org.key, &format!("/v1/customers/{id}")).await;
+    let events = app.get(&org.key, &format!("/v1/audit-events?rowId={id}")).await;
     let items = events.body["items"].as_array().unwrap();
-    let ops: Vec<&str> = items
-        .iter()
-        .map(|e| e["operation"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        ops,
-        ["delete_customer", "update_customer", "create_customer"]
-    );
+    let ops: Vec<&str> = items.iter().map(|e| e["operation"].as_str().unwrap()).collect();
+    assert_eq!(ops, ["delete_customer", "update_customer", "create_customer"]);
     assert_eq!(items[1]["before"]["name"], "Amy");
     assert_eq!(items[1]["after"]["name"], "Amy Chan");
     assert_eq!(items[0]["via"], "rest");
     assert_eq!(items[0]["actorUserId"], org.owner_id.to_string());
     assert!(items[0]["actorKeyId"].is_string());
-    let org_events = app
-        .get(&org.key, "/v1/audit-events?tableName=organisations")
-        .await;
-    assert_eq!(
-        org_events.body["items"][0]["operation"],
-        "bootstrap_organisation"
-    );
+    let org_events = app.get(&org.key, "/v1/audit-events?tableName=organisations").await;
+    assert_eq!(org_events.body["items"][0]["operation"], "bootstrap_organisation");
 }
 
 #[tokio::test]
@@ -358,24 +233,18 @@ async fn the_organisation_can_be_read_and_changed_by_its_owner() {
     assert_eq!(got.body["name"], "Glow");
     assert_eq!(got.body["timezone"], "Europe/London");
     let changed = app
-        .patch(&org.key, "/v1/organisation", json!({"timezone": "Asia/Hong_Kong", "defaultCurrency": "hkd", "country": "hk", "industry": "beauty"}))
+        .patch(
+            &org.key,
+            "/v1/organisation",
+            json!({"timezone": "Asia/Hong_Kong", "defaultCurrency": "hkd", "country": "hk", "industry": "beauty"}),
+        )
         .await;
     assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
     assert_eq!(changed.body["defaultCurrency"], "HKD");
     assert_eq!(changed.body["country"], "HK");
-    let bad = app
-        .patch(
-            &org.key,
-            "/v1/organisation",
-            json!({"timezone": "Mars/Olympus"}),
-        )
-        .await;
+    let bad = app.patch(&org.key, "/v1/organisation", json!({"timezone": "Mars/Olympus"})).await;
     assert_eq!(
         (bad.status, bad.field(), bad.field_code()),
-        (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "timezone",
-            "invalid_timezone"
-        )
+        (StatusCode::UNPROCESSABLE_ENTITY, "timezone", "invalid_timezone")
     );
 }

@@ -16,18 +16,11 @@ async fn every_row_of_the_sqlstate_table_maps_a_real_database_error() {
         let err = admin.batch_execute(&sql).await.unwrap_err();
         let api = from_db_error(&err);
         assert_eq!(api.status.as_u16(), rule.status, "{}", rule.sqlstate);
-        let expected_code = if rule.status == 422 {
-            "validation_failed"
-        } else {
-            "test_code"
-        };
+        let expected_code = if rule.status == 422 { "validation_failed" } else { "test_code" };
         assert_eq!(api.code, expected_code, "{}", rule.sqlstate);
         assert_eq!(api.errors[0].field, "someField", "{}", rule.sqlstate);
         // Without a code of its own, the default applies.
-        let bare = format!(
-            "do $$ begin raise exception using errcode = '{}'; end $$",
-            rule.sqlstate
-        );
+        let bare = format!("do $$ begin raise exception using errcode = '{}'; end $$", rule.sqlstate);
         let api = from_db_error(&admin.batch_execute(&bare).await.unwrap_err());
         assert_eq!(api.status.as_u16(), rule.status);
         if rule.status != 422 {
@@ -37,22 +30,15 @@ async fn every_row_of_the_sqlstate_table_maps_a_real_database_error() {
     // Anything not in the table is an opaque 500.
     let err = admin.batch_execute("select 1/0").await.unwrap_err();
     let api = from_db_error(&err);
-    assert_eq!(
-        (api.status.as_u16(), api.code.as_str()),
-        (500, "internal_error")
-    );
+    assert_eq!((api.status.as_u16(), api.code.as_str()), (500, "internal_error"));
     assert!(!api.detail.contains("division"));
 }
 
 #[test]
 fn sql_readme_lists_every_row_of_the_sqlstate_table() {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/sql/README.md")).unwrap();
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/sql/README.md")).unwrap();
     for rule in SQLSTATE_MAP {
-        let row = format!(
-            "| `{}` | {} | `{}` |",
-            rule.sqlstate, rule.status, rule.default_code
-        );
+        let row = format!("| `{}` | {} | `{}` |", rule.sqlstate, rule.status, rule.default_code);
         assert!(readme.contains(&row), "sql/README.md lacks the row {row}");
     }
 }

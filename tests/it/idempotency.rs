@@ -9,24 +9,11 @@ async fn a_retried_post_with_the_same_idempotency_key_replays_the_first_response
     let org = app.create_org("Glow").await;
     let body = json!({"name": "Amy", "email": "amy@example.com"});
     let first = app
-        .call_with(
-            Some(&org.key),
-            Method::POST,
-            "/v1/customers",
-            Some(body.clone()),
-            &[("Idempotency-Key", "abc-1")],
-        )
+        .call_with(Some(&org.key), Method::POST, "/v1/customers", Some(body.clone()), &[("Idempotency-Key", "abc-1")])
         .await;
     assert_eq!(first.status, StatusCode::CREATED);
-    let second = app
-        .call_with(
-            Some(&org.key),
-            Method::POST,
-            "/v1/customers",
-            Some(body),
-            &[("Idempotency-Key", "abc-1")],
-        )
-        .await;
+    let second =
+        app.call_with(Some(&org.key), Method::POST, "/v1/customers", Some(body), &[("Idempotency-Key", "abc-1")]).await;
     assert_eq!(second.status, StatusCode::CREATED);
     assert_eq!(second.body, first.body);
     assert_eq!(second.headers["idempotent-replayed"], "true");
@@ -54,10 +41,7 @@ async fn the_same_idempotency_key_with_a_different_body_is_refused() {
             &[("Idempotency-Key", "k")],
         )
         .await;
-    assert_eq!(
-        (res.status, res.code()),
-        (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused")
-    );
+    assert_eq!((res.status, res.code()), (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"));
     assert_eq!(app.count("app.customers", None).await, 1);
 }
 
@@ -85,33 +69,16 @@ async fn idempotency_keys_belong_to_the_api_key_that_used_them() {
 async fn a_failed_request_does_not_burn_its_idempotency_key() {
     let app = TestApp::spawn().await;
     let org = app.create_org("Glow").await;
-    app.customer(&org, json!({"name": "Amy", "email": "amy@example.com"}))
-        .await;
+    app.customer(&org, json!({"name": "Amy", "email": "amy@example.com"})).await;
     let body = json!({"name": "Amy 2", "email": "amy@example.com"});
     let res = app
-        .call_with(
-            Some(&org.key),
-            Method::POST,
-            "/v1/customers",
-            Some(body.clone()),
-            &[("Idempotency-Key", "retry")],
-        )
+        .call_with(Some(&org.key), Method::POST, "/v1/customers", Some(body.clone()), &[("Idempotency-Key", "retry")])
         .await;
     assert_eq!(res.status, StatusCode::CONFLICT);
-    let id = app.get(&org.key, "/v1/customers").await.body["items"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    app.delete(&org.key, &format!("/v1/customers/{id}")).await;
-    let res = app
-        .call_with(
-            Some(&org.key),
-            Method::POST,
-            "/v1/customers",
-            Some(body),
-            &[("Idempotency-Key", "retry")],
-        )
-        .await;
+    let id = app.get(&org.key, "/v1/customers").await.body["items"][0]["id"].as_str().unwrap().to_string();
+    app.delete_confirmed(&org.key, &format!("/v1/customers/{id}")).await;
+    let res =
+        app.call_with(Some(&org.key), Method::POST, "/v1/customers", Some(body), &[("Idempotency-Key", "retry")]).await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
 }
 
@@ -129,15 +96,8 @@ async fn concurrent_retries_with_one_idempotency_key_create_one_customer() {
         )
     });
     let results = futures_util::future::join_all(calls).await;
-    let ids: std::collections::HashSet<String> = results
-        .iter()
-        .map(|r| {
-            r.body["id"]
-                .as_str()
-                .unwrap_or_else(|| panic!("{}", r.body))
-                .to_string()
-        })
-        .collect();
+    let ids: std::collections::HashSet<String> =
+        results.iter().map(|r| r.body["id"].as_str().unwrap_or_else(|| panic!("{}", r.body)).to_string()).collect();
     assert_eq!(ids.len(), 1);
     assert_eq!(app.count("app.customers", None).await, 1);
 }

@@ -31,7 +31,7 @@ fn sample(op: &str, a: &Fixture) -> Value {
         "get_organisation" | "list_api_keys" => json!({}),
         "update_organisation" => json!({"name": "Renamed"}),
         "create_api_key" => json!({"name": "B key"}),
-        "revoke_api_key" => json!({"apiKeyId": a.key_id}),
+        "revoke_api_key" | "get_api_key" => json!({"apiKeyId": a.key_id}),
         "list_audit_events" => json!({"rowId": a.customer}),
         other => panic!("add a sample input for {other} to the isolation test"),
     }
@@ -54,29 +54,14 @@ pub fn request_for(op: &catalog::Operation, input: &Value) -> (Method, String, O
     if op.method == OpMethod::Get {
         let query: Vec<(String, String)> = rest
             .iter()
-            .map(|(k, v)| {
-                (
-                    k.clone(),
-                    v.as_str()
-                        .map(str::to_string)
-                        .unwrap_or_else(|| v.to_string()),
-                )
-            })
+            .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
             .collect();
         if !query.is_empty() {
             path = format!("{path}?{}", serde_urlencoded::to_string(&query).unwrap());
         }
         (method, path, None)
     } else {
-        (
-            method,
-            path,
-            if rest.is_empty() {
-                None
-            } else {
-                Some(Value::Object(rest))
-            },
-        )
+        (method, path, if rest.is_empty() { None } else { Some(Value::Object(rest)) })
     }
 }
 
@@ -86,19 +71,8 @@ async fn no_operation_lets_one_organisation_read_change_or_detect_anothers_rows(
     let a = app.create_org("Org A").await;
     let b = app.create_org("Org B").await;
     let email = "shared@example.com".to_string();
-    let customer = app
-        .customer(
-            &a,
-            json!({"name": "A's customer", "email": email, "tags": ["facial"]}),
-        )
-        .await;
-    let note = app
-        .post(
-            &a.key,
-            &format!("/v1/customers/{customer}/notes"),
-            json!({"body": "secret"}),
-        )
-        .await;
+    let customer = app.customer(&a, json!({"name": "A's customer", "email": email, "tags": ["facial"]})).await;
+    let note = app.post(&a.key, &format!("/v1/customers/{customer}/notes"), json!({"body": "secret"})).await;
     let keys = app.get(&a.key, "/v1/api-keys").await;
     let fixture = Fixture {
         customer: customer.to_string(),
@@ -120,37 +94,16 @@ async fn no_operation_lets_one_organisation_read_change_or_detect_anothers_rows(
             res.status,
             text
         );
-        for secret in [
-            &fixture.customer,
-            &fixture.note,
-            &fixture.key_id,
-            &fixture.org,
-            &"A's customer".to_string(),
-        ] {
-            assert!(
-                !text.contains(secret.as_str()),
-                "{} revealed {secret} of org A: {text}",
-                op.name
-            );
+        for secret in [&fixture.customer, &fixture.note, &fixture.key_id, &fixture.org, &"A's customer".to_string()] {
+            assert!(!text.contains(secret.as_str()), "{} revealed {secret} of org A: {text}", op.name);
         }
         if op.name == "create_customer" {
-            assert_eq!(
-                res.status,
-                StatusCode::CREATED,
-                "A's email must not be 'taken' for B: {text}"
-            );
+            assert_eq!(res.status, StatusCode::CREATED, "A's email must not be 'taken' for B: {text}");
         }
     }
-    assert_eq!(
-        app.fingerprint(a.id).await,
-        before,
-        "organisation A changed"
-    );
+    assert_eq!(app.fingerprint(a.id).await, before, "organisation A changed");
     // And A's key still works: B could not revoke it.
-    assert_eq!(
-        app.get(&a.key, "/v1/organisation").await.body["name"],
-        "Org A"
-    );
+    assert_eq!(app.get(&a.key, "/v1/organisation").await.body["name"], "Org A");
 }
 
 #[tokio::test]
@@ -158,48 +111,39 @@ async fn a_transaction_without_claims_sees_no_rows_in_any_table() {
     let app = TestApp::spawn().await;
     let a = app.create_org("Org A").await;
     let amy = app.customer(&a, json!({"name": "Amy"})).await;
-    app.post(
-        &a.key,
-        &format!("/v1/customers/{amy}/notes"),
-        json!({"body": "hi"}),
+    app.post(&a.key, &format!("/v1/customers/{amy}/notes"), json!({"body": "hi"})).await;
+    // An idempotency record and a confirmation, so that every table has rows.
+    app.call_with(
+        Some(&a.key),
+        Method::POST,
+        "/v1/customers",
+        Some(json!({"name": "Ben"})),
+        &[("Idempotency-Key", "k")],
     )
     .await;
+    app.delete(&a.key, &format!("/v1/customers/{amy}")).await;
     let admin = app.admin().await;
     let tables: Vec<String> = admin
-        .query("select schemaname || '.' || tablename from pg_tables where schemaname in ('app', 'audit') order by 1", &[])
+        .query(
+            "select schemaname || '.' || tablename from pg_tables where schemaname in ('app', 'audit') order by 1",
+            &[],
+        )
         .await
         .unwrap()
         .iter()
         .map(|r| r.get(0))
         .collect();
     assert!(tables.len() >= 8);
-    let mut client = favcrm::db::connect(&crate::common::runtime_config(&app.dbname))
-        .await
-        .unwrap();
+    let mut client = favcrm::db::connect(&crate::common::runtime_config(&app.dbname)).await.unwrap();
     for table in &tables {
-        let rows_as_superuser: i64 = admin
-            .query_one(&format!("select count(*) from {table}"), &[])
-            .await
-            .unwrap()
-            .get(0);
+        let rows_as_superuser: i64 =
+            admin.query_one(&format!("select count(*) from {table}"), &[]).await.unwrap().get(0);
         let tx = client.transaction().await.unwrap();
-        tx.batch_execute("select set_config('role', 'favcrm_member', true)")
-            .await
-            .unwrap();
-        let visible: i64 = tx
-            .query_one(&format!("select count(*) from {table}"), &[])
-            .await
-            .unwrap()
-            .get(0);
+        tx.batch_execute("select set_config('role', 'favcrm_member', true)").await.unwrap();
+        let visible: i64 = tx.query_one(&format!("select count(*) from {table}"), &[]).await.unwrap().get(0);
         tx.rollback().await.unwrap();
-        assert_eq!(
-            visible, 0,
-            "{table} shows {visible} of {rows_as_superuser} rows with no claims"
-        );
-        assert!(
-            rows_as_superuser > 0 || table == "app.idempotency_keys",
-            "{table} should have rows for this test to mean something"
-        );
+        assert_eq!(visible, 0, "{table} shows {visible} of {rows_as_superuser} rows with no claims");
+        assert!(rows_as_superuser > 0, "{table} should have rows for this test to mean something");
     }
 }
 
@@ -207,23 +151,9 @@ async fn a_transaction_without_claims_sees_no_rows_in_any_table() {
 async fn the_authenticator_alone_can_read_no_table() {
     let app = TestApp::spawn().await;
     app.create_org("Org A").await;
-    let client = favcrm::db::connect(&crate::common::runtime_config(&app.dbname))
-        .await
-        .unwrap();
-    for table in [
-        "app.customers",
-        "app.api_keys",
-        "audit.event",
-        "app.organisations",
-    ] {
-        let err = client
-            .query_one(&format!("select count(*) from {table}"), &[])
-            .await
-            .unwrap_err();
-        assert_eq!(
-            err.code(),
-            Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE),
-            "{table}"
-        );
+    let client = favcrm::db::connect(&crate::common::runtime_config(&app.dbname)).await.unwrap();
+    for table in ["app.customers", "app.api_keys", "audit.event", "app.organisations"] {
+        let err = client.query_one(&format!("select count(*) from {table}"), &[]).await.unwrap_err();
+        assert_eq!(err.code(), Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE), "{table}");
     }
 }

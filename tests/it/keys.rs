@@ -9,78 +9,38 @@ use crate::common::TestApp;
 async fn requests_without_a_valid_key_get_401_with_www_authenticate() {
     let app = TestApp::spawn().await;
     app.create_org("Glow").await;
-    let none = app
-        .call(None, reqwest::Method::GET, "/v1/customers", None)
-        .await;
-    assert_eq!(
-        (none.status, none.code()),
-        (StatusCode::UNAUTHORIZED, "missing_api_key")
-    );
-    assert!(
-        none.headers["www-authenticate"]
-            .to_str()
-            .unwrap()
-            .starts_with("Bearer")
-    );
-    let wrong = app
-        .get("fav_mcp_notarealkeyatall000000000000000", "/v1/customers")
-        .await;
-    assert_eq!(
-        (wrong.status, wrong.code()),
-        (StatusCode::UNAUTHORIZED, "invalid_api_key")
-    );
+    let none = app.call(None, reqwest::Method::GET, "/v1/customers", None).await;
+    assert_eq!((none.status, none.code()), (StatusCode::UNAUTHORIZED, "missing_api_key"));
+    assert!(none.headers["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
+    let wrong = app.get("fav_mcp_notarealkeyatall000000000000000", "/v1/customers").await;
+    assert_eq!((wrong.status, wrong.code()), (StatusCode::UNAUTHORIZED, "invalid_api_key"));
     assert!(wrong.headers.contains_key("www-authenticate"));
 }
 
 #[tokio::test]
-async fn a_created_key_works_is_listed_without_its_secret_and_stops_on_the_next_request_after_revocation()
- {
+async fn a_created_key_works_is_listed_without_its_secret_and_stops_on_the_next_request_after_revocation() {
     let app = TestApp::spawn().await;
     let org = app.create_org("Glow").await;
-    let created = app
-        .post(
-            &org.key,
-            "/v1/api-keys",
-            json!({"name": "Claude", "scopes": ["customers:read"]}),
-        )
-        .await;
+    let created = app.post(&org.key, "/v1/api-keys", json!({"name": "Claude", "scopes": ["customers:read"]})).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     let secret = created.body["apiKey"].as_str().unwrap().to_string();
-    assert!(
-        secret.starts_with("fav_mcp_") && secret.len() >= 40,
-        "{secret}"
-    );
+    assert!(secret.starts_with("fav_mcp_") && secret.len() >= 40, "{secret}");
     assert_eq!(created.body["prefix"], &secret[..12]);
     let id = created.body["id"].as_str().unwrap().to_string();
 
-    assert_eq!(
-        app.get(&secret, "/v1/customers").await.status,
-        StatusCode::OK
-    );
+    assert_eq!(app.get(&secret, "/v1/customers").await.status, StatusCode::OK);
     let listed = app.get(&org.key, "/v1/api-keys").await;
     let text = listed.body.to_string();
-    assert!(
-        !text.contains(&secret) && !text.contains("digest"),
-        "{text}"
-    );
+    assert!(!text.contains(&secret) && !text.contains("digest"), "{text}");
     assert_eq!(listed.body["items"].as_array().unwrap().len(), 2);
 
-    let revoked = app.delete(&org.key, &format!("/v1/api-keys/{id}")).await;
+    let revoked = app.delete_confirmed(&org.key, &format!("/v1/api-keys/{id}")).await;
     assert_eq!(revoked.body["status"], "revoked");
     let after = app.get(&secret, "/v1/customers").await;
-    assert_eq!(
-        (after.status, after.code()),
-        (StatusCode::UNAUTHORIZED, "invalid_api_key")
-    );
+    assert_eq!((after.status, after.code()), (StatusCode::UNAUTHORIZED, "invalid_api_key"));
     let still = app.get(&org.key, "/v1/api-keys?includeRevoked=true").await;
     assert_eq!(still.body["items"].as_array().unwrap().len(), 2);
-    assert_eq!(
-        app.get(&org.key, "/v1/api-keys").await.body["items"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(app.get(&org.key, "/v1/api-keys").await.body["items"].as_array().unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -105,21 +65,9 @@ async fn an_expired_key_is_refused() {
     let org = app.create_org("Glow").await;
     let key = app.insert_key(&org, org.owner_id, None, Some(-60)).await;
     let res = app.get(&key, "/v1/customers").await;
-    assert_eq!(
-        (res.status, res.code()),
-        (StatusCode::UNAUTHORIZED, "invalid_api_key")
-    );
-    let past = app
-        .post(
-            &org.key,
-            "/v1/api-keys",
-            json!({"name": "Old", "expiresAt": "2001-01-01T00:00:00Z"}),
-        )
-        .await;
-    assert_eq!(
-        (past.status, past.field_code()),
-        (StatusCode::UNPROCESSABLE_ENTITY, "must_be_future")
-    );
+    assert_eq!((res.status, res.code()), (StatusCode::UNAUTHORIZED, "invalid_api_key"));
+    let past = app.post(&org.key, "/v1/api-keys", json!({"name": "Old", "expiresAt": "2001-01-01T00:00:00Z"})).await;
+    assert_eq!((past.status, past.field_code()), (StatusCode::UNPROCESSABLE_ENTITY, "must_be_future"));
 }
 
 #[tokio::test]
@@ -128,25 +76,13 @@ async fn staff_cannot_create_keys() {
     let org = app.create_org("Glow").await;
     let (_, staff) = app.add_member(&org, "staff", None).await;
     let before = app.count("app.api_keys", Some(org.id)).await;
-    let res = app
-        .post(&staff, "/v1/api-keys", json!({"name": "mine"}))
-        .await;
-    assert_eq!(
-        (res.status, res.code()),
-        (StatusCode::FORBIDDEN, "insufficient_scope")
-    );
+    let res = app.post(&staff, "/v1/api-keys", json!({"name": "mine"})).await;
+    assert_eq!((res.status, res.code()), (StatusCode::FORBIDDEN, "insufficient_scope"));
     // Even a key that lists keys:write is bounded by the staff role.
     let listed = app
-        .insert_key(
-            &org,
-            app.insert_member(&org, "staff").await,
-            Some(&["keys:write", "customers:read"]),
-            None,
-        )
+        .insert_key(&org, app.insert_member(&org, "staff").await, Some(&["keys:write", "customers:read"]), None)
         .await;
-    let res = app
-        .post(&listed, "/v1/api-keys", json!({"name": "mine"}))
-        .await;
+    let res = app.post(&listed, "/v1/api-keys", json!({"name": "mine"})).await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
     assert_eq!(app.count("app.api_keys", Some(org.id)).await, before + 1);
 }
@@ -155,16 +91,9 @@ async fn staff_cannot_create_keys() {
 async fn a_read_only_key_cannot_create_a_customer() {
     let app = TestApp::spawn().await;
     let org = app.create_org("Glow").await;
-    let key = app
-        .insert_key(&org, org.owner_id, Some(&["customers:read"]), None)
-        .await;
-    let res = app
-        .post(&key, "/v1/customers", json!({"name": "Amy"}))
-        .await;
-    assert_eq!(
-        (res.status, res.code()),
-        (StatusCode::FORBIDDEN, "insufficient_scope")
-    );
+    let key = app.insert_key(&org, org.owner_id, Some(&["customers:read"]), None).await;
+    let res = app.post(&key, "/v1/customers", json!({"name": "Amy"})).await;
+    assert_eq!((res.status, res.code()), (StatusCode::FORBIDDEN, "insufficient_scope"));
     assert_eq!(app.count("app.customers", None).await, 0);
     assert_eq!(app.get(&key, "/v1/customers").await.status, StatusCode::OK);
 }
@@ -174,52 +103,18 @@ async fn a_key_cannot_be_minted_with_more_than_its_creator_holds() {
     let app = TestApp::spawn().await;
     let org = app.create_org("Glow").await;
     let (_, manager) = app.add_member(&org, "manager", None).await;
-    let res = app
-        .post(
-            &manager,
-            "/v1/api-keys",
-            json!({"name": "x", "scopes": ["audit:read"]}),
-        )
-        .await;
-    assert_eq!(
-        (res.status, res.code(), res.field()),
-        (StatusCode::FORBIDDEN, "scope_exceeds_caller", "scopes")
-    );
-    let narrow = app
-        .post(
-            &org.key,
-            "/v1/api-keys",
-            json!({"name": "narrow", "scopes": ["keys:write", "customers:read"]}),
-        )
-        .await;
+    let res = app.post(&manager, "/v1/api-keys", json!({"name": "x", "scopes": ["audit:read"]})).await;
+    assert_eq!((res.status, res.code(), res.field()), (StatusCode::FORBIDDEN, "scope_exceeds_caller", "scopes"));
+    let narrow =
+        app.post(&org.key, "/v1/api-keys", json!({"name": "narrow", "scopes": ["keys:write", "customers:read"]})).await;
     let narrow = narrow.body["apiKey"].as_str().unwrap().to_string();
-    let res = app
-        .post(
-            &narrow,
-            "/v1/api-keys",
-            json!({"name": "wider", "scopes": ["customers:write"]}),
-        )
-        .await;
+    let res = app.post(&narrow, "/v1/api-keys", json!({"name": "wider", "scopes": ["customers:write"]})).await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
-    let inherited = app
-        .post(&narrow, "/v1/api-keys", json!({"name": "same"}))
-        .await;
+    let inherited = app.post(&narrow, "/v1/api-keys", json!({"name": "same"})).await;
     assert_eq!(inherited.status, StatusCode::CREATED);
-    assert_eq!(
-        inherited.body["scopes"],
-        json!(["customers:read", "keys:write"])
-    );
-    let unknown = app
-        .post(
-            &org.key,
-            "/v1/api-keys",
-            json!({"name": "x", "scopes": ["everything"]}),
-        )
-        .await;
-    assert_eq!(
-        (unknown.status, unknown.field()),
-        (StatusCode::UNPROCESSABLE_ENTITY, "scopes[0]")
-    );
+    assert_eq!(inherited.body["scopes"], json!(["customers:read", "keys:write"]));
+    let unknown = app.post(&org.key, "/v1/api-keys", json!({"name": "x", "scopes": ["everything"]})).await;
+    assert_eq!((unknown.status, unknown.field()), (StatusCode::UNPROCESSABLE_ENTITY, "scopes[0]"));
 }
 
 #[tokio::test]
@@ -230,11 +125,7 @@ async fn only_owners_and_admins_see_all_keys_and_the_audit_log() {
     let (_, staff) = app.add_member(&org, "staff", None).await;
     let (_, admin) = app.add_member(&org, "admin", None).await;
     let mine = app.get(&manager, "/v1/api-keys").await;
-    assert_eq!(
-        mine.body["items"].as_array().unwrap().len(),
-        1,
-        "a manager sees only their own key"
-    );
+    assert_eq!(mine.body["items"].as_array().unwrap().len(), 1, "a manager sees only their own key");
     let all = app.get(&admin, "/v1/api-keys").await;
     assert_eq!(all.body["items"].as_array().unwrap().len(), 4);
     // A manager cannot revoke the owner's key: it is invisible to them.
@@ -247,24 +138,14 @@ async fn only_owners_and_admins_see_all_keys_and_the_audit_log() {
         .as_str()
         .unwrap()
         .to_string();
-    let res = app
-        .delete(&manager, &format!("/v1/api-keys/{owner_key_id}"))
-        .await;
+    let res = app.delete(&manager, &format!("/v1/api-keys/{owner_key_id}")).await;
     assert_eq!(res.status, StatusCode::NOT_FOUND);
     for key in [&manager, &staff] {
         let res = app.get(key, "/v1/audit-events").await;
         assert_eq!(res.status, StatusCode::FORBIDDEN);
     }
-    assert_eq!(
-        app.get(&admin, "/v1/audit-events").await.status,
-        StatusCode::OK
-    );
-    let res = app
-        .patch(&manager, "/v1/organisation", json!({"name": "Mine now"}))
-        .await;
+    assert_eq!(app.get(&admin, "/v1/audit-events").await.status, StatusCode::OK);
+    let res = app.patch(&manager, "/v1/organisation", json!({"name": "Mine now"})).await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
-    assert_eq!(
-        app.get(&staff, "/v1/organisation").await.body["name"],
-        "Glow"
-    );
+    assert_eq!(app.get(&staff, "/v1/organisation").await.body["name"], "Glow");
 }

@@ -5,6 +5,7 @@ mod common;
 
 mod bad_input;
 mod cli;
+mod confirmation;
 mod customers;
 mod embedded;
 mod errors;

@@ -19,10 +19,7 @@ async fn the_sql_policy_tests_pass() {
         let sql = std::fs::read_to_string(&file).unwrap();
         let admin = app.admin().await;
         if let Err(e) = admin.batch_execute(&sql).await {
-            let detail = e
-                .as_db_error()
-                .map(|d| d.message().to_string())
-                .unwrap_or_else(|| e.to_string());
+            let detail = e.as_db_error().map(|d| d.message().to_string()).unwrap_or_else(|| e.to_string());
             panic!("{}: {detail}", file.display());
         }
     }
@@ -34,60 +31,26 @@ async fn the_audit_finds_no_breach_in_the_real_schema() {
     let report = policies::audit(&app.admin().await).await.unwrap();
     assert!(report.breaches.is_empty(), "{:#?}", report.breaches);
     let tables: Vec<&str> = report.tables.iter().map(|t| t.table.as_str()).collect();
-    for table in [
-        "app.customers",
-        "app.api_keys",
-        "audit.event",
-        "app.organisations",
-    ] {
+    for table in ["app.customers", "app.api_keys", "audit.event", "app.organisations"] {
         assert!(tables.contains(&table), "{table} missing from the report");
     }
-    assert!(
-        report
-            .tables
-            .iter()
-            .all(|t| t.rls_enabled && t.rls_forced && t.owner == "favcrm_owner")
-    );
+    assert!(report.tables.iter().all(|t| t.rls_enabled && t.rls_forced && t.owner == "favcrm_owner"));
 }
 
 #[tokio::test]
 async fn the_audit_reports_each_planted_breach() {
     let plants = [
-        (
-            "alter table app.customers no force row level security",
-            2,
-            "app.customers",
-        ),
-        (
-            "alter table app.customer_notes disable row level security",
-            2,
-            "app.customer_notes",
-        ),
-        (
-            "create policy \"everyone\" on app.customers for all using (true)",
-            2,
-            "app.customers: policy \"everyone\"",
-        ),
+        ("alter table app.customers no force row level security", 2, "app.customers"),
+        ("alter table app.customer_notes disable row level security", 2, "app.customer_notes"),
+        ("create policy \"everyone\" on app.customers for all using (true)", 2, "app.customers: policy \"everyone\""),
         (
             "create policy \"subquery\" on app.customers for select to favcrm_member using (org_id in (select org_id from app.memberships))",
             3,
             "app.customers: policy \"subquery\"",
         ),
-        (
-            "create unique index leaky on app.customers (phone)",
-            1,
-            "app.customers",
-        ),
-        (
-            "grant truncate on app.customers to favcrm_member",
-            4,
-            "favcrm_member",
-        ),
-        (
-            "create function auth.oops() returns int language sql security definer as 'select 1'",
-            5,
-            "auth.oops()",
-        ),
+        ("create unique index leaky on app.customers (phone)", 1, "app.customers"),
+        ("grant truncate on app.customers to favcrm_member", 4, "favcrm_member"),
+        ("create function auth.oops() returns int language sql security definer as 'select 1'", 5, "auth.oops()"),
     ];
     for (sql, rule, object) in plants {
         let app = TestApp::spawn().await;
@@ -95,10 +58,7 @@ async fn the_audit_reports_each_planted_breach() {
         admin.batch_execute(sql).await.unwrap();
         let report = policies::audit(&admin).await.unwrap();
         assert!(
-            report
-                .breaches
-                .iter()
-                .any(|b| b.rule == rule && b.object == object),
+            report.breaches.iter().any(|b| b.rule == rule && b.object == object),
             "planting `{sql}` was not reported as rule {rule} on {object}: {:#?}",
             report.breaches
         );
