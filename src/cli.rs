@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
+use crate::client::{Client, Config, Target, mask};
 use crate::db::{Database, DbSettings};
 use crate::policies;
 use crate::startup::{Application, ServerSettings};
@@ -81,6 +82,73 @@ pub enum Command {
     /// Row-level security policies.
     #[command(subcommand)]
     Policies(PoliciesCommand),
+    /// List, describe and call the server's tools over MCP (the same operations as REST).
+    #[command(subcommand)]
+    Tool(ToolCommand),
+    /// Check a key against a server and save both to ~/.config/favcrm/config.toml.
+    Login(LoginArgs),
+    /// Show the organisation and key the CLI is using.
+    Whoami(ClientOpts),
+    /// Check that the server is reachable, the key is accepted, and tools are offered.
+    Doctor(ClientOpts),
+}
+
+/// Where the server is and which key to use. URL: --url > FAVCRM_MCP_URL > FAVCRM_API_BASE +
+/// /mcp > config file > http://127.0.0.1:8080/mcp. Key: --api-key > FAVCRM_API_KEY >
+/// FAVCRM_MCP_TOKEN > config file.
+#[derive(Debug, Args, Clone)]
+pub struct ClientOpts {
+    /// The server's MCP URL.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// The API key (fav_mcp_… or fav_sk_…).
+    #[arg(long)]
+    pub api_key: Option<String>,
+    /// Print machine-readable JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ToolCommand {
+    /// The tools this key may use.
+    List(ClientOpts),
+    /// One tool's description, input and output schemas, and annotations.
+    Describe {
+        /// Tool name, e.g. create_customer.
+        name: String,
+        #[command(flatten)]
+        client: ClientOpts,
+    },
+    /// Call a tool with JSON arguments, e.g. favcrm tool call create_customer '{"name":"Amy Chan"}'.
+    Call {
+        /// Tool name.
+        name: String,
+        /// Arguments as a JSON object; `-` reads them from standard input. Default: {}.
+        arguments: Option<String>,
+        /// The confirmationToken a destructive tool returned, once the change is approved.
+        #[arg(long)]
+        confirm: Option<String>,
+        /// Make a retried call safe: the same key and arguments replay the first result.
+        #[arg(long)]
+        idempotency_key: Option<String>,
+        #[command(flatten)]
+        client: ClientOpts,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The API key to use from now on.
+    pub key: String,
+    /// The server's MCP URL (default: the current one).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Print the key in full instead of masked.
+    #[arg(long)]
+    pub show_key: bool,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -151,9 +219,17 @@ fn db_settings(g: &GlobalOpts) -> DbSettings {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let command = cli.command.unwrap_or(Command::Serve);
+    match command {
+        Command::Tool(cmd) => return tool(cmd).await,
+        Command::Login(args) => return login(args).await,
+        Command::Whoami(opts) => return whoami(opts).await,
+        Command::Doctor(opts) => return doctor(opts).await,
+        _ => {}
+    }
     let settings = db_settings(&cli.global);
     let db = Arc::new(Database::open(&settings).await?);
-    let result = match cli.command.unwrap_or(Command::Serve) {
+    let result = match command {
         Command::Serve => serve(&db, &cli.global).await,
         Command::Migrate => db.migrate(settings.authenticator_password.as_deref()).await.map(|()| {
             println!("database migrated to version {}", crate::db::latest_migration());
@@ -161,6 +237,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }),
         Command::Admin(AdminCommand::CreateOrg(args)) => create_org(&db, &settings, args).await,
         Command::Policies(PoliciesCommand::Audit { json }) => audit(&db, json).await,
+        Command::Tool(_) | Command::Login(_) | Command::Whoami(_) | Command::Doctor(_) => unreachable!("handled above"),
     };
     db.shutdown();
     result
@@ -229,4 +306,165 @@ async fn audit(db: &Database, json: bool) -> anyhow::Result<ExitCode> {
         print!("{}", policies::render(&report));
     }
     Ok(if report.breaches.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn client(opts: &ClientOpts) -> anyhow::Result<Client> {
+    Client::new(Target::resolve(opts.url.clone(), opts.api_key.clone()))
+}
+
+fn print_json(value: &serde_json::Value) {
+    println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+}
+
+async fn tool(cmd: ToolCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        ToolCommand::List(opts) => {
+            let tools = client(&opts)?.tools().await?;
+            if opts.json {
+                print_json(&json!({ "tools": tools }));
+            } else {
+                for t in &tools {
+                    let a = &t["annotations"];
+                    let flags = [
+                        (a["readOnlyHint"] == true).then_some("read-only"),
+                        (a["destructiveHint"] == true).then_some("destructive"),
+                        (a["idempotentHint"] == true).then_some("idempotent"),
+                    ];
+                    let flags: Vec<&str> = flags.into_iter().flatten().collect();
+                    println!("{:<24} {:<32} {}", t["name"].as_str().unwrap_or(""), t["title"].as_str().unwrap_or(""), flags.join(", "));
+                }
+                eprintln!("{} tools", tools.len());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ToolCommand::Describe { name, client: opts } => {
+            let tools = client(&opts)?.tools().await?;
+            let Some(tool) = tools.iter().find(|t| t["name"] == name.as_str()) else {
+                anyhow::bail!("no tool named {name} is offered to this key (see `favcrm tool list`)");
+            };
+            if opts.json {
+                print_json(tool);
+            } else {
+                println!("{}: {}\n", tool["name"].as_str().unwrap_or(""), tool["title"].as_str().unwrap_or(""));
+                println!("{}\n", tool["description"].as_str().unwrap_or(""));
+                println!("annotations: {}", tool["annotations"]);
+                println!("\ninput schema:");
+                print_json(&tool["inputSchema"]);
+                println!("\noutput schema:");
+                print_json(&tool["outputSchema"]);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ToolCommand::Call { name, arguments, confirm, idempotency_key, client: opts } => {
+            let text = match arguments.as_deref() {
+                Some("-") => std::io::read_to_string(std::io::stdin())?,
+                Some(text) => text.to_string(),
+                None => "{}".to_string(),
+            };
+            let mut args: serde_json::Value =
+                serde_json::from_str(&text).context("the arguments are not JSON (pass an object such as '{\"name\":\"Amy\"}')")?;
+            let Some(map) = args.as_object_mut() else { anyhow::bail!("the arguments must be a JSON object") };
+            if let Some(token) = confirm {
+                map.insert("confirmationToken".into(), token.into());
+            }
+            if let Some(key) = idempotency_key {
+                map.insert("idempotencyKey".into(), key.into());
+            }
+            let result = client(&opts)?.call(&name, args).await?;
+            let is_error = result["isError"] == true;
+            let content = result.get("structuredContent").cloned().unwrap_or_else(|| {
+                let text = result["content"][0]["text"].as_str().unwrap_or("");
+                serde_json::from_str(text).unwrap_or_else(|_| text.into())
+            });
+            if opts.json {
+                print_json(&result);
+            } else if content["code"] == "confirmation_required" {
+                eprintln!("{}", content["detail"].as_str().unwrap_or(""));
+                println!("preview:");
+                print_json(&content["preview"]);
+                println!(
+                    "\nTo go ahead, run the same command with --confirm {} (valid until {}).",
+                    content["confirmationToken"].as_str().unwrap_or(""),
+                    content["expiresAt"].as_str().unwrap_or("")
+                );
+            } else {
+                print_json(&content);
+            }
+            Ok(if is_error { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+        }
+    }
+}
+
+async fn login(args: LoginArgs) -> anyhow::Result<ExitCode> {
+    let target = Target::resolve(args.url.clone(), Some(args.key.clone()));
+    let client = Client::new(target.clone())?;
+    let tools = client.tools().await?;
+    let org = client.call("get_organisation", json!({})).await.ok().and_then(|r| r.get("structuredContent").cloned());
+    let mut config = Config::load();
+    config.url = Some(target.url.clone());
+    config.api_key = Some(args.key.clone());
+    let path = config.save()?;
+    let shown = if args.show_key { args.key.clone() } else { mask(&args.key) };
+    if args.json {
+        print_json(&json!({ "url": target.url, "apiKey": shown, "tools": tools.len(), "organisation": org, "config": path }));
+    } else {
+        let name = org.as_ref().and_then(|o| o["name"].as_str()).unwrap_or("(organisation not readable with this key)");
+        println!("Logged in to {} as {shown} — {name}, {} tools.", target.url, tools.len());
+        println!("Saved to {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn whoami(opts: ClientOpts) -> anyhow::Result<ExitCode> {
+    let client = client(&opts)?;
+    let Some(key) = client.target().api_key.clone() else {
+        anyhow::bail!("no API key: run `favcrm login <key>` or set FAVCRM_API_KEY");
+    };
+    let tools = client.tools().await?;
+    let org = client.call("get_organisation", json!({})).await?;
+    let org = org.get("structuredContent").cloned().unwrap_or_default();
+    let info = json!({
+        "url": client.target().url,
+        "apiKey": mask(&key),
+        "organisation": { "id": org["id"], "name": org["name"], "timezone": org["timezone"] },
+        "tools": tools.iter().filter_map(|t| t["name"].as_str()).collect::<Vec<_>>(),
+    });
+    if opts.json {
+        print_json(&info);
+    } else {
+        println!("server        {}", info["url"].as_str().unwrap_or(""));
+        println!("key           {}", info["apiKey"].as_str().unwrap_or(""));
+        println!("organisation  {} ({})", org["name"].as_str().unwrap_or("?"), org["id"].as_str().unwrap_or("?"));
+        println!("time zone     {}", org["timezone"].as_str().unwrap_or("?"));
+        println!("tools         {}", tools.len());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn doctor(opts: ClientOpts) -> anyhow::Result<ExitCode> {
+    let client = client(&opts)?;
+    let reachable = client.healthy().await;
+    let has_key = client.target().api_key.is_some();
+    let tools = if reachable && has_key { client.tools().await.map_err(|e| e.to_string()) } else { Err("skipped".into()) };
+    let checks = json!([
+        { "check": "server reachable", "ok": reachable, "detail": format!("{}/healthz", client.target().base()) },
+        { "check": "API key configured", "ok": has_key, "detail": client.target().api_key.as_deref().map(mask) },
+        { "check": "authenticated", "ok": tools.is_ok(), "detail": tools.as_ref().err() },
+        { "check": "tools offered", "ok": tools.as_ref().is_ok_and(|t| !t.is_empty()), "detail": tools.as_ref().map(|t| t.len()).ok() },
+    ]);
+    let ok = checks.as_array().is_some_and(|c| c.iter().all(|c| c["ok"] == true));
+    if opts.json {
+        print_json(&json!({ "ok": ok, "url": client.target().url, "checks": checks }));
+    } else {
+        for c in checks.as_array().into_iter().flatten() {
+            let mark = if c["ok"] == true { "ok  " } else { "FAIL" };
+            let detail = match &c["detail"] {
+                serde_json::Value::Null => String::new(),
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            println!("{mark}  {:<20} {detail}", c["check"].as_str().unwrap_or(""));
+        }
+    }
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

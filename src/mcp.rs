@@ -14,7 +14,8 @@ use actix_web::middleware::Next;
 use actix_web::{HttpMessage, ResponseError, web};
 use deadpool_postgres::Pool;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, ListToolsResult, PaginatedRequestParams,
+    CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, ListResourcesResult, ListToolsResult,
+    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
     ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
@@ -24,6 +25,7 @@ use serde_json::{Map, Value, json};
 use crate::catalog::{self, Effect, Operation};
 use crate::db::tx::{self, Call, Caller, Principal, Via};
 use crate::error::ApiError;
+use crate::skills;
 use crate::startup::{AppState, RequestId};
 
 /// Arguments every mutating tool accepts besides its operation's input.
@@ -164,11 +166,36 @@ fn context(ctx: &RequestContext<RoleServer>) -> Result<McpContext, ErrorData> {
         .ok_or_else(|| ErrorData::internal_error("request context missing", None))
 }
 
+/// The skills, as MCP resources.
+pub fn resources() -> Vec<Value> {
+    skills::all()
+        .into_iter()
+        .map(|s| json!({ "uri": s.uri, "name": s.name, "description": s.description, "mimeType": "text/markdown" }))
+        .collect()
+}
+
+/// `GET /.well-known/mcp/server-card.json`: what an MCP client needs to know before it connects.
+pub fn server_card() -> Value {
+    let mut tools: Vec<&Operation> = catalog::all().iter().collect();
+    tools.sort_by_key(|op| op.name);
+    json!({
+        "name": "favcrm",
+        "title": "favcrm",
+        "version": env!("CARGO_PKG_VERSION"),
+        "description": "Agentic headless backend for service businesses: customers, notes, tags, API keys and the audit log.",
+        "transport": { "type": "streamable-http", "endpoint": "/mcp", "stateless": true },
+        "authentication": { "type": "bearer", "keyPrefixes": ["fav_mcp_", "fav_sk_"] },
+        "capabilities": { "tools": {}, "resources": {} },
+        "tools": tools.into_iter().map(tool_json).collect::<Vec<_>>(),
+        "resources": resources(),
+    })
+}
+
 /// The MCP description of an operation.
 pub fn tool_json(op: &Operation) -> Value {
     let mut input = op.input_schema.clone();
-    if !op.read_only() {
-        if let Some(props) = input["properties"].as_object_mut() {
+    if !op.read_only()
+        && let Some(props) = input["properties"].as_object_mut() {
             props.insert(
                 IDEMPOTENCY_ARG.into(),
                 json!({
@@ -186,7 +213,6 @@ pub fn tool_json(op: &Operation) -> Value {
                 );
             }
         }
-    }
     json!({
         "name": op.name,
         "title": op.title,
@@ -217,7 +243,7 @@ fn error_result(error: &ApiError) -> CallToolResult {
 
 impl ServerHandler for FavcrmMcp {
     fn get_info(&self) -> ServerConfig {
-        let mut info = ServerConfig::new(ServerCapabilities::builder().enable_tools().build());
+        let mut info = ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_resources().build());
         info.server_info = Implementation::new("favcrm", env!("CARGO_PKG_VERSION"));
         info.instructions = Some(
             "favcrm is the back office of a service business: customers, their notes and tags, the organisation, \
@@ -239,6 +265,30 @@ impl ServerHandler for FavcrmMcp {
         let tools = ops.into_iter().map(tool).collect::<Result<Vec<_>, _>>()?;
         serde_json::from_value(json!({ "tools": tools }))
             .map_err(|e| ErrorData::internal_error(format!("tools/list: {e}"), None))
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        serde_json::from_value(json!({ "resources": resources() }))
+            .map_err(|e| ErrorData::internal_error(format!("resources/list: {e}"), None))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let Some(skill) = skills::find(&request.uri) else {
+            return Err(ErrorData::resource_not_found(format!("no resource {}", request.uri), None));
+        };
+        let result: ReadResourceResult = serde_json::from_value(json!({
+            "contents": [{ "uri": skill.uri, "mimeType": "text/markdown", "text": skill.text }]
+        }))
+        .map_err(|e| ErrorData::internal_error(format!("resources/read: {e}"), None))?;
+        Ok(result.into())
     }
 
     async fn call_tool(

@@ -54,6 +54,7 @@ impl Application {
                 .app_data(state.clone())
                 .wrap(from_fn(request_context))
                 .service(mcp.clone().scope_with_path("/mcp").wrap(from_fn(mcp::gate)))
+                .route("/.well-known/mcp/server-card.json", web::get().to(server_card))
                 .route("/healthz", web::get().to(healthz))
                 .route("/readyz", web::get().to(readyz))
                 .configure(rest::configure)
@@ -103,6 +104,10 @@ async fn request_context(
         tracing::info!(request_id = %id, %method, %path, status, ms, "request");
     }
     Ok(res)
+}
+
+async fn server_card() -> HttpResponse {
+    HttpResponse::Ok().json(mcp::server_card())
 }
 
 async fn healthz() -> HttpResponse {

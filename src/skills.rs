@@ -1,0 +1,45 @@
+//! Agent workflow guides from `skills/`, served as MCP resources (`skill://favcrm/<name>`)
+//! and listed in the server card.
+
+use serde::Serialize;
+
+/// One skill: its front matter and its whole text.
+#[derive(Debug, Clone, Serialize)]
+pub struct Skill {
+    pub name: &'static str,
+    pub description: String,
+    pub uri: String,
+    #[serde(skip)]
+    pub text: &'static str,
+}
+
+const FILES: &[(&str, &str)] = &[
+    ("customer-lifecycle", include_str!("../skills/customer-lifecycle/SKILL.md")),
+    ("api-keys", include_str!("../skills/api-keys/SKILL.md")),
+];
+
+/// The index committed beside the skills (`skills/index.json`).
+pub const INDEX: &str = include_str!("../skills/index.json");
+
+pub fn all() -> Vec<Skill> {
+    FILES
+        .iter()
+        .map(|(name, text)| Skill {
+            name,
+            description: front_matter(text, "description").unwrap_or_default(),
+            uri: format!("skill://favcrm/{name}"),
+            text,
+        })
+        .collect()
+}
+
+pub fn find(uri: &str) -> Option<Skill> {
+    all().into_iter().find(|s| s.uri == uri)
+}
+
+/// A value from the `---` front matter at the top of a SKILL.md.
+pub fn front_matter(text: &str, key: &str) -> Option<String> {
+    let body = text.strip_prefix("---\n")?;
+    let (head, _) = body.split_once("\n---")?;
+    head.lines().find_map(|line| line.strip_prefix(key)?.strip_prefix(':').map(|v| v.trim().to_string()))
+}
