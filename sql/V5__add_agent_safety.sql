@@ -252,3 +252,81 @@ end
 $$;
 
 grant execute on function api.get_api_key(jsonb) to favcrm_member;
+
+-- Updates that change nothing write nothing (no new updated_at, no audit event), so that
+-- repeating an update leaves the same state, as its idempotent annotation says.
+create or replace function api.update_customer(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  c app.customers;
+  n app.customers;
+begin
+  perform auth.require_scope('customers:write');
+  c := app.customer_for_update((p ->> 'customerId')::uuid);
+  if c.deleted_at is not null then
+    raise exception using errcode = '55000', hint = 'customer_deleted',
+      message = 'The customer is deleted; restore it before changing it.';
+  end if;
+  n := c;
+  if p ? 'name' then n.name := pg_catalog.btrim(p ->> 'name'); end if;
+  if p ? 'email' then n.email := app.normalize_email(p ->> 'email'); end if;
+  if p ? 'phone' then n.phone := app.normalize_phone(p ->> 'phone'); end if;
+  if p ? 'lifecycleStage' then n.lifecycle_stage := p ->> 'lifecycleStage'; end if;
+  if p ? 'source' then n.source := pg_catalog.btrim(p ->> 'source'); end if;
+  if p ? 'tags' then n.tags := app.normalize_tags(p -> 'tags'); end if;
+  if p ? 'customFields' then
+    n.custom_fields := pg_catalog.jsonb_strip_nulls(c.custom_fields || coalesce(p -> 'customFields', '{}'));
+  end if;
+  n.marketing_consent := app.merge_consent(c.marketing_consent, p -> 'marketingConsent');
+  if n is not distinct from c then
+    return app.customer_json(c);
+  end if;
+  if n.email is distinct from c.email then
+    perform app.check_customer_email_free(n.email, c.id);
+  end if;
+  update app.customers set
+    name = n.name, email = n.email, phone = n.phone, lifecycle_stage = n.lifecycle_stage, source = n.source,
+    tags = n.tags, custom_fields = n.custom_fields, marketing_consent = n.marketing_consent,
+    updated_at = pg_catalog.now()
+  where org_id = c.org_id and id = c.id
+  returning * into c;
+  return app.customer_json(c);
+end
+$$;
+
+create or replace function api.update_organisation(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  o app.organisations;
+  n app.organisations;
+begin
+  perform auth.require_scope('organisation:write');
+  if p ? 'timezone' and not app.is_timezone(p ->> 'timezone') then
+    perform app.raise_invalid('timezone', 'invalid_timezone',
+      pg_catalog.format('%s is not an IANA time zone name (for example Europe/London).', p ->> 'timezone'));
+  end if;
+  select * into o from app.organisations where id = auth.org_id() for update;
+  if not found then
+    perform app.not_found('organisation');
+  end if;
+  n := o;
+  if p ? 'name' then n.name := pg_catalog.btrim(p ->> 'name'); end if;
+  if p ? 'industry' then n.industry := p ->> 'industry'; end if;
+  if p ? 'country' then n.country := pg_catalog.upper(p ->> 'country'); end if;
+  if p ? 'timezone' then n.timezone := p ->> 'timezone'; end if;
+  if p ? 'defaultCurrency' then n.default_currency := pg_catalog.upper(p ->> 'defaultCurrency'); end if;
+  if n is not distinct from o then
+    return app.organisation_json(o);
+  end if;
+  update app.organisations set
+    name = n.name, industry = n.industry, country = n.country, timezone = n.timezone,
+    default_currency = n.default_currency, updated_at = pg_catalog.now()
+  where id = o.id
+  returning * into o;
+  if not found then
+    raise exception using errcode = '42501', hint = 'forbidden',
+      message = 'Only owners and admins can change the organisation.';
+  end if;
+  return app.organisation_json(o);
+end
+$$;

@@ -331,7 +331,12 @@ async fn tool(cmd: ToolCommand) -> anyhow::Result<ExitCode> {
                         (a["idempotentHint"] == true).then_some("idempotent"),
                     ];
                     let flags: Vec<&str> = flags.into_iter().flatten().collect();
-                    println!("{:<24} {:<32} {}", t["name"].as_str().unwrap_or(""), t["title"].as_str().unwrap_or(""), flags.join(", "));
+                    println!(
+                        "{:<24} {:<32} {}",
+                        t["name"].as_str().unwrap_or(""),
+                        t["title"].as_str().unwrap_or(""),
+                        flags.join(", ")
+                    );
                 }
                 eprintln!("{} tools", tools.len());
             }
@@ -361,8 +366,8 @@ async fn tool(cmd: ToolCommand) -> anyhow::Result<ExitCode> {
                 Some(text) => text.to_string(),
                 None => "{}".to_string(),
             };
-            let mut args: serde_json::Value =
-                serde_json::from_str(&text).context("the arguments are not JSON (pass an object such as '{\"name\":\"Amy\"}')")?;
+            let mut args: serde_json::Value = serde_json::from_str(&text)
+                .context("the arguments are not JSON (pass an object such as '{\"name\":\"Amy\"}')")?;
             let Some(map) = args.as_object_mut() else { anyhow::bail!("the arguments must be a JSON object") };
             if let Some(token) = confirm {
                 map.insert("confirmationToken".into(), token.into());
@@ -406,7 +411,9 @@ async fn login(args: LoginArgs) -> anyhow::Result<ExitCode> {
     let path = config.save()?;
     let shown = if args.show_key { args.key.clone() } else { mask(&args.key) };
     if args.json {
-        print_json(&json!({ "url": target.url, "apiKey": shown, "tools": tools.len(), "organisation": org, "config": path }));
+        print_json(
+            &json!({ "url": target.url, "apiKey": shown, "tools": tools.len(), "organisation": org, "config": path }),
+        );
     } else {
         let name = org.as_ref().and_then(|o| o["name"].as_str()).unwrap_or("(organisation not readable with this key)");
         println!("Logged in to {} as {shown} — {name}, {} tools.", target.url, tools.len());
@@ -445,7 +452,8 @@ async fn doctor(opts: ClientOpts) -> anyhow::Result<ExitCode> {
     let client = client(&opts)?;
     let reachable = client.healthy().await;
     let has_key = client.target().api_key.is_some();
-    let tools = if reachable && has_key { client.tools().await.map_err(|e| e.to_string()) } else { Err("skipped".into()) };
+    let tools =
+        if reachable && has_key { client.tools().await.map_err(|e| e.to_string()) } else { Err("skipped".into()) };
     let checks = json!([
         { "check": "server reachable", "ok": reachable, "detail": format!("{}/healthz", client.target().base()) },
         { "check": "API key configured", "ok": has_key, "detail": client.target().api_key.as_deref().map(mask) },

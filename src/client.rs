@@ -121,7 +121,8 @@ impl Client {
             bail!("the server refused the API key (401): log in with `favcrm login <key>` or set FAVCRM_API_KEY");
         }
         if !status.is_success() {
-            let detail = serde_json::from_str::<Value>(&text).ok().and_then(|v| v["detail"].as_str().map(str::to_string));
+            let detail =
+                serde_json::from_str::<Value>(&text).ok().and_then(|v| v["detail"].as_str().map(str::to_string));
             bail!("{} answered {status}: {}", self.target.url, detail.unwrap_or(text));
         }
         let message: Value = if content_type.starts_with("text/event-stream") {

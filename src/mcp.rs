@@ -15,8 +15,8 @@ use actix_web::{HttpMessage, ResponseError, web};
 use deadpool_postgres::Pool;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, ListResourcesResult, ListToolsResult,
-    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
-    ServerCapabilities, ServerConfig, Tool,
+    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, ServerCapabilities,
+    ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -195,24 +195,25 @@ pub fn server_card() -> Value {
 pub fn tool_json(op: &Operation) -> Value {
     let mut input = op.input_schema.clone();
     if !op.read_only()
-        && let Some(props) = input["properties"].as_object_mut() {
-            props.insert(
+        && let Some(props) = input["properties"].as_object_mut()
+    {
+        props.insert(
                 IDEMPOTENCY_ARG.into(),
                 json!({
                     "type": "string", "minLength": 1, "maxLength": 255,
                     "description": "Optional. A unique string per intended change: retrying with the same key and arguments returns the first result instead of acting twice."
                 }),
             );
-            if op.confirm {
-                props.insert(
+        if op.confirm {
+            props.insert(
                     CONFIRMATION_ARG.into(),
                     json!({
                         "type": "string", "minLength": 1, "maxLength": 200,
                         "description": "Only on the second call: the confirmationToken returned when this tool answered confirmation_required, after the person you act for approved the preview. Same arguments as the first call."
                     }),
                 );
-            }
         }
+    }
     json!({
         "name": op.name,
         "title": op.title,

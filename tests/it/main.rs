@@ -13,4 +13,6 @@ mod health;
 mod idempotency;
 mod isolation;
 mod keys;
+mod mcp;
+mod mcp_client;
 mod policies;

@@ -1,0 +1,381 @@
+//! The MCP endpoint, spoken to as plain JSON-RPC over HTTP (the CLI and scripts' style) and
+//! with the handshake: tool listing and filtering, schemas, truthful annotations, errors.
+
+use favcrm::catalog;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::common::{Org, TestApp};
+
+impl TestApp {
+    /// A JSON-RPC POST with no handshake and no MCP headers, as `curl -d` sends it.
+    pub async fn rpc(
+        &self,
+        key: Option<&str>,
+        path: &str,
+        method: &str,
+        params: Value,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .body(json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string());
+        if let Some(key) = key {
+            req = req.bearer_auth(key);
+        }
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    pub async fn tools(&self, key: &str, path: &str, headers: &[(&str, &str)]) -> Vec<Value> {
+        let (status, body) = self.rpc(Some(key), path, "tools/list", json!({}), headers).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["result"]["tools"].as_array().unwrap().clone()
+    }
+
+    /// `tools/call`; returns the result object (content, structuredContent, isError).
+    pub async fn tool(&self, key: &str, name: &str, arguments: Value) -> Value {
+        let (status, body) =
+            self.rpc(Some(key), "/mcp", "tools/call", json!({"name": name, "arguments": arguments}), &[]).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(body.get("error").is_none(), "{name}: JSON-RPC error {body}");
+        body["result"].clone()
+    }
+}
+
+fn names(tools: &[Value]) -> Vec<String> {
+    tools.iter().map(|t| t["name"].as_str().unwrap().to_string()).collect()
+}
+
+/// An app back-end key for the owner (no confirmation step), made through the API.
+async fn app_key(app: &TestApp, org: &Org) -> String {
+    let res =
+        app.confirmed(&org.key, Method::POST, "/v1/api-keys", Some(json!({"name": "tests", "kind": "app"}))).await;
+    res.body["apiKey"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_plain_post_lists_every_tool_sorted_with_no_handshake() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Glow").await;
+    let tools = app.tools(&org.key, "/mcp", &[]).await;
+    let listed = names(&tools);
+    let mut sorted = listed.clone();
+    sorted.sort();
+    assert_eq!(listed, sorted);
+    assert_eq!(listed.len(), catalog::all().len(), "the owner sees every operation");
+    for tool in &tools {
+        let a = &tool["annotations"];
+        for hint in ["readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"] {
+            assert!(a[hint].is_boolean(), "{} lacks {hint}", tool["name"]);
+        }
+        assert_eq!(tool["inputSchema"]["type"], "object");
+        assert_eq!(tool["inputSchema"]["additionalProperties"], false);
+        assert_eq!(tool["outputSchema"]["type"], "object");
+        assert!(tool["title"].is_string() && tool["description"].as_str().unwrap().len() > 40);
+        let mutating = a["readOnlyHint"] == false;
+        assert_eq!(tool["inputSchema"]["properties"]["idempotencyKey"].is_object(), mutating, "{}", tool["name"]);
+    }
+}
+
+#[tokio::test]
+async fn the_handshake_style_works_too() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Glow").await;
+    let accept = ("accept", "application/json, text/event-stream");
+    let (status, init) = app
+        .rpc(
+            Some(&org.key),
+            "/mcp",
+            "initialize",
+            json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}),
+            &[accept],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{init}");
+    assert_eq!(init["result"]["serverInfo"]["name"], "favcrm");
+    assert!(init["result"]["capabilities"]["tools"].is_object());
+    let res = app
+        .http
+        .post(format!("{}/mcp", app.base))
+        .bearer_auth(&org.key)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-06-18")
+        .body(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.status());
+    let tools = app.tools(&org.key, "/mcp", &[accept, ("mcp-protocol-version", "2025-06-18")]).await;
+    assert!(names(&tools).contains(&"create_customer".to_string()));
+}
+
+#[tokio::test]
+async fn no_key_or_a_bad_key_gets_http_401_with_a_bearer_challenge() {
+    let app = TestApp::spawn().await;
+    app.create_org("Glow").await;
+    for key in [None, Some("fav_mcp_wrongwrongwrongwrongwrongwrong")] {
+        let (status, body) = app.rpc(key, "/mcp", "tools/list", json!({}), &[]).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        let res = app.http.post(format!("{}/mcp", app.base)).body("{}").send().await.unwrap();
+        assert!(res.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_tool_and_a_malformed_request_are_json_rpc_errors() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Glow").await;
+    let (_, body) =
+        app.rpc(Some(&org.key), "/mcp", "tools/call", json!({"name": "drop_database", "arguments": {}}), &[]).await;
+    assert!(body["error"]["code"].is_i64(), "{body}");
+    let (_, body) = app.rpc(Some(&org.key), "/mcp", "tools/call", json!({"arguments": {}}), &[]).await;
+    assert!(body["error"].is_object(), "{body}");
+}
+
+/// Inputs for every tool, valid for `org`, naming `customer` and a spare key.
+fn sample(op: &str, customer: &str, spare_key: &str) -> Value {
+    match op {
+        "list_customers" | "get_organisation" | "list_api_keys" | "list_audit_events" => json!({}),
+        "get_customer" | "delete_customer" | "restore_customer" | "list_customer_notes" => {
+            json!({"customerId": customer})
+        }
+        "create_customer" => json!({"name": "Cleo", "tags": ["new"]}),
+        "update_customer" => json!({"customerId": customer, "lifecycleStage": "vip", "customFields": {"k": 1}}),
+        "add_customer_tags" | "remove_customer_tags" => json!({"customerId": customer, "tags": ["facial"]}),
+        "add_customer_note" => json!({"customerId": customer, "body": "likes mornings"}),
+        "update_organisation" => json!({"defaultCurrency": "HKD"}),
+        "create_api_key" => json!({"name": "another", "scopes": ["customers:read"]}),
+        "get_api_key" | "revoke_api_key" => json!({"apiKeyId": spare_key}),
+        other => panic!("add a sample input for {other} to tests/it/mcp.rs"),
+    }
+}
+
+async fn fixture(app: &TestApp) -> (Org, String, String, String) {
+    let org = app.create_org("Glow").await;
+    let key = app_key(app, &org).await;
+    let customer = app.customer(&org, json!({"name": "Amy", "tags": ["facial"]})).await.to_string();
+    let spare =
+        app.post(&org.key, "/v1/api-keys", json!({"name": "spare"})).await.body["id"].as_str().unwrap().to_string();
+    (org, key, customer, spare)
+}
+
+#[tokio::test]
+async fn every_tool_answers_with_output_that_matches_its_schema_and_refuses_unknown_fields() {
+    let app = TestApp::spawn().await;
+    let (_, key, customer, spare) = fixture(&app).await;
+    let tools = app.tools(&key, "/mcp", &[]).await;
+    for tool in &tools {
+        let name = tool["name"].as_str().unwrap();
+        let validator = jsonschema::validator_for(&tool["outputSchema"]).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let result = app.tool(&key, name, sample(name, &customer, &spare)).await;
+        assert_eq!(result["isError"], false, "{name}: {result}");
+        let output = &result["structuredContent"];
+        let errors: Vec<String> =
+            validator.iter_errors(output).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+        assert!(errors.is_empty(), "{name} output does not match its outputSchema: {errors:?}\n{output}");
+        let text: Value = serde_json::from_str(result["content"][0]["text"].as_str().unwrap()).unwrap();
+        assert_eq!(&text, output, "{name}: the text copy differs from structuredContent");
+
+        let mut extra = sample(name, &customer, &spare);
+        extra["notAField"] = json!(1);
+        let refused = app.tool(&key, name, extra).await;
+        assert_eq!(refused["isError"], true, "{name} accepted an unknown field");
+        assert_eq!(refused["structuredContent"]["errors"][0]["code"], "unknown_field", "{name}");
+    }
+}
+
+#[tokio::test]
+async fn annotations_are_true_read_only_tools_change_nothing_and_idempotent_tools_repeat_to_the_same_state() {
+    let app = TestApp::spawn().await;
+    let (org, key, customer, spare) = fixture(&app).await;
+    let tools = app.tools(&key, "/mcp", &[]).await;
+    for tool in &tools {
+        let name = tool["name"].as_str().unwrap();
+        let a = &tool["annotations"];
+        let op = catalog::find(name).unwrap();
+        assert_eq!(a["readOnlyHint"], op.read_only(), "{name}");
+        let input = sample(name, &customer, &spare);
+        if a["readOnlyHint"] == true {
+            let before = app.fingerprint(org.id).await;
+            let result = app.tool(&key, name, input).await;
+            assert_eq!(result["isError"], false, "{name}: {result}");
+            assert_eq!(app.fingerprint(org.id).await, before, "read-only {name} changed something");
+        } else if a["idempotentHint"] == true {
+            let first = app.tool(&key, name, input.clone()).await;
+            assert_eq!(first["isError"], false, "{name}: {first}");
+            let after_one = app.fingerprint(org.id).await;
+            let second = app.tool(&key, name, input).await;
+            assert_eq!(second["isError"], false, "{name}: {second}");
+            assert_eq!(app.fingerprint(org.id).await, after_one, "idempotent {name} changed state on the second call");
+        }
+    }
+}
+
+#[tokio::test]
+async fn scopes_decide_which_tools_are_listed_and_the_database_refuses_the_rest() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Glow").await;
+    let reader = app.post(&org.key, "/v1/api-keys", json!({"name": "reader", "readOnly": true})).await.body["apiKey"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let tools = app.tools(&reader, "/mcp", &[]).await;
+    assert!(!tools.is_empty());
+    assert!(tools.iter().all(|t| t["annotations"]["readOnlyHint"] == true), "{:?}", names(&tools));
+    let refused = app.tool(&reader, "create_customer", json!({"name": "Amy"})).await;
+    assert_eq!(refused["isError"], true);
+    assert_eq!(refused["structuredContent"]["code"], "insufficient_scope");
+    assert_eq!(app.count("app.customers", None).await, 0);
+
+    let (_, staff) = app.add_member(&org, "staff", None).await;
+    let staff_tools = names(&app.tools(&staff, "/mcp", &[]).await);
+    for hidden in ["create_api_key", "list_audit_events", "update_organisation"] {
+        assert!(!staff_tools.contains(&hidden.to_string()), "staff see {hidden}");
+    }
+    assert!(staff_tools.contains(&"create_customer".to_string()));
+}
+
+#[tokio::test]
+async fn toolsets_and_read_only_mode_narrow_the_list_and_the_calls() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Glow").await;
+    let by_url = app.tools(&org.key, "/mcp?toolsets=keys", &[]).await;
+    assert_eq!(names(&by_url), ["create_api_key", "get_api_key", "list_api_keys", "revoke_api_key"]);
+    let by_header =
+        app.tools(&org.key, "/mcp", &[("X-MCP-Toolsets", "organisation"), ("X-MCP-Readonly", "true")]).await;
+    assert_eq!(names(&by_header), ["get_organisation"]);
+    let read_only = app.tools(&org.key, "/mcp?readOnly=true", &[]).await;
+    assert!(read_only.iter().all(|t| t["annotations"]["readOnlyHint"] == true));
+
+    let (_, body) = app
+        .rpc(
+            Some(&org.key),
+            "/mcp?toolsets=keys",
+            "tools/call",
+            json!({"name": "create_customer", "arguments": {"name": "Amy"}}),
+            &[],
+        )
+        .await;
+    assert_eq!(body["result"]["isError"], true, "{body}");
+    assert_eq!(body["result"]["structuredContent"]["code"], "tool_not_enabled");
+    assert_eq!(app.count("app.customers", None).await, 0);
+
+    let crm =
+        app.post(&org.key, "/v1/api-keys", json!({"name": "crm", "toolsets": ["customers"]})).await.body["apiKey"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    let crm_tools = app.tools(&crm, "/mcp", &[]).await;
+    assert!(names(&crm_tools).iter().all(|n| n.contains("customer")), "{:?}", names(&crm_tools));
+}
+
+#[tokio::test]
+async fn an_agent_cannot_delete_over_mcp_without_a_confirmation_token() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Glow").await;
+    let id = app.customer(&org, json!({"name": "Amy"})).await.to_string();
+    let first = app.tool(&org.key, "delete_customer", json!({"customerId": id})).await;
+    assert_eq!(first["isError"], true);
+    let problem = &first["structuredContent"];
+    assert_eq!(problem["code"], "confirmation_required");
+    assert_eq!(problem["preview"]["target"]["name"], "Amy");
+    assert!(app.get(&org.key, &format!("/v1/customers/{id}")).await.body["deletedAt"].is_null());
+    let token = problem["confirmationToken"].as_str().unwrap();
+    let done = app.tool(&org.key, "delete_customer", json!({"customerId": id, "confirmationToken": token})).await;
+    assert_eq!(done["isError"], false, "{done}");
+    let again = app.tool(&org.key, "delete_customer", json!({"customerId": id, "confirmationToken": token})).await;
+    assert_eq!(again["structuredContent"]["code"], "invalid_confirmation_token");
+    // A token obtained over MCP also works over REST for the same key: it is the caller's property.
+    app.post(&org.key, &format!("/v1/customers/{id}/restore"), json!({})).await;
+    let token = app.tool(&org.key, "delete_customer", json!({"customerId": id})).await["structuredContent"]["confirmationToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let rest = app
+        .call_with(
+            Some(&org.key),
+            Method::DELETE,
+            &format!("/v1/customers/{id}"),
+            None,
+            &[("Confirmation-Token", &token)],
+        )
+        .await;
+    assert_eq!(rest.status, StatusCode::OK, "{}", rest.body);
+}
+
+#[tokio::test]
+async fn the_idempotency_key_argument_makes_a_retried_create_safe() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Glow").await;
+    let args = json!({"name": "Amy", "idempotencyKey": "agent-retry-1"});
+    let first = app.tool(&org.key, "create_customer", args.clone()).await;
+    let second = app.tool(&org.key, "create_customer", args).await;
+    assert_eq!(first["structuredContent"]["id"], second["structuredContent"]["id"]);
+    assert_eq!(app.count("app.customers", None).await, 1);
+    let reused = app.tool(&org.key, "create_customer", json!({"name": "Ben", "idempotencyKey": "agent-retry-1"})).await;
+    assert_eq!(reused["structuredContent"]["code"], "idempotency_key_reused");
+}
+
+#[tokio::test]
+async fn the_server_card_and_the_skills_are_discoverable() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Glow").await;
+    let card: Value = app
+        .http
+        .get(format!("{}/.well-known/mcp/server-card.json", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(card["name"], "favcrm");
+    assert_eq!(card["tools"].as_array().unwrap().len(), catalog::all().len());
+    let (_, listed) = app.rpc(Some(&org.key), "/mcp", "resources/list", json!({}), &[]).await;
+    let uris: Vec<&str> =
+        listed["result"]["resources"].as_array().unwrap().iter().map(|r| r["uri"].as_str().unwrap()).collect();
+    assert!(
+        uris.contains(&"skill://favcrm/customer-lifecycle") && uris.contains(&"skill://favcrm/api-keys"),
+        "{uris:?}"
+    );
+    let (_, read) =
+        app.rpc(Some(&org.key), "/mcp", "resources/read", json!({"uri": "skill://favcrm/api-keys"}), &[]).await;
+    assert!(read["result"]["contents"][0]["text"].as_str().unwrap().contains("# API keys"), "{read}");
+}
+
+#[test]
+fn every_skill_is_indexed_and_its_front_matter_is_well_formed() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/skills");
+    let index: Value = serde_json::from_str(favcrm::skills::INDEX).unwrap();
+    let mut dirs: Vec<String> = std::fs::read_dir(root)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("SKILL.md").exists())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    dirs.sort();
+    let mut indexed: Vec<String> =
+        index["skills"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap().to_string()).collect();
+    indexed.sort();
+    assert_eq!(dirs, indexed);
+    let served: Vec<&str> = favcrm::skills::all().iter().map(|s| s.name).collect();
+    assert_eq!(served.len(), dirs.len());
+    for skill in favcrm::skills::all() {
+        assert_eq!(favcrm::skills::front_matter(skill.text, "name").as_deref(), Some(skill.name));
+        assert!(skill.description.starts_with("Use when"), "{}", skill.name);
+        for section in ["## Purpose", "## Operating rules", "## Standard flow", "## Failure handling"] {
+            assert!(skill.text.contains(section), "{} lacks {section}", skill.name);
+        }
+        let entry = index["skills"].as_array().unwrap().iter().find(|s| s["name"] == skill.name).unwrap();
+        assert_eq!(entry["description"], skill.description.as_str());
+    }
+}

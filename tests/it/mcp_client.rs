@@ -1,0 +1,51 @@
+//! A real third-party MCP client, the official Python SDK (pinned in
+//! tests/mcp_client/requirements.txt), against a live server.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::common::TestApp;
+
+/// A virtualenv with the pinned SDK, made on first use under Cargo's test scratch folder.
+fn python_with_sdk() -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let requirements = root.join("tests/mcp_client/requirements.txt");
+    let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("mcp-client-venv");
+    let python = venv.join("bin/python");
+    let stamp = venv.join("requirements.installed");
+    let wanted = std::fs::read_to_string(&requirements).unwrap();
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
+        return python;
+    }
+    let _ = std::fs::remove_dir_all(&venv);
+    let status = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status()
+        .expect("python3 is needed for the MCP client test");
+    assert!(status.success(), "python3 -m venv failed (Debian: apt-get install python3-venv)");
+    let out = Command::new(&python)
+        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+        .arg(&requirements)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "pip install of the MCP SDK failed: {}", String::from_utf8_lossy(&out.stderr));
+    std::fs::write(&stamp, wanted).unwrap();
+    python
+}
+
+#[tokio::test]
+async fn the_official_python_mcp_sdk_lists_calls_and_is_refused_as_it_should_be() {
+    let python = tokio::task::spawn_blocking(python_with_sdk).await.unwrap();
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Glow").await;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp_client/check_server.py");
+    let url = format!("{}/mcp", app.base);
+    let out = tokio::process::Command::new(&python).arg(script).arg(&url).arg(&org.key).output().await.unwrap();
+    assert!(
+        out.status.success(),
+        "the Python SDK client failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -1,0 +1,98 @@
+"""Drive a running favcrm server with the official MCP Python SDK.
+
+Usage: python check_server.py <mcp-url> <api-key>
+
+Exits 0 when every check passes; prints what failed otherwise. Run by tests/it/mcp_client.rs.
+"""
+
+import asyncio
+import sys
+
+import httpx2
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+
+
+async def session_checks(url: str, key: str) -> None:
+    http = create_mcp_http_client(headers={"Authorization": f"Bearer {key}"})
+    async with http:
+        async with streamable_http_client(url, http_client=http) as (read, write):
+            async with ClientSession(read, write) as session:
+                init = await session.initialize()
+                assert init.server_info.name == "favcrm", init.server_info
+
+                tools = (await session.list_tools()).tools
+                names = [t.name for t in tools]
+                assert names == sorted(names), names
+                for expected in ("create_customer", "list_customers", "delete_customer", "get_organisation"):
+                    assert expected in names, f"{expected} missing from {names}"
+                by_name = {t.name: t for t in tools}
+                for tool in tools:
+                    assert tool.title, f"{tool.name} has no title"
+                    assert tool.description, f"{tool.name} has no description"
+                    assert tool.input_schema.get("type") == "object", tool.name
+                    assert tool.input_schema.get("additionalProperties") is False, tool.name
+                    assert tool.output_schema and tool.output_schema.get("type") == "object", tool.name
+                    a = tool.annotations
+                    assert a is not None, tool.name
+                    for hint in ("read_only_hint", "destructive_hint", "idempotent_hint", "open_world_hint"):
+                        assert getattr(a, hint) is not None, f"{tool.name} leaves {hint} unset"
+                assert by_name["list_customers"].annotations.read_only_hint is True
+                assert by_name["delete_customer"].annotations.destructive_hint is True
+                assert by_name["create_customer"].annotations.read_only_hint is False
+                assert "name" in by_name["create_customer"].input_schema["required"]
+
+                created = await session.call_tool("create_customer", {"name": "Amy Chan", "email": "amy.sdk@example.com"})
+                assert not created.is_error, created
+                customer = created.structured_content
+                assert customer["name"] == "Amy Chan", customer
+                assert created.content and created.content[0].type == "text"
+
+                listed = await session.call_tool("list_customers", {"q": "amy.sdk"})
+                assert not listed.is_error, listed
+                assert [c["id"] for c in listed.structured_content["items"]] == [customer["id"]], listed
+
+                bad = await session.call_tool("create_customer", {"name": "X", "email": "not-an-email"})
+                assert bad.is_error, bad
+                assert bad.structured_content["errors"][0]["field"] == "email", bad.structured_content
+
+                unknown_field = await session.call_tool("create_customer", {"name": "X", "colour": "red"})
+                assert unknown_field.is_error, unknown_field
+
+                refused = await session.call_tool("delete_customer", {"customerId": customer["id"]})
+                assert refused.is_error, refused
+                assert refused.structured_content["code"] == "confirmation_required", refused.structured_content
+                token = refused.structured_content["confirmationToken"]
+                deleted = await session.call_tool(
+                    "delete_customer", {"customerId": customer["id"], "confirmationToken": token}
+                )
+                assert not deleted.is_error, deleted
+                assert deleted.structured_content["deletedAt"], deleted.structured_content
+
+                resources = (await session.list_resources()).resources
+                uris = [str(r.uri) for r in resources]
+                assert "skill://favcrm/customer-lifecycle" in uris, uris
+
+
+async def unauthenticated(url: str) -> None:
+    async with httpx2.AsyncClient() as http:
+        res = await http.post(
+            url,
+            json={"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}},
+            headers={"Accept": "application/json, text/event-stream"},
+        )
+        assert res.status_code == 401, res.status_code
+        assert res.headers["www-authenticate"].startswith("Bearer"), res.headers
+
+
+async def main() -> int:
+    url, key = sys.argv[1], sys.argv[2]
+    await session_checks(url, key)
+    await unauthenticated(url)
+    print("mcp python sdk: all checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
