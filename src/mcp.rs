@@ -89,15 +89,6 @@ pub async fn gate(
 }
 
 fn deny(req: ServiceRequest, error: ApiError) -> ServiceResponse<actix_web::body::BoxBody> {
-    let mut error = error;
-    if error.status == actix_web::http::StatusCode::UNAUTHORIZED {
-        let base = format!("{}://{}", req.connection_info().scheme(), req.connection_info().host());
-        error.headers.retain(|(name, _)| *name != "WWW-Authenticate");
-        error = error.header(
-            "WWW-Authenticate",
-            format!(r#"Bearer realm="favcrm", resource_metadata="{base}/.well-known/oauth-protected-resource""#),
-        );
-    }
     req.into_response(error.error_response())
 }
 

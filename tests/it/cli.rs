@@ -122,3 +122,83 @@ fn help_documents_every_setting_with_its_environment_variable() {
         assert!(help.contains(var), "--help does not mention {var}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_logs_in_lists_describes_and_calls_tools_against_a_running_server() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Glow").await;
+    let home = std::env::temp_dir().join(format!("favcrm-home-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&home).unwrap();
+    let url = format!("{}/mcp", app.base);
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .args(args)
+            .env("HOME", &home)
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("FAVCRM_API_KEY")
+            .env_remove("FAVCRM_MCP_TOKEN")
+            .env_remove("FAVCRM_MCP_URL")
+            .env_remove("FAVCRM_API_BASE")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = tokio::task::block_in_place(|| run(&["login", &org.key, "--url", &url]));
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(!out.contains(&org.key), "login printed the key unmasked: {out}");
+    let config = std::fs::read_to_string(home.join(".config/favcrm/config.toml")).unwrap();
+    assert!(config.contains(&org.key) && config.contains(&url));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(home.join(".config/favcrm/config.toml")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "the config file must be private");
+
+    let (code, out, _) =
+        tokio::task::block_in_place(|| run(&["tool", "call", "create_customer", r#"{"name":"Amy Chan"}"#]));
+    assert_eq!(code, Some(0), "{out}");
+    let created: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(created["name"], "Amy Chan");
+    let id = created["id"].as_str().unwrap().to_string();
+
+    let (code, out, _) = tokio::task::block_in_place(|| run(&["tool", "list", "--json"]));
+    assert_eq!(code, Some(0));
+    let listed: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(listed["tools"].as_array().unwrap().len(), favcrm::catalog::all().len());
+
+    let (code, out, _) = tokio::task::block_in_place(|| run(&["tool", "describe", "delete_customer", "--json"]));
+    assert_eq!(code, Some(0));
+    let described: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(described["annotations"]["destructiveHint"], true);
+
+    // A destructive call prints the preview and how to confirm, and changes nothing.
+    let args = format!(r#"{{"customerId":"{id}"}}"#);
+    let (code, out, _) = tokio::task::block_in_place(|| run(&["tool", "call", "delete_customer", &args]));
+    assert_eq!(code, Some(1));
+    let token = out.split("--confirm ").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+    assert!(app.get(&org.key, &format!("/v1/customers/{id}")).await.body["deletedAt"].is_null());
+    let (code, out, _) =
+        tokio::task::block_in_place(|| run(&["tool", "call", "delete_customer", &args, "--confirm", &token]));
+    assert_eq!(code, Some(0), "{out}");
+    assert!(app.get(&org.key, &format!("/v1/customers/{id}")).await.body["deletedAt"].is_string());
+
+    let (code, out, _) =
+        tokio::task::block_in_place(|| run(&["tool", "call", "create_customer", r#"{"name":"X","email":"nope"}"#]));
+    assert_eq!(code, Some(1));
+    assert!(out.contains("invalid_email"), "{out}");
+
+    let (code, out, _) = tokio::task::block_in_place(|| run(&["whoami", "--json"]));
+    assert_eq!(code, Some(0));
+    let me: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(me["organisation"]["name"], "Glow");
+    assert!(!out.contains(&org.key));
+
+    let (code, out, _) = tokio::task::block_in_place(|| run(&["doctor"]));
+    assert_eq!(code, Some(0), "{out}");
+    let (code, _, _) =
+        tokio::task::block_in_place(|| run(&["doctor", "--api-key", "fav_mcp_notakeynotakeynotakey123"]));
+    assert_eq!(code, Some(1));
+    let _ = std::fs::remove_dir_all(&home);
+}
