@@ -194,5 +194,17 @@ end
 $$;
 comment on function app.page_limit(jsonb) is 'The page size asked for (default 25, 1 to 100).';
 
+-- One page of a keyset-paginated list. The caller fetches limit + 1 rows, newest first; the
+-- extra row only tells that there is a next page.
+create function app.page(p_items jsonb[], p_ids uuid[], p_limit int) returns jsonb
+language sql immutable parallel safe set search_path = '' as $$
+  select pg_catalog.jsonb_build_object(
+    'items', coalesce(pg_catalog.to_jsonb(p_items[1:p_limit]), '[]'::jsonb),
+    'nextCursor', case when coalesce(pg_catalog.cardinality(p_ids), 0) > p_limit
+                       then app.encode_cursor(p_ids[p_limit]) end)
+$$;
+comment on function app.page(jsonb[], uuid[], int) is 'Builds {items, nextCursor} from up to limit + 1 rows fetched newest first.';
+
+grant execute on function app.page(jsonb[], uuid[], int) to favcrm_member, favcrm_anon;
 grant execute on function app.raise_invalid(text, text, text), app.not_found(text), app.is_timezone(text),
   app.encode_cursor(uuid), app.decode_cursor(text), app.page_limit(jsonb) to favcrm_member, favcrm_anon;

@@ -47,6 +47,8 @@ create table app.api_keys (
   key_prefix text not null,
   key_digest bytea not null check (pg_catalog.length(key_digest) = 32),
   scopes text[] not null,
+  toolsets text[],
+  read_only boolean not null default false,
   expires_at timestamptz,
   revoked_at timestamptz,
   last_used_at timestamptz,
@@ -60,6 +62,9 @@ create index api_keys_org_id_user_id_idx on app.api_keys (org_id, user_id);
 comment on table app.api_keys is 'Bearer keys (fav_mcp_…). Only the SHA-256 digest of the secret is stored; the secret is shown once.';
 comment on column app.api_keys.key_digest is 'SHA-256 of the whole key text. High-entropy secrets need no slow hash.';
 comment on column app.api_keys.key_prefix is 'The first characters of the key, for people to recognise it in lists.';
+comment on column app.api_keys.kind is 'agent (fav_mcp_…: destructive operations need a confirmation token) or app (fav_sk_…: an app back end, no confirmation step).';
+comment on column app.api_keys.toolsets is 'When set, the key only reaches operations of these toolsets (customers, organisation, keys, audit, …).';
+comment on column app.api_keys.read_only is 'When true, the key holds only :read scopes whatever its scopes say.';
 comment on column app.api_keys.scopes is 'What the key may do; the effective scopes are these intersected with the holder''s current role.';
 
 create table app.idempotency_keys (
@@ -77,6 +82,24 @@ create table app.idempotency_keys (
   foreign key (org_id, key_id) references app.api_keys (org_id, id)
 );
 comment on table app.idempotency_keys is 'Responses stored per organisation, API key and Idempotency-Key for 24 hours, so a retried POST replays instead of repeating.';
+
+create table app.confirmations (
+  org_id uuid not null references app.organisations (id),
+  id uuid not null default app.uuid_v7(),
+  key_id uuid not null,
+  operation text not null,
+  args_digest bytea not null,
+  token_digest bytea not null check (pg_catalog.length(token_digest) = 32),
+  expires_at timestamptz not null,
+  used_at timestamptz,
+  created_at timestamptz not null default pg_catalog.now(),
+  primary key (org_id, id),
+  unique (org_id, token_digest),
+  foreign key (org_id, key_id) references app.api_keys (org_id, id)
+);
+create index confirmations_org_id_key_id_idx on app.confirmations (org_id, key_id);
+comment on table app.confirmations is 'Single-use tokens that let an agent key carry out one destructive operation with exactly the arguments it previewed, within 5 minutes.';
+comment on column app.confirmations.args_digest is 'SHA-256 of the operation''s canonical JSON input.';
 
 -- ---------------------------------------------------------------------------------------
 -- Audit log
@@ -146,7 +169,16 @@ grant select on app.users to favcrm_member;
 grant select on app.memberships to favcrm_member;
 grant select, insert, update on app.api_keys to favcrm_member;
 grant select, insert, update on app.idempotency_keys to favcrm_member;
+grant select, insert, update on app.confirmations to favcrm_member;
 grant select on audit.event to favcrm_member;
+
+-- The toolsets that exist: the domains of the scopes.
+create function auth.all_toolsets() returns text[]
+language sql immutable parallel safe set search_path = '' as $$
+  select array(select distinct pg_catalog.split_part(s, ':', 1) from pg_catalog.unnest(auth.all_scopes()) s order by 1)
+$$;
+comment on function auth.all_toolsets() is 'Every toolset name (the part of a scope before the colon).';
+grant execute on function auth.all_toolsets() to favcrm_member, favcrm_anon;
 
 -- ---------------------------------------------------------------------------------------
 -- Entry points (SECURITY DEFINER, small, search_path = '').
@@ -160,7 +192,7 @@ declare
   v_key record;
   v_claims jsonb;
 begin
-  select k.org_id, k.id, k.user_id, k.kind, k.scopes, k.last_used_at, m.role
+  select k.org_id, k.id, k.user_id, k.kind, k.scopes, k.toolsets, k.read_only, k.last_used_at, m.role
     into v_key
     from app.api_keys k
     join app.memberships m on m.org_id = k.org_id and m.user_id = k.user_id
@@ -179,10 +211,17 @@ begin
     'role', v_key.role,
     'scopes', pg_catalog.to_jsonb(array(
        select s from pg_catalog.unnest(v_key.scopes) s
-       where s = any (auth.role_scopes(v_key.role)) order by s)),
+        where s = any (auth.role_scopes(v_key.role))
+          and (not v_key.read_only or s like '%:read')
+          and (v_key.toolsets is null or pg_catalog.split_part(s, ':', 1) = any (v_key.toolsets))
+        order by s)),
+    'toolsets', pg_catalog.to_jsonb(v_key.toolsets),
+    'read_only', v_key.read_only,
     'via', p_context ->> 'via',
     'op', p_context ->> 'op',
-    'request_id', p_context ->> 'request_id');
+    'request_id', p_context ->> 'request_id',
+    'args_digest', p_context ->> 'args_digest',
+    'confirmation_digest', p_context ->> 'confirmation_digest');
   perform pg_catalog.set_config('request.claims', v_claims::text, true);
   return v_claims || pg_catalog.jsonb_build_object('last_used_at', v_key.last_used_at);
 end
@@ -312,3 +351,54 @@ language sql set search_path = '' as $$
 $$;
 comment on function auth.store_idempotent_response(text, int, jsonb) is 'Stores the response of the request that claimed the Idempotency-Key and returns it.';
 grant execute on function auth.store_idempotent_response(text, int, jsonb) to favcrm_member;
+
+-- Issues a confirmation token for the operation and arguments of this request.
+create function auth.issue_confirmation(p_operation text) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  v_token text := 'fav_cfm_' || pg_catalog.rtrim(pg_catalog.translate(
+                    pg_catalog.encode(ext.gen_random_bytes(24), 'base64'), '+/', '-_'), '=');
+  v_expires timestamptz := pg_catalog.now() + interval '5 minutes';
+begin
+  if auth.key_id() is null or auth.claims() ->> 'args_digest' is null then
+    raise exception using errcode = '42501', hint = 'unauthenticated', message = 'Confirmations need an authenticated key.';
+  end if;
+  insert into app.confirmations (org_id, key_id, operation, args_digest, token_digest, expires_at)
+  values (auth.org_id(), auth.key_id(), p_operation, pg_catalog.decode(auth.claims() ->> 'args_digest', 'hex'),
+          ext.digest(pg_catalog.convert_to(v_token, 'UTF8'), 'sha256'), v_expires);
+  return pg_catalog.jsonb_build_object('confirmationToken', v_token, 'expiresAt', app.ts(v_expires));
+end
+$$;
+comment on function auth.issue_confirmation(text) is 'Creates a single-use, 5-minute confirmation token bound to the organisation, key, operation and argument digest of the request.';
+grant execute on function auth.issue_confirmation(text) to favcrm_member;
+
+-- Called first by every destructive operation. Agent keys must present a token issued for
+-- this key, this operation and exactly these arguments; it is used up. App keys pass.
+create function auth.require_confirmation(p_operation text) returns void
+language plpgsql set search_path = '' as $$
+declare
+  v_claims jsonb := auth.claims();
+  v_found uuid;
+begin
+  if coalesce(v_claims ->> 'key_kind', 'agent') = 'app' then
+    return;
+  end if;
+  if v_claims ->> 'confirmation_digest' is null then
+    raise exception using errcode = 'FV428', hint = 'confirmation_required',
+      message = pg_catalog.format('%s needs confirmation: show the preview to the person you act for, then call again with the same arguments and the confirmationToken.', p_operation);
+  end if;
+  update app.confirmations set used_at = pg_catalog.now()
+   where org_id = auth.org_id() and key_id = auth.key_id()
+     and token_digest = pg_catalog.decode(v_claims ->> 'confirmation_digest', 'hex')
+     and operation = p_operation
+     and args_digest = pg_catalog.decode(v_claims ->> 'args_digest', 'hex')
+     and used_at is null and expires_at > pg_catalog.now()
+  returning id into v_found;
+  if v_found is null then
+    raise exception using errcode = 'FV428', hint = 'invalid_confirmation_token',
+      message = 'The confirmation token is unknown, used, expired, or was issued for another key, operation or arguments. Call again without it for a new preview.';
+  end if;
+end
+$$;
+comment on function auth.require_confirmation(text) is 'Raises FV428 (HTTP 428) unless the request is from an app key or carries a valid confirmation token for this operation and its exact arguments; uses the token up.';
+grant execute on function auth.require_confirmation(text) to favcrm_member;

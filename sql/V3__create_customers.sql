@@ -213,27 +213,20 @@ begin
   if v_inactive is not null and v_inactive not between 1 and 36500 then
     perform app.raise_invalid('inactiveDays', 'out_of_range', 'inactiveDays must be between 1 and 36500.');
   end if;
-  with page as (
-    select c, c.id, pg_catalog.row_number() over (order by c.id desc) as rn
-      from app.customers c
-     where c.org_id = v_org
-       and (c.deleted_at is not null) = v_deleted
-       and (v_after is null or c.id < v_after)
-       and (v_q is null or (c.name || ' ' || coalesce(c.email, '') || ' ' || coalesce(c.phone, ''))
-                           ilike ('%' || app.escape_like(v_q) || '%'))
-       and (v_tag is null or c.tags @> array[v_tag])
-       and (v_stage is null or c.lifecycle_stage = v_stage)
-       and (v_inactive is null
-            or coalesce(c.last_activity_at, c.created_at) < pg_catalog.now() - pg_catalog.make_interval(days => v_inactive))
-     order by c.id desc
-     limit v_limit + 1)
-  select pg_catalog.jsonb_build_object(
-           'items', coalesce(pg_catalog.jsonb_agg(app.customer_json(page.c) order by page.id desc)
-                               filter (where page.rn <= v_limit), '[]'::jsonb),
-           'nextCursor', case when pg_catalog.count(*) > v_limit
-                              then app.encode_cursor((array_agg(page.id) filter (where page.rn = v_limit))[1]) end)
+  select app.page(array_agg(app.customer_json(c::app.customers) order by c.id desc), array_agg(c.id order by c.id desc), v_limit)
     into v_result
-    from page;
+    from (select * from app.customers c
+           where c.org_id = v_org
+             and (c.deleted_at is not null) = v_deleted
+             and (v_after is null or c.id < v_after)
+             and (v_q is null or (c.name || ' ' || coalesce(c.email, '') || ' ' || coalesce(c.phone, ''))
+                                 ilike ('%' || app.escape_like(v_q) || '%'))
+             and (v_tag is null or c.tags @> array[v_tag])
+             and (v_stage is null or c.lifecycle_stage = v_stage)
+             and (v_inactive is null
+                  or coalesce(c.last_activity_at, c.created_at) < pg_catalog.now() - pg_catalog.make_interval(days => v_inactive))
+           order by c.id desc
+           limit v_limit + 1) c;
   return v_result;
 end
 $$;
@@ -277,29 +270,34 @@ create function api.update_customer(p jsonb) returns jsonb
 language plpgsql set search_path = '' as $$
 declare
   c app.customers;
-  v_email text;
+  n app.customers;
 begin
   perform auth.require_scope('customers:write');
   c := app.customer_for_update((p ->> 'customerId')::uuid);
-  v_email := case when p ? 'email' then app.normalize_email(p ->> 'email') else c.email end;
   if c.deleted_at is not null then
     raise exception using errcode = '55000', hint = 'customer_deleted',
       message = 'The customer is deleted; restore it before changing it.';
   end if;
-  if v_email is distinct from c.email then
-    perform app.check_customer_email_free(v_email, c.id);
+  n := c;
+  if p ? 'name' then n.name := pg_catalog.btrim(p ->> 'name'); end if;
+  if p ? 'email' then n.email := app.normalize_email(p ->> 'email'); end if;
+  if p ? 'phone' then n.phone := app.normalize_phone(p ->> 'phone'); end if;
+  if p ? 'lifecycleStage' then n.lifecycle_stage := p ->> 'lifecycleStage'; end if;
+  if p ? 'source' then n.source := pg_catalog.btrim(p ->> 'source'); end if;
+  if p ? 'tags' then n.tags := app.normalize_tags(p -> 'tags'); end if;
+  if p ? 'customFields' then
+    n.custom_fields := pg_catalog.jsonb_strip_nulls(c.custom_fields || coalesce(p -> 'customFields', '{}'));
+  end if;
+  n.marketing_consent := app.merge_consent(c.marketing_consent, p -> 'marketingConsent');
+  if n is not distinct from c then
+    return app.customer_json(c);
+  end if;
+  if n.email is distinct from c.email then
+    perform app.check_customer_email_free(n.email, c.id);
   end if;
   update app.customers set
-    name = case when p ? 'name' then pg_catalog.btrim(p ->> 'name') else name end,
-    email = v_email,
-    phone = case when p ? 'phone' then app.normalize_phone(p ->> 'phone') else phone end,
-    lifecycle_stage = case when p ? 'lifecycleStage' then p ->> 'lifecycleStage' else lifecycle_stage end,
-    source = case when p ? 'source' then pg_catalog.btrim(p ->> 'source') else source end,
-    tags = case when p ? 'tags' then app.normalize_tags(p -> 'tags') else tags end,
-    custom_fields = case when p ? 'customFields'
-                         then pg_catalog.jsonb_strip_nulls(custom_fields || coalesce(p -> 'customFields', '{}'))
-                         else custom_fields end,
-    marketing_consent = app.merge_consent(marketing_consent, p -> 'marketingConsent'),
+    name = n.name, email = n.email, phone = n.phone, lifecycle_stage = n.lifecycle_stage, source = n.source,
+    tags = n.tags, custom_fields = n.custom_fields, marketing_consent = n.marketing_consent,
     updated_at = pg_catalog.now()
   where org_id = c.org_id and id = c.id
   returning * into c;
@@ -314,6 +312,7 @@ declare
   c app.customers;
 begin
   perform auth.require_scope('customers:write');
+  perform auth.require_confirmation('delete_customer');
   c := app.customer_for_update((p ->> 'customerId')::uuid);
   if c.deleted_at is null then
     update app.customers set deleted_at = pg_catalog.now(), updated_at = pg_catalog.now()
@@ -413,19 +412,12 @@ begin
   if not exists (select from app.customers where org_id = v_org and id = v_customer) then
     perform app.not_found('customer');
   end if;
-  with page as (
-    select n, n.id, pg_catalog.row_number() over (order by n.id desc) as rn
-      from app.customer_notes n
-     where n.org_id = v_org and n.customer_id = v_customer and (v_after is null or n.id < v_after)
-     order by n.id desc
-     limit v_limit + 1)
-  select pg_catalog.jsonb_build_object(
-           'items', coalesce(pg_catalog.jsonb_agg(app.customer_note_json(page.n) order by page.id desc)
-                               filter (where page.rn <= v_limit), '[]'::jsonb),
-           'nextCursor', case when pg_catalog.count(*) > v_limit
-                              then app.encode_cursor((array_agg(page.id) filter (where page.rn = v_limit))[1]) end)
+  select app.page(array_agg(app.customer_note_json(n::app.customer_notes) order by n.id desc), array_agg(n.id order by n.id desc), v_limit)
     into v_result
-    from page;
+    from (select * from app.customer_notes n
+           where n.org_id = v_org and n.customer_id = v_customer and (v_after is null or n.id < v_after)
+           order by n.id desc
+           limit v_limit + 1) n;
   return v_result;
 end
 $$;

@@ -22,6 +22,8 @@ language sql stable parallel safe set search_path = '' as $$
     'kind', k.kind,
     'prefix', k.key_prefix,
     'scopes', pg_catalog.to_jsonb(k.scopes),
+    'toolsets', pg_catalog.to_jsonb(k.toolsets),
+    'readOnly', k.read_only,
     'userId', k.user_id,
     'status', case when k.revoked_at is not null then 'revoked'
                    when k.expires_at <= pg_catalog.now() then 'expired'
@@ -73,20 +75,30 @@ create function api.update_organisation(p jsonb) returns jsonb
 language plpgsql set search_path = '' as $$
 declare
   o app.organisations;
+  n app.organisations;
 begin
   perform auth.require_scope('organisation:write');
   if p ? 'timezone' and not app.is_timezone(p ->> 'timezone') then
     perform app.raise_invalid('timezone', 'invalid_timezone',
       pg_catalog.format('%s is not an IANA time zone name (for example Europe/London).', p ->> 'timezone'));
   end if;
+  select * into o from app.organisations where id = auth.org_id() for update;
+  if not found then
+    perform app.not_found('organisation');
+  end if;
+  n := o;
+  if p ? 'name' then n.name := pg_catalog.btrim(p ->> 'name'); end if;
+  if p ? 'industry' then n.industry := p ->> 'industry'; end if;
+  if p ? 'country' then n.country := pg_catalog.upper(p ->> 'country'); end if;
+  if p ? 'timezone' then n.timezone := p ->> 'timezone'; end if;
+  if p ? 'defaultCurrency' then n.default_currency := pg_catalog.upper(p ->> 'defaultCurrency'); end if;
+  if n is not distinct from o then
+    return app.organisation_json(o);
+  end if;
   update app.organisations set
-    name = case when p ? 'name' then pg_catalog.btrim(p ->> 'name') else name end,
-    industry = case when p ? 'industry' then p ->> 'industry' else industry end,
-    country = case when p ? 'country' then pg_catalog.upper(p ->> 'country') else country end,
-    timezone = case when p ? 'timezone' then p ->> 'timezone' else timezone end,
-    default_currency = case when p ? 'defaultCurrency' then pg_catalog.upper(p ->> 'defaultCurrency') else default_currency end,
-    updated_at = pg_catalog.now()
-  where id = auth.org_id()
+    name = n.name, industry = n.industry, country = n.country, timezone = n.timezone,
+    default_currency = n.default_currency, updated_at = pg_catalog.now()
+  where id = o.id
   returning * into o;
   if not found then
     raise exception using errcode = '42501', hint = 'forbidden',
@@ -103,14 +115,27 @@ declare
   v_scopes text[];
   v_unknown text;
   v_expires timestamptz := (p ->> 'expiresAt')::timestamptz;
+  v_kind text := coalesce(p ->> 'kind', 'agent');
+  v_toolsets text[];
   v_secret text;
   k app.api_keys;
 begin
   perform auth.require_scope('keys:write');
+  if v_kind = 'app' then
+    -- An app key skips confirmations, so an agent may only mint one with a person's confirmation.
+    perform auth.require_confirmation('create_api_key');
+  end if;
   if p -> 'scopes' is null or p -> 'scopes' = 'null'::jsonb then
     v_scopes := array(select pg_catalog.jsonb_array_elements_text(auth.claims() -> 'scopes') s order by s);
   else
     v_scopes := array(select distinct s from pg_catalog.jsonb_array_elements_text(p -> 'scopes') s order by s);
+  end if;
+  if p -> 'toolsets' is not null and p -> 'toolsets' <> 'null'::jsonb then
+    v_toolsets := array(select distinct t from pg_catalog.jsonb_array_elements_text(p -> 'toolsets') t order by t);
+    select t into v_unknown from pg_catalog.unnest(v_toolsets) t where t <> all (auth.all_toolsets()) limit 1;
+    if found then
+      perform app.raise_invalid('toolsets', 'unknown_toolset', pg_catalog.format('%s is not a toolset.', v_unknown));
+    end if;
   end if;
   if pg_catalog.cardinality(v_scopes) = 0 then
     perform app.raise_invalid('scopes', 'empty_scopes', 'A key needs at least one scope.');
@@ -127,10 +152,11 @@ begin
   if v_expires is not null and v_expires <= pg_catalog.now() then
     perform app.raise_invalid('expiresAt', 'must_be_future', 'expiresAt must be in the future.');
   end if;
-  v_secret := auth.new_key_secret('agent');
-  insert into app.api_keys (org_id, user_id, name, kind, key_prefix, key_digest, scopes, expires_at)
-  values (auth.org_id(), auth.user_id(), pg_catalog.btrim(p ->> 'name'), 'agent', pg_catalog.left(v_secret, 12),
-          ext.digest(pg_catalog.convert_to(v_secret, 'UTF8'), 'sha256'), v_scopes, v_expires)
+  v_secret := auth.new_key_secret(v_kind);
+  insert into app.api_keys (org_id, user_id, name, kind, key_prefix, key_digest, scopes, expires_at, toolsets, read_only)
+  values (auth.org_id(), auth.user_id(), pg_catalog.btrim(p ->> 'name'), v_kind, pg_catalog.left(v_secret, 12),
+          ext.digest(pg_catalog.convert_to(v_secret, 'UTF8'), 'sha256'), v_scopes, v_expires, v_toolsets,
+          coalesce((p ->> 'readOnly')::boolean, false))
   returning * into k;
   return app.api_key_json(k) || pg_catalog.jsonb_build_object('apiKey', v_secret);
 end
@@ -147,23 +173,31 @@ declare
   v_result jsonb;
 begin
   perform auth.require_scope('keys:read');
-  with page as (
-    select k, k.id, pg_catalog.row_number() over (order by k.id desc) as rn
-      from app.api_keys k
-     where k.org_id = v_org and (v_all or k.revoked_at is null) and (v_after is null or k.id < v_after)
-     order by k.id desc
-     limit v_limit + 1)
-  select pg_catalog.jsonb_build_object(
-           'items', coalesce(pg_catalog.jsonb_agg(app.api_key_json(page.k) order by page.id desc)
-                               filter (where page.rn <= v_limit), '[]'::jsonb),
-           'nextCursor', case when pg_catalog.count(*) > v_limit
-                              then app.encode_cursor((array_agg(page.id) filter (where page.rn = v_limit))[1]) end)
+  select app.page(array_agg(app.api_key_json(k::app.api_keys) order by k.id desc), array_agg(k.id order by k.id desc), v_limit)
     into v_result
-    from page;
+    from (select * from app.api_keys k
+           where k.org_id = v_org and (v_all or k.revoked_at is null) and (v_after is null or k.id < v_after)
+           order by k.id desc
+           limit v_limit + 1) k;
   return v_result;
 end
 $$;
 comment on function api.list_api_keys(jsonb) is 'Lists keys (owners and admins see every key of the organisation, others their own), newest first. Never returns secrets.';
+
+create function api.get_api_key(p jsonb) returns jsonb
+language plpgsql stable set search_path = '' as $$
+declare
+  k app.api_keys;
+begin
+  perform auth.require_scope('keys:read');
+  select * into k from app.api_keys where org_id = auth.org_id() and id = (p ->> 'apiKeyId')::uuid;
+  if not found then
+    perform app.not_found('API key');
+  end if;
+  return app.api_key_json(k);
+end
+$$;
+comment on function api.get_api_key(jsonb) is 'Returns one key (never its secret).';
 
 create function api.revoke_api_key(p jsonb) returns jsonb
 language plpgsql set search_path = '' as $$
@@ -171,6 +205,7 @@ declare
   k app.api_keys;
 begin
   perform auth.require_scope('keys:write');
+  perform auth.require_confirmation('revoke_api_key');
   update app.api_keys set revoked_at = coalesce(revoked_at, pg_catalog.now())
    where org_id = auth.org_id() and id = (p ->> 'apiKeyId')::uuid
    returning * into k;
@@ -194,27 +229,21 @@ declare
   v_result jsonb;
 begin
   perform auth.require_scope('audit:read');
-  with page as (
-    select e, e.id, pg_catalog.row_number() over (order by e.id desc) as rn
-      from audit.event e
-     where e.org_id = v_org
-       and (v_after is null or e.id < v_after)
-       and (v_row is null or e.row_id = v_row)
-       and (v_table is null or e.table_name = v_table)
-       and (v_operation is null or e.operation = v_operation)
-     order by e.id desc
-     limit v_limit + 1)
-  select pg_catalog.jsonb_build_object(
-           'items', coalesce(pg_catalog.jsonb_agg(app.audit_event_json(page.e) order by page.id desc)
-                               filter (where page.rn <= v_limit), '[]'::jsonb),
-           'nextCursor', case when pg_catalog.count(*) > v_limit
-                              then app.encode_cursor((array_agg(page.id) filter (where page.rn = v_limit))[1]) end)
+  select app.page(array_agg(app.audit_event_json(e::audit.event) order by e.id desc), array_agg(e.id order by e.id desc), v_limit)
     into v_result
-    from page;
+    from (select * from audit.event e
+           where e.org_id = v_org
+             and (v_after is null or e.id < v_after)
+             and (v_row is null or e.row_id = v_row)
+             and (v_table is null or e.table_name = v_table)
+             and (v_operation is null or e.operation = v_operation)
+           order by e.id desc
+           limit v_limit + 1) e;
   return v_result;
 end
 $$;
 comment on function api.list_audit_events(jsonb) is 'Lists audit events of the organisation, newest first (owners and admins), filtered by rowId, tableName or operation.';
 
 grant execute on function api.get_organisation(jsonb), api.update_organisation(jsonb), api.create_api_key(jsonb),
-  api.list_api_keys(jsonb), api.revoke_api_key(jsonb), api.list_audit_events(jsonb) to favcrm_member;
+  api.list_api_keys(jsonb), api.get_api_key(jsonb), api.revoke_api_key(jsonb), api.list_audit_events(jsonb)
+  to favcrm_member;
