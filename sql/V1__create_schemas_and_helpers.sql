@@ -25,7 +25,7 @@ grant usage on schema api, auth to favcrm_authenticator;
 
 -- UUID version 7: a millisecond timestamp prefix keeps primary-key indexes append-mostly.
 create function app.uuid_v7() returns uuid
-language sql volatile parallel safe set search_path = '' as $$
+language sql volatile parallel safe as $$
   select pg_catalog.encode(
     pg_catalog.set_bit(pg_catalog.set_bit(
       overlay(pg_catalog.uuid_send(pg_catalog.gen_random_uuid())
@@ -39,7 +39,7 @@ grant execute on function app.uuid_v7() to favcrm_member;
 
 -- ISO-8601 UTC rendering used in every JSON result: 2026-01-31T09:30:00.000Z.
 create function app.ts(t timestamptz) returns text
-language sql immutable parallel safe set search_path = '' as $$
+language sql immutable parallel safe as $$
   select pg_catalog.to_char(t at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
 $$;
 comment on function app.ts(timestamptz) is 'Formats a timestamp as ISO 8601 in UTC with millisecond precision and a Z suffix.';
@@ -51,37 +51,37 @@ grant execute on function app.ts(timestamptz) to favcrm_member, favcrm_anon;
 -- every policy comparison is NULL, and no row is visible.
 -- ---------------------------------------------------------------------------------------
 create function auth.claims() returns jsonb
-language sql stable parallel safe set search_path = '' as $$
+language sql stable parallel safe as $$
   select nullif(pg_catalog.current_setting('request.claims', true), '')::jsonb
 $$;
 comment on function auth.claims() is 'The request claims (JSON) set for this transaction, or NULL when none are set.';
 
 create function auth.org_id() returns uuid
-language sql stable parallel safe set search_path = '' as $$
+language sql stable parallel safe as $$
   select (auth.claims() ->> 'org_id')::uuid
 $$;
 comment on function auth.org_id() is 'The organisation of the current request, or NULL.';
 
 create function auth.user_id() returns uuid
-language sql stable parallel safe set search_path = '' as $$
+language sql stable parallel safe as $$
   select (auth.claims() ->> 'user_id')::uuid
 $$;
 comment on function auth.user_id() is 'The user behind the current request, or NULL.';
 
 create function auth.key_id() returns uuid
-language sql stable parallel safe set search_path = '' as $$
+language sql stable parallel safe as $$
   select (auth.claims() ->> 'key_id')::uuid
 $$;
 comment on function auth.key_id() is 'The API key of the current request, or NULL.';
 
 create function auth.role() returns text
-language sql stable parallel safe set search_path = '' as $$
+language sql stable parallel safe as $$
   select auth.claims() ->> 'role'
 $$;
 comment on function auth.role() is 'The organisation role (owner, admin, manager, staff) of the current request, or NULL.';
 
 create function auth.has_scope(p_scope text) returns boolean
-language sql stable parallel safe set search_path = '' as $$
+language sql stable parallel safe as $$
   select coalesce((auth.claims() -> 'scopes') ? p_scope, false)
 $$;
 comment on function auth.has_scope(text) is 'Whether the current request holds the scope (already narrowed to what its role allows).';
@@ -102,13 +102,13 @@ $$;
 comment on function auth.require_scope(text) is 'Raises 42501 insufficient_scope unless the request holds the scope.';
 
 create function auth.role_rank(p_role text) returns int
-language sql immutable parallel safe set search_path = '' as $$
+language sql immutable parallel safe as $$
   select case p_role when 'owner' then 4 when 'admin' then 3 when 'manager' then 2 when 'staff' then 1 else 0 end
 $$;
 comment on function auth.role_rank(text) is 'Orders organisation roles: owner 4, admin 3, manager 2, staff 1.';
 
 create function auth.role_scopes(p_role text) returns text[]
-language sql immutable parallel safe set search_path = '' as $$
+language sql immutable parallel safe as $$
   select case p_role
     when 'owner' then array['customers:read','customers:write','organisation:read','organisation:write','keys:read','keys:write','audit:read']
     when 'admin' then array['customers:read','customers:write','organisation:read','organisation:write','keys:read','keys:write','audit:read']
@@ -120,7 +120,7 @@ $$;
 comment on function auth.role_scopes(text) is 'The ceiling of scopes an organisation role may hold. A key''s effective scopes are its own scopes intersected with this.';
 
 create function auth.all_scopes() returns text[]
-language sql immutable parallel safe set search_path = '' as $$
+language sql immutable parallel safe as $$
   select auth.role_scopes('owner')
 $$;
 comment on function auth.all_scopes() is 'Every scope that exists.';
@@ -148,14 +148,14 @@ $$;
 comment on function app.not_found(text) is 'Raises P0002 (HTTP 404) not_found for the named kind of thing.';
 
 create function app.is_timezone(p_tz text) returns boolean
-language sql stable set search_path = '' as $$
+language sql stable as $$
   select exists (select from pg_catalog.pg_timezone_names where name = p_tz)
 $$;
 comment on function app.is_timezone(text) is 'Whether the text is an IANA time zone name PostgreSQL knows.';
 
 -- Opaque keyset cursors: base64 of the last row's id.
 create function app.encode_cursor(p_id uuid) returns text
-language sql immutable parallel safe set search_path = '' as $$
+language sql immutable parallel safe as $$
   select pg_catalog.translate(pg_catalog.encode(pg_catalog.uuid_send(p_id), 'base64'), '+/=', '-_')
 $$;
 comment on function app.encode_cursor(uuid) is 'Encodes a keyset position as an opaque URL-safe cursor.';
@@ -197,7 +197,7 @@ comment on function app.page_limit(jsonb) is 'The page size asked for (default 2
 -- One page of a keyset-paginated list. The caller fetches limit + 1 rows, newest first; the
 -- extra row only tells that there is a next page.
 create function app.page(p_items jsonb[], p_ids uuid[], p_limit int) returns jsonb
-language sql immutable parallel safe set search_path = '' as $$
+language sql immutable parallel safe as $$
   select pg_catalog.jsonb_build_object(
     'items', coalesce(pg_catalog.to_jsonb(p_items[1:p_limit]), '[]'::jsonb),
     'nextCursor', case when coalesce(pg_catalog.cardinality(p_ids), 0) > p_limit

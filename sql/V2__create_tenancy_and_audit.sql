@@ -174,7 +174,7 @@ grant select on audit.event to favcrm_member;
 
 -- The toolsets that exist: the domains of the scopes.
 create function auth.all_toolsets() returns text[]
-language sql immutable parallel safe set search_path = '' as $$
+language sql immutable parallel safe as $$
   select array(select distinct pg_catalog.split_part(s, ':', 1) from pg_catalog.unnest(auth.all_scopes()) s order by 1)
 $$;
 comment on function auth.all_toolsets() is 'Every toolset name (the part of a scope before the colon).';
@@ -250,7 +250,7 @@ grant execute on function auth.touch_api_key(uuid) to favcrm_authenticator;
 
 -- A new key secret: fav_mcp_ (agent) or fav_sk_ (app back end) and 192 random bits, base64url.
 create function auth.new_key_secret(p_kind text) returns text
-language sql volatile set search_path = '' as $$
+language sql volatile as $$
   select case p_kind when 'app' then 'fav_sk_' else 'fav_mcp_' end
       || pg_catalog.rtrim(pg_catalog.translate(pg_catalog.encode(ext.gen_random_bytes(24), 'base64'), '+/', '-_'), '=')
 $$;
@@ -344,7 +344,7 @@ comment on function auth.claim_idempotency_key(text, text, bytea) is 'Claims an 
 grant execute on function auth.claim_idempotency_key(text, text, bytea) to favcrm_member;
 
 create function auth.store_idempotent_response(p_key text, p_status int, p_body jsonb) returns jsonb
-language sql set search_path = '' as $$
+language sql as $$
   update app.idempotency_keys set response_status = p_status, response_body = p_body
    where org_id = auth.org_id() and key_id = auth.key_id() and idempotency_key = p_key;
   select p_body

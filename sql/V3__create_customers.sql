@@ -58,13 +58,13 @@ grant select, insert on app.customer_notes to favcrm_member;
 -- Helpers
 -- ---------------------------------------------------------------------------------------
 create function app.normalize_phone(p_phone text) returns text
-language sql immutable parallel safe set search_path = '' as $$
+language sql immutable parallel safe as $$
   select nullif(pg_catalog.regexp_replace(pg_catalog.btrim(p_phone), '[[:space:]().-]', '', 'g'), '')
 $$;
 comment on function app.normalize_phone(text) is 'Removes spaces, dots, dashes and brackets from a phone number.';
 
 create function app.normalize_email(p_email text) returns text
-language sql immutable parallel safe set search_path = '' as $$
+language sql immutable parallel safe as $$
   select nullif(pg_catalog.lower(pg_catalog.btrim(p_email)), '')
 $$;
 comment on function app.normalize_email(text) is 'Trims and lower-cases an email address.';
@@ -91,7 +91,7 @@ $$;
 comment on function app.normalize_tags(jsonb) is 'Turns a JSON array of tags into a sorted, lower-case, duplicate-free text[].';
 
 create function app.escape_like(p text) returns text
-language sql immutable parallel safe set search_path = '' as $$
+language sql immutable parallel safe as $$
   select pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(p, '\', '\\'), '%', '\%'), '_', '\_')
 $$;
 comment on function app.escape_like(text) is 'Escapes LIKE wildcards so user text matches literally.';
@@ -129,7 +129,7 @@ $$;
 comment on function app.merge_consent(jsonb, jsonb) is 'Applies marketing-consent changes per channel, recording when and from what source each was given or withdrawn.';
 
 create function app.customer_json(c app.customers) returns jsonb
-language sql stable parallel safe set search_path = '' as $$
+language sql stable parallel safe as $$
   select pg_catalog.jsonb_build_object(
     'id', c.id,
     'name', c.name,
@@ -148,7 +148,7 @@ $$;
 comment on function app.customer_json(app.customers) is 'The API representation of a customer.';
 
 create function app.customer_note_json(n app.customer_notes) returns jsonb
-language sql stable parallel safe set search_path = '' as $$
+language sql stable parallel safe as $$
   select pg_catalog.jsonb_build_object(
     'id', n.id,
     'customerId', n.customer_id,

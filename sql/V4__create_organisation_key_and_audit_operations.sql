@@ -1,7 +1,7 @@
 -- Operations on the organisation, API keys and the audit log.
 
 create function app.organisation_json(o app.organisations) returns jsonb
-language sql stable parallel safe set search_path = '' as $$
+language sql stable parallel safe as $$
   select pg_catalog.jsonb_build_object(
     'id', o.id,
     'name', o.name,
@@ -15,7 +15,7 @@ $$;
 comment on function app.organisation_json(app.organisations) is 'The API representation of an organisation.';
 
 create function app.api_key_json(k app.api_keys) returns jsonb
-language sql stable parallel safe set search_path = '' as $$
+language sql stable parallel safe as $$
   select pg_catalog.jsonb_build_object(
     'id', k.id,
     'name', k.name,
@@ -36,7 +36,7 @@ $$;
 comment on function app.api_key_json(app.api_keys) is 'The API representation of a key: never the secret or its digest.';
 
 create function app.audit_event_json(e audit.event) returns jsonb
-language sql stable parallel safe set search_path = '' as $$
+language sql stable parallel safe as $$
   select pg_catalog.jsonb_build_object(
     'id', e.id,
     'occurredAt', app.ts(e.occurred_at),

@@ -397,5 +397,7 @@ pub async fn authenticate(pool: &Pool, caller: &Caller, via: Via, request_id: &s
     let principal = principal_from(Some(r_auth.map_err(|e| from_db_error(&e))?))?;
     r_commit.map_err(|e| from_db_error(&e))?;
     guard.finish();
-    principal.ok_or_else(|| ApiError::internal("authenticate returned nothing"))
+    let principal = principal.ok_or_else(|| ApiError::internal("authenticate returned nothing"))?;
+    touch_key_if_stale(pool, &principal);
+    Ok(principal)
 }

@@ -1,0 +1,2 @@
+-- wrk script: authenticated GETs.
+wrk.headers["Authorization"] = "Bearer " .. os.getenv("KEY")
