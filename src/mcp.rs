@@ -85,7 +85,20 @@ pub async fn gate(
     };
     let (toolsets, read_only) = narrowing(&req);
     req.extensions_mut().insert(McpContext { caller, principal, request_id, toolsets, read_only });
-    Ok(next.call(req).await?.map_into_boxed_body())
+    let res = next.call(req).await?;
+    // rmcp streams even a plain JSON answer in many small frames; sent as one body, a page of
+    // tools or customers costs a fraction of the writes. (Event streams pass through as they are.)
+    let is_json =
+        res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !is_json {
+        return Ok(res.map_into_boxed_body());
+    }
+    let (req, res) = res.into_parts();
+    let (head, body) = res.map_into_boxed_body().into_parts();
+    let bytes =
+        actix_web::body::to_bytes(body).await.map_err(|e| actix_web::error::ErrorInternalServerError(e.to_string()))?;
+    let res = head.set_body(bytes).map_into_boxed_body();
+    Ok(ServiceResponse::new(req, res))
 }
 
 fn deny(req: ServiceRequest, error: ApiError) -> ServiceResponse<actix_web::body::BoxBody> {
@@ -221,8 +234,17 @@ pub fn tool_json(op: &Operation) -> Value {
     })
 }
 
-fn tool(op: &Operation) -> Result<Tool, ErrorData> {
-    serde_json::from_value(tool_json(op)).map_err(|e| ErrorData::internal_error(format!("tool {}: {e}", op.name), None))
+/// Every tool, built once: schemas are shared (`Arc`) by every `tools/list` answer.
+fn tools() -> &'static [(&'static Operation, Tool)] {
+    static TOOLS: std::sync::LazyLock<Vec<(&'static Operation, Tool)>> = std::sync::LazyLock::new(|| {
+        let mut tools: Vec<(&'static Operation, Tool)> = catalog::all()
+            .iter()
+            .map(|op| (op, serde_json::from_value(tool_json(op)).unwrap_or_else(|e| panic!("tool {}: {e}", op.name))))
+            .collect();
+        tools.sort_by_key(|(op, _)| op.name);
+        tools
+    });
+    &TOOLS
 }
 
 /// A business error as a tool result the agent can read.
@@ -252,11 +274,10 @@ impl ServerHandler for FavcrmMcp {
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let mcp = context(&ctx)?;
-        let mut ops: Vec<&Operation> = catalog::all().iter().filter(|op| mcp.offers(op)).collect();
-        ops.sort_by_key(|op| op.name);
-        let tools = ops.into_iter().map(tool).collect::<Result<Vec<_>, _>>()?;
-        serde_json::from_value(json!({ "tools": tools }))
-            .map_err(|e| ErrorData::internal_error(format!("tools/list: {e}"), None))
+        let tools: Vec<Tool> = tools().iter().filter(|(op, _)| mcp.offers(op)).map(|(_, tool)| tool.clone()).collect();
+        let mut result = ListToolsResult::default();
+        result.tools = tools;
+        Ok(result)
     }
 
     async fn list_resources(
