@@ -275,9 +275,7 @@ impl ServerHandler for FavcrmMcp {
     ) -> Result<ListToolsResult, ErrorData> {
         let mcp = context(&ctx)?;
         let tools: Vec<Tool> = tools().iter().filter(|(op, _)| mcp.offers(op)).map(|(_, tool)| tool.clone()).collect();
-        let mut result = ListToolsResult::default();
-        result.tools = tools;
-        Ok(result)
+        Ok(ListToolsResult { tools, ..Default::default() })
     }
 
     async fn list_resources(
