@@ -91,6 +91,8 @@ pub enum Command {
     Whoami(ClientOpts),
     /// Check that the server is reachable, the key is accepted, and tools are offered.
     Doctor(ClientOpts),
+    /// Print the OpenAPI 3.1 document generated from the operation catalog.
+    Openapi,
 }
 
 /// Where the server is and which key to use. URL: --url > FAVCRM_MCP_URL > FAVCRM_API_BASE +
@@ -225,6 +227,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Login(args) => return login(args).await,
         Command::Whoami(opts) => return whoami(opts).await,
         Command::Doctor(opts) => return doctor(opts).await,
+        Command::Openapi => {
+            println!("{}", serde_json::to_string_pretty(&crate::openapi::document())?);
+            return Ok(ExitCode::SUCCESS);
+        }
         _ => {}
     }
     let settings = db_settings(&cli.global);
@@ -237,7 +243,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }),
         Command::Admin(AdminCommand::CreateOrg(args)) => create_org(&db, &settings, args).await,
         Command::Policies(PoliciesCommand::Audit { json }) => audit(&db, json).await,
-        Command::Tool(_) | Command::Login(_) | Command::Whoami(_) | Command::Doctor(_) => unreachable!("handled above"),
+        Command::Tool(_) | Command::Login(_) | Command::Whoami(_) | Command::Doctor(_) | Command::Openapi => {
+            unreachable!("handled above")
+        }
     };
     db.shutdown();
     result

@@ -12,6 +12,7 @@ pub mod client;
 pub mod db;
 pub mod error;
 pub mod mcp;
+pub mod openapi;
 pub mod policies;
 pub mod rest;
 pub mod skills;

@@ -55,6 +55,7 @@ impl Application {
                 .wrap(from_fn(request_context))
                 .service(mcp.clone().scope_with_path("/mcp").wrap(from_fn(mcp::gate)))
                 .route("/.well-known/mcp/server-card.json", web::get().to(server_card))
+                .route("/openapi.json", web::get().to(openapi))
                 .route("/healthz", web::get().to(healthz))
                 .route("/readyz", web::get().to(readyz))
                 .configure(rest::configure)
@@ -108,6 +109,10 @@ async fn request_context(
 
 async fn server_card() -> HttpResponse {
     HttpResponse::Ok().json(mcp::server_card())
+}
+
+async fn openapi() -> HttpResponse {
+    HttpResponse::Ok().json(crate::openapi::document())
 }
 
 async fn healthz() -> HttpResponse {

@@ -15,4 +15,5 @@ mod isolation;
 mod keys;
 mod mcp;
 mod mcp_client;
+mod openapi;
 mod policies;

@@ -1,13 +1,19 @@
-//! A real third-party MCP client, the official Python SDK (pinned in
-//! tests/mcp_client/requirements.txt), against a live server.
+//! Third-party checkers (pinned in tests/mcp_client/requirements.txt): the official MCP Python
+//! SDK as a real client against a live server, and an OpenAPI 3.1 validator.
 
 use std::path::PathBuf;
 use std::process::Command;
 
 use crate::common::TestApp;
 
-/// A virtualenv with the pinned SDK, made on first use under Cargo's test scratch folder.
+/// A virtualenv with the pinned packages, made once per run (other tests wait for it) under
+/// Cargo's test scratch folder, and kept while the requirements do not change.
 fn python_with_sdk() -> PathBuf {
+    static PYTHON: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(make_venv).clone()
+}
+
+fn make_venv() -> PathBuf {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let requirements = root.join("tests/mcp_client/requirements.txt");
     let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("mcp-client-venv");
@@ -48,4 +54,13 @@ async fn the_official_python_mcp_sdk_lists_calls_and_is_refused_as_it_should_be(
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn the_openapi_document_passes_a_third_party_validator() {
+    let python = python_with_sdk();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp_client/validate_openapi.py");
+    let document = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/openapi.json");
+    let out = Command::new(&python).arg(script).arg(document).output().unwrap();
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
 }
