@@ -12,7 +12,7 @@ async fn requests_without_a_valid_key_get_401_with_www_authenticate() {
     let none = app.call(None, reqwest::Method::GET, "/v1/customers", None).await;
     assert_eq!((none.status, none.code()), (StatusCode::UNAUTHORIZED, "missing_api_key"));
     assert!(none.headers["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
-    let wrong = app.get("fav_mcp_notarealkeyatall000000000000000", "/v1/customers").await;
+    let wrong = app.get("fav_mcp_not-a-real-key", "/v1/customers").await;
     assert_eq!((wrong.status, wrong.code()), (StatusCode::UNAUTHORIZED, "invalid_api_key"));
     assert!(wrong.headers.contains_key("www-authenticate"));
 }

@@ -122,7 +122,7 @@ async fn the_handshake_style_works_too() {
 async fn no_key_or_a_bad_key_gets_http_401_with_a_bearer_challenge() {
     let app = TestApp::spawn().await;
     app.create_org("Glow").await;
-    for key in [None, Some("fav_mcp_wrongwrongwrongwrongwrongwrong")] {
+    for key in [None, Some("fav_mcp_not-a-real-key")] {
         let (status, body) = app.rpc(key, "/mcp", "tools/list", json!({}), &[]).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
         let res = app.http.post(format!("{}/mcp", app.base)).body("{}").send().await.unwrap();
