@@ -197,8 +197,7 @@ async fn the_cli_logs_in_lists_describes_and_calls_tools_against_a_running_serve
 
     let (code, out, _) = tokio::task::block_in_place(|| run(&["doctor"]));
     assert_eq!(code, Some(0), "{out}");
-    let (code, _, _) =
-        tokio::task::block_in_place(|| run(&["doctor", "--api-key", "fav_mcp_not-a-real-key"]));
+    let (code, _, _) = tokio::task::block_in_place(|| run(&["doctor", "--api-key", "fav_mcp_not-a-real-key"]));
     assert_eq!(code, Some(1));
     let _ = std::fs::remove_dir_all(&home);
 }
