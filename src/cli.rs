@@ -40,7 +40,7 @@ pub struct GlobalOpts {
     #[arg(long, env = "FAVCRM_AUTHENTICATOR_PASSWORD", global = true, hide_env_values = true)]
     pub authenticator_password: Option<String>,
 
-    /// Where favcrm keeps its data: the embedded PostgreSQL cluster (pg/), its log, mail.
+    /// Where favcrm keeps its data: the embedded PostgreSQL cluster (pg/) and its log.
     #[arg(long, env = "FAVCRM_DATA_DIR", default_value = "./.favcrm", global = true)]
     pub data_dir: PathBuf,
 
@@ -72,7 +72,7 @@ pub struct GlobalOpts {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Migrate the database and serve the REST API (the default).
+    /// Migrate the database and serve REST (/v1) and MCP (/mcp) (the default).
     Serve,
     /// Create favcrm's roles if needed, run migrations and re-apply the RLS policies.
     Migrate,
