@@ -131,6 +131,13 @@ pub async fn audit(client: &Client) -> anyhow::Result<Report> {
             if policy.command == "ALL" {
                 breach(2, &object, "is FOR ALL; write one policy per command".into());
             }
+            let runtime = policy.roles.iter().any(|r| RUNTIME_ROLES.contains(&r.as_str()));
+            if tenant && runtime && matches!(policy.command.as_str(), "SELECT" | "UPDATE" | "DELETE") {
+                let pins = policy.using.as_deref().is_some_and(|u| u.contains("org_id = ( SELECT auth.org_id()"));
+                if !pins {
+                    breach(2, &object, "USING does not limit rows to org_id = auth.org_id()".into());
+                }
+            }
             if tenant && matches!(policy.command.as_str(), "INSERT" | "UPDATE") {
                 let pins = policy.with_check.as_deref().is_some_and(|c| c.contains("org_id = ( SELECT auth.org_id()"));
                 if !pins {

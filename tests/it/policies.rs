@@ -49,6 +49,11 @@ async fn the_audit_reports_each_planted_breach() {
             "app.customers: policy \"subquery\"",
         ),
         ("create unique index leaky on app.customers (phone)", 1, "app.customers"),
+        (
+            "create policy \"everything\" on app.customer_notes for select to favcrm_member using (true)",
+            2,
+            "app.customer_notes: policy \"everything\"",
+        ),
         ("grant truncate on app.customers to favcrm_member", 4, "favcrm_member"),
         ("create function auth.oops() returns int language sql security definer as 'select 1'", 5, "auth.oops()"),
     ];
