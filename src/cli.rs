@@ -61,6 +61,10 @@ pub struct GlobalOpts {
     #[arg(long, env = "FAVCRM_MCP_ALLOWED_ORIGINS", value_delimiter = ',', global = true)]
     pub mcp_allowed_origins: Option<Vec<String>>,
 
+    /// Requests a minute each API key may make (REST and MCP together); 0 turns it off.
+    #[arg(long, env = "FAVCRM_KEY_REQUESTS_PER_MINUTE", default_value_t = 1200, global = true)]
+    pub key_requests_per_minute: u32,
+
     /// Log filter: a level (error, warn, info, debug, trace) or directives such as favcrm=debug.
     #[arg(long, env = "FAVCRM_LOG", default_value = "info", global = true)]
     pub log: String,
@@ -256,6 +260,7 @@ async fn serve(db: &Arc<Database>, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     let settings = ServerSettings {
         mcp_allowed_hosts: g.mcp_allowed_hosts.clone(),
         mcp_allowed_origins: g.mcp_allowed_origins.clone(),
+        key_requests_per_minute: g.key_requests_per_minute,
     };
     let app = Application::build(db.clone(), &g.bind, settings)?;
     tracing::info!(address = %g.bind, "favcrm listening");

@@ -14,6 +14,7 @@ pub mod error;
 pub mod mcp;
 pub mod openapi;
 pub mod policies;
+pub mod ratelimit;
 pub mod rest;
 pub mod skills;
 pub mod startup;

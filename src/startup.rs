@@ -18,6 +18,8 @@ use crate::{mcp, rest};
 /// Shared by every request.
 pub struct AppState {
     pub db: Arc<Database>,
+    /// The per-key request budget; None when disabled.
+    pub key_budget: Option<Arc<crate::ratelimit::KeyBudget>>,
 }
 
 /// The id of the request, from a sane incoming `X-Request-Id` or a new UUID.
@@ -25,12 +27,20 @@ pub struct AppState {
 pub struct RequestId(pub String);
 
 /// HTTP-level settings.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ServerSettings {
     /// Hosts accepted in the `Host` header of MCP requests. None: loopback only.
     pub mcp_allowed_hosts: Option<Vec<String>>,
     /// Browser origins accepted on MCP requests. None: no Origin check.
     pub mcp_allowed_origins: Option<Vec<String>>,
+    /// Requests a minute each API key may make; 0 turns the budget off.
+    pub key_requests_per_minute: u32,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self { mcp_allowed_hosts: None, mcp_allowed_origins: None, key_requests_per_minute: 1200 }
+    }
 }
 
 /// A bound, not yet running, server (tests bind port 0 and read [`Application::port`]).
@@ -48,10 +58,12 @@ impl Application {
     pub fn from_listener(db: Arc<Database>, listener: TcpListener, settings: ServerSettings) -> anyhow::Result<Self> {
         let port = listener.local_addr()?.port();
         let mcp = mcp::service(db.pool.clone(), settings.mcp_allowed_hosts, settings.mcp_allowed_origins);
-        let state = web::Data::new(AppState { db });
+        let key_budget = crate::ratelimit::KeyBudget::per_minute(settings.key_requests_per_minute).map(Arc::new);
+        let state = web::Data::new(AppState { db, key_budget });
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .wrap(from_fn(crate::ratelimit::enforce))
                 .wrap(from_fn(request_context))
                 .service(mcp.clone().scope_with_path("/mcp").wrap(from_fn(mcp::gate)))
                 .route("/.well-known/mcp/server-card.json", web::get().to(server_card))

@@ -104,10 +104,14 @@ impl Res {
 
 impl TestApp {
     pub async fn spawn() -> Self {
+        Self::spawn_with(Default::default()).await
+    }
+
+    pub async fn spawn_with(settings: favcrm::startup::ServerSettings) -> Self {
         let dbname = fresh_database().await;
         let database = Arc::new(Database::from_configs(admin_config(&dbname), runtime_config(&dbname), 8).unwrap());
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let app = Application::from_listener(database, listener, Default::default()).unwrap();
+        let app = Application::from_listener(database, listener, settings).unwrap();
         let base = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until_stopped());
         Self { base, dbname, http: reqwest::Client::new() }

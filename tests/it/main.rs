@@ -17,3 +17,4 @@ mod mcp;
 mod mcp_client;
 mod openapi;
 mod policies;
+mod ratelimit;

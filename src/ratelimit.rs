@@ -1,0 +1,147 @@
+//! The per-key request budget (governor, GCRA): every request that presents a bearer key is
+//! counted against that key's budget before anything else happens. Answers carry
+//! `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`; over the budget, 429 with
+//! `Retry-After` (REST: a problem body; MCP: a JSON-RPC error with the same data).
+
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::StateInformationMiddleware;
+use governor::{Quota, RateLimiter};
+use sha2::{Digest, Sha256};
+
+type Limiter = RateLimiter<
+    [u8; 32],
+    governor::state::keyed::DefaultKeyedStateStore<[u8; 32]>,
+    DefaultClock,
+    StateInformationMiddleware,
+>;
+
+/// How often (in checks) keys idle long enough to be full again are forgotten.
+const PRUNE_EVERY: u64 = 4096;
+
+pub struct KeyBudget {
+    limiter: Limiter,
+    per_minute: u32,
+    checks: AtomicU64,
+}
+
+/// What a request learns about its key's budget.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    pub limit: u32,
+    pub remaining: u32,
+    /// Seconds until the budget is full again.
+    pub reset_seconds: u64,
+}
+
+/// A refused request: when to come back.
+#[derive(Debug, Clone, Copy)]
+pub struct Exceeded {
+    pub limit: u32,
+    pub retry_after_seconds: u64,
+}
+
+impl KeyBudget {
+    /// `per_minute` requests a minute per key, all of which may come at once. None when 0.
+    pub fn per_minute(per_minute: u32) -> Option<Self> {
+        let n = NonZeroU32::new(per_minute)?;
+        let limiter = RateLimiter::<[u8; 32], _, DefaultClock>::keyed(Quota::per_minute(n))
+            .with_middleware::<StateInformationMiddleware>();
+        Some(Self { limiter, per_minute, checks: AtomicU64::new(0) })
+    }
+
+    /// Counts one request for the key.
+    pub fn check(&self, key: &str) -> Result<Budget, Exceeded> {
+        let digest: [u8; 32] = Sha256::digest(key.as_bytes()).into();
+        if self.checks.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == PRUNE_EVERY - 1 {
+            self.limiter.retain_recent();
+        }
+        let per_cell = Duration::from_secs(60) / self.per_minute;
+        match self.limiter.check_key(&digest) {
+            Ok(snapshot) => {
+                let remaining = snapshot.remaining_burst_capacity();
+                let used = self.per_minute.saturating_sub(remaining);
+                Ok(Budget {
+                    limit: self.per_minute,
+                    remaining,
+                    reset_seconds: (per_cell * used).as_secs_f64().ceil() as u64,
+                })
+            }
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(self.limiter.clock().now());
+                Err(Exceeded { limit: self.per_minute, retry_after_seconds: wait.as_secs_f64().ceil().max(1.0) as u64 })
+            }
+        }
+    }
+}
+
+/// Middleware: counts requests that present a bearer key; adds the RateLimit headers or
+/// answers 429.
+pub async fn enforce(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    use actix_web::ResponseError;
+    use actix_web::http::header::{HeaderName, HeaderValue};
+
+    let budget = req.app_data::<actix_web::web::Data<crate::startup::AppState>>().and_then(|s| s.key_budget.clone());
+    let key = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(str::to_string);
+    let (Some(budget), Some(key)) = (budget, key) else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    match budget.check(&key) {
+        Ok(state) => {
+            let mut res = next.call(req).await?.map_into_boxed_body();
+            for (name, value) in [
+                ("ratelimit-limit", state.limit as u64),
+                ("ratelimit-remaining", state.remaining as u64),
+                ("ratelimit-reset", state.reset_seconds),
+            ] {
+                res.headers_mut().insert(HeaderName::from_static(name), HeaderValue::from(value));
+            }
+            Ok(res)
+        }
+        Err(exceeded) => {
+            let detail = format!(
+                "This key made more than {} requests a minute; retry after {} s.",
+                exceeded.limit, exceeded.retry_after_seconds
+            );
+            let retry = exceeded.retry_after_seconds.to_string();
+            let mut error = crate::error::ApiError::new(
+                actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                detail.clone(),
+            )
+            .header("Retry-After", retry.clone())
+            .header("RateLimit-Limit", exceeded.limit.to_string())
+            .header("RateLimit-Remaining", "0")
+            .header("RateLimit-Reset", retry);
+            error.extra.insert("retryAfterSeconds".into(), exceeded.retry_after_seconds.into());
+            let mut response = error.error_response();
+            if req.path().starts_with("/mcp") {
+                // MCP clients read JSON-RPC: the same data as an error object.
+                let body = serde_json::json!({
+                    "jsonrpc": "2.0",
+                    "id": null,
+                    "error": { "code": -32000, "message": detail, "data": error.body(None) }
+                });
+                let mut builder = actix_web::HttpResponse::TooManyRequests();
+                for (name, value) in &error.headers {
+                    builder.insert_header((*name, value.as_str()));
+                }
+                response = builder.json(body);
+            }
+            Ok(req.into_response(response))
+        }
+    }
+}
