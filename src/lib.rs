@@ -11,6 +11,7 @@ pub mod cli;
 pub mod client;
 pub mod db;
 pub mod error;
+pub mod mail;
 pub mod mcp;
 pub mod openapi;
 pub mod policies;

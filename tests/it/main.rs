@@ -13,6 +13,7 @@ mod health;
 mod idempotency;
 mod isolation;
 mod keys;
+mod mail;
 mod mcp;
 mod mcp_client;
 mod openapi;

@@ -1,0 +1,90 @@
+//! Outgoing mail: over real SMTP to a server on loopback, and into the mailbox folder.
+
+use std::sync::{Arc, Mutex};
+
+use favcrm::mail::{Delivery, Email, Mailer};
+use mailin_embedded::response::OK;
+use mailin_embedded::{Handler, Response, Server};
+
+/// An SMTP server on loopback that keeps every message it receives.
+#[derive(Clone, Default)]
+struct Inbox {
+    messages: Arc<Mutex<Vec<Vec<u8>>>>,
+    current: Vec<u8>,
+}
+
+impl Handler for Inbox {
+    fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, _to: &[String]) -> Response {
+        self.current.clear();
+        OK
+    }
+
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.current.extend_from_slice(buf);
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> Response {
+        self.messages.lock().unwrap().push(std::mem::take(&mut self.current));
+        OK
+    }
+}
+
+fn start_smtp() -> (u16, Arc<Mutex<Vec<Vec<u8>>>>) {
+    let inbox = Inbox::default();
+    let messages = inbox.messages.clone();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut server = Server::new(inbox);
+    server.with_name("localhost").with_tcp_listener(listener);
+    std::thread::spawn(move || {
+        let _ = server.serve();
+    });
+    (port, messages)
+}
+
+fn email() -> Email {
+    Email {
+        to: "Amy Chan <amy@example.com>".into(),
+        subject: "Your favcrm code".into(),
+        text: "Your code is 123456".into(),
+        html: "<p>Your code is <b>123456</b></p>".into(),
+    }
+}
+
+#[tokio::test]
+async fn mail_goes_out_over_smtp_with_text_and_html_parts() {
+    let (port, messages) = start_smtp();
+    let dir = std::env::temp_dir();
+    let mailer = Mailer::new(Some(&format!("smtp://127.0.0.1:{port}")), "favcrm <no-reply@example.com>", &dir).unwrap();
+    assert_eq!(mailer.send(&email()).await.unwrap(), Delivery::Smtp);
+    let received = String::from_utf8(messages.lock().unwrap().pop().expect("one message")).unwrap();
+    assert!(received.contains("Subject: Your favcrm code"), "{received}");
+    assert!(
+        received.contains("To: \"Amy Chan\" <amy@example.com>") || received.contains("To: Amy Chan <amy@example.com>"),
+        "{received}"
+    );
+    assert!(received.contains("text/plain") && received.contains("text/html"), "{received}");
+    assert!(received.contains("Your code is 123456"));
+}
+
+#[tokio::test]
+async fn without_smtp_mail_is_written_to_a_private_mailbox_folder() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("favcrm-mail-{}", uuid::Uuid::new_v4().simple()));
+    let mailer = Mailer::new(None, "favcrm <no-reply@example.com>", &dir).unwrap();
+    let Delivery::File(path) = mailer.send(&email()).await.unwrap() else { panic!("expected a file") };
+    assert!(path.starts_with(dir.join("mail")) && path.extension().is_some_and(|e| e == "eml"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("Subject: Your favcrm code") && text.contains("text/html"));
+    assert_eq!(std::fs::metadata(dir.join("mail")).unwrap().permissions().mode() & 0o777, 0o700);
+    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_bad_smtp_url_or_sender_is_refused_at_start() {
+    let dir = std::env::temp_dir();
+    assert!(Mailer::new(Some("ftp://nowhere"), "favcrm <no-reply@example.com>", &dir).is_err());
+    assert!(Mailer::new(None, "not an address", &dir).is_err());
+}
