@@ -258,12 +258,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 async fn serve(db: &Arc<Database>, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     db.migrate(g.authenticator_password.as_deref()).await?;
     // Fail at start, not on the first request, when the runtime role cannot log in.
-    let _connection = db.pool.get().await.map_err(|e| {
+    let connection = db.pool.get().await.map_err(|e| {
         anyhow::anyhow!(
             "cannot connect as favcrm_authenticator ({e}). With DATABASE_URL, set FAVCRM_AUTHENTICATOR_PASSWORD \
              (favcrm sets it on the role when it may) or allow that role to log in from this host."
         )
     })?;
+    drop(connection);
     let settings = ServerSettings {
         mcp_allowed_hosts: g.mcp_allowed_hosts.clone(),
         mcp_allowed_origins: g.mcp_allowed_origins.clone(),
