@@ -14,3 +14,11 @@ create policy "keys can use their own confirmations" on app.confirmations
   for update to favcrm_member
   using (org_id = (select auth.org_id()) and key_id = (select auth.key_id()))
   with check (org_id = (select auth.org_id()) and key_id = (select auth.key_id()));
+
+create policy "the purge entry point can forget long-expired confirmations" on app.confirmations
+  for delete to favcrm_owner
+  using (expires_at < now() - interval '1 hour');
+
+create policy "the purge entry point can see long-expired confirmations" on app.confirmations
+  for select to favcrm_owner
+  using (expires_at < now() - interval '1 hour');

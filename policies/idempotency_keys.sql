@@ -14,3 +14,11 @@ create policy "keys can update their own idempotency records" on app.idempotency
   for update to favcrm_member
   using (org_id = (select auth.org_id()) and key_id = (select auth.key_id()))
   with check (org_id = (select auth.org_id()) and key_id = (select auth.key_id()));
+
+create policy "the purge entry point can forget expired idempotency records" on app.idempotency_keys
+  for delete to favcrm_owner
+  using (created_at < now() - interval '24 hours');
+
+create policy "the purge entry point can see expired idempotency records" on app.idempotency_keys
+  for select to favcrm_owner
+  using (created_at < now() - interval '24 hours');

@@ -402,3 +402,25 @@ end
 $$;
 comment on function auth.require_confirmation(text) is 'Raises FV428 (HTTP 428) unless the request is from an app key or carries a valid confirmation token for this operation and its exact arguments; uses the token up.';
 grant execute on function auth.require_confirmation(text) to favcrm_member;
+
+-- Housekeeping: forgets idempotency records past their 24 hours and confirmation tokens an
+-- hour after they expired. Run by the server at start and every hour.
+create index idempotency_keys_created_at_idx on app.idempotency_keys (created_at);
+create index confirmations_expires_at_idx on app.confirmations (expires_at);
+
+create function auth.purge_expired() returns jsonb
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_idempotency int;
+  v_confirmations int;
+begin
+  delete from app.idempotency_keys where created_at < pg_catalog.now() - interval '24 hours';
+  get diagnostics v_idempotency = row_count;
+  delete from app.confirmations where expires_at < pg_catalog.now() - interval '1 hour';
+  get diagnostics v_confirmations = row_count;
+  return pg_catalog.jsonb_build_object('idempotencyKeys', v_idempotency, 'confirmations', v_confirmations);
+end
+$$;
+comment on function auth.purge_expired() is 'Deletes idempotency records older than 24 hours and confirmation tokens expired for over an hour; returns how many.';
+revoke all on function auth.purge_expired() from public;
+grant execute on function auth.purge_expired() to favcrm_authenticator;

@@ -265,6 +265,7 @@ async fn serve(db: &Arc<Database>, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         )
     })?;
     drop(connection);
+    db.spawn_housekeeping();
     let settings = ServerSettings {
         mcp_allowed_hosts: g.mcp_allowed_hosts.clone(),
         mcp_allowed_origins: g.mcp_allowed_origins.clone(),

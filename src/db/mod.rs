@@ -104,6 +104,28 @@ impl Database {
         result
     }
 
+    /// Forgets expired idempotency records and confirmation tokens now and then every hour,
+    /// for as long as the server runs.
+    pub fn spawn_housekeeping(&self) {
+        let pool = self.pool.clone();
+        tokio::spawn(async move {
+            let mut every_hour = tokio::time::interval(std::time::Duration::from_secs(3600));
+            loop {
+                every_hour.tick().await;
+                let result = async {
+                    let client = pool.get().await?;
+                    let row = client.query_one("select auth.purge_expired()", &[]).await?;
+                    anyhow::Ok(row.get::<_, serde_json::Value>(0))
+                }
+                .await;
+                match result {
+                    Ok(purged) => tracing::info!(%purged, "housekeeping"),
+                    Err(e) => tracing::warn!(error = %e, "housekeeping"),
+                }
+            }
+        });
+    }
+
     /// Stops the embedded cluster if this process started it.
     pub fn shutdown(&self) {
         if let Some(cluster) = &self.embedded

@@ -101,3 +101,36 @@ async fn concurrent_retries_with_one_idempotency_key_create_one_customer() {
     assert_eq!(ids.len(), 1);
     assert_eq!(app.count("app.customers", None).await, 1);
 }
+
+#[tokio::test]
+async fn housekeeping_forgets_expired_idempotency_records_and_confirmations_only() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Glow").await;
+    for key in ["old", "fresh"] {
+        app.call_with(
+            Some(&org.key),
+            Method::POST,
+            "/v1/customers",
+            Some(json!({"name": key})),
+            &[("Idempotency-Key", key)],
+        )
+        .await;
+    }
+    let id = app.customer(&org, json!({"name": "Amy"})).await;
+    app.delete(&org.key, &format!("/v1/customers/{id}")).await;
+    app.delete(&org.key, &format!("/v1/customers/{id}")).await;
+    let admin = app.admin().await;
+    admin
+        .batch_execute(
+            "update app.idempotency_keys set created_at = now() - interval '25 hours' where idempotency_key = 'old';
+             update app.confirmations set expires_at = now() - interval '2 hours'
+              where id = (select id from app.confirmations order by id limit 1);",
+        )
+        .await
+        .unwrap();
+    let runtime = favcrm::db::connect(&crate::common::runtime_config(&app.dbname)).await.unwrap();
+    let purged: serde_json::Value = runtime.query_one("select auth.purge_expired()", &[]).await.unwrap().get(0);
+    assert_eq!(purged, json!({"idempotencyKeys": 1, "confirmations": 1}));
+    assert_eq!(app.count("app.idempotency_keys", None).await, 1);
+    assert_eq!(app.count("app.confirmations", None).await, 1);
+}
