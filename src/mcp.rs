@@ -67,14 +67,9 @@ pub async fn gate(
     normalise_headers(&mut req);
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
-    let caller = match bearer_key(&req) {
-        Some(key) => Caller::from_key(&key),
-        None => {
-            return Ok(deny(
-                req,
-                ApiError::unauthorized("missing_api_key", "Send an API key as Authorization: Bearer fav_mcp_…"),
-            ));
-        }
+    let caller = match Caller::from_headers(req.headers()) {
+        Ok(caller) => caller,
+        Err(error) => return Ok(deny(req, error)),
     };
     let Some(state) = state else {
         return Ok(deny(req, ApiError::internal("no application state")));
@@ -103,12 +98,6 @@ pub async fn gate(
 
 fn deny(req: ServiceRequest, error: ApiError) -> ServiceResponse<actix_web::body::BoxBody> {
     req.into_response(error.error_response())
-}
-
-fn bearer_key(req: &ServiceRequest) -> Option<String> {
-    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let key = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer "))?.trim();
-    (!key.is_empty() && key.len() <= 256).then(|| key.to_string())
 }
 
 /// rmcp wants `Accept` to list both JSON and SSE and the body typed as JSON; simple

@@ -10,7 +10,6 @@ use std::time::Duration;
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::{Quota, RateLimiter};
-use sha2::{Digest, Sha256};
 
 type Limiter = RateLimiter<
     [u8; 32],
@@ -53,14 +52,13 @@ impl KeyBudget {
         Some(Self { limiter, per_minute, checks: AtomicU64::new(0) })
     }
 
-    /// Counts one request for the key.
-    pub fn check(&self, key: &str) -> Result<Budget, Exceeded> {
-        let digest: [u8; 32] = Sha256::digest(key.as_bytes()).into();
+    /// Counts one request for the key with this SHA-256 digest.
+    pub fn check(&self, digest: &[u8; 32]) -> Result<Budget, Exceeded> {
         if self.checks.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == PRUNE_EVERY - 1 {
             self.limiter.retain_recent();
         }
         let per_cell = Duration::from_secs(60) / self.per_minute;
-        match self.limiter.check_key(&digest) {
+        match self.limiter.check_key(digest) {
             Ok(snapshot) => {
                 let remaining = snapshot.remaining_burst_capacity();
                 let used = self.per_minute.saturating_sub(remaining);
@@ -88,18 +86,14 @@ pub async fn enforce(
     use actix_web::http::header::{HeaderName, HeaderValue};
 
     let budget = req.app_data::<actix_web::web::Data<crate::startup::AppState>>().and_then(|s| s.key_budget.clone());
-    let key = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-        .map(str::to_string);
-    let (Some(budget), Some(key)) = (budget, key) else {
+    let digest = match crate::db::tx::Caller::from_headers(req.headers()) {
+        Ok(crate::db::tx::Caller::Key { digest }) => Some(digest),
+        _ => None,
+    };
+    let (Some(budget), Some(digest)) = (budget, digest) else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
-    match budget.check(&key) {
+    match budget.check(&digest) {
         Ok(state) => {
             let mut res = next.call(req).await?.map_into_boxed_body();
             for (name, value) in [

@@ -55,7 +55,7 @@ async fn handle(
     body: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = bearer(&req)?;
+    let caller = Caller::from_headers(req.headers())?;
     let input = input_from(op, &req, body).await?;
     op.check_input(&input)?;
     let idempotency_key = idempotency_key(&req, op)?;
@@ -79,19 +79,6 @@ async fn handle(
         response.insert_header(("Idempotent-Replayed", "true"));
     }
     Ok(response.json(outcome.body))
-}
-
-/// The caller from `Authorization: Bearer <key>`. Every REST operation needs a key.
-fn bearer(req: &HttpRequest) -> Result<Caller, ApiError> {
-    let Some(header) = req.headers().get("authorization") else {
-        return Err(ApiError::unauthorized("missing_api_key", "Send an API key as Authorization: Bearer fav_mcp_…"));
-    };
-    let value = header.to_str().unwrap_or_default();
-    let key = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).map(str::trim);
-    match key {
-        Some(key) if !key.is_empty() && key.len() <= 256 => Ok(Caller::from_key(key)),
-        _ => Err(ApiError::unauthorized("invalid_authorization", "The Authorization header must be Bearer <API key>.")),
-    }
 }
 
 fn idempotency_key<'a>(req: &'a HttpRequest, op: &Operation) -> Result<Option<&'a str>, ApiError> {

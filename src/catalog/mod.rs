@@ -68,44 +68,27 @@ pub struct Spec {
     pub success_status: u16,
 }
 
+/// An operation: its spec plus what is derived from its input and output types. Derefs to
+/// the [`Spec`], so `op.name`, `op.path`, … read the spec's fields.
 pub struct Operation {
-    pub name: &'static str,
-    pub title: &'static str,
-    pub description: &'static str,
-    pub toolset: &'static str,
-    pub scope: &'static str,
-    pub method: Method,
-    pub path: &'static str,
-    pub effect: Effect,
-    pub idempotent: bool,
-    pub confirm: bool,
-    pub preview: Option<&'static str>,
-    pub success_status: u16,
+    spec: Spec,
     pub input_schema: Value,
     pub output_schema: Value,
     check: fn(&Value) -> Result<(), ApiError>,
 }
 
+impl std::ops::Deref for Operation {
+    type Target = Spec;
+
+    fn deref(&self) -> &Spec {
+        &self.spec
+    }
+}
+
 impl Operation {
     /// Builds an operation from its spec and its input and output types.
     pub fn new<I: DeserializeOwned + JsonSchema, O: JsonSchema>(spec: Spec) -> Self {
-        Operation {
-            name: spec.name,
-            title: spec.title,
-            description: spec.description,
-            toolset: spec.toolset,
-            scope: spec.scope,
-            method: spec.method,
-            path: spec.path,
-            effect: spec.effect,
-            idempotent: spec.idempotent,
-            confirm: spec.confirm,
-            preview: spec.preview,
-            success_status: spec.success_status,
-            input_schema: schema_for::<I>(),
-            output_schema: schema_for::<O>(),
-            check: check_shape::<I>,
-        }
+        Operation { spec, input_schema: schema_for::<I>(), output_schema: schema_for::<O>(), check: check_shape::<I> }
     }
 
     pub fn read_only(&self) -> bool {

@@ -41,6 +41,26 @@ impl Caller {
     pub fn from_key(key: &str) -> Self {
         Caller::Key { digest: Sha256::digest(key.as_bytes()).into() }
     }
+
+    /// The caller named by `Authorization: Bearer <key>`: the one parser REST, MCP and the
+    /// rate limiter share. A missing or malformed header is a 401.
+    pub fn from_headers(headers: &actix_web::http::header::HeaderMap) -> Result<Self, ApiError> {
+        let Some(header) = headers.get(actix_web::http::header::AUTHORIZATION) else {
+            return Err(ApiError::unauthorized(
+                "missing_api_key",
+                "Send an API key as Authorization: Bearer fav_mcp_…",
+            ));
+        };
+        let value = header.to_str().unwrap_or_default();
+        let key = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).map(str::trim);
+        match key {
+            Some(key) if !key.is_empty() && key.len() <= 256 => Ok(Caller::from_key(key)),
+            _ => Err(ApiError::unauthorized(
+                "invalid_authorization",
+                "The Authorization header must be Bearer <API key>.",
+            )),
+        }
+    }
 }
 
 impl std::fmt::Debug for Caller {
