@@ -17,6 +17,7 @@ create policy "the bootstrap entry point can create the claimed organisation" on
   for insert to favcrm_owner
   with check (id = (select auth.org_id()));
 
-create policy "the owner role can read the organisation it set claims for" on app.organisations
+-- Entry points list a user's organisations (list_my_organisations) across tenants.
+create policy "the owner role can read organisations for the entry points" on app.organisations
   for select to favcrm_owner
-  using (id = (select auth.org_id()));
+  using (true);

@@ -65,6 +65,36 @@ pub struct GlobalOpts {
     #[arg(long, env = "FAVCRM_KEY_REQUESTS_PER_MINUTE", default_value_t = 1200, global = true)]
     pub key_requests_per_minute: u32,
 
+    /// SMTP server for outgoing mail: smtp://user:pass@host:587 (STARTTLS) or
+    /// smtps://user:pass@host:465. Unset: mail is written as .eml files to <data dir>/mail/.
+    #[arg(long, env = "FAVCRM_SMTP_URL", global = true, hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// The sender of outgoing mail.
+    #[arg(long, env = "FAVCRM_MAIL_FROM", default_value = "favcrm <no-reply@localhost>", global = true)]
+    pub mail_from: String,
+
+    /// Code emails (registration and invitation codes) per client address an hour; 0: no limit.
+    #[arg(long, env = "FAVCRM_CODE_EMAILS_PER_IP_PER_HOUR", default_value_t = 3, global = true)]
+    pub code_emails_per_ip_per_hour: u32,
+
+    /// Code emails per client address a day (also kept in the database); 0: no limit.
+    #[arg(long, env = "FAVCRM_CODE_EMAILS_PER_IP_PER_DAY", default_value_t = 20, global = true)]
+    pub code_emails_per_ip_per_day: u32,
+
+    /// Registration requests per email address an hour (also kept in the database); 0: no limit.
+    #[arg(long, env = "FAVCRM_SIGNUPS_PER_EMAIL_PER_HOUR", default_value_t = 3, global = true)]
+    pub signups_per_email_per_hour: u32,
+
+    /// Code checks (registration and invitation) per client address an hour; 0: no limit.
+    #[arg(long, env = "FAVCRM_CODE_CHECKS_PER_IP_PER_HOUR", default_value_t = 30, global = true)]
+    pub code_checks_per_ip_per_hour: u32,
+
+    /// Proxies (comma-separated IP addresses) whose X-Forwarded-For names the client. Unset:
+    /// the client is the TCP peer.
+    #[arg(long, env = "FAVCRM_TRUSTED_PROXIES", value_delimiter = ',', global = true)]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+
     /// Log filter: a level (error, warn, info, debug, trace) or directives such as favcrm=debug.
     #[arg(long, env = "FAVCRM_LOG", default_value = "info", global = true)]
     pub log: String,
@@ -91,6 +121,12 @@ pub enum Command {
     Tool(ToolCommand),
     /// Check a key against a server and save both to ~/.config/favcrm/config.toml.
     Login(LoginArgs),
+    /// Create a new organisation with an email code: no key needed.
+    #[command(subcommand)]
+    Signup(SignupCommand),
+    /// The team: members and invitations.
+    #[command(subcommand)]
+    Team(TeamCommand),
     /// Show the organisation and key the CLI is using.
     Whoami(ClientOpts),
     /// Check that the server is reachable, the key is accepted, and tools are offered.
@@ -158,6 +194,105 @@ pub struct LoginArgs {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum SignupCommand {
+    /// Step 1: email a 6-digit code to the person who will own the organisation.
+    Request {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        organisation_name: String,
+        /// beauty, fitness, tutoring, retail, hospitality, services or other.
+        #[arg(long)]
+        industry: Option<String>,
+        /// ISO 3166-1 alpha-2 country code (sets the currency and default time zone).
+        #[arg(long)]
+        country: Option<String>,
+        /// IANA time zone (default: the country's).
+        #[arg(long)]
+        timezone: Option<String>,
+        #[command(flatten)]
+        client: ClientOpts,
+    },
+    /// Step 2: verify the code; creates the organisation and saves its first key.
+    Verify {
+        #[arg(long)]
+        request_id: String,
+        #[arg(long)]
+        code: String,
+        #[command(flatten)]
+        key: NewKeyOpts,
+        #[command(flatten)]
+        client: ClientOpts,
+    },
+}
+
+/// What to do with a key a command receives.
+#[derive(Debug, Args, Clone)]
+pub struct NewKeyOpts {
+    /// Do not save the new key to ~/.config/favcrm/config.toml.
+    #[arg(long)]
+    pub no_save: bool,
+    /// Print the new key in full (it is shown only once).
+    #[arg(long)]
+    pub show_key: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TeamCommand {
+    /// Invitations.
+    #[command(subcommand)]
+    Invite(InviteCommand),
+    /// The organisation's members.
+    List {
+        /// Include removed members.
+        #[arg(long)]
+        include_removed: bool,
+        #[command(flatten)]
+        client: ClientOpts,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InviteCommand {
+    /// Invite someone by email (needs a key of a manager or above).
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// admin, manager or staff: below your own role.
+        #[arg(long)]
+        role: String,
+        /// 1 to 336 hours (default 72).
+        #[arg(long)]
+        expires_in_hours: Option<u32>,
+        #[command(flatten)]
+        client: ClientOpts,
+    },
+    /// Accept an invitation, step 1: email a code to the invited address. No key needed.
+    AcceptRequest {
+        #[arg(long)]
+        token: String,
+        #[command(flatten)]
+        client: ClientOpts,
+    },
+    /// Accept an invitation, step 2: verify the code; saves your new key.
+    AcceptVerify {
+        #[arg(long)]
+        token: String,
+        #[arg(long)]
+        code: String,
+        /// Your name as the team will see it (default: the name on the invitation).
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        key: NewKeyOpts,
+        #[command(flatten)]
+        client: ClientOpts,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum AdminCommand {
     /// Create an organisation, its owner and an owner API key (printed once).
     CreateOrg(CreateOrgArgs),
@@ -174,18 +309,18 @@ pub struct CreateOrgArgs {
     /// The owner's name (default: the part of the email before @).
     #[arg(long)]
     pub owner_name: Option<String>,
-    /// IANA time zone, e.g. Asia/Hong_Kong.
-    #[arg(long, default_value = "UTC")]
-    pub timezone: String,
+    /// IANA time zone, e.g. Asia/Hong_Kong (default: the country's, else UTC).
+    #[arg(long)]
+    pub timezone: Option<String>,
     /// beauty, fitness, tutoring, retail, hospitality, services or other.
     #[arg(long, default_value = "other")]
     pub industry: String,
     /// ISO 3166-1 alpha-2 country code.
     #[arg(long)]
     pub country: Option<String>,
-    /// ISO 4217 default currency.
-    #[arg(long, default_value = "USD")]
-    pub currency: String,
+    /// ISO 4217 default currency (default: the country's, else USD).
+    #[arg(long)]
+    pub currency: Option<String>,
     /// Print {"organisationId","userId","apiKey"} as JSON.
     #[arg(long)]
     pub json: bool,
@@ -229,6 +364,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match command {
         Command::Tool(cmd) => return tool(cmd).await,
         Command::Login(args) => return login(args).await,
+        Command::Signup(cmd) => return signup(cmd).await,
+        Command::Team(cmd) => return team(cmd).await,
         Command::Whoami(opts) => return whoami(opts).await,
         Command::Doctor(opts) => return doctor(opts).await,
         Command::Openapi => {
@@ -247,7 +384,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }),
         Command::Admin(AdminCommand::CreateOrg(args)) => create_org(&db, &settings, args).await,
         Command::Policies(PoliciesCommand::Audit { json }) => audit(&db, json).await,
-        Command::Tool(_) | Command::Login(_) | Command::Whoami(_) | Command::Doctor(_) | Command::Openapi => {
+        Command::Tool(_)
+        | Command::Login(_)
+        | Command::Signup(_)
+        | Command::Team(_)
+        | Command::Whoami(_)
+        | Command::Doctor(_)
+        | Command::Openapi => {
             unreachable!("handled above")
         }
     };
@@ -270,6 +413,18 @@ async fn serve(db: &Arc<Database>, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         mcp_allowed_hosts: g.mcp_allowed_hosts.clone(),
         mcp_allowed_origins: g.mcp_allowed_origins.clone(),
         key_requests_per_minute: g.key_requests_per_minute,
+        abuse: crate::ratelimit::AbuseSettings {
+            code_emails_per_ip_per_hour: g.code_emails_per_ip_per_hour,
+            code_emails_per_ip_per_day: g.code_emails_per_ip_per_day,
+            signups_per_email_per_hour: g.signups_per_email_per_hour,
+            code_checks_per_ip_per_hour: g.code_checks_per_ip_per_hour,
+        },
+        mail: crate::startup::MailSettings {
+            smtp_url: g.smtp_url.clone(),
+            from: g.mail_from.clone(),
+            data_dir: g.data_dir.clone(),
+        },
+        trusted_proxies: g.trusted_proxies.clone(),
     };
     let app = Application::build(db.clone(), &g.bind, settings)?;
     tracing::info!(address = %g.bind, "favcrm listening");
@@ -289,7 +444,7 @@ async fn create_org(db: &Database, settings: &DbSettings, args: CreateOrgArgs) -
         "timezone": args.timezone,
         "industry": args.industry,
         "country": args.country.map(|c| c.to_uppercase()),
-        "defaultCurrency": args.currency.to_uppercase(),
+        "defaultCurrency": args.currency.map(|c| c.to_uppercase()),
         "via": "cli",
     });
     let row = client
@@ -497,4 +652,162 @@ async fn doctor(opts: ClientOpts) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// Calls a tool and returns its structured result; a tool error becomes a CLI error with the
+/// server's code and detail.
+async fn call_tool(client: &Client, name: &str, arguments: serde_json::Value) -> anyhow::Result<serde_json::Value> {
+    let result = client.call(name, arguments).await?;
+    let content = result.get("structuredContent").cloned().unwrap_or_default();
+    if result["isError"] == true {
+        let retry = content["retryAfterSeconds"].as_u64().map(|s| format!(" (retry after {s} s)")).unwrap_or_default();
+        anyhow::bail!(
+            "{}: {}{retry}",
+            content["code"].as_str().unwrap_or("error"),
+            content["detail"].as_str().unwrap_or("the server refused the request")
+        );
+    }
+    Ok(content)
+}
+
+/// Prints a result that holds a new key (masked unless asked) and saves it unless asked not to.
+fn new_key_result(client: &Client, mut result: serde_json::Value, key: &NewKeyOpts, json: bool) -> anyhow::Result<()> {
+    let secret = result["apiKey"].as_str().unwrap_or_default().to_string();
+    let saved = if key.no_save || secret.is_empty() {
+        None
+    } else {
+        let mut config = Config::load();
+        config.url = Some(client.target().url.clone());
+        config.api_key = Some(secret.clone());
+        Some(config.save()?)
+    };
+    if !key.show_key {
+        result["apiKey"] = mask(&secret).into();
+    }
+    if json {
+        result["savedTo"] = json!(saved);
+        print_json(&result);
+        return Ok(());
+    }
+    println!(
+        "organisation  {} ({})",
+        result["organisationName"].as_str().unwrap_or("?"),
+        result["organisationId"].as_str().unwrap_or("?")
+    );
+    println!("API key       {}", result["apiKey"].as_str().unwrap_or(""));
+    match saved {
+        Some(path) => println!("\nThe key was saved to {}; `favcrm whoami` uses it.", path.display()),
+        None if key.show_key => println!("\nThe key is shown only this once: store it now."),
+        None => println!("\nThe key was not saved and is shown masked: run again with --show-key to see it."),
+    }
+    for step in result["nextSteps"].as_array().into_iter().flatten() {
+        println!("- {}", step.as_str().unwrap_or(""));
+    }
+    Ok(())
+}
+
+async fn signup(cmd: SignupCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        SignupCommand::Request { email, organisation_name, industry, country, timezone, client: opts } => {
+            let mut args = json!({ "email": email, "organisationName": organisation_name });
+            for (name, value) in [("industry", industry), ("country", country), ("timezone", timezone)] {
+                if let Some(value) = value {
+                    args[name] = value.into();
+                }
+            }
+            // Registration acts for nobody yet: no key is sent.
+            let client = Client::new(Target { api_key: None, ..Target::resolve(opts.url.clone(), None) })?;
+            let result = call_tool(&client, "register_organisation_request", args).await?;
+            if opts.json {
+                print_json(&result);
+            } else {
+                println!("A code was emailed to {}.", result["maskedEmail"].as_str().unwrap_or("?"));
+                println!("request id    {}", result["requestId"].as_str().unwrap_or("?"));
+                println!("expires at    {}", result["expiresAt"].as_str().unwrap_or("?"));
+                println!(
+                    "\nThen: favcrm signup verify --request-id {} --code <the 6 digits>",
+                    result["requestId"].as_str().unwrap_or("?")
+                );
+            }
+        }
+        SignupCommand::Verify { request_id, code, key, client: opts } => {
+            let client = Client::new(Target { api_key: None, ..Target::resolve(opts.url.clone(), None) })?;
+            let result =
+                call_tool(&client, "register_organisation_verify", json!({ "requestId": request_id, "code": code }))
+                    .await?;
+            new_key_result(&client, result, &key, opts.json)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn team(cmd: TeamCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        TeamCommand::List { include_removed, client: opts } => {
+            let client = client(&opts)?;
+            let result =
+                call_tool(&client, "list_team_members", json!({ "includeRemoved": include_removed, "limit": 100 }))
+                    .await?;
+            if opts.json {
+                print_json(&result);
+            } else {
+                for m in result["items"].as_array().into_iter().flatten() {
+                    println!(
+                        "{:<8} {:<28} {:<36} {}",
+                        m["role"].as_str().unwrap_or(""),
+                        m["name"].as_str().unwrap_or(""),
+                        m["email"].as_str().unwrap_or(""),
+                        if m["status"] == "removed" { "removed" } else { "" }
+                    );
+                }
+            }
+        }
+        TeamCommand::Invite(InviteCommand::Create { email, name, role, expires_in_hours, client: opts }) => {
+            let client = client(&opts)?;
+            let mut args = json!({ "email": email, "name": name, "role": role });
+            if let Some(hours) = expires_in_hours {
+                args["expiresInHours"] = hours.into();
+            }
+            let result = call_tool(&client, "create_team_member_invite", args).await?;
+            if opts.json {
+                print_json(&result);
+            } else {
+                let sent = if result["emailSent"] == true { "emailed to" } else { "NOT emailed (mail failed) to" };
+                println!(
+                    "Invitation {sent} {} as {}.",
+                    result["email"].as_str().unwrap_or("?"),
+                    result["role"].as_str().unwrap_or("?")
+                );
+                println!("token         {}", result["token"].as_str().unwrap_or("?"));
+                println!("expires at    {}", result["expiresAt"].as_str().unwrap_or("?"));
+                println!("\nThey accept with: favcrm team invite accept-request --token <token>");
+            }
+        }
+        TeamCommand::Invite(InviteCommand::AcceptRequest { token, client: opts }) => {
+            let client = Client::new(Target { api_key: None, ..Target::resolve(opts.url.clone(), None) })?;
+            let result = call_tool(&client, "accept_team_invite_request", json!({ "token": token })).await?;
+            if opts.json {
+                print_json(&result);
+            } else {
+                println!(
+                    "A code to join {} was emailed to {}.",
+                    result["organisationName"].as_str().unwrap_or("?"),
+                    result["maskedEmail"].as_str().unwrap_or("?")
+                );
+                println!(
+                    "\nThen: favcrm team invite accept-verify --token <token> --code <the 6 digits> --name \"Your Name\""
+                );
+            }
+        }
+        TeamCommand::Invite(InviteCommand::AcceptVerify { token, code, name, key, client: opts }) => {
+            let client = Client::new(Target { api_key: None, ..Target::resolve(opts.url.clone(), None) })?;
+            let mut args = json!({ "token": token, "code": code });
+            if let Some(name) = name {
+                args["name"] = name.into();
+            }
+            let result = call_tool(&client, "accept_team_invite_verify", args).await?;
+            new_key_result(&client, result, &key, opts.json)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -52,6 +52,17 @@ impl ApiError {
         self
     }
 
+    /// 429 `rate_limited`: when to come back, as `Retry-After` and `retryAfterSeconds`.
+    pub fn rate_limited(detail: impl Into<String>, retry_after_seconds: u64) -> Self {
+        Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", detail).retry_after(retry_after_seconds)
+    }
+
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.headers.retain(|(name, _)| !name.eq_ignore_ascii_case("retry-after"));
+        self.extra.insert("retryAfterSeconds".into(), seconds.into());
+        self.header("Retry-After", seconds.to_string())
+    }
+
     /// 422 with one field at fault.
     pub fn invalid(field: impl Into<String>, code: &str, detail: impl Into<String>) -> Self {
         let detail = detail.into();
@@ -220,10 +231,22 @@ pub const SQLSTATE_MAP: &[SqlStateRule] = &[
         meaning: "numeric_value_out_of_range",
     },
     SqlStateRule {
+        sqlstate: "FV410",
+        status: 410,
+        default_code: "gone",
+        meaning: "favcrm: a code, request or invitation expired, was used up or was replaced",
+    },
+    SqlStateRule {
         sqlstate: "FV428",
         status: 428,
         default_code: "confirmation_required",
         meaning: "favcrm: an agent key needs a confirmation token for this operation and these arguments",
+    },
+    SqlStateRule {
+        sqlstate: "FV429",
+        status: 429,
+        default_code: "rate_limited",
+        meaning: "favcrm: a limit kept in the database was reached; DETAIL holds the seconds to wait",
     },
     SqlStateRule {
         sqlstate: "57014",
@@ -261,6 +284,10 @@ pub fn from_db(db: &DbError) -> ApiError {
     let mut error = ApiError::new(status, code_text.clone(), detail.clone());
     if status == StatusCode::UNAUTHORIZED {
         error = error.header("WWW-Authenticate", r#"Bearer realm="favcrm", error="invalid_token""#);
+    }
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        let seconds = db.detail().and_then(|d| d.trim().parse::<u64>().ok()).unwrap_or(60);
+        error = error.retry_after(seconds);
     }
     if let Some(field) = field {
         if status == StatusCode::UNPROCESSABLE_ENTITY {

@@ -6,13 +6,16 @@
 // ApiError carries a problem body; it travels only on the error path, where its size is no cost.
 #![allow(clippy::result_large_err)]
 
+pub mod auth;
 pub mod catalog;
 pub mod cli;
 pub mod client;
 pub mod db;
+pub mod dispatch;
 pub mod error;
 pub mod mail;
 pub mod mcp;
+pub mod onboarding;
 pub mod openapi;
 pub mod policies;
 pub mod ratelimit;

@@ -12,7 +12,6 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, ResponseError, web};
-use deadpool_postgres::Pool;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, ListResourcesResult, ListToolsResult,
     PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, ServerCapabilities,
@@ -37,8 +36,10 @@ pub const CONFIRMATION_ARG: &str = "confirmationToken";
 #[derive(Clone, Debug)]
 pub struct McpContext {
     pub caller: Caller,
-    pub principal: Principal,
+    /// None for a caller without a key: they see only the no-key tools.
+    pub principal: Option<Principal>,
     pub request_id: String,
+    pub client_ip: Option<std::net::IpAddr>,
     /// Toolsets asked for on the URL or in `X-MCP-Toolsets`; None: all.
     pub toolsets: Option<Vec<String>>,
     /// `readOnly=true` or `X-MCP-Readonly: true`: only read-only tools.
@@ -46,10 +47,14 @@ pub struct McpContext {
 }
 
 impl McpContext {
-    /// Whether a tool is offered to this caller: its scope is held and it passes the
-    /// request's toolset and read-only narrowing.
+    /// Whether a tool is offered to this caller: without a key, the no-key tools alone; with
+    /// one, the tools whose scope it holds. Then the request's toolset and read-only narrowing.
     pub fn offers(&self, op: &Operation) -> bool {
-        self.principal.scopes.iter().any(|s| s == op.scope) && self.enabled(op)
+        let held = match &self.principal {
+            None => op.is_public(),
+            Some(p) => p.scopes.iter().any(|s| s == op.scope),
+        };
+        held && self.enabled(op)
     }
 
     fn enabled(&self, op: &Operation) -> bool {
@@ -67,19 +72,26 @@ pub async fn gate(
     normalise_headers(&mut req);
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
-    let caller = match Caller::from_headers(req.headers()) {
-        Ok(caller) => caller,
-        Err(error) => return Ok(deny(req, error)),
-    };
     let Some(state) = state else {
         return Ok(deny(req, ApiError::internal("no application state")));
     };
-    let principal = match tx::authenticate(&state.db.pool, &caller, Via::Mcp, &request_id).await {
-        Ok(p) => p,
-        Err(e) => return Ok(deny(req, e)),
+    // No Authorization header: a caller without a key, who may register or join a team. A
+    // header that is malformed, or a key that is unknown, revoked or expired, is a 401.
+    let (caller, principal) = if req.headers().contains_key(header::AUTHORIZATION) {
+        let caller = match Caller::from_headers(req.headers()) {
+            Ok(caller) => caller,
+            Err(error) => return Ok(deny(req, error)),
+        };
+        match tx::authenticate(&state.db.pool, &caller, Via::Mcp, &request_id).await {
+            Ok(p) => (caller, Some(p)),
+            Err(e) => return Ok(deny(req, e)),
+        }
+    } else {
+        (Caller::Anonymous, None)
     };
+    let client_ip = state.client_ip(req.peer_addr(), req.headers());
     let (toolsets, read_only) = narrowing(&req);
-    req.extensions_mut().insert(McpContext { caller, principal, request_id, toolsets, read_only });
+    req.extensions_mut().insert(McpContext { caller, principal, request_id, client_ip, toolsets, read_only });
     let res = next.call(req).await?;
     // rmcp streams even a plain JSON answer in many small frames; sent as one body, a page of
     // tools or customers costs a fraction of the writes. (Event streams pass through as they are.)
@@ -137,12 +149,12 @@ fn narrowing(req: &ServiceRequest) -> (Option<Vec<String>>, bool) {
 /// The MCP server: stateless, one instance per request.
 #[derive(Clone)]
 pub struct FavcrmMcp {
-    pool: Pool,
+    state: web::Data<AppState>,
 }
 
 impl FavcrmMcp {
-    pub fn new(pool: Pool) -> Self {
-        Self { pool }
+    pub fn new(state: web::Data<AppState>) -> Self {
+        Self { state }
     }
 }
 
@@ -188,6 +200,7 @@ pub fn server_card() -> Value {
 pub fn tool_json(op: &Operation) -> Value {
     let mut input = op.input_schema.clone();
     if !op.read_only()
+        && !op.is_public()
         && let Some(props) = input["properties"].as_object_mut()
     {
         props.insert(
@@ -218,7 +231,7 @@ pub fn tool_json(op: &Operation) -> Value {
             "readOnlyHint": op.read_only(),
             "destructiveHint": op.effect == Effect::Destructive,
             "idempotentHint": op.idempotent,
-            "openWorldHint": false,
+            "openWorldHint": op.open_world,
         },
     })
 }
@@ -249,9 +262,12 @@ impl ServerHandler for FavcrmMcp {
         let mut info = ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_resources().build());
         info.server_info = Implementation::new("favcrm", env!("CARGO_PKG_VERSION"));
         info.instructions = Some(
-            "favcrm is the back office of a service business: customers, their notes and tags, the organisation, \
-             API keys and the audit log. Call get_organisation first to learn its time zone and currency. Find \
-             records with the list_ tools before changing them. Every change is audited."
+            "favcrm is the back office of a service business: customers, their notes and tags, the team, the \
+             organisation, API keys and the audit log. Call get_organisation first to learn its time zone and \
+             currency. Find records with the list_ tools before changing them. Every change is audited. Without \
+             an API key, only registration (register_organisation_request, then register_organisation_verify) \
+             and joining a team by invitation (accept_team_invite_request, then accept_team_invite_verify) are \
+             offered; read the resource skill://favcrm/agentic-registration first."
                 .into(),
         );
         info
@@ -337,8 +353,8 @@ impl ServerHandler for FavcrmMcp {
         if let Err(e) = op.check_input(&input) {
             return Ok(error_result(&e).into());
         }
-        let outcome = tx::execute(
-            &self.pool,
+        let outcome = crate::dispatch::call(
+            &self.state,
             Call {
                 op,
                 caller: &mcp.caller,
@@ -348,6 +364,7 @@ impl ServerHandler for FavcrmMcp {
                 idempotency_key: idempotency_key.as_deref(),
                 confirmation_token: confirmation_token.as_deref(),
             },
+            mcp.client_ip,
         )
         .await;
         Ok(match outcome {
@@ -369,12 +386,12 @@ impl ServerHandler for FavcrmMcp {
 
 /// The `/mcp` scope: rmcp's streamable HTTP service behind [`gate`].
 pub fn service(
-    pool: Pool,
+    state: web::Data<AppState>,
     allowed_hosts: Option<Vec<String>>,
     allowed_origins: Option<Vec<String>>,
 ) -> rmcp_actix_web::transport::StreamableHttpService<FavcrmMcp> {
     let builder = rmcp_actix_web::transport::StreamableHttpService::builder()
-        .service_factory(Arc::new(move || Ok(FavcrmMcp::new(pool.clone()))))
+        .service_factory(Arc::new(move || Ok(FavcrmMcp::new(state.clone()))))
         .session_manager(Arc::new(rmcp_actix_web::transport::LocalSessionManager::default()))
         .stateful_mode(false)
         .json_response(true)

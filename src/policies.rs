@@ -16,6 +16,8 @@ pub const FILES: &[(&str, &str)] = &[
     ("customer_notes.sql", include_str!("../policies/customer_notes.sql")),
     ("confirmations.sql", include_str!("../policies/confirmations.sql")),
     ("audit_event.sql", include_str!("../policies/audit_event.sql")),
+    ("signup_requests.sql", include_str!("../policies/signup_requests.sql")),
+    ("team_invites.sql", include_str!("../policies/team_invites.sql")),
 ];
 
 /// Drops every policy on `app` and `audit` tables and re-creates them from the files, in

@@ -3,6 +3,7 @@
 //! `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`; over the budget, 429 with
 //! `Retry-After` (REST: a problem body; MCP: a JSON-RPC error with the same data).
 
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -10,6 +11,8 @@ use std::time::Duration;
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::{Quota, RateLimiter};
+
+use crate::error::ApiError;
 
 type Limiter = RateLimiter<
     [u8; 32],
@@ -110,17 +113,10 @@ pub async fn enforce(
                 "This key made more than {} requests a minute; retry after {} s.",
                 exceeded.limit, exceeded.retry_after_seconds
             );
-            let retry = exceeded.retry_after_seconds.to_string();
-            let mut error = crate::error::ApiError::new(
-                actix_web::http::StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                detail.clone(),
-            )
-            .header("Retry-After", retry.clone())
-            .header("RateLimit-Limit", exceeded.limit.to_string())
-            .header("RateLimit-Remaining", "0")
-            .header("RateLimit-Reset", retry);
-            error.extra.insert("retryAfterSeconds".into(), exceeded.retry_after_seconds.into());
+            let error = ApiError::rate_limited(detail.clone(), exceeded.retry_after_seconds)
+                .header("RateLimit-Limit", exceeded.limit.to_string())
+                .header("RateLimit-Remaining", "0")
+                .header("RateLimit-Reset", exceeded.retry_after_seconds.to_string());
             let mut response = error.error_response();
             if req.path().starts_with("/mcp") {
                 // MCP clients read JSON-RPC: the same data as an error object.
@@ -138,4 +134,109 @@ pub async fn enforce(
             Ok(req.into_response(response))
         }
     }
+}
+
+/// A keyed GCRA limiter over text keys (client addresses, email addresses): `count` events
+/// per `period`, all of which may come at once.
+pub struct Throttle {
+    limiter: RateLimiter<String, governor::state::keyed::DefaultKeyedStateStore<String>, DefaultClock>,
+    count: u32,
+    per: &'static str,
+    checks: AtomicU64,
+}
+
+impl Throttle {
+    /// None when `count` is 0 (the limit is off).
+    pub fn new(count: u32, period: Duration, per: &'static str) -> Option<Self> {
+        let n = NonZeroU32::new(count)?;
+        let quota = Quota::with_period(period / count)?.allow_burst(n);
+        Some(Self { limiter: RateLimiter::keyed(quota), count, per, checks: AtomicU64::new(0) })
+    }
+
+    /// Counts one event for `key`; over the limit, how many seconds until the next is allowed.
+    pub fn check(&self, key: &str) -> Result<(), u64> {
+        if self.checks.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == PRUNE_EVERY - 1 {
+            self.limiter.retain_recent();
+        }
+        self.limiter.check_key(&key.to_string()).map_err(|not_until| {
+            not_until.wait_time_from(self.limiter.clock().now()).as_secs_f64().ceil().max(1.0) as u64
+        })
+    }
+}
+
+/// The limits on the flows anyone can start without a key, counted per server process (the
+/// database keeps the hard bounds that hold across processes and restarts).
+#[derive(Debug, Clone)]
+pub struct AbuseSettings {
+    /// Code emails (registration and invitation codes) per client address an hour.
+    pub code_emails_per_ip_per_hour: u32,
+    /// Code emails per client address a day.
+    pub code_emails_per_ip_per_day: u32,
+    /// Registration requests per email address an hour.
+    pub signups_per_email_per_hour: u32,
+    /// Code checks (registration and invitation) per client address an hour.
+    pub code_checks_per_ip_per_hour: u32,
+}
+
+impl Default for AbuseSettings {
+    fn default() -> Self {
+        Self {
+            code_emails_per_ip_per_hour: 3,
+            code_emails_per_ip_per_day: 20,
+            signups_per_email_per_hour: 3,
+            code_checks_per_ip_per_hour: 30,
+        }
+    }
+}
+
+pub struct AbuseLimits {
+    pub settings: AbuseSettings,
+    emails_per_ip_hour: Option<Throttle>,
+    emails_per_ip_day: Option<Throttle>,
+    signups_per_email_hour: Option<Throttle>,
+    checks_per_ip_hour: Option<Throttle>,
+}
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+impl AbuseLimits {
+    pub fn new(settings: AbuseSettings) -> Self {
+        Self {
+            emails_per_ip_hour: Throttle::new(settings.code_emails_per_ip_per_hour, HOUR, "an hour from this address"),
+            emails_per_ip_day: Throttle::new(settings.code_emails_per_ip_per_day, HOUR * 24, "a day from this address"),
+            signups_per_email_hour: Throttle::new(settings.signups_per_email_per_hour, HOUR, "an hour for this email"),
+            checks_per_ip_hour: Throttle::new(settings.code_checks_per_ip_per_hour, HOUR, "an hour from this address"),
+            settings,
+        }
+    }
+
+    /// Before mailing a code (registration or invitation) to someone.
+    pub fn code_email(&self, ip: Option<IpAddr>) -> Result<(), ApiError> {
+        let ip = ip.map(|ip| ip.to_string()).unwrap_or_default();
+        check(&self.emails_per_ip_hour, &ip, "code emails")?;
+        check(&self.emails_per_ip_day, &ip, "code emails")
+    }
+
+    /// Before a registration request for `email`.
+    pub fn signup_email(&self, email: &str) -> Result<(), ApiError> {
+        check(&self.signups_per_email_hour, email, "registration requests")
+    }
+
+    /// Before checking a code.
+    pub fn code_check(&self, ip: Option<IpAddr>) -> Result<(), ApiError> {
+        check(&self.checks_per_ip_hour, &ip.map(|ip| ip.to_string()).unwrap_or_default(), "code checks")
+    }
+}
+
+fn check(throttle: &Option<Throttle>, key: &str, what: &str) -> Result<(), ApiError> {
+    let Some(throttle) = throttle else { return Ok(()) };
+    throttle.check(key).map_err(|seconds| {
+        ApiError::rate_limited(
+            format!(
+                "More than {} {what} {}; retry after {seconds} s. Do not retry in a loop: tell the person to wait.",
+                throttle.count, throttle.per
+            ),
+            seconds,
+        )
+    })
 }

@@ -6,7 +6,8 @@ use futures_util::StreamExt;
 use serde_json::{Map, Value};
 
 use crate::catalog::{self, Method, Operation};
-use crate::db::tx::{self, Call, Caller, Via};
+use crate::db::tx::{Call, Caller, Via};
+use crate::dispatch;
 use crate::error::ApiError;
 use crate::startup::{AppState, RequestId};
 
@@ -55,14 +56,16 @@ async fn handle(
     body: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = Caller::from_headers(req.headers())?;
+    // The no-key flows ignore any key sent along: they act for nobody yet.
+    let caller = if op.is_public() { Caller::Anonymous } else { Caller::from_headers(req.headers())? };
     let input = input_from(op, &req, body).await?;
     op.check_input(&input)?;
     let idempotency_key = idempotency_key(&req, op)?;
     let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
     let confirmation_token = req.headers().get("confirmation-token").and_then(|v| v.to_str().ok());
-    let outcome = tx::execute(
-        &state.db.pool,
+    let client_ip = state.client_ip(req.peer_addr(), req.headers());
+    let outcome = dispatch::call(
+        &state,
         Call {
             op,
             caller: &caller,
@@ -72,6 +75,7 @@ async fn handle(
             idempotency_key,
             confirmation_token,
         },
+        client_ip,
     )
     .await?;
     let mut response = HttpResponse::build(StatusCode::from_u16(outcome.status).unwrap_or(StatusCode::OK));

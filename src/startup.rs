@@ -1,12 +1,12 @@
 //! Building and running the HTTP server.
 
-use std::net::TcpListener;
+use std::net::{IpAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
 use anyhow::Context;
@@ -20,6 +20,32 @@ pub struct AppState {
     pub db: Arc<Database>,
     /// The per-key request budget; None when disabled.
     pub key_budget: Option<Arc<crate::ratelimit::KeyBudget>>,
+    /// Limits on the flows anyone can start without a key.
+    pub abuse: crate::ratelimit::AbuseLimits,
+    pub mailer: crate::mail::Mailer,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
+impl AppState {
+    /// The client address the abuse limits count against.
+    pub fn client_ip(&self, peer: Option<std::net::SocketAddr>, headers: &HeaderMap) -> Option<IpAddr> {
+        crate::auth::client_ip(peer.map(|p| p.ip()), headers, &self.trusted_proxies)
+    }
+}
+
+/// Where mail goes: SMTP when a URL is set, else `.eml` files in `<data_dir>/mail/`.
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    pub smtp_url: Option<String>,
+    pub from: String,
+    pub data_dir: std::path::PathBuf,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        Self { smtp_url: None, from: "favcrm <no-reply@localhost>".into(), data_dir: "./.favcrm".into() }
+    }
 }
 
 /// The id of the request, from a sane incoming `X-Request-Id` or a new UUID.
@@ -35,11 +61,21 @@ pub struct ServerSettings {
     pub mcp_allowed_origins: Option<Vec<String>>,
     /// Requests a minute each API key may make; 0 turns the budget off.
     pub key_requests_per_minute: u32,
+    pub abuse: crate::ratelimit::AbuseSettings,
+    pub mail: MailSettings,
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        Self { mcp_allowed_hosts: None, mcp_allowed_origins: None, key_requests_per_minute: 1200 }
+        Self {
+            mcp_allowed_hosts: None,
+            mcp_allowed_origins: None,
+            key_requests_per_minute: 1200,
+            abuse: Default::default(),
+            mail: Default::default(),
+            trusted_proxies: Vec::new(),
+        }
     }
 }
 
@@ -57,9 +93,17 @@ impl Application {
 
     pub fn from_listener(db: Arc<Database>, listener: TcpListener, settings: ServerSettings) -> anyhow::Result<Self> {
         let port = listener.local_addr()?.port();
-        let mcp = mcp::service(db.pool.clone(), settings.mcp_allowed_hosts, settings.mcp_allowed_origins);
         let key_budget = crate::ratelimit::KeyBudget::per_minute(settings.key_requests_per_minute).map(Arc::new);
-        let state = web::Data::new(AppState { db, key_budget });
+        let mail = &settings.mail;
+        let mailer = crate::mail::Mailer::new(mail.smtp_url.as_deref(), &mail.from, &mail.data_dir)?;
+        let state = web::Data::new(AppState {
+            db,
+            key_budget,
+            abuse: crate::ratelimit::AbuseLimits::new(settings.abuse),
+            mailer,
+            trusted_proxies: settings.trusted_proxies,
+        });
+        let mcp = mcp::service(state.clone(), settings.mcp_allowed_hosts, settings.mcp_allowed_origins);
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())

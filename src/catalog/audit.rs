@@ -69,5 +69,6 @@ pub fn operations() -> Vec<Operation> {
         confirm: false,
         preview: None,
         success_status: 200,
+        open_world: false,
     })]
 }

@@ -206,6 +206,7 @@ pub fn operations() -> Vec<Operation> {
             confirm: false,
             preview: None,
             success_status: 200,
+            open_world: false,
         }),
         Operation::new::<CustomerRef, Customer>(Spec {
             name: "get_customer",
@@ -221,6 +222,7 @@ pub fn operations() -> Vec<Operation> {
             confirm: false,
             preview: None,
             success_status: 200,
+            open_world: false,
         }),
         Operation::new::<CreateCustomer, Customer>(Spec {
             name: "create_customer",
@@ -236,6 +238,7 @@ pub fn operations() -> Vec<Operation> {
             confirm: false,
             preview: None,
             success_status: 201,
+            open_world: false,
         }),
         Operation::new::<UpdateCustomer, Customer>(Spec {
             name: "update_customer",
@@ -251,6 +254,7 @@ pub fn operations() -> Vec<Operation> {
             confirm: false,
             preview: None,
             success_status: 200,
+            open_world: false,
         }),
         Operation::new::<CustomerRef, Customer>(Spec {
             name: "delete_customer",
@@ -266,6 +270,7 @@ pub fn operations() -> Vec<Operation> {
             confirm: true,
             preview: Some("get_customer"),
             success_status: 200,
+            open_world: false,
         }),
         Operation::new::<CustomerRef, Customer>(Spec {
             name: "restore_customer",
@@ -281,6 +286,7 @@ pub fn operations() -> Vec<Operation> {
             confirm: false,
             preview: None,
             success_status: 200,
+            open_world: false,
         }),
         Operation::new::<CustomerTags, Customer>(Spec {
             name: "add_customer_tags",
@@ -295,6 +301,7 @@ pub fn operations() -> Vec<Operation> {
             confirm: false,
             preview: None,
             success_status: 200,
+            open_world: false,
         }),
         Operation::new::<CustomerTags, Customer>(Spec {
             name: "remove_customer_tags",
@@ -309,6 +316,7 @@ pub fn operations() -> Vec<Operation> {
             confirm: false,
             preview: None,
             success_status: 200,
+            open_world: false,
         }),
         Operation::new::<AddCustomerNote, CustomerNote>(Spec {
             name: "add_customer_note",
@@ -324,6 +332,7 @@ pub fn operations() -> Vec<Operation> {
             confirm: false,
             preview: None,
             success_status: 201,
+            open_world: false,
         }),
         Operation::new::<ListCustomerNotes, Page<CustomerNote>>(Spec {
             name: "list_customer_notes",
@@ -338,6 +347,7 @@ pub fn operations() -> Vec<Operation> {
             confirm: false,
             preview: None,
             success_status: 200,
+            open_world: false,
         }),
     ]
 }

@@ -4,7 +4,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::types::{Cursor, Id, Limit, Text, Timestamp};
+use super::types::{Cursor, Id, Int, Limit, Text, Timestamp};
 use super::{Effect, Method, Operation, Page, Spec};
 
 /// A permission a key can hold: `<domain>:read` or `<domain>:write`.
@@ -24,6 +24,10 @@ pub enum Scope {
     KeysWrite,
     #[serde(rename = "audit:read")]
     AuditRead,
+    #[serde(rename = "team:read")]
+    TeamRead,
+    #[serde(rename = "team:write")]
+    TeamWrite,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -40,7 +44,7 @@ pub struct CreateApiKey {
     /// (fav_sk_…): for an app back end, no confirmation step; an agent needs a person's
     /// confirmation to mint one.
     pub kind: Option<KeyKindInput>,
-    /// Limit the key to these toolsets (customers, organisation, keys, audit).
+    /// Limit the key to these toolsets (customers, organisation, keys, audit, team).
     #[schemars(length(min = 1))]
     pub toolsets: Option<Vec<Text<1, 32>>>,
     /// true: the key can only read, whatever its scopes.
@@ -106,6 +110,9 @@ pub struct ApiKey {
     #[schemars(with = "uuid::Uuid")]
     pub user_id: String,
     pub status: KeyStatus,
+    /// The key that replaced this one (rotate_api_key), if any.
+    #[schemars(with = "Option<uuid::Uuid>")]
+    pub replaced_by_id: Option<String>,
     pub created_at: String,
     pub expires_at: Option<String>,
     pub revoked_at: Option<String>,
@@ -120,6 +127,28 @@ pub struct CreatedApiKey {
     pub key: ApiKey,
     /// The secret. It is not stored and cannot be shown again.
     pub api_key: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RotateApiKey {
+    /// The id of one of the caller's own keys.
+    pub api_key_id: Id,
+    /// Minutes the old key keeps working, 0 to 10080 (7 days), so deployments can switch
+    /// over. Default: 0, revoked at once.
+    pub grace_period_minutes: Option<Int<0, 10080>>,
+}
+
+/// The replacement key, with its secret shown this once, and the key it replaces.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RotatedApiKey {
+    #[serde(flatten)]
+    pub key: ApiKey,
+    /// The new secret. It is not stored and cannot be shown again.
+    pub api_key: String,
+    /// The old key: revoked, or expiring at the end of the grace period.
+    pub previous_key: ApiKey,
 }
 
 pub fn operations() -> Vec<Operation> {
@@ -138,6 +167,7 @@ pub fn operations() -> Vec<Operation> {
             confirm: true,
             preview: None,
             success_status: 201,
+            open_world: false,
         }),
         Operation::new::<ListApiKeys, Page<ApiKey>>(Spec {
             name: "list_api_keys",
@@ -153,6 +183,7 @@ pub fn operations() -> Vec<Operation> {
             confirm: false,
             preview: None,
             success_status: 200,
+            open_world: false,
         }),
         Operation::new::<ApiKeyRef, ApiKey>(Spec {
             name: "get_api_key",
@@ -167,6 +198,7 @@ pub fn operations() -> Vec<Operation> {
             confirm: false,
             preview: None,
             success_status: 200,
+            open_world: false,
         }),
         Operation::new::<ApiKeyRef, ApiKey>(Spec {
             name: "revoke_api_key",
@@ -182,6 +214,24 @@ pub fn operations() -> Vec<Operation> {
             confirm: true,
             preview: Some("get_api_key"),
             success_status: 200,
+            open_world: false,
+        }),
+        Operation::new::<RotateApiKey, RotatedApiKey>(Spec {
+            name: "rotate_api_key",
+            title: "Rotate an API key",
+            description: "Replace one of the caller's own keys with a new secret (same name, kind, scopes, toolsets \
+                          and expiry). The old key is revoked at once, or after gracePeriodMinutes. The new secret \
+                          (apiKey) is returned only here. Agents need the person's confirmation.",
+            toolset: "keys",
+            scope: "keys:write",
+            method: Method::Post,
+            path: "/v1/api-keys/{apiKeyId}/rotate",
+            effect: Effect::Destructive,
+            idempotent: false,
+            confirm: true,
+            preview: Some("get_api_key"),
+            success_status: 201,
+            open_world: false,
         }),
     ]
 }

@@ -9,6 +9,8 @@ pub mod audit;
 pub mod customers;
 pub mod keys;
 pub mod organisation;
+pub mod signup;
+pub mod team;
 pub mod types;
 
 use std::sync::LazyLock;
@@ -66,7 +68,12 @@ pub struct Spec {
     /// is asked for (None: the input itself is the preview).
     pub preview: Option<&'static str>,
     pub success_status: u16,
+    /// It reaches the world outside the database (it sends email).
+    pub open_world: bool,
 }
+
+/// The scope of operations anyone may call without a key (registration, joining a team).
+pub const PUBLIC: &str = "";
 
 /// An operation: its spec plus what is derived from its input and output types. Derefs to
 /// the [`Spec`], so `op.name`, `op.path`, … read the spec's fields.
@@ -89,6 +96,11 @@ impl Operation {
     /// Builds an operation from its spec and its input and output types.
     pub fn new<I: DeserializeOwned + JsonSchema, O: JsonSchema>(spec: Spec) -> Self {
         Operation { spec, input_schema: schema_for::<I>(), output_schema: schema_for::<O>(), check: check_shape::<I> }
+    }
+
+    /// Callable without a key (and offered only to callers without one).
+    pub fn is_public(&self) -> bool {
+        self.scope == PUBLIC
     }
 
     pub fn read_only(&self) -> bool {
@@ -173,7 +185,9 @@ fn join_field(parent: &str, name: &str) -> String {
 pub fn all() -> &'static [Operation] {
     static CATALOG: LazyLock<Vec<Operation>> = LazyLock::new(|| {
         let mut ops = Vec::new();
+        ops.extend(signup::operations());
         ops.extend(organisation::operations());
+        ops.extend(team::operations());
         ops.extend(customers::operations());
         ops.extend(keys::operations());
         ops.extend(audit::operations());

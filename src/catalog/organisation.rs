@@ -63,6 +63,7 @@ pub fn operations() -> Vec<Operation> {
             confirm: false,
             preview: None,
             success_status: 200,
+            open_world: false,
         }),
         Operation::new::<UpdateOrganisation, Organisation>(Spec {
             name: "update_organisation",
@@ -78,6 +79,7 @@ pub fn operations() -> Vec<Operation> {
             confirm: false,
             preview: None,
             success_status: 200,
+            open_world: false,
         }),
     ]
 }

@@ -174,7 +174,7 @@ impl<'de, const N: usize> Deserialize<'de> for Letters<N> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         if s.len() != N || !s.bytes().all(|b| b.is_ascii_alphabetic()) {
-            return Err(D::Error::custom(format!("[invalid_code] must be {N} letters")));
+            return Err(D::Error::custom(format!("[invalid_format] must be {N} letters (an ISO code)")));
         }
         Ok(Self(s))
     }

@@ -421,3 +421,38 @@ pub async fn authenticate(pool: &Pool, caller: &Caller, via: Via, request_id: &s
     touch_key_if_stale(pool, &principal);
     Ok(principal)
 }
+
+/// Calls one of the no-key entry points (`auth.<function>(jsonb)`: registration, invitation
+/// acceptance) as `favcrm_anon` in its own transaction — one round trip, committed before it
+/// returns, so a used-up attempt stays used up whatever happens next.
+pub async fn call_entry_point(
+    pool: &Pool,
+    function: &'static str,
+    input: &Value,
+    via: Via,
+    op: &str,
+    request_id: &str,
+) -> Result<Value, ApiError> {
+    let client = pool.get().await.map_err(ApiError::unavailable)?;
+    let guard = TxGuard { client: Some(client) };
+    let c = guard.client();
+    let sql = format!("select auth.{function}($1::jsonb)");
+    let (s_context, s_call) = futures_util::try_join!(c.prepare_cached(SET_CONTEXT), c.prepare_cached(&sql))
+        .map_err(|e| from_db_error(&e))?;
+    let claims = json!({ "via": via.as_str(), "op": op, "request_id": request_id }).to_string();
+    let role = role_for(&Caller::Anonymous);
+    let context_params: [&(dyn ToSql + Sync); 3] = [&role, &claims, &STATEMENT_TIMEOUT];
+    let call_params: [&(dyn ToSql + Sync); 1] = [input];
+    let (r_begin, r_context, r_call, r_commit) = tokio::join!(
+        c.batch_execute("begin isolation level read committed"),
+        c.query_one(&s_context, &context_params),
+        c.query_one(&s_call, &call_params),
+        c.batch_execute("commit"),
+    );
+    guard.finish();
+    r_begin.map_err(|e| from_db_error(&e))?;
+    r_context.map_err(|e| from_db_error(&e))?;
+    let value = json_column(&r_call.map_err(|e| from_db_error(&e))?)?;
+    r_commit.map_err(|e| from_db_error(&e))?;
+    Ok(value)
+}

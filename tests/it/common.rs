@@ -3,10 +3,12 @@
 //! database plus a server on a free port for every test.
 
 use std::net::TcpListener;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use favcrm::db::{self, Database, Durability, EmbeddedCluster, embedded::SUPERUSER};
 use favcrm::startup::Application;
+use mailin_embedded::response::OK;
+use mailin_embedded::{Handler, Response, Server};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -72,6 +74,8 @@ pub struct TestApp {
     pub base: String,
     pub dbname: String,
     pub http: reqwest::Client,
+    /// Where the server writes mail when no SMTP server is set (`<dir>/mail/*.eml`).
+    pub mail_dir: std::path::PathBuf,
 }
 
 /// An organisation with its owner's key.
@@ -103,18 +107,72 @@ impl Res {
 }
 
 impl TestApp {
+    /// A server with the abuse limits off (tests that check them set their own).
     pub async fn spawn() -> Self {
-        Self::spawn_with(Default::default()).await
+        Self::spawn_with(relaxed()).await
     }
 
     pub async fn spawn_with(settings: favcrm::startup::ServerSettings) -> Self {
-        let dbname = fresh_database().await;
+        Self::spawn_on(fresh_database().await, settings).await
+    }
+
+    /// A server on an existing database (a second process, or a restart).
+    pub async fn spawn_on(dbname: String, mut settings: favcrm::startup::ServerSettings) -> Self {
         let database = Arc::new(Database::from_configs(admin_config(&dbname), runtime_config(&dbname), 8).unwrap());
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mail_dir = std::env::temp_dir().join(format!("favcrm-test-mail-{}", Uuid::new_v4().simple()));
+        settings.mail.data_dir = mail_dir.clone();
         let app = Application::from_listener(database, listener, settings).unwrap();
         let base = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until_stopped());
-        Self { base, dbname, http: reqwest::Client::new() }
+        Self { base, dbname, http: reqwest::Client::new(), mail_dir }
+    }
+
+    /// The messages in the mailbox folder sent to `to`, oldest first, parsed as a mail
+    /// client would: (subject, plain-text body).
+    pub fn mails_to(&self, to: &str) -> Vec<(String, String)> {
+        let mut paths: Vec<_> = std::fs::read_dir(self.mail_dir.join("mail"))
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        paths.sort();
+        paths
+            .into_iter()
+            .filter_map(|p| parse_mail(&std::fs::read(p).ok()?))
+            .filter(|(recipient, _, _)| recipient.eq_ignore_ascii_case(to))
+            .map(|(_, subject, text)| (subject, text))
+            .collect()
+    }
+
+    /// The 6-digit code in the latest mail to `to`.
+    pub fn latest_code(&self, to: &str) -> String {
+        let mails = self.mails_to(to);
+        let (_, text) = mails.last().unwrap_or_else(|| panic!("no mail to {to}"));
+        code_in(text).unwrap_or_else(|| panic!("no code in the mail to {to}: {text}"))
+    }
+
+    /// Registers an organisation through the public flow (mailbox folder) and returns it.
+    pub async fn signup(&self, email: &str, name: &str, country: Option<&str>) -> Org {
+        let mut body = json!({"email": email, "organisationName": name});
+        if let Some(country) = country {
+            body["country"] = country.into();
+        }
+        let req = self.call(None, Method::POST, "/v1/signup/request", Some(body)).await;
+        assert_eq!(req.status, StatusCode::ACCEPTED, "{}", req.body);
+        let code = self.latest_code(email);
+        let done = self
+            .call(
+                None,
+                Method::POST,
+                "/v1/signup/verify",
+                Some(json!({"requestId": req.body["requestId"], "code": code})),
+            )
+            .await;
+        assert_eq!(done.status, StatusCode::CREATED, "{}", done.body);
+        Org {
+            id: done.body["organisationId"].as_str().unwrap().parse().unwrap(),
+            owner_id: done.body["userId"].as_str().unwrap().parse().unwrap(),
+            key: done.body["apiKey"].as_str().unwrap().to_string(),
+        }
     }
 
     pub async fn admin(&self) -> Client {
@@ -284,6 +342,7 @@ impl TestApp {
             ("app.customer_notes", "org_id"),
             ("app.confirmations", "org_id"),
             ("app.idempotency_keys", "org_id"),
+            ("app.team_invites", "org_id"),
             ("audit.event", "org_id"),
         ] {
             let row = admin
@@ -303,4 +362,68 @@ async fn set_claims(tx: &tokio_postgres::Transaction<'_>, org: Uuid) {
     tx.execute("select set_config('request.claims', $1, true)", &[&json!({ "org_id": org }).to_string()])
         .await
         .unwrap();
+}
+
+/// Server settings with every abuse limit off.
+pub fn relaxed() -> favcrm::startup::ServerSettings {
+    favcrm::startup::ServerSettings {
+        abuse: favcrm::ratelimit::AbuseSettings {
+            code_emails_per_ip_per_hour: 0,
+            code_emails_per_ip_per_day: 0,
+            signups_per_email_per_hour: 0,
+            code_checks_per_ip_per_hour: 0,
+        },
+        ..Default::default()
+    }
+}
+
+/// (recipient address, subject, plain-text body) of a raw message.
+pub fn parse_mail(raw: &[u8]) -> Option<(String, String, String)> {
+    let message = mail_parser::MessageParser::default().parse(raw)?;
+    let to = message.to()?.first()?.address()?.to_string();
+    let subject = message.subject().unwrap_or_default().to_string();
+    let text = message.body_text(0).map(|t| t.into_owned()).unwrap_or_default();
+    Some((to, subject, text))
+}
+
+/// The first run of exactly six digits in a text.
+pub fn code_in(text: &str) -> Option<String> {
+    text.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == 6).map(str::to_string)
+}
+
+/// An SMTP server on loopback that keeps every message it receives.
+#[derive(Clone, Default)]
+struct Inbox {
+    messages: Arc<Mutex<Vec<Vec<u8>>>>,
+    current: Vec<u8>,
+}
+
+impl Handler for Inbox {
+    fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, _to: &[String]) -> Response {
+        self.current.clear();
+        OK
+    }
+
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.current.extend_from_slice(buf);
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> Response {
+        self.messages.lock().unwrap().push(std::mem::take(&mut self.current));
+        OK
+    }
+}
+
+pub fn start_smtp() -> (u16, Arc<Mutex<Vec<Vec<u8>>>>) {
+    let inbox = Inbox::default();
+    let messages = inbox.messages.clone();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut server = Server::new(inbox);
+    server.with_name("localhost").with_tcp_listener(listener);
+    std::thread::spawn(move || {
+        let _ = server.serve();
+    });
+    (port, messages)
 }

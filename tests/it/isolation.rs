@@ -13,6 +13,9 @@ struct Fixture {
     note: String,
     key_id: String,
     org: String,
+    member: String,
+    member_email: String,
+    invite: String,
 }
 
 /// An input for every operation that names organisation A's records where it can.
@@ -33,6 +36,17 @@ fn sample(op: &str, a: &Fixture) -> Value {
         "create_api_key" => json!({"name": "B key"}),
         "revoke_api_key" | "get_api_key" => json!({"apiKeyId": a.key_id}),
         "list_audit_events" => json!({"rowId": a.customer}),
+        "rotate_api_key" => json!({"apiKeyId": a.key_id}),
+        "list_team_members" | "list_team_invites" | "list_my_organisations" => json!({}),
+        "create_team_member_invite" => json!({"email": a.member_email, "name": "Copy", "role": "staff"}),
+        "revoke_team_invite" => json!({"inviteId": a.invite}),
+        "update_team_member_role" => json!({"memberId": a.member, "role": "staff"}),
+        "remove_team_member" => json!({"memberId": a.member}),
+        // The no-key flows act for nobody: nothing of A's can be named in them.
+        "register_organisation_request" => json!({"email": "someone@example.com", "organisationName": "New Org"}),
+        "register_organisation_verify" => json!({"requestId": "signup_req_unknown", "code": "123456"}),
+        "accept_team_invite_request" => json!({"token": "fav_inv_unknown"}),
+        "accept_team_invite_verify" => json!({"token": "fav_inv_unknown", "code": "123456"}),
         other => panic!("add a sample input for {other} to the isolation test"),
     }
 }
@@ -74,12 +88,20 @@ async fn no_operation_lets_one_organisation_read_change_or_detect_anothers_rows(
     let customer = app.customer(&a, json!({"name": "A's customer", "email": email, "tags": ["facial"]})).await;
     let note = app.post(&a.key, &format!("/v1/customers/{customer}/notes"), json!({"body": "secret"})).await;
     let keys = app.get(&a.key, "/v1/api-keys").await;
+    let (_, _) = app.add_member(&a, "staff", None).await;
+    let members = app.get(&a.key, "/v1/team-members").await;
+    let staff = members.body["items"].as_array().unwrap().iter().find(|m| m["role"] == "staff").unwrap().clone();
+    let invite =
+        app.post(&a.key, "/v1/team-invites", json!({"email": "x@example.com", "name": "X", "role": "staff"})).await;
     let fixture = Fixture {
         customer: customer.to_string(),
         email,
         note: note.body["id"].as_str().unwrap().to_string(),
         key_id: keys.body["items"][0]["id"].as_str().unwrap().to_string(),
         org: a.id.to_string(),
+        member: staff["id"].as_str().unwrap().to_string(),
+        member_email: staff["email"].as_str().unwrap().to_string(),
+        invite: invite.body["id"].as_str().unwrap().to_string(),
     };
     let before = app.fingerprint(a.id).await;
     for op in catalog::all() {
@@ -94,7 +116,15 @@ async fn no_operation_lets_one_organisation_read_change_or_detect_anothers_rows(
             res.status,
             text
         );
-        for secret in [&fixture.customer, &fixture.note, &fixture.key_id, &fixture.org, &"A's customer".to_string()] {
+        for secret in [
+            &fixture.customer,
+            &fixture.note,
+            &fixture.key_id,
+            &fixture.org,
+            &fixture.member,
+            &fixture.invite,
+            &"A's customer".to_string(),
+        ] {
             assert!(!text.contains(secret.as_str()), "{} revealed {secret} of org A: {text}", op.name);
         }
         if op.name == "create_customer" {
@@ -122,6 +152,8 @@ async fn a_transaction_without_claims_sees_no_rows_in_any_table() {
     )
     .await;
     app.delete(&a.key, &format!("/v1/customers/{amy}")).await;
+    app.post(&a.key, "/v1/team-invites", json!({"email": "new@example.com", "name": "New", "role": "staff"})).await;
+    app.signup("someone@example.com", "Someone's Org", None).await;
     let admin = app.admin().await;
     let tables: Vec<String> = admin
         .query(
@@ -138,12 +170,19 @@ async fn a_transaction_without_claims_sees_no_rows_in_any_table() {
     for table in &tables {
         let rows_as_superuser: i64 =
             admin.query_one(&format!("select count(*) from {table}"), &[]).await.unwrap().get(0);
-        let tx = client.transaction().await.unwrap();
-        tx.batch_execute("select set_config('role', 'favcrm_member', true)").await.unwrap();
-        let visible: i64 = tx.query_one(&format!("select count(*) from {table}"), &[]).await.unwrap().get(0);
-        tx.rollback().await.unwrap();
-        assert_eq!(visible, 0, "{table} shows {visible} of {rows_as_superuser} rows with no claims");
         assert!(rows_as_superuser > 0, "{table} should have rows for this test to mean something");
+        for role in ["favcrm_member", "favcrm_anon"] {
+            let tx = client.transaction().await.unwrap();
+            tx.batch_execute(&format!("select set_config('role', '{role}', true)")).await.unwrap();
+            // No grant at all is as good as no rows.
+            let visible: i64 = match tx.query_one(&format!("select count(*) from {table}"), &[]).await {
+                Ok(row) => row.get(0),
+                Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE) => 0,
+                Err(e) => panic!("{table} as {role}: {e}"),
+            };
+            tx.rollback().await.unwrap();
+            assert_eq!(visible, 0, "{table} shows {role} {visible} of {rows_as_superuser} rows with no claims");
+        }
     }
 }
 

@@ -1,47 +1,8 @@
 //! Outgoing mail: over real SMTP to a server on loopback, and into the mailbox folder.
 
-use std::sync::{Arc, Mutex};
-
 use favcrm::mail::{Delivery, Email, Mailer};
-use mailin_embedded::response::OK;
-use mailin_embedded::{Handler, Response, Server};
 
-/// An SMTP server on loopback that keeps every message it receives.
-#[derive(Clone, Default)]
-struct Inbox {
-    messages: Arc<Mutex<Vec<Vec<u8>>>>,
-    current: Vec<u8>,
-}
-
-impl Handler for Inbox {
-    fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, _to: &[String]) -> Response {
-        self.current.clear();
-        OK
-    }
-
-    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        self.current.extend_from_slice(buf);
-        Ok(())
-    }
-
-    fn data_end(&mut self) -> Response {
-        self.messages.lock().unwrap().push(std::mem::take(&mut self.current));
-        OK
-    }
-}
-
-fn start_smtp() -> (u16, Arc<Mutex<Vec<Vec<u8>>>>) {
-    let inbox = Inbox::default();
-    let messages = inbox.messages.clone();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let mut server = Server::new(inbox);
-    server.with_name("localhost").with_tcp_listener(listener);
-    std::thread::spawn(move || {
-        let _ = server.serve();
-    });
-    (port, messages)
-}
+use crate::common::start_smtp;
 
 fn email() -> Email {
     Email {

@@ -19,3 +19,5 @@ mod mcp_client;
 mod openapi;
 mod policies;
 mod ratelimit;
+mod signup;
+mod team;

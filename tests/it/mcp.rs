@@ -70,7 +70,8 @@ async fn a_plain_post_lists_every_tool_sorted_with_no_handshake() {
     let mut sorted = listed.clone();
     sorted.sort();
     assert_eq!(listed, sorted);
-    assert_eq!(listed.len(), catalog::all().len(), "the owner sees every operation");
+    let keyed = catalog::all().iter().filter(|op| !op.is_public()).count();
+    assert_eq!(listed.len(), keyed, "the owner sees every operation that needs a key");
     for tool in &tools {
         let a = &tool["annotations"];
         for hint in ["readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"] {
@@ -119,15 +120,26 @@ async fn the_handshake_style_works_too() {
 }
 
 #[tokio::test]
-async fn no_key_or_a_bad_key_gets_http_401_with_a_bearer_challenge() {
+async fn a_bad_key_or_header_gets_http_401_with_a_bearer_challenge_and_no_key_gets_only_the_no_key_tools() {
     let app = TestApp::spawn().await;
     app.create_org("Glow").await;
-    for key in [None, Some("fav_mcp_not-a-real-key")] {
-        let (status, body) = app.rpc(key, "/mcp", "tools/list", json!({}), &[]).await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
-        let res = app.http.post(format!("{}/mcp", app.base)).body("{}").send().await.unwrap();
-        assert!(res.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
-    }
+    let (status, body) = app.rpc(Some("fav_mcp_not-a-real-key"), "/mcp", "tools/list", json!({}), &[]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let res = app
+        .http
+        .post(format!("{}/mcp", app.base))
+        .header("authorization", "Basic abc")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(res.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
+    let (status, body) = app.rpc(None, "/mcp", "tools/list", json!({}), &[]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let tools = body["result"]["tools"].as_array().unwrap();
+    assert!(tools.iter().all(|t| catalog::find(t["name"].as_str().unwrap()).unwrap().is_public()), "{body}");
+    assert_eq!(tools.len(), 4);
 }
 
 #[tokio::test]
@@ -141,9 +153,26 @@ async fn an_unknown_tool_and_a_malformed_request_are_json_rpc_errors() {
     assert!(body["error"].is_object(), "{body}");
 }
 
-/// Inputs for every tool, valid for `org`, naming `customer` and a spare key.
-fn sample(op: &str, customer: &str, spare_key: &str) -> Value {
+/// Records the samples name.
+struct Fixture {
+    customer: String,
+    spare_key: String,
+    rotatable_key: String,
+    invite: String,
+    member_to_update: String,
+    member_to_remove: String,
+}
+
+/// Inputs for every tool, valid for `org`, naming records of the fixture.
+fn sample(op: &str, f: &Fixture) -> Value {
+    let (customer, spare_key) = (f.customer.as_str(), f.spare_key.as_str());
     match op {
+        "rotate_api_key" => json!({"apiKeyId": f.rotatable_key}),
+        "list_team_members" | "list_team_invites" | "list_my_organisations" => json!({}),
+        "create_team_member_invite" => json!({"email": "new@example.com", "name": "New", "role": "staff"}),
+        "revoke_team_invite" => json!({"inviteId": f.invite}),
+        "update_team_member_role" => json!({"memberId": f.member_to_update, "role": "manager"}),
+        "remove_team_member" => json!({"memberId": f.member_to_remove}),
         "list_customers" | "get_organisation" | "list_api_keys" | "list_audit_events" => json!({}),
         "get_customer" | "delete_customer" | "restore_customer" | "list_customer_notes" => {
             json!({"customerId": customer})
@@ -159,24 +188,51 @@ fn sample(op: &str, customer: &str, spare_key: &str) -> Value {
     }
 }
 
-async fn fixture(app: &TestApp) -> (Org, String, String, String) {
+async fn fixture(app: &TestApp) -> (Org, String, Fixture) {
     let org = app.create_org("Glow").await;
     let key = app_key(app, &org).await;
     let customer = app.customer(&org, json!({"name": "Amy", "tags": ["facial"]})).await.to_string();
-    let spare =
-        app.post(&org.key, "/v1/api-keys", json!({"name": "spare"})).await.body["id"].as_str().unwrap().to_string();
-    (org, key, customer, spare)
+    let new_key = |name: &'static str| {
+        let org = org.clone();
+        async move {
+            app.post(&org.key, "/v1/api-keys", json!({"name": name})).await.body["id"].as_str().unwrap().to_string()
+        }
+    };
+    let spare_key = new_key("spare").await;
+    let rotatable_key = new_key("rotatable").await;
+    let invite = app
+        .post(&org.key, "/v1/team-invites", json!({"email": "inv@example.com", "name": "Inv", "role": "staff"}))
+        .await;
+    app.add_member(&org, "staff", None).await;
+    app.add_member(&org, "staff", None).await;
+    let members = app.get(&org.key, "/v1/team-members").await;
+    let staff: Vec<String> = members.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "staff")
+        .map(|m| m["id"].as_str().unwrap().to_string())
+        .collect();
+    let fixture = Fixture {
+        customer,
+        spare_key,
+        rotatable_key,
+        invite: invite.body["id"].as_str().unwrap().to_string(),
+        member_to_update: staff[0].clone(),
+        member_to_remove: staff[1].clone(),
+    };
+    (org, key, fixture)
 }
 
 #[tokio::test]
 async fn every_tool_answers_with_output_that_matches_its_schema_and_refuses_unknown_fields() {
     let app = TestApp::spawn().await;
-    let (_, key, customer, spare) = fixture(&app).await;
+    let (_, key, f) = fixture(&app).await;
     let tools = app.tools(&key, "/mcp", &[]).await;
     for tool in &tools {
         let name = tool["name"].as_str().unwrap();
         let validator = jsonschema::validator_for(&tool["outputSchema"]).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let result = app.tool(&key, name, sample(name, &customer, &spare)).await;
+        let result = app.tool(&key, name, sample(name, &f)).await;
         assert_eq!(result["isError"], false, "{name}: {result}");
         let output = &result["structuredContent"];
         let errors: Vec<String> =
@@ -185,7 +241,7 @@ async fn every_tool_answers_with_output_that_matches_its_schema_and_refuses_unkn
         let text: Value = serde_json::from_str(result["content"][0]["text"].as_str().unwrap()).unwrap();
         assert_eq!(&text, output, "{name}: the text copy differs from structuredContent");
 
-        let mut extra = sample(name, &customer, &spare);
+        let mut extra = sample(name, &f);
         extra["notAField"] = json!(1);
         let refused = app.tool(&key, name, extra).await;
         assert_eq!(refused["isError"], true, "{name} accepted an unknown field");
@@ -196,14 +252,14 @@ async fn every_tool_answers_with_output_that_matches_its_schema_and_refuses_unkn
 #[tokio::test]
 async fn annotations_are_true_read_only_tools_change_nothing_and_idempotent_tools_repeat_to_the_same_state() {
     let app = TestApp::spawn().await;
-    let (org, key, customer, spare) = fixture(&app).await;
+    let (org, key, f) = fixture(&app).await;
     let tools = app.tools(&key, "/mcp", &[]).await;
     for tool in &tools {
         let name = tool["name"].as_str().unwrap();
         let a = &tool["annotations"];
         let op = catalog::find(name).unwrap();
         assert_eq!(a["readOnlyHint"], op.read_only(), "{name}");
-        let input = sample(name, &customer, &spare);
+        let input = sample(name, &f);
         if a["readOnlyHint"] == true {
             let before = app.fingerprint(org.id).await;
             let result = app.tool(&key, name, input).await;
@@ -249,10 +305,10 @@ async fn toolsets_and_read_only_mode_narrow_the_list_and_the_calls() {
     let app = TestApp::spawn().await;
     let org = app.create_org("Glow").await;
     let by_url = app.tools(&org.key, "/mcp?toolsets=keys", &[]).await;
-    assert_eq!(names(&by_url), ["create_api_key", "get_api_key", "list_api_keys", "revoke_api_key"]);
+    assert_eq!(names(&by_url), ["create_api_key", "get_api_key", "list_api_keys", "revoke_api_key", "rotate_api_key"]);
     let by_header =
         app.tools(&org.key, "/mcp", &[("X-MCP-Toolsets", "organisation"), ("X-MCP-Readonly", "true")]).await;
-    assert_eq!(names(&by_header), ["get_organisation"]);
+    assert_eq!(names(&by_header), ["get_organisation", "list_my_organisations"]);
     let read_only = app.tools(&org.key, "/mcp?readOnly=true", &[]).await;
     assert!(read_only.iter().all(|t| t["annotations"]["readOnlyHint"] == true));
 

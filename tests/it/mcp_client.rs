@@ -47,7 +47,9 @@ async fn the_official_python_mcp_sdk_lists_calls_and_is_refused_as_it_should_be(
     let org = app.create_org("Glow").await;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp_client/check_server.py");
     let url = format!("{}/mcp", app.base);
-    let out = tokio::process::Command::new(&python).arg(script).arg(&url).arg(&org.key).output().await.unwrap();
+    let mailbox = app.mail_dir.join("mail");
+    let out =
+        tokio::process::Command::new(&python).arg(script).arg(&url).arg(&org.key).arg(&mailbox).output().await.unwrap();
     assert!(
         out.status.success(),
         "the Python SDK client failed:\n{}\n{}",

@@ -1,11 +1,15 @@
 """Drive a running favcrm server with the official MCP Python SDK.
 
-Usage: python check_server.py <mcp-url> <api-key>
+Usage: python check_server.py <mcp-url> <api-key> <mailbox-folder>
 
 Exits 0 when every check passes; prints what failed otherwise. Run by tests/it/mcp_client.rs.
 """
 
 import asyncio
+import email
+import email.policy
+import pathlib
+import re
 import sys
 
 import httpx2
@@ -75,21 +79,72 @@ async def session_checks(url: str, key: str) -> None:
                 assert "skill://favcrm/customer-lifecycle" in uris, uris
 
 
-async def unauthenticated(url: str) -> None:
+async def bad_key(url: str) -> None:
     async with httpx2.AsyncClient() as http:
         res = await http.post(
             url,
             json={"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}},
-            headers={"Accept": "application/json, text/event-stream"},
+            headers={"Accept": "application/json, text/event-stream", "Authorization": "Bearer fav_mcp_wrong"},
         )
         assert res.status_code == 401, res.status_code
         assert res.headers["www-authenticate"].startswith("Bearer"), res.headers
 
 
+def latest_code(mailbox: pathlib.Path, to: str) -> str:
+    """The 6-digit code in the newest message to `to` in the server's mailbox folder."""
+    for path in sorted(mailbox.glob("*.eml"), reverse=True):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        if message["To"] and to in message["To"]:
+            text = message.get_body(preferencelist=("plain",)).get_content()
+            return re.search(r"\b\d{6}\b", text).group(0)
+    raise AssertionError(f"no mail to {to} in {mailbox}")
+
+
+async def signup_without_a_key(url: str, mailbox: pathlib.Path) -> None:
+    """A newcomer with only an MCP client and an inbox creates a workspace and gets a key."""
+    http = create_mcp_http_client()
+    async with http:
+        async with streamable_http_client(url, http_client=http) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                names = sorted(t.name for t in (await session.list_tools()).tools)
+                assert names == [
+                    "accept_team_invite_request",
+                    "accept_team_invite_verify",
+                    "register_organisation_request",
+                    "register_organisation_verify",
+                ], names
+                started = await session.call_tool(
+                    "register_organisation_request",
+                    {"email": "sdk@example.com", "organisationName": "SDK Studio", "country": "GB"},
+                )
+                assert not started.is_error, started
+                request_id = started.structured_content["requestId"]
+                wrong = await session.call_tool(
+                    "register_organisation_verify", {"requestId": request_id, "code": "000000"}
+                )
+                code = latest_code(mailbox, "sdk@example.com")
+                if code != "000000":
+                    assert wrong.is_error and wrong.structured_content["errors"][0]["code"] == "invalid_code", wrong
+                done = await session.call_tool("register_organisation_verify", {"requestId": request_id, "code": code})
+                assert not done.is_error, done
+                new_key = done.structured_content["apiKey"]
+                assert new_key.startswith("fav_mcp_"), done.structured_content
+    http = create_mcp_http_client(headers={"Authorization": f"Bearer {new_key}"})
+    async with http:
+        async with streamable_http_client(url, http_client=http) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                org = await session.call_tool("get_organisation", {})
+                assert org.structured_content["name"] == "SDK Studio", org
+                assert org.structured_content["timezone"] == "Europe/London", org
+
+
 async def main() -> int:
-    url, key = sys.argv[1], sys.argv[2]
+    url, key, mailbox = sys.argv[1], sys.argv[2], pathlib.Path(sys.argv[3])
     await session_checks(url, key)
-    await unauthenticated(url)
+    await bad_key(url)
+    await signup_without_a_key(url, mailbox)
     print("mcp python sdk: all checks passed")
     return 0
 

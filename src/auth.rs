@@ -1,0 +1,105 @@
+//! Low-entropy secrets and who is asking: 6-digit one-time codes (CSPRNG, argon2id) and the
+//! client address the abuse limits count against.
+//!
+//! The database never sees a code: it stores the argon2id hash made here, counts attempts,
+//! and hands the hash back for [`verify_code`] to check.
+
+use std::net::IpAddr;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use rand::{Rng, RngExt};
+
+use crate::error::ApiError;
+
+/// A fresh 6-digit code, uniformly drawn from a cryptographically secure generator.
+pub fn new_code() -> String {
+    format!("{:06}", rand::rng().random_range(0..1_000_000u32))
+}
+
+/// argon2id with OWASP's minimum settings (19 MiB, 2 passes, 1 lane). A code lives ten
+/// minutes and allows five guesses; the hash protects codes in a leaked database.
+fn argon2() -> Argon2<'static> {
+    let params = Params::new(19 * 1024, 2, 1, None).expect("valid argon2 parameters");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// The PHC string (`$argon2id$v=19$…`) of a code, computed off the async threads.
+pub async fn hash_code(code: String) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        let mut bytes = [0u8; 16];
+        rand::rng().fill_bytes(&mut bytes);
+        let salt = SaltString::encode_b64(&bytes)?;
+        argon2().hash_password(code.as_bytes(), &salt).map(|h| h.to_string())
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)
+}
+
+/// Whether `code` matches `hash`. The comparison of the derived keys is constant-time.
+pub async fn verify_code(code: String, hash: String) -> Result<bool, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        let parsed = PasswordHash::new(&hash).map_err(ApiError::internal)?;
+        Ok(argon2().verify_password(code.as_bytes(), &parsed).is_ok())
+    })
+    .await
+    .map_err(ApiError::internal)?
+}
+
+/// The address a request came from: the TCP peer, or — when the peer is a trusted proxy —
+/// the last address in `X-Forwarded-For` that is not itself a trusted proxy.
+pub fn client_ip(
+    peer: Option<IpAddr>,
+    headers: &actix_web::http::header::HeaderMap,
+    trusted_proxies: &[IpAddr],
+) -> Option<IpAddr> {
+    let peer = peer?;
+    if !trusted_proxies.contains(&peer) {
+        return Some(peer);
+    }
+    let forwarded = headers.get_all("x-forwarded-for").filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(",");
+    forwarded
+        .split(',')
+        .rev()
+        .filter_map(|part| part.trim().parse::<IpAddr>().ok())
+        .find(|ip| !trusted_proxies.contains(ip))
+        .or(Some(peer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_six_digits() {
+        for _ in 0..1000 {
+            let code = new_code();
+            assert_eq!(code.len(), 6);
+            assert!(code.bytes().all(|b| b.is_ascii_digit()));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_code_verifies_against_its_own_hash_only() {
+        let hash = hash_code("123456".into()).await.unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_code("123456".into(), hash.clone()).await.unwrap());
+        assert!(!verify_code("123457".into(), hash.clone()).await.unwrap());
+        let other = hash_code("123456".into()).await.unwrap();
+        assert_ne!(hash, other, "each hash has its own salt");
+    }
+
+    #[test]
+    fn forwarded_for_counts_only_behind_a_trusted_proxy() {
+        let mut headers = actix_web::http::header::HeaderMap::new();
+        headers.insert(
+            actix_web::http::header::HeaderName::from_static("x-forwarded-for"),
+            "198.51.100.7, 203.0.113.9".parse().unwrap(),
+        );
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let peer: IpAddr = "192.0.2.1".parse().unwrap();
+        assert_eq!(client_ip(Some(peer), &headers, &[proxy]), Some(peer));
+        assert_eq!(client_ip(Some(proxy), &headers, &[proxy]), Some("203.0.113.9".parse().unwrap()));
+    }
+}

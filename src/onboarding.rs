@@ -1,0 +1,346 @@
+//! The flows anyone can start without a key: registering an organisation and joining a team
+//! by invitation. Each is request (mail a code) then verify (check it, act).
+//!
+//! ```text
+//! request: limits → code = CSPRNG, hash = argon2id(code) → auth.start_*(hash) → mail the code
+//! verify:  limits → auth.begin_*_attempt (one of 5, committed) → argon2 check → auth.complete_*
+//! ```
+//!
+//! The database never sees a code; the server never keeps one after the mail is out.
+
+use std::net::IpAddr;
+
+use actix_web::http::StatusCode;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::auth::{hash_code, new_code, verify_code};
+use crate::catalog::Operation;
+use crate::db::tx::{Outcome, Via, call_entry_point};
+use crate::error::ApiError;
+use crate::mail::Email;
+use crate::startup::AppState;
+
+/// One no-key call.
+pub struct Request<'a> {
+    pub op: &'a Operation,
+    pub input: &'a Value,
+    pub via: Via,
+    pub request_id: &'a str,
+    pub client_ip: Option<IpAddr>,
+}
+
+pub async fn run(state: &AppState, req: Request<'_>) -> Result<Outcome, ApiError> {
+    let body = match req.op.name {
+        "register_organisation_request" => register_request(state, &req).await?,
+        "register_organisation_verify" => register_verify(state, &req).await?,
+        "accept_team_invite_request" => invite_request(state, &req).await?,
+        "accept_team_invite_verify" => invite_verify(state, &req).await?,
+        other => return Err(ApiError::internal(format!("{other} is not a no-key flow"))),
+    };
+    Ok(Outcome { status: req.op.success_status, body, principal: None, replayed: false })
+}
+
+async fn entry(state: &AppState, req: &Request<'_>, function: &'static str, input: Value) -> Result<Value, ApiError> {
+    call_entry_point(&state.db.pool, function, &input, req.via, req.op.name, req.request_id).await
+}
+
+fn text<'a>(value: &'a Value, name: &str) -> &'a str {
+    value[name].as_str().unwrap_or_default()
+}
+
+async fn register_request(state: &AppState, req: &Request<'_>) -> Result<Value, ApiError> {
+    let input = req.input;
+    let email = text(input, "email").trim().to_lowercase();
+    state.abuse.code_email(req.client_ip)?;
+    state.abuse.signup_email(&email)?;
+    let code = new_code();
+    let hash = hash_code(code.clone()).await?;
+    let settings = &state.abuse.settings;
+    let started = entry(
+        state,
+        req,
+        "start_signup",
+        json!({
+            "email": email,
+            "organisationName": input["organisationName"],
+            "industry": input["industry"],
+            "country": input["country"],
+            "timezone": input["timezone"],
+            "codeHash": hash,
+            "clientIp": req.client_ip.map(|ip| ip.to_string()),
+            "limits": {
+                "perEmailPerHour": settings.signups_per_email_per_hour,
+                "perIpPerDay": settings.code_emails_per_ip_per_day,
+            },
+        }),
+    )
+    .await?;
+    let organisation = text(&started, "organisationName");
+    // The same answer either way: only the inbox learns whether the address already owns an
+    // organisation.
+    let email_message = if started["existingOwner"].as_bool().unwrap_or(false) {
+        messages::signup_notice(&email, organisation)
+    } else {
+        messages::signup_code(&email, organisation, &code)
+    };
+    send(state, &email_message).await?;
+    Ok(json!({
+        "requestId": started["requestId"],
+        "maskedEmail": started["maskedEmail"],
+        "expiresAt": started["expiresAt"],
+        "instructions": format!(
+            "A 6-digit code was emailed to {}. Ask the person for it, then call register_organisation_verify with \
+             this requestId and the code. The code expires in 10 minutes and allows 5 attempts. If no email \
+             arrives, check spam; asking again sends a new code and makes this one invalid.",
+            text(&started, "maskedEmail")
+        ),
+    }))
+}
+
+async fn register_verify(state: &AppState, req: &Request<'_>) -> Result<Value, ApiError> {
+    state.abuse.code_check(req.client_ip)?;
+    let request_id = text(req.input, "requestId");
+    let attempt = entry(state, req, "begin_signup_attempt", json!({ "requestId": request_id })).await?;
+    check_code(req.input, &attempt, "register_organisation_request").await?;
+    let done = entry(
+        state,
+        req,
+        "complete_signup",
+        json!({ "requestId": request_id, "via": req.via.as_str(), "requestContextId": req.request_id }),
+    )
+    .await?;
+    Ok(json!({
+        "organisationId": done["organisationId"],
+        "organisationName": done["organisationName"],
+        "userId": done["userId"],
+        "apiKeyId": done["apiKeyId"],
+        "apiKey": done["apiKey"],
+        "timezone": done["timezone"],
+        "defaultCurrency": done["defaultCurrency"],
+        "nextSteps": [
+            "Store apiKey now (it is shown only once): send it as Authorization: Bearer <apiKey> on REST and MCP, or run `favcrm login <apiKey>`.",
+            "Check the time zone and currency with get_organisation; change them with update_organisation.",
+            "Invite colleagues with create_team_member_invite.",
+            "Add customers with create_customer.",
+        ],
+    }))
+}
+
+fn token_digest(input: &Value) -> String {
+    hex::encode(Sha256::digest(text(input, "token").trim().as_bytes()))
+}
+
+async fn invite_request(state: &AppState, req: &Request<'_>) -> Result<Value, ApiError> {
+    state.abuse.code_email(req.client_ip)?;
+    let code = new_code();
+    let hash = hash_code(code.clone()).await?;
+    let started = entry(
+        state,
+        req,
+        "start_invite_acceptance",
+        json!({ "tokenDigest": token_digest(req.input), "codeHash": hash }),
+    )
+    .await?;
+    let organisation = text(&started, "organisationName");
+    send(state, &messages::invite_code(text(&started, "email"), organisation, &code)).await?;
+    Ok(json!({
+        "maskedEmail": started["maskedEmail"],
+        "expiresAt": started["expiresAt"],
+        "organisationName": organisation,
+        "role": started["role"],
+        "instructions": format!(
+            "A 6-digit code was emailed to {}. Call accept_team_invite_verify with the same token, the code and \
+             the person's name. The code expires in 10 minutes and allows 5 attempts.",
+            text(&started, "maskedEmail")
+        ),
+    }))
+}
+
+async fn invite_verify(state: &AppState, req: &Request<'_>) -> Result<Value, ApiError> {
+    state.abuse.code_check(req.client_ip)?;
+    let digest = token_digest(req.input);
+    let attempt = entry(state, req, "begin_invite_attempt", json!({ "tokenDigest": digest })).await?;
+    check_code(req.input, &attempt, "accept_team_invite_request").await?;
+    let done = entry(
+        state,
+        req,
+        "complete_invite",
+        json!({
+            "tokenDigest": digest,
+            "name": req.input["name"],
+            "via": req.via.as_str(),
+            "requestContextId": req.request_id,
+        }),
+    )
+    .await?;
+    Ok(json!({
+        "organisationId": done["organisationId"],
+        "organisationName": done["organisationName"],
+        "userId": done["userId"],
+        "memberId": done["memberId"],
+        "role": done["role"],
+        "apiKeyId": done["apiKeyId"],
+        "apiKey": done["apiKey"],
+        "nextSteps": [
+            "Store apiKey now (it is shown only once): send it as Authorization: Bearer <apiKey>, or run `favcrm login <apiKey>`.",
+            "See your colleagues with list_team_members and your organisations with list_my_organisations.",
+        ],
+    }))
+}
+
+/// Checks the code against the hash of the attempt the database just counted.
+async fn check_code(input: &Value, attempt: &Value, ask_again_with: &str) -> Result<(), ApiError> {
+    let code = text(input, "code").chars().filter(char::is_ascii_digit).collect::<String>();
+    let hash = text(attempt, "codeHash").to_string();
+    if verify_code(code, hash).await? {
+        return Ok(());
+    }
+    let remaining = attempt["attemptsRemaining"].as_i64().unwrap_or(0);
+    let detail = if remaining > 0 {
+        format!(
+            "The code is not right; {remaining} attempt(s) left. Ask the person to read it again from the latest email."
+        )
+    } else {
+        format!("The code is not right and no attempts are left: ask for a new code with {ask_again_with}.")
+    };
+    let mut error = ApiError::invalid("code", "invalid_code", detail);
+    error.extra.insert("attemptsRemaining".into(), remaining.into());
+    Err(error)
+}
+
+async fn send(state: &AppState, email: &Email) -> Result<(), ApiError> {
+    state.mailer.send(email).await.map(drop).map_err(|e| {
+        tracing::error!(error = %format!("{e:#}"), "sending mail");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "mail_unavailable",
+            "The email could not be sent right now; try again in a few minutes.",
+        )
+        .header("Retry-After", "60")
+    })
+}
+
+/// Mail an `api.*` function asked for under `_mail` (sent after its transaction committed).
+pub async fn send_requested(state: &AppState, request: &Value) -> bool {
+    let Some(email) = messages::from_request(request) else {
+        tracing::error!(template = %request["template"], "unknown mail template");
+        return false;
+    };
+    match state.mailer.send(&email).await {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "sending mail");
+            false
+        }
+    }
+}
+
+/// The emails, in plain text and HTML.
+pub mod messages {
+    use serde_json::Value;
+
+    use crate::mail::Email;
+
+    fn escape(s: &str) -> String {
+        s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    }
+
+    fn email(to: &str, subject: String, paragraphs: &[String], code: Option<&str>) -> Email {
+        let mut text = String::new();
+        let mut html = String::from("<!doctype html><html><body style=\"font-family:sans-serif\">");
+        for (i, p) in paragraphs.iter().enumerate() {
+            text.push_str(p);
+            text.push_str("\n\n");
+            html.push_str(&format!("<p>{}</p>", escape(p)));
+            if i == 0
+                && let Some(code) = code
+            {
+                text.push_str(&format!("    {code}\n\n"));
+                html.push_str(&format!(
+                    "<p style=\"font-size:28px;letter-spacing:6px;font-weight:bold\">{}</p>",
+                    escape(code)
+                ));
+            }
+        }
+        text.push_str("— favcrm\n");
+        html.push_str("<p>— favcrm</p></body></html>");
+        Email { to: to.to_string(), subject, text, html }
+    }
+
+    pub fn signup_code(to: &str, organisation: &str, code: &str) -> Email {
+        email(
+            to,
+            format!("{code} is your favcrm code"),
+            &[
+                format!("Your code to create the favcrm workspace \"{organisation}\" is:"),
+                "It expires in 10 minutes. Give it only to the assistant or app you are signing up with.".into(),
+                "If you did not ask for this, ignore this email; nothing is created without the code.".into(),
+            ],
+            Some(code),
+        )
+    }
+
+    pub fn signup_notice(to: &str, organisation: &str) -> Email {
+        email(
+            to,
+            "Someone tried to register with your email on favcrm".into(),
+            &[
+                format!(
+                    "Someone asked to create the favcrm workspace \"{organisation}\" with this address, which already \
+                     owns a favcrm organisation, so no code was sent and nothing was created."
+                ),
+                "To work in your existing organisation, use one of its API keys (an owner can mint one with \
+                 create_api_key). If this was not you, no action is needed."
+                    .into(),
+            ],
+            None,
+        )
+    }
+
+    pub fn invite_code(to: &str, organisation: &str, code: &str) -> Email {
+        email(
+            to,
+            format!("{code} is your code to join {organisation} on favcrm"),
+            &[
+                format!("Your code to join \"{organisation}\" on favcrm is:"),
+                "It expires in 10 minutes. If you did not ask for it, ignore this email.".into(),
+            ],
+            Some(code),
+        )
+    }
+
+    pub fn team_invite(request: &Value) -> Email {
+        let field = |name: &str| request[name].as_str().unwrap_or_default().to_string();
+        let token = field("token");
+        email(
+            &field("to"),
+            format!("{} invited you to {} on favcrm", field("inviterName"), field("organisationName")),
+            &[
+                format!(
+                    "Hello {}, {} invited you to join \"{}\" on favcrm as {}.",
+                    field("name"),
+                    field("inviterName"),
+                    field("organisationName"),
+                    field("role")
+                ),
+                format!("Your invitation token (valid until {}):", field("expiresAt")),
+                token.clone(),
+                format!(
+                    "To accept from a terminal: favcrm team invite accept-request --token {token} — then enter the \
+                     6-digit code we email you with favcrm team invite accept-verify. An AI assistant connected to \
+                     favcrm can do the same with the tools accept_team_invite_request and accept_team_invite_verify."
+                ),
+            ],
+            None,
+        )
+    }
+
+    /// The email an `api.*` function described under `_mail`.
+    pub fn from_request(request: &Value) -> Option<Email> {
+        match request["template"].as_str()? {
+            "team_invite" => Some(team_invite(request)),
+            _ => None,
+        }
+    }
+}
