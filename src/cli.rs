@@ -661,11 +661,11 @@ async fn call_tool(client: &Client, name: &str, arguments: serde_json::Value) ->
     let content = result.get("structuredContent").cloned().unwrap_or_default();
     if result["isError"] == true {
         let retry = content["retryAfterSeconds"].as_u64().map(|s| format!(" (retry after {s} s)")).unwrap_or_default();
-        anyhow::bail!(
-            "{}: {}{retry}",
-            content["code"].as_str().unwrap_or("error"),
-            content["detail"].as_str().unwrap_or("the server refused the request")
-        );
+        // A validation failure names the field and its own code; show those.
+        let field = &content["errors"][0];
+        let code = field["code"].as_str().or(content["code"].as_str()).unwrap_or("error");
+        let at = field["field"].as_str().map(|f| format!(" ({f})")).unwrap_or_default();
+        anyhow::bail!("{code}{at}: {}{retry}", content["detail"].as_str().unwrap_or("the server refused the request"));
     }
     Ok(content)
 }

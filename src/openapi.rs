@@ -31,8 +31,9 @@ pub fn document() -> Value {
             "summary": op.title,
             "description": op.description,
             "tags": [op.toolset],
-            "security": [{ "bearer": [] }],
-            "x-favcrm-scope": op.scope,
+            // The no-key flows (registration, joining a team) need no key.
+            "security": if op.is_public() { json!([]) } else { json!([{ "bearer": [] }]) },
+            "x-favcrm-scope": if op.is_public() { Value::Null } else { op.scope.into() },
             "x-favcrm-effect": format!("{:?}", op.effect).to_lowercase(),
             "x-favcrm-idempotent": op.idempotent,
             "responses": {
@@ -52,7 +53,7 @@ pub fn document() -> Value {
             let schema = json!({ "type": "object", "additionalProperties": false, "properties": body_properties, "required": body_required });
             operation["requestBody"] = json!({ "required": !body_required.is_empty(), "content": { "application/json": { "schema": schema } } });
         }
-        if op.method == Method::Post {
+        if op.method == Method::Post && !op.is_public() {
             parameters.push(json!({ "$ref": "#/components/parameters/IdempotencyKey" }));
         }
         if op.confirm {
@@ -94,7 +95,9 @@ pub fn document() -> Value {
                             "code": { "type": "string" }, "detail": { "type": "string" },
                             "errors": { "type": "array", "items": { "type": "object", "properties": {
                                 "field": { "type": "string" }, "code": { "type": "string" }, "detail": { "type": "string" } } } },
-                            "confirmationToken": { "type": "string" }, "expiresAt": { "type": "string" }, "preview": { "type": "object" }
+                            "confirmationToken": { "type": "string" }, "expiresAt": { "type": "string" }, "preview": { "type": "object" },
+                            "retryAfterSeconds": { "type": "integer", "description": "On 429: seconds to wait (also in Retry-After)." },
+                            "attemptsRemaining": { "type": "integer", "description": "On invalid_code: attempts left for this code." }
                         }
                     } } }
                 }

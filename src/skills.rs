@@ -16,6 +16,8 @@ pub struct Skill {
 const FILES: &[(&str, &str)] = &[
     ("customer-lifecycle", include_str!("../skills/customer-lifecycle/SKILL.md")),
     ("api-keys", include_str!("../skills/api-keys/SKILL.md")),
+    ("agentic-registration", include_str!("../skills/agentic-registration/SKILL.md")),
+    ("team-onboarding", include_str!("../skills/team-onboarding/SKILL.md")),
 ];
 
 /// The index committed beside the skills (`skills/index.json`).

@@ -116,9 +116,19 @@ async fn admin_and_policy_commands_work_against_a_database_url() {
 fn help_documents_every_setting_with_its_environment_variable() {
     let out = Command::new(BIN).arg("--help").output().unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
-    for var in
-        ["DATABASE_URL", "FAVCRM_BIND", "FAVCRM_DATA_DIR", "FAVCRM_LOG", "FAVCRM_LOG_FORMAT", "FAVCRM_DB_POOL_SIZE"]
-    {
+    for var in [
+        "DATABASE_URL",
+        "FAVCRM_BIND",
+        "FAVCRM_DATA_DIR",
+        "FAVCRM_LOG",
+        "FAVCRM_LOG_FORMAT",
+        "FAVCRM_DB_POOL_SIZE",
+        "FAVCRM_SMTP_URL",
+        "FAVCRM_MAIL_FROM",
+        "FAVCRM_CODE_EMAILS_PER_IP_PER_HOUR",
+        "FAVCRM_SIGNUPS_PER_EMAIL_PER_HOUR",
+        "FAVCRM_TRUSTED_PROXIES",
+    ] {
         assert!(help.contains(var), "--help does not mention {var}");
     }
 }
@@ -203,4 +213,113 @@ async fn the_cli_logs_in_lists_describes_and_calls_tools_against_a_running_serve
     let (code, _, _) = tokio::task::block_in_place(|| run(&["doctor", "--api-key", "fav_mcp_not-a-real-key"]));
     assert_eq!(code, Some(1));
     let _ = std::fs::remove_dir_all(&home);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newcomer_signs_up_invites_a_colleague_who_joins_all_from_the_cli() {
+    let app = TestApp::spawn().await;
+    let url = format!("{}/mcp", app.base);
+    let home = std::env::temp_dir().join(format!("favcrm-home-{}", uuid::Uuid::new_v4().simple()));
+    let colleague_home = std::env::temp_dir().join(format!("favcrm-home-{}", uuid::Uuid::new_v4().simple()));
+    for dir in [&home, &colleague_home] {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    let run = |home: &std::path::Path, args: &[&str]| {
+        let out = Command::new(BIN)
+            .args(args)
+            .args(["--url", &url])
+            .env("HOME", home)
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("FAVCRM_API_KEY")
+            .env_remove("FAVCRM_MCP_TOKEN")
+            .output()
+            .unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        (out.status.code(), text)
+    };
+    let (code, out) = tokio::task::block_in_place(|| {
+        run(
+            &home,
+            &[
+                "signup",
+                "request",
+                "--email",
+                "rae@example.com",
+                "--organisation-name",
+                "Rae Tutors",
+                "--industry",
+                "tutoring",
+                "--country",
+                "AU",
+                "--json",
+            ],
+        )
+    });
+    assert_eq!(code, Some(0), "{out}");
+    let requested: Value = serde_json::from_str(&out).unwrap();
+    let request_id = requested["requestId"].as_str().unwrap().to_string();
+    let code_text = app.latest_code("rae@example.com");
+    let (code, out) = tokio::task::block_in_place(|| {
+        run(&home, &["signup", "verify", "--request-id", &request_id, "--code", "000000"])
+    });
+    if code_text != "000000" {
+        assert_eq!(code, Some(1), "{out}");
+        assert!(out.contains("invalid_code"), "{out}");
+    }
+    let (code, out) = tokio::task::block_in_place(|| {
+        run(&home, &["signup", "verify", "--request-id", &request_id, "--code", &code_text])
+    });
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("Rae Tutors") && out.contains("fav_mcp_") && out.contains('…'), "masked key: {out}");
+    let config = std::fs::read_to_string(home.join(".config/favcrm/config.toml")).unwrap();
+    assert!(config.contains("fav_mcp_"), "the key was saved");
+    let (code, out) = tokio::task::block_in_place(|| run(&home, &["whoami", "--json"]));
+    assert_eq!(code, Some(0), "{out}");
+    let me: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(me["organisation"]["timezone"], "Australia/Sydney");
+
+    let (code, out) = tokio::task::block_in_place(|| {
+        run(
+            &home,
+            &["team", "invite", "create", "--email", "ted@example.com", "--name", "Ted", "--role", "staff", "--json"],
+        )
+    });
+    assert_eq!(code, Some(0), "{out}");
+    let invite: Value = serde_json::from_str(&out).unwrap();
+    let token = invite["token"].as_str().unwrap().to_string();
+    assert_eq!(invite["emailSent"], true);
+
+    let (code, out) =
+        tokio::task::block_in_place(|| run(&colleague_home, &["team", "invite", "accept-request", "--token", &token]));
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("te*@example.com"), "{out}");
+    let ted_code = app.latest_code("ted@example.com");
+    let (code, out) = tokio::task::block_in_place(|| {
+        run(
+            &colleague_home,
+            &[
+                "team",
+                "invite",
+                "accept-verify",
+                "--token",
+                &token,
+                "--code",
+                &ted_code,
+                "--name",
+                "Ted Ng",
+                "--show-key",
+            ],
+        )
+    });
+    assert_eq!(code, Some(0), "{out}");
+    let ted_key = out.split_whitespace().find(|w| w.starts_with("fav_mcp_")).unwrap().to_string();
+    assert!(!ted_key.contains('…'), "--show-key prints the key in full: {out}");
+    assert_eq!(app.get(&ted_key, "/v1/organisation").await.body["name"], "Rae Tutors");
+
+    let (code, out) = tokio::task::block_in_place(|| run(&colleague_home, &["team", "list"]));
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("Ted Ng") && out.contains("owner"), "{out}");
+    for dir in [&home, &colleague_home] {
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
