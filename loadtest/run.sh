@@ -10,8 +10,11 @@ PORT=${PORT:-18080}
 DATA=$(mktemp -d /tmp/favcrm-load-XXXXXX)
 BIN=target/release/favcrm
 [ -x "$BIN" ] || cargo build --release
-# The per-key budget would refuse a load test from one key: it is off here.
-FAVCRM_DATA_DIR=$DATA FAVCRM_BIND=127.0.0.1:$PORT FAVCRM_LOG=warn FAVCRM_KEY_REQUESTS_PER_MINUTE=0 "$BIN" serve &
+# The per-key budget and the registration limits would refuse a load test from one key and one
+# address: they are off here.
+FAVCRM_DATA_DIR=$DATA FAVCRM_BIND=127.0.0.1:$PORT FAVCRM_LOG=warn FAVCRM_KEY_REQUESTS_PER_MINUTE=0 \
+  FAVCRM_CODE_EMAILS_PER_IP_PER_HOUR=0 FAVCRM_CODE_EMAILS_PER_IP_PER_DAY=0 FAVCRM_SIGNUPS_PER_EMAIL_PER_HOUR=0 \
+  "$BIN" serve &
 SERVER=$!
 trap 'kill -TERM $SERVER; wait $SERVER 2>/dev/null; rm -rf "$DATA"' EXIT
 until curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null; do sleep 0.2; done
@@ -35,5 +38,7 @@ wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s loadtest/mcp_list.lua "$B
 # Writes last: the rows they add would change what the reads above measure.
 echo "== POST /v1/customers (write + audit trigger)"
 wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s loadtest/post_customer.lua "$BASE/v1/customers"
+echo "== POST /v1/signup/request (argon2id hash + row + code email to the mailbox folder)"
+wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s loadtest/signup_request.lua "$BASE/v1/signup/request"
 echo "== GET /healthz (no database)"
 wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" "$BASE/healthz"

@@ -523,6 +523,9 @@ begin
     perform app.raise_invalid('timezone', 'invalid_timezone',
       pg_catalog.format('%s is not an IANA time zone name (for example Europe/London).', v_tz));
   end if;
+  -- One request per email at a time, so that concurrent requests cannot both pass the bound
+  -- or both stay live.
+  perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('favcrm.signup.' || v_email, 0));
   -- The hard bounds, shared by every server process: requests per email an hour, per IP a day.
   if v_per_email > 0 then
     select min(created_at) into v_oldest

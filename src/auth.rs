@@ -24,8 +24,18 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
+/// At most one argon2 computation per core at a time: a flood of registrations queues here
+/// instead of starting a thread and 19 MiB per request.
+async fn argon2_permit() -> Result<tokio::sync::SemaphorePermit<'static>, ApiError> {
+    static PERMITS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    });
+    PERMITS.acquire().await.map_err(ApiError::internal)
+}
+
 /// The PHC string (`$argon2id$v=19$…`) of a code, computed off the async threads.
 pub async fn hash_code(code: String) -> Result<String, ApiError> {
+    let _permit = argon2_permit().await?;
     tokio::task::spawn_blocking(move || {
         let mut bytes = [0u8; 16];
         rand::rng().fill_bytes(&mut bytes);
@@ -39,6 +49,7 @@ pub async fn hash_code(code: String) -> Result<String, ApiError> {
 
 /// Whether `code` matches `hash`. The comparison of the derived keys is constant-time.
 pub async fn verify_code(code: String, hash: String) -> Result<bool, ApiError> {
+    let _permit = argon2_permit().await?;
     tokio::task::spawn_blocking(move || {
         let parsed = PasswordHash::new(&hash).map_err(ApiError::internal)?;
         Ok(argon2().verify_password(code.as_bytes(), &parsed).is_ok())

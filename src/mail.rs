@@ -1,7 +1,8 @@
-//! Outgoing email through `lettre`: SMTP when `FAVCRM_SMTP_URL` is set (`smtp://` with
-//! `?tls=required` for STARTTLS, or `smtps://`; credentials in the URL), otherwise `.eml` files
+//! Outgoing email through `lettre`: SMTP when `FAVCRM_SMTP_URL` is set (`smtp://`, upgraded
+//! with STARTTLS when the server offers it and `?tls=required` to insist, or `smtps://`;
+//! credentials in the URL), otherwise `.eml` files
 //! in `$FAVCRM_DATA_DIR/mail/` that a developer can open. Every message has a plain-text and an
-//! HTML part. Message bodies (they may hold one-time codes) are never logged.
+//! HTML part. Subjects and bodies (they may hold one-time codes) are never logged.
 
 use std::path::{Path, PathBuf};
 
@@ -36,7 +37,7 @@ impl Mailer {
         let from: Mailbox = from.parse().with_context(|| format!("FAVCRM_MAIL_FROM is not an address: {from}"))?;
         Ok(match smtp_url {
             Some(url) => Mailer::Smtp {
-                transport: AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                transport: AsyncSmtpTransport::<Tokio1Executor>::from_url(&with_starttls(url))
                     .context("FAVCRM_SMTP_URL is not a valid smtp:// or smtps:// URL")?
                     .build(),
                 from,
@@ -60,7 +61,7 @@ impl Mailer {
         match self {
             Mailer::Smtp { transport, .. } => {
                 transport.send(message).await.context("sending through SMTP")?;
-                tracing::info!(kind, subject = %email.subject, "mail sent");
+                tracing::info!(kind, "mail sent");
                 Ok(Delivery::Smtp)
             }
             Mailer::Folder { dir, .. } => {
@@ -72,7 +73,7 @@ impl Mailer {
                 );
                 let path = dir.join(name);
                 write_private(&path, &message.formatted())?;
-                tracing::info!(kind, path = %path.display(), subject = %email.subject, "mail written to the mailbox folder");
+                tracing::info!(kind, path = %path.display(), "mail written to the mailbox folder");
                 Ok(Delivery::File(path))
             }
         }
@@ -93,4 +94,24 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
     file.write_all(bytes)?;
     Ok(())
+}
+
+/// `smtp://` without a `tls=` parameter upgrades with STARTTLS whenever the server offers it
+/// (lettre alone would send in the clear); `?tls=required` insists, `smtps://` is TLS from the start.
+fn with_starttls(url: &str) -> String {
+    if !url.starts_with("smtp://") || url.contains("tls=") {
+        return url.to_string();
+    }
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}tls=opportunistic")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn plain_smtp_urls_upgrade_with_starttls_when_offered() {
+        assert_eq!(super::with_starttls("smtp://u:p@mail:587"), "smtp://u:p@mail:587?tls=opportunistic");
+        assert_eq!(super::with_starttls("smtp://mail?tls=required"), "smtp://mail?tls=required");
+        assert_eq!(super::with_starttls("smtps://mail"), "smtps://mail");
+    }
 }

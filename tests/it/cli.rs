@@ -1,7 +1,7 @@
 //! The `favcrm` binary: serve on the embedded default, admin and policy commands beside a
 //! running server, DATABASE_URL, and a clean stop on SIGTERM.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -18,12 +18,15 @@ fn free_port() -> u16 {
 fn serve_runs_on_its_embedded_cluster_hands_out_keys_and_stops_the_cluster_on_sigterm() {
     let dir = std::env::temp_dir().join(format!("favcrm-serve-{}", uuid::Uuid::new_v4().simple()));
     let port = free_port();
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = std::fs::File::create(dir.join("server.log")).unwrap();
     let mut server = Command::new(BIN)
         .env("FAVCRM_DATA_DIR", &dir)
         .env("FAVCRM_BIND", format!("127.0.0.1:{port}"))
         .env_remove("DATABASE_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .env_remove("FAVCRM_SMTP_URL")
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
@@ -60,8 +63,24 @@ fn serve_runs_on_its_embedded_cluster_hands_out_keys_and_stops_the_cluster_on_si
     assert!(audit.status.success(), "{}", String::from_utf8_lossy(&audit.stdout));
     assert!(String::from_utf8_lossy(&audit.stdout).contains("No breach"));
 
+    // With no SMTP server configured, a registration code lands in <data dir>/mail/ and the log
+    // says where, but never shows the code.
+    let res = http
+        .post(format!("{base}/v1/signup/request"))
+        .json(&json!({"email": "zoe@example.com", "organisationName": "Zoe Nails"}))
+        .send()
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 202);
+    let mails: Vec<_> = std::fs::read_dir(dir.join("mail")).unwrap().filter_map(|e| e.ok()).collect();
+    assert_eq!(mails.len(), 1);
+    let (_, _, text) = crate::common::parse_mail(&std::fs::read(mails[0].path()).unwrap()).unwrap();
+    let code = crate::common::code_in(&text).unwrap();
+
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(server.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
     let status = server.wait().unwrap();
+    let logged = std::fs::read_to_string(dir.join("server.log")).unwrap();
+    assert!(logged.contains("mail written to the mailbox folder") && logged.contains("/mail/"), "{logged}");
+    assert!(!logged.contains(&code), "the log shows the code: {logged}");
     assert!(status.success(), "{status}");
     assert!(!dir.join("pg/postmaster.pid").exists(), "the cluster is still running after SIGTERM");
     let _ = std::fs::remove_dir_all(&dir);
