@@ -65,6 +65,11 @@ pub struct GlobalOpts {
     #[arg(long, env = "FAVCRM_KEY_REQUESTS_PER_MINUTE", default_value_t = 1200, global = true)]
     pub key_requests_per_minute: u32,
 
+    /// Sensitive operations (sending invitations, minting, rotating or revoking keys) each
+    /// API key may make an hour, on top of the general budget; 0 turns it off.
+    #[arg(long, env = "FAVCRM_SENSITIVE_REQUESTS_PER_HOUR", default_value_t = 120, global = true)]
+    pub sensitive_requests_per_hour: u32,
+
     /// SMTP server for outgoing mail: smtp://user:pass@host:587 (STARTTLS) or
     /// smtps://user:pass@host:465. Unset: mail is written as .eml files to <data dir>/mail/.
     #[arg(long, env = "FAVCRM_SMTP_URL", global = true, hide_env_values = true)]
@@ -413,6 +418,7 @@ async fn serve(db: &Arc<Database>, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         mcp_allowed_hosts: g.mcp_allowed_hosts.clone(),
         mcp_allowed_origins: g.mcp_allowed_origins.clone(),
         key_requests_per_minute: g.key_requests_per_minute,
+        sensitive_requests_per_hour: g.sensitive_requests_per_hour,
         abuse: crate::ratelimit::AbuseSettings {
             code_emails_per_ip_per_hour: g.code_emails_per_ip_per_hour,
             code_emails_per_ip_per_day: g.code_emails_per_ip_per_day,

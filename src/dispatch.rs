@@ -24,6 +24,11 @@ pub async fn call(state: &AppState, call: Call<'_>, client_ip: Option<IpAddr>) -
         };
         return onboarding::run(state, request).await;
     }
+    if let (Caller::Key { digest }, Some(budget)) = (call.caller, &state.sensitive_budget)
+        && call.op.sensitive()
+    {
+        budget.check(digest)?;
+    }
     if matches!(call.caller, Caller::Anonymous) {
         return Err(ApiError::unauthorized(
             "unauthenticated",

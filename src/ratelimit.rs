@@ -164,6 +164,23 @@ impl Throttle {
     }
 }
 
+/// The tighter budget of sensitive operations (sending email, minting, rotating and revoking
+/// keys) per key, on top of the general one.
+pub struct SensitiveBudget {
+    throttle: Throttle,
+}
+
+impl SensitiveBudget {
+    /// None when 0.
+    pub fn per_hour(count: u32) -> Option<Self> {
+        Throttle::new(count, HOUR, "an hour with this key").map(|throttle| Self { throttle })
+    }
+
+    pub fn check(&self, digest: &[u8; 32]) -> Result<(), ApiError> {
+        check(Some(&self.throttle), &hex::encode(digest), "sensitive operations (emails, keys)")
+    }
+}
+
 /// The limits on the flows anyone can start without a key, counted per server process (the
 /// database keeps the hard bounds that hold across processes and restarts).
 #[derive(Debug, Clone)]
@@ -213,22 +230,22 @@ impl AbuseLimits {
     /// Before mailing a code (registration or invitation) to someone.
     pub fn code_email(&self, ip: Option<IpAddr>) -> Result<(), ApiError> {
         let ip = ip.map(|ip| ip.to_string()).unwrap_or_default();
-        check(&self.emails_per_ip_hour, &ip, "code emails")?;
-        check(&self.emails_per_ip_day, &ip, "code emails")
+        check(self.emails_per_ip_hour.as_ref(), &ip, "code emails")?;
+        check(self.emails_per_ip_day.as_ref(), &ip, "code emails")
     }
 
     /// Before a registration request for `email`.
     pub fn signup_email(&self, email: &str) -> Result<(), ApiError> {
-        check(&self.signups_per_email_hour, email, "registration requests")
+        check(self.signups_per_email_hour.as_ref(), email, "registration requests")
     }
 
     /// Before checking a code.
     pub fn code_check(&self, ip: Option<IpAddr>) -> Result<(), ApiError> {
-        check(&self.checks_per_ip_hour, &ip.map(|ip| ip.to_string()).unwrap_or_default(), "code checks")
+        check(self.checks_per_ip_hour.as_ref(), &ip.map(|ip| ip.to_string()).unwrap_or_default(), "code checks")
     }
 }
 
-fn check(throttle: &Option<Throttle>, key: &str, what: &str) -> Result<(), ApiError> {
+fn check(throttle: Option<&Throttle>, key: &str, what: &str) -> Result<(), ApiError> {
     let Some(throttle) = throttle else { return Ok(()) };
     throttle.check(key).map_err(|seconds| {
         ApiError::rate_limited(

@@ -20,6 +20,8 @@ pub struct AppState {
     pub db: Arc<Database>,
     /// The per-key request budget; None when disabled.
     pub key_budget: Option<Arc<crate::ratelimit::KeyBudget>>,
+    /// The tighter per-key budget of sensitive operations; None when disabled.
+    pub sensitive_budget: Option<crate::ratelimit::SensitiveBudget>,
     /// Limits on the flows anyone can start without a key.
     pub abuse: crate::ratelimit::AbuseLimits,
     pub mailer: crate::mail::Mailer,
@@ -61,6 +63,8 @@ pub struct ServerSettings {
     pub mcp_allowed_origins: Option<Vec<String>>,
     /// Requests a minute each API key may make; 0 turns the budget off.
     pub key_requests_per_minute: u32,
+    /// Sensitive operations (emails, key minting) an hour each API key may make; 0: off.
+    pub sensitive_requests_per_hour: u32,
     pub abuse: crate::ratelimit::AbuseSettings,
     pub mail: MailSettings,
     pub trusted_proxies: Vec<IpAddr>,
@@ -72,6 +76,7 @@ impl Default for ServerSettings {
             mcp_allowed_hosts: None,
             mcp_allowed_origins: None,
             key_requests_per_minute: 1200,
+            sensitive_requests_per_hour: 120,
             abuse: Default::default(),
             mail: Default::default(),
             trusted_proxies: Vec::new(),
@@ -99,6 +104,7 @@ impl Application {
         let state = web::Data::new(AppState {
             db,
             key_budget,
+            sensitive_budget: crate::ratelimit::SensitiveBudget::per_hour(settings.sensitive_requests_per_hour),
             abuse: crate::ratelimit::AbuseLimits::new(settings.abuse),
             mailer,
             trusted_proxies: settings.trusted_proxies,

@@ -103,6 +103,11 @@ impl Operation {
         self.scope == PUBLIC
     }
 
+    /// Sends email or mints keys: counted against the tighter per-key budget as well.
+    pub fn sensitive(&self) -> bool {
+        !self.is_public() && (self.open_world || (self.toolset == "keys" && !self.read_only()))
+    }
+
     pub fn read_only(&self) -> bool {
         self.effect == Effect::Read
     }

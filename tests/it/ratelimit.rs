@@ -50,3 +50,23 @@ async fn a_zero_budget_turns_the_limit_off() {
         assert!(!res.headers.contains_key("ratelimit-limit"));
     }
 }
+
+#[tokio::test]
+async fn sending_invitations_and_minting_keys_have_a_tighter_budget_per_key() {
+    let app = TestApp::spawn_with(ServerSettings { sensitive_requests_per_hour: 2, ..crate::common::relaxed() }).await;
+    let org = app.create_org("Glow").await;
+    for name in ["one", "two"] {
+        assert_eq!(app.post(&org.key, "/v1/api-keys", json!({"name": name})).await.status, StatusCode::CREATED);
+    }
+    let over = app.post(&org.key, "/v1/api-keys", json!({"name": "three"})).await;
+    assert_eq!((over.status, over.code()), (StatusCode::TOO_MANY_REQUESTS, "rate_limited"), "{}", over.body);
+    assert!(over.headers.contains_key("retry-after"));
+    let invite =
+        app.post(&org.key, "/v1/team-invites", json!({"email": "a@example.com", "name": "A", "role": "staff"})).await;
+    assert_eq!(invite.status, StatusCode::TOO_MANY_REQUESTS, "sending email counts too");
+    assert_eq!(app.count("app.api_keys", Some(org.id)).await, 3);
+    // Everything else goes on, and another key has its own budget.
+    assert_eq!(app.get(&org.key, "/v1/customers").await.status, StatusCode::OK);
+    let (_, admin) = app.add_member(&org, "admin", None).await;
+    assert_eq!(app.post(&admin, "/v1/api-keys", json!({"name": "theirs"})).await.status, StatusCode::CREATED);
+}
