@@ -285,6 +285,13 @@ pub fn from_db(db: &DbError) -> ApiError {
     if status == StatusCode::UNAUTHORIZED {
         error = error.header("WWW-Authenticate", r#"Bearer realm="favcrm", error="invalid_token""#);
     }
+    // SQL may hand over extra members of the problem body as a JSON object in DETAIL (for
+    // example nearbySlots on slot_taken).
+    if let Some(serde_json::Value::Object(members)) =
+        db.detail().filter(|d| d.starts_with('{')).and_then(|d| serde_json::from_str(d).ok())
+    {
+        error.extra.extend(members);
+    }
     if status == StatusCode::TOO_MANY_REQUESTS {
         let seconds = db.detail().and_then(|d| d.trim().parse::<u64>().ok()).unwrap_or(60);
         error = error.retry_after(seconds);

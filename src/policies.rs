@@ -18,6 +18,15 @@ pub const FILES: &[(&str, &str)] = &[
     ("audit_event.sql", include_str!("../policies/audit_event.sql")),
     ("signup_requests.sql", include_str!("../policies/signup_requests.sql")),
     ("team_invites.sql", include_str!("../policies/team_invites.sql")),
+    ("services.sql", include_str!("../policies/services.sql")),
+    ("staff.sql", include_str!("../policies/staff.sql")),
+    ("resources.sql", include_str!("../policies/resources.sql")),
+    ("service_staff.sql", include_str!("../policies/service_staff.sql")),
+    ("working_hours.sql", include_str!("../policies/working_hours.sql")),
+    ("time_off.sql", include_str!("../policies/time_off.sql")),
+    ("closures.sql", include_str!("../policies/closures.sql")),
+    ("bookings.sql", include_str!("../policies/bookings.sql")),
+    ("booking_resources.sql", include_str!("../policies/booking_resources.sql")),
 ];
 
 /// Drops every policy on `app` and `audit` tables and re-creates them from the files, in

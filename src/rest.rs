@@ -25,6 +25,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             let method = match op.method {
                 Method::Get => web::get(),
                 Method::Post => web::post(),
+                Method::Put => web::put(),
                 Method::Patch => web::patch(),
                 Method::Delete => web::delete(),
             };

@@ -6,6 +6,7 @@
 //! types, bounds, formats); the SQL function decides everything else.
 
 pub mod audit;
+pub mod bookings;
 pub mod customers;
 pub mod keys;
 pub mod organisation;
@@ -25,6 +26,7 @@ use crate::error::ApiError;
 pub enum Method {
     Get,
     Post,
+    Put,
     Patch,
     Delete,
 }
@@ -34,6 +36,7 @@ impl Method {
         match self {
             Method::Get => "GET",
             Method::Post => "POST",
+            Method::Put => "PUT",
             Method::Patch => "PATCH",
             Method::Delete => "DELETE",
         }
@@ -193,6 +196,7 @@ pub fn all() -> &'static [Operation] {
         ops.extend(signup::operations());
         ops.extend(organisation::operations());
         ops.extend(team::operations());
+        ops.extend(bookings::operations());
         ops.extend(customers::operations());
         ops.extend(keys::operations());
         ops.extend(audit::operations());

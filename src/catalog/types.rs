@@ -223,3 +223,84 @@ impl JsonSchema for Timestamp {
 pub type Cursor = Text<1, 200>;
 /// A customer tag (lower-cased by the database).
 pub type Tag = Text<1, 50>;
+
+/// A wall-clock time of day, `HH:MM` (24-hour; `24:00` ends a day).
+#[derive(Debug, Clone, Serialize)]
+#[serde(transparent)]
+pub struct WallTime(pub String);
+
+impl<'de> Deserialize<'de> for WallTime {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let ok = s == "24:00" || chrono::NaiveTime::parse_from_str(&s, "%H:%M").is_ok() && s.len() == 5;
+        if !ok {
+            return Err(D::Error::custom("[invalid_time] must be a time of day HH:MM such as 09:30"));
+        }
+        Ok(Self(s))
+    }
+}
+
+impl JsonSchema for WallTime {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> Cow<'static, str> {
+        "WallTime".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": "string", "pattern": "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$" })
+    }
+}
+
+/// A calendar date, `YYYY-MM-DD`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(transparent)]
+pub struct Date(pub String);
+
+impl<'de> Deserialize<'de> for Date {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d")
+            .map_err(|_| D::Error::custom("[invalid_date] must be a date YYYY-MM-DD such as 2026-12-24"))?;
+        Ok(Self(s))
+    }
+}
+
+impl JsonSchema for Date {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> Cow<'static, str> {
+        "Date".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": "string", "format": "date" })
+    }
+}
+
+/// A staff member's id, or a word: `any` (whoever is free) or, when moving a booking, `same`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(transparent)]
+pub struct StaffChoice(pub String);
+
+impl<'de> Deserialize<'de> for StaffChoice {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if s != "any" && s != "same" && uuid::Uuid::parse_str(&s).is_err() {
+            return Err(D::Error::custom("[invalid_value] must be a staff id, \"any\" or \"same\""));
+        }
+        Ok(Self(s))
+    }
+}
+
+impl JsonSchema for StaffChoice {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> Cow<'static, str> {
+        "StaffChoice".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "anyOf": [{ "type": "string", "format": "uuid" }, { "type": "string", "enum": ["any", "same"] }] })
+    }
+}

@@ -343,6 +343,15 @@ impl TestApp {
             ("app.confirmations", "org_id"),
             ("app.idempotency_keys", "org_id"),
             ("app.team_invites", "org_id"),
+            ("app.services", "org_id"),
+            ("app.staff", "org_id"),
+            ("app.service_staff", "org_id"),
+            ("app.resources", "org_id"),
+            ("app.working_hours", "org_id"),
+            ("app.time_off", "org_id"),
+            ("app.closures", "org_id"),
+            ("app.bookings", "org_id"),
+            ("app.booking_resources", "org_id"),
             ("audit.event", "org_id"),
         ] {
             let row = admin

@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 use crate::common::TestApp;
 
 struct Fixture {
+    bookings: crate::bookings::BookingFixture,
     customer: String,
     email: String,
     note: String,
@@ -20,6 +21,10 @@ struct Fixture {
 
 /// An input for every operation that names organisation A's records where it can.
 fn sample(op: &str, a: &Fixture) -> Value {
+    // The bookings samples name A's service, staff, resource, time off and bookings.
+    if let Some(input) = crate::bookings::booking_sample(op, &a.bookings) {
+        return input;
+    }
     match op {
         "list_customers" => json!({}),
         "get_customer" | "delete_customer" | "restore_customer" | "list_customer_notes" => {
@@ -62,6 +67,7 @@ pub fn request_for(op: &catalog::Operation, input: &Value) -> (Method, String, O
     let method = match op.method {
         OpMethod::Get => Method::GET,
         OpMethod::Post => Method::POST,
+        OpMethod::Put => Method::PUT,
         OpMethod::Patch => Method::PATCH,
         OpMethod::Delete => Method::DELETE,
     };
@@ -93,7 +99,9 @@ async fn no_operation_lets_one_organisation_read_change_or_detect_anothers_rows(
     let staff = members.body["items"].as_array().unwrap().iter().find(|m| m["role"] == "staff").unwrap().clone();
     let invite =
         app.post(&a.key, "/v1/team-invites", json!({"email": "x@example.com", "name": "X", "role": "staff"})).await;
+    let bookings = crate::bookings::booking_fixture(&app, &a).await;
     let fixture = Fixture {
+        bookings,
         customer: customer.to_string(),
         email,
         note: note.body["id"].as_str().unwrap().to_string(),
@@ -117,6 +125,9 @@ async fn no_operation_lets_one_organisation_read_change_or_detect_anothers_rows(
             text
         );
         for secret in [
+            &fixture.bookings.service,
+            &fixture.bookings.staff,
+            &fixture.bookings.to_cancel,
             &fixture.customer,
             &fixture.note,
             &fixture.key_id,
@@ -154,6 +165,8 @@ async fn a_transaction_without_claims_sees_no_rows_in_any_table() {
     app.delete(&a.key, &format!("/v1/customers/{amy}")).await;
     app.post(&a.key, "/v1/team-invites", json!({"email": "new@example.com", "name": "New", "role": "staff"})).await;
     app.signup("someone@example.com", "Someone's Org", None).await;
+    crate::bookings::booking_fixture(&app, &a).await;
+    app.post(&a.key, "/v1/closures", json!({"startsOn": "2030-01-01", "endsOn": "2030-01-01"})).await;
     let admin = app.admin().await;
     let tables: Vec<String> = admin
         .query(

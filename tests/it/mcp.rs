@@ -155,6 +155,7 @@ async fn an_unknown_tool_and_a_malformed_request_are_json_rpc_errors() {
 
 /// Records the samples name.
 struct Fixture {
+    bookings: crate::bookings::BookingFixture,
     customer: String,
     spare_key: String,
     rotatable_key: String,
@@ -166,6 +167,9 @@ struct Fixture {
 /// Inputs for every tool, valid for `org`, naming records of the fixture.
 fn sample(op: &str, f: &Fixture) -> Value {
     let (customer, spare_key) = (f.customer.as_str(), f.spare_key.as_str());
+    if let Some(input) = crate::bookings::booking_sample(op, &f.bookings) {
+        return input;
+    }
     match op {
         "rotate_api_key" => json!({"apiKeyId": f.rotatable_key}),
         "list_team_members" | "list_team_invites" | "list_my_organisations" => json!({}),
@@ -213,7 +217,9 @@ async fn fixture(app: &TestApp) -> (Org, String, Fixture) {
         .filter(|m| m["role"] == "staff")
         .map(|m| m["id"].as_str().unwrap().to_string())
         .collect();
+    let bookings = crate::bookings::booking_fixture(app, &org).await;
     let fixture = Fixture {
+        bookings,
         customer,
         spare_key,
         rotatable_key,

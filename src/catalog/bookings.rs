@@ -1,0 +1,899 @@
+//! Bookings: services, staff, resources, working hours, time off, closures, availability and
+//! the booking lifecycle. Toolset `bookings`; scopes `bookings:read` and `bookings:write`.
+//! Setting up services, staff, resources, hours and closures is for managers and above; staff
+//! see and change only the bookings assigned to them (row-level security).
+#![allow(dead_code)]
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::types::{Cursor, Date, Email, Id, Int, Letters, Limit, Phone, StaffChoice, Text, Timestamp, WallTime};
+use super::{Effect, Method, Operation, Page, Spec};
+
+/// Money in integer minor units (cents, pence) of an ISO 4217 currency.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Money {
+    pub amount: i64,
+    pub currency: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MoneyInput {
+    /// Integer minor units, e.g. 4500 for 45.00.
+    pub amount: Int<0, 100_000_000_000>,
+    /// ISO 4217 code. Default: the organisation's currency.
+    pub currency: Option<Letters<3>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CancellationPolicyInput {
+    /// Hours before the start until which cancelling is free.
+    pub free_cancel_hours: Option<Int<0, 720>>,
+    /// Fee for a later cancellation, minor units of the service's currency.
+    pub late_cancel_fee_amount: Option<Int<0, 100_000_000_000>>,
+    /// Fee for a no-show, minor units of the service's currency.
+    pub no_show_fee_amount: Option<Int<0, 100_000_000_000>>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CancellationPolicy {
+    pub free_cancel_hours: i64,
+    pub late_cancel_fee: Money,
+    pub no_show_fee: Money,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Active,
+    Archived,
+}
+
+/// A service customers book.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Service {
+    #[schemars(with = "uuid::Uuid")]
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub duration_minutes: i64,
+    pub price: Money,
+    pub buffer_before_minutes: i64,
+    pub buffer_after_minutes: i64,
+    pub min_notice_minutes: i64,
+    pub max_advance_days: i64,
+    pub slot_interval_minutes: i64,
+    pub requires_confirmation: bool,
+    pub cancellation_policy: CancellationPolicy,
+    #[schemars(with = "Vec<uuid::Uuid>")]
+    pub staff_ids: Vec<String>,
+    pub resource_types: Vec<String>,
+    pub status: Status,
+    pub created_at: String,
+    pub updated_at: String,
+    pub archived_at: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateService {
+    pub name: Text<1, 200>,
+    pub duration_minutes: Int<5, 1440>,
+    pub description: Option<Text<0, 5000>>,
+    /// Price; default 0 in the organisation's currency.
+    pub price: Option<MoneyInput>,
+    /// Minutes kept free before each booking (preparation).
+    pub buffer_before_minutes: Option<Int<0, 240>>,
+    /// Minutes kept free after each booking (clean-up).
+    pub buffer_after_minutes: Option<Int<0, 240>>,
+    /// How long before its start a booking must be made. Default 0.
+    pub min_notice_minutes: Option<Int<0, 525_600>>,
+    /// How many days ahead bookings open. Default 90.
+    pub max_advance_days: Option<Int<1, 730>>,
+    /// Spacing of start times. Default: the duration.
+    pub slot_interval_minutes: Option<Int<5, 1440>>,
+    /// true: new bookings are pending until confirm_booking.
+    pub requires_confirmation: Option<bool>,
+    pub cancellation_policy: Option<CancellationPolicyInput>,
+    /// Staff who can deliver it (replaces the list).
+    pub staff_ids: Option<Vec<Id>>,
+    /// Resource types a booking needs one free resource of each (room, chair, …).
+    #[schemars(length(max = 5))]
+    pub resource_types: Option<Vec<Text<1, 50>>>,
+}
+
+/// Fields left out stay as they are.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UpdateService {
+    pub service_id: Id,
+    pub name: Option<Text<1, 200>>,
+    pub duration_minutes: Option<Int<5, 1440>>,
+    pub description: Option<Text<0, 5000>>,
+    /// Price; default 0 in the organisation's currency.
+    pub price: Option<MoneyInput>,
+    /// Minutes kept free before each booking (preparation).
+    pub buffer_before_minutes: Option<Int<0, 240>>,
+    /// Minutes kept free after each booking (clean-up).
+    pub buffer_after_minutes: Option<Int<0, 240>>,
+    /// How long before its start a booking must be made. Default 0.
+    pub min_notice_minutes: Option<Int<0, 525_600>>,
+    /// How many days ahead bookings open. Default 90.
+    pub max_advance_days: Option<Int<1, 730>>,
+    /// Spacing of start times. Default: the duration.
+    pub slot_interval_minutes: Option<Int<5, 1440>>,
+    /// true: new bookings are pending until confirm_booking.
+    pub requires_confirmation: Option<bool>,
+    pub cancellation_policy: Option<CancellationPolicyInput>,
+    /// Staff who can deliver it (replaces the list).
+    pub staff_ids: Option<Vec<Id>>,
+    /// Resource types a booking needs one free resource of each (room, chair, …).
+    #[schemars(length(max = 5))]
+    pub resource_types: Option<Vec<Text<1, 50>>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ServiceRef {
+    pub service_id: Id,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ListArchivable {
+    /// true to include archived ones.
+    pub include_archived: Option<bool>,
+    pub limit: Option<Limit>,
+    pub cursor: Option<Cursor>,
+}
+
+/// A person who delivers services.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Staff {
+    #[schemars(with = "uuid::Uuid")]
+    pub id: String,
+    pub name: String,
+    pub email: Option<String>,
+    /// The team member (user id) behind this profile, who then sees their own bookings.
+    #[schemars(with = "Option<uuid::Uuid>")]
+    pub user_id: Option<String>,
+    pub status: Status,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateStaff {
+    pub name: Text<1, 200>,
+    pub email: Option<Email>,
+    /// Link to a team member (userId from list_team_members).
+    pub user_id: Option<Id>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UpdateStaff {
+    pub staff_id: Id,
+    pub name: Option<Text<1, 200>>,
+    pub email: Option<Email>,
+    pub user_id: Option<Id>,
+    /// true: no new slots for them; false: active again.
+    pub archived: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct StaffRef {
+    pub staff_id: Id,
+}
+
+/// A room or piece of equipment.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Resource {
+    #[schemars(with = "uuid::Uuid")]
+    pub id: String,
+    pub name: String,
+    pub r#type: String,
+    pub capacity: i64,
+    pub status: Status,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ListResources {
+    /// Only resources of this type.
+    pub r#type: Option<Text<1, 50>>,
+    pub limit: Option<Limit>,
+    pub cursor: Option<Cursor>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateResource {
+    pub name: Text<1, 200>,
+    /// Lower-case type that services ask for: room, chair, bed, …
+    pub r#type: Text<1, 50>,
+    pub capacity: Option<Int<1, 500>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UpdateResource {
+    pub resource_id: Id,
+    pub name: Option<Text<1, 200>>,
+    pub r#type: Option<Text<1, 50>>,
+    pub capacity: Option<Int<1, 500>>,
+    pub archived: Option<bool>,
+}
+
+/// A weekly range of working time, wall clock in the organisation's time zone.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HoursRange {
+    /// ISO weekday: 1 = Monday … 7 = Sunday.
+    pub weekday: Int<1, 7>,
+    /// HH:MM, e.g. 09:00.
+    pub start: WallTime,
+    /// HH:MM, after start; 24:00 for midnight.
+    pub end: WallTime,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SetWorkingHours {
+    pub staff_id: Id,
+    /// The whole week; several ranges a day make breaks. An empty list: not working.
+    #[schemars(length(max = 100))]
+    pub hours: Vec<HoursRange>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct HoursOut {
+    pub weekday: i64,
+    pub start: String,
+    pub end: String,
+}
+
+/// A period of time off.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TimeOff {
+    #[schemars(with = "uuid::Uuid")]
+    pub id: String,
+    #[schemars(with = "Option<uuid::Uuid>")]
+    pub staff_id: Option<String>,
+    pub start: String,
+    pub end: String,
+    pub reason: Option<String>,
+}
+
+/// A staff member's week and upcoming time off.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkingHours {
+    #[schemars(with = "uuid::Uuid")]
+    pub staff_id: String,
+    /// The time zone the hours are in (the organisation's).
+    pub timezone: String,
+    pub hours: Vec<HoursOut>,
+    pub time_off: Vec<TimeOff>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AddTimeOff {
+    pub staff_id: Id,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub reason: Option<Text<0, 500>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TimeOffRef {
+    pub time_off_id: Id,
+}
+
+/// Whole days the business is closed.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Closure {
+    #[schemars(with = "uuid::Uuid")]
+    pub id: String,
+    pub starts_on: String,
+    pub ends_on: String,
+    pub reason: Option<String>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AddClosure {
+    /// First closed day (organisation's time zone).
+    pub starts_on: Date,
+    /// Last closed day, inclusive.
+    pub ends_on: Date,
+    pub reason: Option<Text<0, 500>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ListClosures {
+    /// Closures ending on or after this day. Default: yesterday.
+    pub from: Option<Date>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Closures {
+    pub items: Vec<Closure>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct GetAvailableSlots {
+    pub service_id: Id,
+    /// Start of the range (RFC 3339).
+    pub from: Timestamp,
+    /// End of the range, at most 31 days after from.
+    pub to: Timestamp,
+    /// Only this staff member.
+    pub staff_id: Option<Id>,
+    /// Only with this resource.
+    pub resource_id: Option<Id>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SlotStaff {
+    #[schemars(with = "uuid::Uuid")]
+    pub id: String,
+    pub name: String,
+}
+
+/// An open start time and who and what can take it.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Slot {
+    pub start: String,
+    pub end: String,
+    pub staff: Vec<SlotStaff>,
+    #[schemars(with = "Vec<uuid::Uuid>")]
+    pub resource_ids: Vec<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Slots {
+    #[schemars(with = "uuid::Uuid")]
+    pub service_id: String,
+    /// The organisation's time zone (slots are in UTC; show them in this zone).
+    pub timezone: String,
+    pub duration_minutes: i64,
+    pub slots: Vec<Slot>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCustomer {
+    pub name: Text<1, 200>,
+    /// Used to find an existing customer first.
+    pub email: Option<Email>,
+    /// Used to find an existing customer when there is no email match.
+    pub phone: Option<Phone>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateBooking {
+    pub service_id: Id,
+    /// A start from get_available_slots (RFC 3339).
+    pub start: Timestamp,
+    /// A staff id, or "any" (default) for whoever is free.
+    pub staff_id: Option<StaffChoice>,
+    /// A specific resource of a needed type.
+    pub resource_id: Option<Id>,
+    /// An existing customer; or give `customer`.
+    pub customer_id: Option<Id>,
+    /// Found by email, then phone, or created.
+    pub customer: Option<NewCustomer>,
+    pub notes: Option<Text<0, 5000>>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BookingStatus {
+    Pending,
+    Confirmed,
+    Declined,
+    Cancelled,
+    CheckedIn,
+    Completed,
+    NoShow,
+}
+
+/// A booking.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Booking {
+    #[schemars(with = "uuid::Uuid")]
+    pub id: String,
+    #[schemars(with = "uuid::Uuid")]
+    pub service_id: String,
+    #[schemars(with = "uuid::Uuid")]
+    pub staff_id: String,
+    #[schemars(with = "uuid::Uuid")]
+    pub customer_id: String,
+    #[schemars(with = "Vec<uuid::Uuid>")]
+    pub resource_ids: Vec<String>,
+    pub status: BookingStatus,
+    pub starts_at: String,
+    pub ends_at: String,
+    pub price: Money,
+    pub notes: Option<String>,
+    pub cancelled_at: Option<String>,
+    #[schemars(with = "Option<uuid::Uuid>")]
+    pub cancelled_by_user_id: Option<String>,
+    pub cancel_reason: Option<String>,
+    /// Cancelled inside the free-cancellation window.
+    pub late_cancel: Option<bool>,
+    /// Fee due (late cancellation or no-show).
+    pub fee: Option<Money>,
+    #[schemars(with = "Option<uuid::Uuid>")]
+    pub rescheduled_from_id: Option<String>,
+    #[schemars(with = "Option<uuid::Uuid>")]
+    pub rescheduled_to_id: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct BookingRef {
+    pub booking_id: Id,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct BookingWithReason {
+    pub booking_id: Id,
+    pub reason: Option<Text<0, 500>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RescheduleBooking {
+    pub booking_id: Id,
+    /// The new start, from get_available_slots.
+    pub start: Timestamp,
+    /// "same" (default), "any", or a staff id.
+    pub staff_id: Option<StaffChoice>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ListBookings {
+    /// Bookings starting at or after this time.
+    pub from: Option<Timestamp>,
+    /// Bookings starting before this time.
+    pub to: Option<Timestamp>,
+    pub status: Option<BookingStatus>,
+    pub staff_id: Option<Id>,
+    pub customer_id: Option<Id>,
+    pub limit: Option<Limit>,
+    pub cursor: Option<Cursor>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct StatsRange {
+    pub from: Timestamp,
+    /// At most 366 days after from.
+    pub to: Timestamp,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ByStatus {
+    pub pending: i64,
+    pub confirmed: i64,
+    pub declined: i64,
+    pub cancelled: i64,
+    pub checked_in: i64,
+    pub completed: i64,
+    pub no_show: i64,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BookingStats {
+    pub from: String,
+    pub to: String,
+    pub total: i64,
+    pub by_status: ByStatus,
+}
+
+/// A spec of this toolset with the usual defaults.
+#[allow(clippy::too_many_arguments)]
+fn spec(
+    name: &'static str,
+    title: &'static str,
+    description: &'static str,
+    scope: &'static str,
+    method: Method,
+    path: &'static str,
+    effect: Effect,
+    idempotent: bool,
+    success_status: u16,
+) -> Spec {
+    Spec {
+        name,
+        title,
+        description,
+        toolset: "bookings",
+        scope,
+        method,
+        path,
+        effect,
+        idempotent,
+        confirm: effect == Effect::Destructive,
+        preview: if effect == Effect::Destructive && path.starts_with("/v1/bookings/") {
+            Some("get_booking")
+        } else {
+            None
+        },
+        success_status,
+        open_world: false,
+    }
+}
+
+const READ: &str = "bookings:read";
+const WRITE: &str = "bookings:write";
+
+pub fn operations() -> Vec<Operation> {
+    use Effect::{Destructive, Read, Write};
+    use Method::{Delete, Get, Patch, Post, Put};
+    vec![
+        Operation::new::<ListArchivable, Page<Service>>(spec(
+            "list_services",
+            "List services",
+            "List the services customers can book (active ones unless includeArchived), with duration, price, \
+             buffers, booking window, cancellation policy, staff and needed resource types.",
+            READ,
+            Get,
+            "/v1/services",
+            Read,
+            true,
+            200,
+        )),
+        Operation::new::<ServiceRef, Service>(spec(
+            "get_service",
+            "Get a service",
+            "Return one service by id: duration, price, buffers, booking window, policy, staff and resource types.",
+            READ,
+            Get,
+            "/v1/services/{serviceId}",
+            Read,
+            true,
+            200,
+        )),
+        Operation::new::<CreateService, Service>(spec(
+            "create_service",
+            "Create a service",
+            "Create a bookable service (managers and above): name, duration, price in minor units, buffers, minimum \
+             notice, how far ahead, slot spacing, whether bookings need confirmation, cancellation policy, the staff \
+             who deliver it and the resource types it needs.",
+            WRITE,
+            Post,
+            "/v1/services",
+            Write,
+            false,
+            201,
+        )),
+        Operation::new::<UpdateService, Service>(spec(
+            "update_service",
+            "Update a service",
+            "Change a service's fields (managers and above); fields left out stay. Existing bookings keep their \
+             time and price.",
+            WRITE,
+            Patch,
+            "/v1/services/{serviceId}",
+            Write,
+            true,
+            200,
+        )),
+        Operation::new::<ServiceRef, Service>(spec(
+            "archive_service",
+            "Archive a service",
+            "Stop a service from being booked (managers and above); existing bookings stay.",
+            WRITE,
+            Post,
+            "/v1/services/{serviceId}/archive",
+            Write,
+            true,
+            200,
+        )),
+        Operation::new::<ListArchivable, Page<Staff>>(spec(
+            "list_staff",
+            "List staff",
+            "List the staff who deliver services, with the team member each one is linked to.",
+            READ,
+            Get,
+            "/v1/staff",
+            Read,
+            true,
+            200,
+        )),
+        Operation::new::<CreateStaff, Staff>(spec(
+            "create_staff",
+            "Add a staff member",
+            "Add a person who delivers services (managers and above), optionally linked to a team member by userId \
+             so that they see their own bookings. Then set_working_hours and add them to services.",
+            WRITE,
+            Post,
+            "/v1/staff",
+            Write,
+            false,
+            201,
+        )),
+        Operation::new::<UpdateStaff, Staff>(spec(
+            "update_staff",
+            "Update a staff member",
+            "Change a staff member's name, email or linked team member, or archive them (no new slots).",
+            WRITE,
+            Patch,
+            "/v1/staff/{staffId}",
+            Write,
+            true,
+            200,
+        )),
+        Operation::new::<ListResources, Page<Resource>>(spec(
+            "list_resources",
+            "List resources",
+            "List active rooms and equipment, optionally of one type.",
+            READ,
+            Get,
+            "/v1/resources",
+            Read,
+            true,
+            200,
+        )),
+        Operation::new::<CreateResource, Resource>(spec(
+            "create_resource",
+            "Add a resource",
+            "Add a room or piece of equipment of a type that services can need (managers and above).",
+            WRITE,
+            Post,
+            "/v1/resources",
+            Write,
+            false,
+            201,
+        )),
+        Operation::new::<UpdateResource, Resource>(spec(
+            "update_resource",
+            "Update a resource",
+            "Change a resource's name, type or capacity, or archive it.",
+            WRITE,
+            Patch,
+            "/v1/resources/{resourceId}",
+            Write,
+            true,
+            200,
+        )),
+        Operation::new::<StaffRef, WorkingHours>(spec(
+            "get_working_hours",
+            "Get working hours",
+            "A staff member's weekly hours (wall clock in the organisation's time zone) and upcoming time off.",
+            READ,
+            Get,
+            "/v1/staff/{staffId}/working-hours",
+            Read,
+            true,
+            200,
+        )),
+        Operation::new::<SetWorkingHours, WorkingHours>(spec(
+            "set_working_hours",
+            "Set working hours",
+            "Replace a staff member's weekly hours (managers and above): ranges per ISO weekday in wall-clock time; \
+             two ranges on a day make a break. Hours follow the organisation's time zone through DST changes.",
+            WRITE,
+            Put,
+            "/v1/staff/{staffId}/working-hours",
+            Write,
+            true,
+            200,
+        )),
+        Operation::new::<AddTimeOff, TimeOff>(spec(
+            "add_time_off",
+            "Add time off",
+            "Block a staff member for a period (holiday, appointment). Existing bookings stay; check them with \
+             list_bookings.",
+            WRITE,
+            Post,
+            "/v1/staff/{staffId}/time-off",
+            Write,
+            false,
+            201,
+        )),
+        Operation::new::<TimeOffRef, TimeOff>(spec(
+            "remove_time_off",
+            "Remove time off",
+            "Delete a period of time off; its slots open again.",
+            WRITE,
+            Delete,
+            "/v1/time-off/{timeOffId}",
+            Destructive,
+            false,
+            200,
+        )),
+        Operation::new::<AddClosure, Closure>(spec(
+            "add_closure",
+            "Add a closure",
+            "Close the business on whole days (inclusive, its time zone): no slots on them. Existing bookings stay.",
+            WRITE,
+            Post,
+            "/v1/closures",
+            Write,
+            false,
+            201,
+        )),
+        Operation::new::<ListClosures, Closures>(spec(
+            "list_closures",
+            "List closures",
+            "List the days the business is closed, from a date on.",
+            READ,
+            Get,
+            "/v1/closures",
+            Read,
+            true,
+            200,
+        )),
+        Operation::new::<GetAvailableSlots, Slots>(spec(
+            "get_available_slots",
+            "Find open slots",
+            "Open start times of a service between from and to (at most 31 days), each with the staff and resources \
+             that can take it. Honours working hours, breaks, time off, closures, buffers, minimum notice and the \
+             booking window, across DST. Show times in the returned time zone; slots can be taken by others \
+             before you book.",
+            READ,
+            Get,
+            "/v1/services/{serviceId}/slots",
+            Read,
+            true,
+            200,
+        )),
+        Operation::new::<CreateBooking, Booking>(spec(
+            "create_booking",
+            "Book a slot",
+            "Book a start from get_available_slots for a customer (customerId, or customer {name, email, phone} found \
+             or created). staffId \"any\" picks whoever is free. Confirm the slot with the person first. A clash is \
+             409 slot_taken with nearbySlots; do not retry the same start.",
+            WRITE,
+            Post,
+            "/v1/bookings",
+            Write,
+            false,
+            201,
+        )),
+        Operation::new::<BookingRef, Booking>(spec(
+            "get_booking",
+            "Get a booking",
+            "Return one booking: service, staff, customer, time, status, price, fees and reschedule links.",
+            READ,
+            Get,
+            "/v1/bookings/{bookingId}",
+            Read,
+            true,
+            200,
+        )),
+        Operation::new::<ListBookings, Page<Booking>>(spec(
+            "list_bookings",
+            "List bookings",
+            "List bookings by start time, filtered by range, status, staff or customer. Staff see only their own.",
+            READ,
+            Get,
+            "/v1/bookings",
+            Read,
+            true,
+            200,
+        )),
+        Operation::new::<BookingRef, Booking>(spec(
+            "confirm_booking",
+            "Confirm a booking",
+            "Confirm a pending booking request (for services that need confirmation). Confirming twice changes nothing.",
+            WRITE,
+            Post,
+            "/v1/bookings/{bookingId}/confirm",
+            Write,
+            true,
+            200,
+        )),
+        Operation::new::<BookingWithReason, Booking>(spec(
+            "decline_booking",
+            "Decline a booking",
+            "Decline a pending booking request; the slot opens again. Agents need the person's confirmation.",
+            WRITE,
+            Post,
+            "/v1/bookings/{bookingId}/decline",
+            Destructive,
+            true,
+            200,
+        )),
+        Operation::new::<BookingWithReason, Booking>(spec(
+            "cancel_booking",
+            "Cancel a booking",
+            "Cancel a booking; records who cancelled, the reason, whether it was late under the service's policy and \
+             the fee due. Agents see a preview and need the person's confirmation.",
+            WRITE,
+            Post,
+            "/v1/bookings/{bookingId}/cancel",
+            Destructive,
+            true,
+            200,
+        )),
+        Operation::new::<RescheduleBooking, Booking>(spec(
+            "reschedule_booking",
+            "Reschedule a booking",
+            "Move a booking to a new start from get_available_slots, atomically: the new time is taken and the old \
+             freed together, or nothing changes (409 slot_taken). Returns the new booking, linked to the old.",
+            WRITE,
+            Post,
+            "/v1/bookings/{bookingId}/reschedule",
+            Write,
+            false,
+            201,
+        )),
+        Operation::new::<BookingRef, Booking>(spec(
+            "check_in_booking",
+            "Check a customer in",
+            "Mark that the customer of a confirmed booking arrived.",
+            WRITE,
+            Post,
+            "/v1/bookings/{bookingId}/check-in",
+            Write,
+            true,
+            200,
+        )),
+        Operation::new::<BookingRef, Booking>(spec(
+            "complete_booking",
+            "Complete a booking",
+            "Mark a confirmed or checked-in booking as done, once it has started.",
+            WRITE,
+            Post,
+            "/v1/bookings/{bookingId}/complete",
+            Write,
+            true,
+            200,
+        )),
+        Operation::new::<BookingRef, Booking>(spec(
+            "mark_no_show",
+            "Mark a no-show",
+            "Mark that the customer did not come, only after the start time; sets the service's no-show fee. \
+             Agents see a preview and need the person's confirmation.",
+            WRITE,
+            Post,
+            "/v1/bookings/{bookingId}/no-show",
+            Destructive,
+            true,
+            200,
+        )),
+        Operation::new::<StatsRange, BookingStats>(spec(
+            "get_booking_stats",
+            "Booking counts",
+            "Count bookings by status over a range of at most 366 days (staff: their own).",
+            READ,
+            Get,
+            "/v1/booking-stats",
+            Read,
+            true,
+            200,
+        )),
+    ]
+}

@@ -1,0 +1,609 @@
+//! Bookings: availability (hours, breaks, time off, closures, notice, window, buffers,
+//! resources, DST), no double-booking under concurrency, the lifecycle, and who sees what.
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
+use chrono_tz::Tz;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::common::{Org, Res, TestApp};
+
+/// An organisation set up to take bookings: one service and its staff, all working the
+/// given hours.
+pub struct Studio {
+    pub org: Org,
+    pub tz: Tz,
+    pub service: String,
+    pub staff: Vec<String>,
+}
+
+impl TestApp {
+    pub async fn studio(&self, tz: &str, hours: Value, service: Value, staff: usize) -> Studio {
+        let org = self.create_org("Studio").await;
+        let res = self.patch(&org.key, "/v1/organisation", json!({"timezone": tz})).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        let mut ids = Vec::new();
+        for i in 0..staff {
+            let res = self.post(&org.key, "/v1/staff", json!({"name": format!("Stylist {i}")})).await;
+            assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+            let id = res.body["id"].as_str().unwrap().to_string();
+            let set = self
+                .call(
+                    Some(&org.key),
+                    Method::PUT,
+                    &format!("/v1/staff/{id}/working-hours"),
+                    Some(json!({"hours": hours})),
+                )
+                .await;
+            assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+            ids.push(id);
+        }
+        let mut body = json!({"name": "Cut", "durationMinutes": 60, "price": {"amount": 4500}, "staffIds": ids});
+        for (k, v) in service.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let res = self.post(&org.key, "/v1/services", body).await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+        Studio { org, tz: tz.parse().unwrap(), service: res.body["id"].as_str().unwrap().to_string(), staff: ids }
+    }
+
+    pub async fn slots(&self, key: &str, service: &str, from: DateTime<Utc>, to: DateTime<Utc>, extra: &str) -> Res {
+        let path = format!(
+            "/v1/services/{service}/slots?from={}&to={}{extra}",
+            urlencode(&from.to_rfc3339()),
+            urlencode(&to.to_rfc3339())
+        );
+        self.get(key, &path).await
+    }
+
+    pub async fn book(&self, key: &str, service: &str, start: DateTime<Utc>, extra: Value) -> Res {
+        let mut body = json!({"serviceId": service, "start": start.to_rfc3339(), "customer": {"name": "Amy", "email": "amy@example.com"}});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        self.post(key, "/v1/bookings", body).await
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.replace('+', "%2B").replace(':', "%3A")
+}
+
+/// Every day of the week, these wall-clock ranges.
+fn every_day(ranges: &[(&str, &str)]) -> Value {
+    Value::Array(
+        (1..=7).flat_map(|d| ranges.iter().map(move |(s, e)| json!({"weekday": d, "start": s, "end": e}))).collect(),
+    )
+}
+
+/// The next date on `weekday` at least `min_days` from today.
+fn next(weekday: Weekday, min_days: i64) -> NaiveDate {
+    let mut d = Utc::now().date_naive() + Duration::days(min_days);
+    while d.weekday() != weekday {
+        d += Duration::days(1);
+    }
+    d
+}
+
+fn at(tz: Tz, day: NaiveDate, hh: u32, mm: u32) -> DateTime<Utc> {
+    tz.from_local_datetime(&day.and_time(NaiveTime::from_hms_opt(hh, mm, 0).unwrap()))
+        .earliest()
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn starts(res: &Res) -> Vec<DateTime<Utc>> {
+    res.body["slots"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no slots: {}", res.body))
+        .iter()
+        .map(|s| s["start"].as_str().unwrap().parse().unwrap())
+        .collect()
+}
+
+fn local_times(tz: Tz, res: &Res) -> Vec<String> {
+    starts(res).iter().map(|t| t.with_timezone(&tz).format("%H:%M").to_string()).collect()
+}
+
+#[tokio::test]
+async fn slots_follow_hours_and_breaks_and_bookings_take_them() {
+    let app = TestApp::spawn().await;
+    let s = app.studio("Europe/London", every_day(&[("09:00", "12:00"), ("13:00", "17:00")]), json!({}), 1).await;
+    let day = next(Weekday::Tue, 3);
+    let (from, to) = (at(s.tz, day, 0, 0), at(s.tz, day, 23, 59));
+    let slots = app.slots(&s.org.key, &s.service, from, to, "").await;
+    assert_eq!(slots.status, StatusCode::OK, "{}", slots.body);
+    assert_eq!(local_times(s.tz, &slots), ["09:00", "10:00", "11:00", "13:00", "14:00", "15:00", "16:00"]);
+    assert_eq!(slots.body["timezone"], "Europe/London");
+    assert_eq!(slots.body["slots"][0]["staff"][0]["id"], s.staff[0].as_str());
+
+    let booked = app.book(&s.org.key, &s.service, at(s.tz, day, 10, 0), json!({})).await;
+    assert_eq!(booked.status, StatusCode::CREATED, "{}", booked.body);
+    assert_eq!(booked.body["status"], "confirmed");
+    assert_eq!(booked.body["price"], json!({"amount": 4500, "currency": "USD"}));
+    // Back to back is fine: the ranges touch, they do not overlap.
+    let next_one = app.book(&s.org.key, &s.service, at(s.tz, day, 11, 0), json!({})).await;
+    assert_eq!(next_one.status, StatusCode::CREATED, "{}", next_one.body);
+    assert_eq!(next_one.body["customerId"], booked.body["customerId"], "the customer was found by email");
+    let after = app.slots(&s.org.key, &s.service, from, to, "").await;
+    assert_eq!(local_times(s.tz, &after), ["09:00", "13:00", "14:00", "15:00", "16:00"]);
+
+    let clash = app.book(&s.org.key, &s.service, at(s.tz, day, 10, 0), json!({})).await;
+    assert_eq!((clash.status, clash.code()), (StatusCode::CONFLICT, "slot_taken"), "{}", clash.body);
+    let nearby = clash.body["nearbySlots"].as_array().unwrap();
+    assert!(!nearby.is_empty() && nearby.len() <= 5, "{}", clash.body);
+    assert_eq!(nearby[0]["start"].as_str().unwrap().parse::<DateTime<Utc>>().unwrap(), at(s.tz, day, 9, 0));
+    let off_grid = app.book(&s.org.key, &s.service, at(s.tz, day, 9, 30), json!({})).await;
+    assert_eq!((off_grid.status, off_grid.field_code()), (StatusCode::UNPROCESSABLE_ENTITY, "not_on_slot_grid"));
+    let in_break = app.book(&s.org.key, &s.service, at(s.tz, day, 12, 0), json!({})).await;
+    assert_eq!(in_break.field_code(), "not_on_slot_grid", "12:00 + 60 min runs past the break: {}", in_break.body);
+}
+
+#[tokio::test]
+async fn buffers_keep_time_free_around_bookings() {
+    let app = TestApp::spawn().await;
+    let s = app
+        .studio(
+            "Europe/London",
+            every_day(&[("09:00", "17:00")]),
+            json!({"slotIntervalMinutes": 30, "bufferAfterMinutes": 15, "bufferBeforeMinutes": 15}),
+            1,
+        )
+        .await;
+    let day = next(Weekday::Wed, 3);
+    assert_eq!(app.book(&s.org.key, &s.service, at(s.tz, day, 11, 0), json!({})).await.status, StatusCode::CREATED);
+    let slots = app.slots(&s.org.key, &s.service, at(s.tz, day, 9, 0), at(s.tz, day, 14, 0), "").await;
+    // 11:00–12:00 holds 10:45–12:15; a new booking needs 15 minutes before and after too.
+    assert_eq!(local_times(s.tz, &slots), ["09:00", "09:30", "12:30", "13:00", "13:30"]);
+    let tight = app.book(&s.org.key, &s.service, at(s.tz, day, 12, 0), json!({})).await;
+    assert_eq!((tight.status, tight.code()), (StatusCode::CONFLICT, "slot_taken"));
+}
+
+#[tokio::test]
+async fn fifty_concurrent_bookings_of_one_slot_give_exactly_one() {
+    let app = TestApp::spawn().await;
+    let s = app.studio("Europe/London", every_day(&[("09:00", "17:00")]), json!({}), 1).await;
+    let start = at(s.tz, next(Weekday::Thu, 3), 10, 0);
+    let calls = (0..50).map(|i| {
+        let customer = json!({"customer": {"name": format!("C{i}"), "email": format!("c{i}@example.com")}});
+        app.book(&s.org.key, &s.service, start, customer)
+    });
+    let results = futures_util::future::join_all(calls).await;
+    let won = results.iter().filter(|r| r.status == StatusCode::CREATED).count();
+    let lost = results.iter().filter(|r| r.status == StatusCode::CONFLICT && r.code() == "slot_taken").count();
+    assert_eq!((won, lost), (1, 49), "{:?}", results.iter().map(|r| r.status).collect::<Vec<_>>());
+    let admin = app.admin().await;
+    let active: i64 = admin.query_one("select count(*) from app.bookings where active", &[]).await.unwrap().get(0);
+    assert_eq!(active, 1);
+}
+
+#[tokio::test]
+async fn any_staff_spreads_concurrent_bookings_over_free_staff() {
+    let app = TestApp::spawn().await;
+    let s = app.studio("Europe/London", every_day(&[("09:00", "17:00")]), json!({}), 3).await;
+    let start = at(s.tz, next(Weekday::Fri, 3), 15, 0);
+    let calls = (0..10).map(|i| {
+        let body =
+            json!({"staffId": "any", "customer": {"name": format!("C{i}"), "phone": format!("+44 7700 90{i:04}")}});
+        app.book(&s.org.key, &s.service, start, body)
+    });
+    let results = futures_util::future::join_all(calls).await;
+    let won: Vec<&Res> = results.iter().filter(|r| r.status == StatusCode::CREATED).collect();
+    assert_eq!(won.len(), 3, "one per staff member");
+    let mut staff: Vec<&str> = won.iter().map(|r| r.body["staffId"].as_str().unwrap()).collect();
+    staff.sort();
+    staff.dedup();
+    assert_eq!(staff.len(), 3);
+}
+
+#[tokio::test]
+async fn dst_changes_keep_wall_clock_slots_without_gaps_filled_or_hours_doubled() {
+    let app = TestApp::spawn().await;
+    let hours = json!([{"weekday": 7, "start": "00:00", "end": "05:00"}]);
+    let s = app
+        .studio("America/New_York", hours.clone(), json!({"slotIntervalMinutes": 30, "maxAdvanceDays": 730}), 1)
+        .await;
+    // Spring forward: 02:00–03:00 does not exist on 14 March 2027.
+    let day = NaiveDate::from_ymd_opt(2027, 3, 14).unwrap();
+    let from = at(s.tz, day, 0, 0);
+    let res = app.slots(&s.org.key, &s.service, from, from + Duration::hours(24), "").await;
+    assert_eq!(local_times(s.tz, &res), ["00:00", "00:30", "01:00", "01:30", "03:00", "03:30", "04:00"]);
+    // Fall back: 01:00–02:00 happens twice on 7 November 2027; each wall-clock start once.
+    let day = NaiveDate::from_ymd_opt(2027, 11, 7).unwrap();
+    let from = at(s.tz, day, 0, 0);
+    let res = app.slots(&s.org.key, &s.service, from, from + Duration::hours(26), "").await;
+    let times = local_times(s.tz, &res);
+    assert_eq!(times, ["00:00", "00:30", "01:00", "01:30", "02:00", "02:30", "03:00", "03:30", "04:00"]);
+    let mut absolute = starts(&res);
+    absolute.dedup();
+    assert_eq!(absolute.len(), times.len());
+
+    let london = app.studio("Europe/London", hours, json!({"slotIntervalMinutes": 30, "maxAdvanceDays": 730}), 1).await;
+    let day = NaiveDate::from_ymd_opt(2027, 3, 28).unwrap();
+    let from = at(london.tz, day, 0, 0);
+    let res = app.slots(&london.org.key, &london.service, from, from + Duration::hours(24), "").await;
+    assert_eq!(local_times(london.tz, &res), ["00:00", "00:30", "02:00", "02:30", "03:00", "03:30", "04:00"]);
+    // Before the change London is on UTC: the first slot is 00:00 UTC.
+    let first = at(london.tz, day, 0, 0);
+    let summer = app.slots(&london.org.key, &london.service, first, first + Duration::minutes(30), "").await;
+    assert_eq!(starts(&summer)[0], Utc.with_ymd_and_hms(2027, 3, 28, 0, 0, 0).unwrap());
+}
+
+#[tokio::test]
+async fn notice_window_time_off_closures_and_resources_remove_the_right_slots() {
+    let app = TestApp::spawn().await;
+    let s = app
+        .studio(
+            "Europe/London",
+            every_day(&[("00:00", "24:00")]),
+            json!({"minNoticeMinutes": 1440, "maxAdvanceDays": 7, "resourceTypes": ["room"]}),
+            2,
+        )
+        .await;
+    let now = Utc::now();
+    // No room yet: nothing can be booked.
+    let none = app.slots(&s.org.key, &s.service, now, now + Duration::days(9), "").await;
+    assert_eq!(none.body["slots"], json!([]));
+    let room = app.post(&s.org.key, "/v1/resources", json!({"name": "Room 1", "type": "room"})).await;
+    assert_eq!(room.status, StatusCode::CREATED, "{}", room.body);
+    let room = room.body["id"].as_str().unwrap().to_string();
+    let all = app.slots(&s.org.key, &s.service, now, now + Duration::days(9), "").await;
+    let times = starts(&all);
+    assert!(times[0] >= now + Duration::hours(24), "minimum notice: {}", times[0]);
+    assert!(*times.last().unwrap() <= now + Duration::days(7), "booking window: {}", times.last().unwrap());
+    assert_eq!(all.body["slots"][0]["resourceIds"], json!([room]));
+    assert_eq!(all.body["slots"][0]["staff"].as_array().unwrap().len(), 2);
+
+    // One room: a booking with one stylist leaves the other without a room at that time.
+    let day = (now + Duration::days(3)).with_timezone(&s.tz).date_naive();
+    let ten = at(s.tz, day, 10, 0);
+    let booked = app.book(&s.org.key, &s.service, ten, json!({"staffId": s.staff[0]})).await;
+    assert_eq!(booked.body["resourceIds"], json!([room]), "{}", booked.body);
+    let at_ten = app.slots(&s.org.key, &s.service, ten, ten + Duration::minutes(1), "").await;
+    assert_eq!(at_ten.body["slots"], json!([]), "no room left at 10:00");
+    let other = app.book(&s.org.key, &s.service, ten, json!({"staffId": s.staff[1]})).await;
+    assert_eq!(other.code(), "slot_taken");
+    app.post(&s.org.key, "/v1/resources", json!({"name": "Room 2", "type": "room"})).await;
+    let at_ten = app.slots(&s.org.key, &s.service, ten, ten + Duration::minutes(1), "").await;
+    assert_eq!(at_ten.body["slots"][0]["staff"].as_array().unwrap().len(), 1, "the other stylist, in room 2");
+
+    // Time off removes one stylist's slots; a closure removes the whole day.
+    let next_day = day + Duration::days(1);
+    let off = app
+        .post(
+            &s.org.key,
+            &format!("/v1/staff/{}/time-off", s.staff[1]),
+            json!({"start": at(s.tz, next_day, 12, 0).to_rfc3339(), "end": at(s.tz, next_day, 14, 0).to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(off.status, StatusCode::CREATED, "{}", off.body);
+    let noon = app.slots(&s.org.key, &s.service, at(s.tz, next_day, 12, 0), at(s.tz, next_day, 14, 0), "").await;
+    for slot in noon.body["slots"].as_array().unwrap() {
+        assert_eq!(slot["staff"], json!([{"id": s.staff[0], "name": "Stylist 0"}]), "{slot}");
+    }
+    let closed = app
+        .post(&s.org.key, "/v1/closures", json!({"startsOn": next_day.to_string(), "endsOn": next_day.to_string()}))
+        .await;
+    assert_eq!(closed.status, StatusCode::CREATED, "{}", closed.body);
+    let that_day = app.slots(&s.org.key, &s.service, at(s.tz, next_day, 0, 0), at(s.tz, next_day, 23, 0), "").await;
+    assert_eq!(that_day.body["slots"], json!([]));
+}
+
+#[tokio::test]
+async fn bad_ranges_and_starts_get_clear_codes() {
+    let app = TestApp::spawn().await;
+    let s = app.studio("Europe/London", every_day(&[("09:00", "17:00")]), json!({}), 1).await;
+    let now = Utc::now();
+    let backwards = app.slots(&s.org.key, &s.service, now + Duration::days(2), now, "").await;
+    assert_eq!(backwards.field_code(), "range_end_before_start");
+    let long = app.slots(&s.org.key, &s.service, now, now + Duration::days(32), "").await;
+    assert_eq!(long.field_code(), "range_too_long");
+    let soon = app.book(&s.org.key, &s.service, now - Duration::hours(1), json!({})).await;
+    assert_eq!(soon.field_code(), "too_soon");
+    let far = app.book(&s.org.key, &s.service, now + Duration::days(200), json!({})).await;
+    assert_eq!(far.field_code(), "too_far_ahead");
+    let no_customer = app
+        .post(
+            &s.org.key,
+            "/v1/bookings",
+            json!({"serviceId": s.service, "start": (now + Duration::days(3)).to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(no_customer.field(), "customer");
+    let hours = app
+        .call(
+            Some(&s.org.key),
+            Method::PUT,
+            &format!("/v1/staff/{}/working-hours", s.staff[0]),
+            Some(json!({"hours": [{"weekday": 1, "start": "17:00", "end": "09:00"}]})),
+        )
+        .await;
+    assert_eq!((hours.field(), hours.field_code()), ("hours[0].end", "end_before_start"));
+    let bad_time = app
+        .call(
+            Some(&s.org.key),
+            Method::PUT,
+            &format!("/v1/staff/{}/working-hours", s.staff[0]),
+            Some(json!({"hours": [{"weekday": 8, "start": "9am", "end": "17:00"}]})),
+        )
+        .await;
+    assert_eq!(bad_time.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(app.count("app.bookings", None).await, 0);
+}
+
+#[tokio::test]
+async fn lifecycle_confirm_cancel_late_fee_no_show_and_atomic_reschedule() {
+    let app = TestApp::spawn().await;
+    let s = app
+        .studio(
+            "Europe/London",
+            every_day(&[("00:00", "24:00")]),
+            json!({"requiresConfirmation": true, "cancellationPolicy": {"freeCancelHours": 48, "lateCancelFeeAmount": 1000, "noShowFeeAmount": 2500}, "slotIntervalMinutes": 60}),
+            1,
+        )
+        .await;
+    let key = &s.org.key;
+    let soon = (Utc::now() + Duration::hours(30)).with_timezone(&s.tz).date_naive();
+    let early = at(s.tz, soon, 10, 0);
+    let b = app.book(key, &s.service, early, json!({})).await;
+    assert_eq!(b.body["status"], "pending", "{}", b.body);
+    let id = b.body["id"].as_str().unwrap().to_string();
+    let confirmed = app.post(key, &format!("/v1/bookings/{id}/confirm"), json!({})).await;
+    assert_eq!(confirmed.body["status"], "confirmed");
+    // An agent key is asked to confirm a cancellation; a late one carries the fee.
+    let asked = app.post(key, &format!("/v1/bookings/{id}/cancel"), json!({"reason": "ill"})).await;
+    assert_eq!(asked.status, StatusCode::PRECONDITION_REQUIRED);
+    assert_eq!(asked.body["preview"]["target"]["id"], id.as_str());
+    let cancelled =
+        app.confirmed(key, Method::POST, &format!("/v1/bookings/{id}/cancel"), Some(json!({"reason": "ill"}))).await;
+    assert_eq!(cancelled.body["status"], "cancelled", "{}", cancelled.body);
+    assert_eq!(cancelled.body["lateCancel"], true);
+    assert_eq!(cancelled.body["fee"], json!({"amount": 1000, "currency": "USD"}));
+    assert_eq!(cancelled.body["cancelReason"], "ill");
+    assert_eq!(cancelled.body["cancelledByUserId"], s.org.owner_id.to_string());
+
+    let later = at(s.tz, soon + Duration::days(5), 10, 0);
+    let b2 = app.book(key, &s.service, later, json!({})).await;
+    let id2 = b2.body["id"].as_str().unwrap().to_string();
+    let free = app.confirmed(key, Method::POST, &format!("/v1/bookings/{id2}/cancel"), Some(json!({}))).await;
+    assert_eq!((free.body["lateCancel"].clone(), free.body["fee"]["amount"].clone()), (json!(false), json!(0)));
+
+    // No-show only after the start.
+    let b3 = app.book(key, &s.service, later, json!({})).await;
+    let id3 = b3.body["id"].as_str().unwrap().to_string();
+    app.post(key, &format!("/v1/bookings/{id3}/confirm"), json!({})).await;
+    let early_no_show = app.confirmed(key, Method::POST, &format!("/v1/bookings/{id3}/no-show"), Some(json!({}))).await;
+    assert_eq!((early_no_show.status, early_no_show.code()), (StatusCode::CONFLICT, "not_started"));
+    // Time passes (written past the audit trigger, as no request would write it).
+    app.admin()
+        .await
+        .batch_execute(&format!(
+            "set session_replication_role = replica;
+             update app.bookings set starts_at = starts_at - interval '30 days', ends_at = ends_at - interval '30 days',
+                    blocked = tstzrange(lower(blocked) - interval '30 days', upper(blocked) - interval '30 days')
+              where id = '{id3}'"
+        ))
+        .await
+        .unwrap();
+    let no_show = app.confirmed(key, Method::POST, &format!("/v1/bookings/{id3}/no-show"), Some(json!({}))).await;
+    assert_eq!(no_show.body["status"], "no_show", "{}", no_show.body);
+    assert_eq!(no_show.body["fee"]["amount"], 2500);
+
+    // Rescheduling onto a taken time changes nothing; onto a free one moves it atomically.
+    let x = app.book(key, &s.service, later + Duration::hours(2), json!({})).await;
+    let y = app.book(key, &s.service, later + Duration::hours(3), json!({"customer": {"name": "Ben"}})).await;
+    assert_eq!(y.status, StatusCode::CREATED, "{}", y.body);
+    let xid = x.body["id"].as_str().unwrap().to_string();
+    let onto_y = app
+        .post(
+            key,
+            &format!("/v1/bookings/{xid}/reschedule"),
+            json!({"start": (later + Duration::hours(3)).to_rfc3339()}),
+        )
+        .await;
+    assert_eq!((onto_y.status, onto_y.code()), (StatusCode::CONFLICT, "slot_taken"), "{}", onto_y.body);
+    let unchanged = app.get(key, &format!("/v1/bookings/{xid}")).await;
+    assert_eq!(unchanged.body["status"], "pending");
+    assert_eq!(unchanged.body["startsAt"], x.body["startsAt"]);
+    // Moving by one hour overlaps its own old time: allowed, since the old is freed with it.
+    let moved = app
+        .post(
+            key,
+            &format!("/v1/bookings/{xid}/reschedule"),
+            json!({"start": (later + Duration::hours(1)).to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(moved.status, StatusCode::CREATED, "{}", moved.body);
+    assert_eq!(moved.body["rescheduledFromId"], xid.as_str());
+    let old = app.get(key, &format!("/v1/bookings/{xid}")).await;
+    assert_eq!(old.body["status"], "cancelled");
+    assert_eq!(old.body["rescheduledToId"], moved.body["id"]);
+
+    let stats = app
+        .get(
+            key,
+            &format!(
+                "/v1/booking-stats?from={}&to={}",
+                urlencode(&(Utc::now() - Duration::days(40)).to_rfc3339()),
+                urlencode(&(Utc::now() + Duration::days(40)).to_rfc3339())
+            ),
+        )
+        .await;
+    assert_eq!(stats.body["byStatus"]["cancelled"], 3, "{}", stats.body);
+    assert_eq!(stats.body["byStatus"]["noShow"], 1);
+    assert_eq!(stats.body["byStatus"]["pending"], 2);
+    let events = app.get(key, &format!("/v1/audit-events?rowId={id}")).await;
+    assert!(events.body["items"].as_array().unwrap().len() >= 3, "every transition is audited: {}", events.body);
+}
+
+#[tokio::test]
+async fn staff_see_and_change_only_their_own_bookings() {
+    let app = TestApp::spawn().await;
+    let s = app.studio("Europe/London", every_day(&[("09:00", "17:00")]), json!({}), 2).await;
+    let (user, staff_key) = app.add_member(&s.org, "staff", None).await;
+    let linked = app.patch(&s.org.key, &format!("/v1/staff/{}", s.staff[0]), json!({"userId": user.to_string()})).await;
+    assert_eq!(linked.status, StatusCode::OK, "{}", linked.body);
+    let day = next(Weekday::Mon, 3);
+    let mine = app.book(&s.org.key, &s.service, at(s.tz, day, 10, 0), json!({"staffId": s.staff[0]})).await;
+    let theirs = app.book(&s.org.key, &s.service, at(s.tz, day, 10, 0), json!({"staffId": s.staff[1]})).await;
+    assert_eq!(theirs.status, StatusCode::CREATED, "{}", theirs.body);
+    let listed = app.get(&staff_key, "/v1/bookings").await;
+    let ids: Vec<&str> = listed.body["items"].as_array().unwrap().iter().map(|b| b["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [mine.body["id"].as_str().unwrap()]);
+    let theirs_id = theirs.body["id"].as_str().unwrap();
+    assert_eq!(app.get(&staff_key, &format!("/v1/bookings/{theirs_id}")).await.status, StatusCode::NOT_FOUND);
+    let cancel =
+        app.confirmed(&staff_key, Method::POST, &format!("/v1/bookings/{theirs_id}/cancel"), Some(json!({}))).await;
+    assert_eq!(cancel.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.get(&s.org.key, &format!("/v1/bookings/{theirs_id}")).await.body["status"], "confirmed");
+    // Staff book only themselves, but availability still counts colleagues' bookings.
+    let for_colleague = app.book(&staff_key, &s.service, at(s.tz, day, 11, 0), json!({"staffId": s.staff[1]})).await;
+    assert_eq!((for_colleague.status, for_colleague.code()), (StatusCode::FORBIDDEN, "forbidden"));
+    let own = app.book(&staff_key, &s.service, at(s.tz, day, 11, 0), json!({})).await;
+    assert_eq!(own.body["staffId"], s.staff[0].as_str(), "{}", own.body);
+    let slots = app.slots(&staff_key, &s.service, at(s.tz, day, 10, 0), at(s.tz, day, 10, 30), "").await;
+    assert_eq!(slots.body["slots"], json!([]), "both stylists are busy at 10:00: {}", slots.body);
+    // Staff cannot set up services or hours.
+    let service = app.post(&staff_key, "/v1/services", json!({"name": "Mine", "durationMinutes": 30})).await;
+    assert_eq!(service.status, StatusCode::FORBIDDEN);
+}
+
+/// Records of every bookings operation, for the catalog-wide tests (MCP samples, isolation).
+pub struct BookingFixture {
+    pub service: String,
+    pub archivable: String,
+    pub staff: String,
+    pub user: String,
+    pub resource: String,
+    pub time_off: String,
+    pub from: String,
+    pub to: String,
+    pub off_from: String,
+    pub off_to: String,
+    pub free_start: String,
+    pub reschedule_start: String,
+    pub to_cancel: String,
+    pub to_check_in: String,
+    pub to_complete: String,
+    pub to_confirm: String,
+    pub to_decline: String,
+    pub to_no_show: String,
+    pub to_reschedule: String,
+}
+
+pub async fn booking_fixture(app: &TestApp, org: &Org) -> BookingFixture {
+    let tz: Tz = "Europe/London".parse().unwrap();
+    let key = &org.key;
+    let id = |res: &Res| {
+        assert!(res.status.is_success(), "{}", res.body);
+        res.body["id"].as_str().unwrap().to_string()
+    };
+    let staff = id(&app.post(key, "/v1/staff", json!({"name": "Fixture stylist"})).await);
+    let set = app
+        .call(
+            Some(key),
+            Method::PUT,
+            &format!("/v1/staff/{staff}/working-hours"),
+            Some(json!({"hours": every_day(&[("00:00", "24:00")])})),
+        )
+        .await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+    // The service needing confirmation also needs a room, so that bookings hold resources too.
+    let service = |name: &str, confirm: bool| {
+        let rooms: &[&str] = if confirm { &["room"] } else { &[] };
+        json!({"name": name, "durationMinutes": 60, "staffIds": [staff], "requiresConfirmation": confirm, "resourceTypes": rooms})
+    };
+    let plain = id(&app.post(key, "/v1/services", service("Cut", false)).await);
+    let archivable = id(&app.post(key, "/v1/services", service("Old cut", false)).await);
+    let confirmed_later = id(&app.post(key, "/v1/services", service("Colour", true)).await);
+    let resource = id(&app.post(key, "/v1/resources", json!({"name": "Room 1", "type": "room"})).await);
+    let day = (Utc::now() + Duration::days(3)).with_timezone(&tz).date_naive();
+    let time_off = id(&app
+        .post(
+            key,
+            &format!("/v1/staff/{staff}/time-off"),
+            json!({"start": at(tz, day + Duration::days(20), 9, 0).to_rfc3339(), "end": at(tz, day + Duration::days(20), 12, 0).to_rfc3339()}),
+        )
+        .await);
+    let mut booked = Vec::new();
+    for (hour, service) in [
+        (8, &plain),
+        (9, &plain),
+        (10, &plain),
+        (11, &confirmed_later),
+        (12, &confirmed_later),
+        (13, &plain),
+        (14, &plain),
+    ] {
+        booked.push(id(&app.book(key, service, at(tz, day, hour, 0), json!({})).await));
+    }
+    // Two of them have started (written past the audit trigger, as no request would).
+    app.admin()
+        .await
+        .batch_execute(&format!(
+            "set session_replication_role = replica;
+             update app.bookings set starts_at = starts_at - interval '10 days', ends_at = ends_at - interval '10 days',
+                    blocked = tstzrange(lower(blocked) - interval '10 days', upper(blocked) - interval '10 days')
+              where id in ('{}', '{}')",
+            booked[2], booked[5]
+        ))
+        .await
+        .unwrap();
+    BookingFixture {
+        service: plain,
+        archivable,
+        staff,
+        user: org.owner_id.to_string(),
+        resource,
+        time_off,
+        from: at(tz, day, 0, 0).to_rfc3339(),
+        to: at(tz, day + Duration::days(1), 0, 0).to_rfc3339(),
+        off_from: at(tz, day + Duration::days(21), 9, 0).to_rfc3339(),
+        off_to: at(tz, day + Duration::days(21), 17, 0).to_rfc3339(),
+        free_start: at(tz, day, 16, 0).to_rfc3339(),
+        reschedule_start: at(tz, day, 17, 0).to_rfc3339(),
+        to_cancel: booked[0].clone(),
+        to_check_in: booked[1].clone(),
+        to_complete: booked[2].clone(),
+        to_confirm: booked[3].clone(),
+        to_decline: booked[4].clone(),
+        to_no_show: booked[5].clone(),
+        to_reschedule: booked[6].clone(),
+    }
+}
+
+/// A valid input for each bookings operation, naming the fixture's records.
+pub fn booking_sample(op: &str, f: &BookingFixture) -> Option<Value> {
+    Some(match op {
+        "list_services" | "list_staff" | "list_resources" | "list_closures" | "list_bookings" => json!({}),
+        "get_service" => json!({"serviceId": f.service}),
+        "create_service" => json!({"name": "Blow-dry", "durationMinutes": 30, "staffIds": [f.staff]}),
+        "update_service" => {
+            json!({"serviceId": f.service, "description": "Wash, cut and style", "staffIds": [f.staff]})
+        }
+        "archive_service" => json!({"serviceId": f.archivable}),
+        "create_staff" => json!({"name": "Second stylist", "userId": f.user}),
+        "update_staff" => json!({"staffId": f.staff, "name": "Fixture stylist (senior)"}),
+        "create_resource" => json!({"name": "Chair", "type": "chair"}),
+        "update_resource" => json!({"resourceId": f.resource, "capacity": 2}),
+        "get_working_hours" => json!({"staffId": f.staff}),
+        "set_working_hours" => json!({"staffId": f.staff, "hours": every_day(&[("00:00", "24:00")])}),
+        "add_time_off" => json!({"staffId": f.staff, "start": f.off_from, "end": f.off_to, "reason": "training"}),
+        "remove_time_off" => json!({"timeOffId": f.time_off}),
+        "add_closure" => json!({"startsOn": "2030-12-25", "endsOn": "2030-12-26", "reason": "Christmas"}),
+        "get_available_slots" => json!({"serviceId": f.service, "from": f.from, "to": f.to}),
+        "create_booking" => {
+            json!({"serviceId": f.service, "start": f.free_start, "customer": {"name": "Cleo", "email": "cleo@example.com"}})
+        }
+        "get_booking" => json!({"bookingId": f.to_cancel}),
+        "confirm_booking" => json!({"bookingId": f.to_confirm}),
+        "decline_booking" => json!({"bookingId": f.to_decline, "reason": "fully booked"}),
+        "cancel_booking" => json!({"bookingId": f.to_cancel, "reason": "ill"}),
+        "reschedule_booking" => json!({"bookingId": f.to_reschedule, "start": f.reschedule_start}),
+        "check_in_booking" => json!({"bookingId": f.to_check_in}),
+        "complete_booking" => json!({"bookingId": f.to_complete}),
+        "mark_no_show" => json!({"bookingId": f.to_no_show}),
+        "get_booking_stats" => json!({"from": f.from, "to": f.to}),
+        _ => return None,
+    })
+}
