@@ -40,6 +40,7 @@ create table app.services (
   late_cancel_fee_amount bigint not null default 0 check (late_cancel_fee_amount >= 0),
   no_show_fee_amount bigint not null default 0 check (no_show_fee_amount >= 0),
   resource_types text[] not null default '{}' check (pg_catalog.cardinality(resource_types) <= 5),
+  waitlist_cutoff_minutes int not null default 60 check (waitlist_cutoff_minutes between 0 and 10080),
   archived_at timestamptz,
   created_at timestamptz not null default pg_catalog.now(),
   updated_at timestamptz not null default pg_catalog.now(),
@@ -47,6 +48,8 @@ create table app.services (
 );
 comment on table app.services is 'What customers book: duration, price in minor units, buffers, booking window, cancellation policy, who can do it and what rooms or equipment it needs.';
 comment on column app.services.slot_interval_minutes is 'Spacing of start times on the slot grid; NULL means the duration.';
+comment on column app.services.capacity is '1: an appointment with one customer; more: a class, booked seat by seat in scheduled class sessions.';
+comment on column app.services.waitlist_cutoff_minutes is 'A freed class seat goes to the first waiting customer until this many minutes before the start.';
 comment on column app.services.resource_types is 'Resource types (room, chair, …) a booking needs one free resource of each.';
 
 create table app.staff (
@@ -127,6 +130,39 @@ create table app.closures (
 create index closures_org_id_ends_on_idx on app.closures (org_id, ends_on);
 comment on table app.closures is 'Whole days (in the organisation''s time zone, inclusive) when the business is closed.';
 
+create table app.class_sessions (
+  org_id uuid not null references app.organisations (id),
+  id uuid not null default app.uuid_v7(),
+  service_id uuid not null,
+  staff_id uuid not null,
+  staff_user_id uuid,
+  resource_id uuid,
+  series_id uuid,
+  starts_at timestamptz not null,
+  ends_at timestamptz not null check (ends_at > starts_at),
+  blocked tstzrange not null,
+  capacity int not null check (capacity between 1 and 500),
+  booked_count int not null default 0,
+  status text not null default 'scheduled' check (status in ('scheduled', 'cancelled')),
+  active boolean not null generated always as (status = 'scheduled') stored,
+  created_at timestamptz not null default pg_catalog.now(),
+  updated_at timestamptz not null default pg_catalog.now(),
+  primary key (org_id, id),
+  foreign key (org_id, service_id) references app.services (org_id, id),
+  foreign key (org_id, staff_id) references app.staff (org_id, id),
+  foreign key (org_id, resource_id) references app.resources (org_id, id),
+  -- Seats are counted in the same transaction that takes them; never more than the capacity.
+  constraint class_sessions_seats check (booked_count between 0 and capacity),
+  constraint class_sessions_staff_no_overlap exclude using gist (org_id with =, staff_id with =, blocked with &&)
+    where (active),
+  constraint class_sessions_resource_no_overlap exclude using gist (org_id with =, resource_id with =, blocked with &&)
+    where (active and resource_id is not null)
+);
+create index class_sessions_org_id_starts_at_idx on app.class_sessions (org_id, service_id, starts_at);
+create index class_sessions_org_id_staff_user_id_idx on app.class_sessions (org_id, staff_user_id);
+comment on table app.class_sessions is 'Scheduled occurrences of a class (a service with capacity > 1): one staff member, optionally a room, a number of seats.';
+comment on column app.class_sessions.booked_count is 'Seats taken by active bookings; raised only by a conditional update (booked_count < capacity).';
+
 create table app.bookings (
   org_id uuid not null references app.organisations (id),
   id uuid not null default app.uuid_v7(),
@@ -149,9 +185,11 @@ create table app.bookings (
   late_cancel boolean,
   fee_amount bigint check (fee_amount >= 0),
   rescheduled_from_id uuid,
+  class_session_id uuid,
   created_at timestamptz not null default pg_catalog.now(),
   updated_at timestamptz not null default pg_catalog.now(),
   primary key (org_id, id),
+  foreign key (org_id, class_session_id) references app.class_sessions (org_id, id),
   foreign key (org_id, service_id) references app.services (org_id, id),
   foreign key (org_id, staff_id) references app.staff (org_id, id),
   foreign key (org_id, customer_id) references app.customers (org_id, id),
@@ -159,13 +197,15 @@ create table app.bookings (
   -- No person is in two places at once: active bookings of one staff member never overlap,
   -- buffers included. Touching ranges ([9:00,10:00) and [10:00,11:00)) do not overlap.
   constraint bookings_staff_no_overlap exclude using gist (org_id with =, staff_id with =, blocked with &&)
-    where (active)
+    where (active and class_session_id is null)
 );
+create index bookings_org_id_class_session_id_idx on app.bookings (org_id, class_session_id);
 create index bookings_org_id_starts_at_idx on app.bookings (org_id, starts_at);
 create index bookings_org_id_staff_user_id_idx on app.bookings (org_id, staff_user_id);
 create index bookings_org_id_customer_id_idx on app.bookings (org_id, customer_id);
 comment on table app.bookings is 'Appointments. blocked is [start - buffer before, end + buffer after); the exclusion constraint keeps a staff member''s active bookings apart.';
 comment on column app.bookings.staff_user_id is 'The team member behind staff_id when there is one, copied for the row-level security of staff.';
+comment on column app.bookings.class_session_id is 'For a class: the session whose seat this booking holds (the session holds the staff member and the room).';
 comment on column app.bookings.active is 'pending, confirmed or checked_in: the booking holds its staff member and resources.';
 
 create table app.booking_resources (
@@ -183,6 +223,40 @@ create table app.booking_resources (
 );
 create index booking_resources_org_id_staff_user_id_idx on app.booking_resources (org_id, staff_user_id);
 comment on table app.booking_resources is 'The resources a booking holds; its own exclusion constraint keeps a room or a piece of equipment to one booking at a time. Follows the booking''s status and time.';
+
+create table app.waitlist_entries (
+  org_id uuid not null references app.organisations (id),
+  id uuid not null default app.uuid_v7(),
+  class_session_id uuid not null,
+  customer_id uuid not null,
+  staff_user_id uuid,
+  status text not null default 'waiting' check (status in ('waiting', 'promoted', 'left', 'closed')),
+  booking_id uuid,
+  created_at timestamptz not null default pg_catalog.now(),
+  updated_at timestamptz not null default pg_catalog.now(),
+  primary key (org_id, id),
+  foreign key (org_id, class_session_id) references app.class_sessions (org_id, id),
+  foreign key (org_id, customer_id) references app.customers (org_id, id),
+  foreign key (org_id, booking_id) references app.bookings (org_id, id)
+);
+create unique index waitlist_entries_one_per_customer on app.waitlist_entries (org_id, class_session_id, customer_id)
+  where status = 'waiting';
+create index waitlist_entries_org_id_staff_user_id_idx on app.waitlist_entries (org_id, staff_user_id);
+comment on table app.waitlist_entries is 'Customers waiting for a seat in a full class session, first come first served (id order).';
+
+create table app.booking_events (
+  org_id uuid not null references app.organisations (id),
+  id uuid not null default app.uuid_v7(),
+  booking_id uuid not null,
+  staff_user_id uuid,
+  kind text not null check (kind in ('waitlist_promoted')),
+  payload jsonb not null default '{}',
+  created_at timestamptz not null default pg_catalog.now(),
+  primary key (org_id, id),
+  foreign key (org_id, booking_id) references app.bookings (org_id, id)
+);
+create index booking_events_org_id_staff_user_id_idx on app.booking_events (org_id, staff_user_id);
+comment on table app.booking_events is 'Things about bookings a customer should hear of (a waitlist promotion), for the messaging work to send.';
 
 -- A booking's resources follow its status and time.
 create function app.sync_booking_resources() returns trigger
@@ -214,10 +288,16 @@ create trigger audit_change after insert or update or delete on app.closures
   for each row execute function audit.record_change('org_id');
 create trigger audit_change after insert or update or delete on app.bookings
   for each row execute function audit.record_change('org_id');
+create trigger audit_change after insert or update or delete on app.class_sessions
+  for each row execute function audit.record_change('org_id');
+create trigger audit_change after insert or update or delete on app.waitlist_entries
+  for each row execute function audit.record_change('org_id');
 
 grant select, insert, update on app.services, app.staff, app.resources to favcrm_member;
 grant select, insert, delete on app.service_staff, app.working_hours, app.time_off, app.closures to favcrm_member;
-grant select, insert, update on app.bookings, app.booking_resources to favcrm_member;
+grant select, insert, update on app.bookings, app.booking_resources, app.class_sessions, app.waitlist_entries
+  to favcrm_member;
+grant select, insert on app.booking_events to favcrm_member;
 
 -- ---------------------------------------------------------------------------------------
 -- Representations and helpers
@@ -249,6 +329,8 @@ language sql stable parallel safe as $$
     'staffIds', pg_catalog.to_jsonb(array(select ss.staff_id from app.service_staff ss
                                            where ss.org_id = s.org_id and ss.service_id = s.id order by ss.staff_id)),
     'resourceTypes', pg_catalog.to_jsonb(s.resource_types),
+    'capacity', s.capacity,
+    'waitlistCutoffMinutes', s.waitlist_cutoff_minutes,
     'status', case when s.archived_at is null then 'active' else 'archived' end,
     'createdAt', app.ts(s.created_at),
     'updatedAt', app.ts(s.updated_at),
@@ -397,7 +479,7 @@ declare
   v_latest timestamptz;
 begin
   select * into s from app.services sv where sv.org_id = v_org and sv.id = p_service_id;
-  if not found or v_org is null then
+  if not found or v_org is null or s.capacity > 1 then
     return;
   end if;
   select o.timezone into v_tz from app.organisations o where o.id = v_org;
@@ -463,9 +545,12 @@ begin
                       where t.org_id = v_org and t.staff_id = sl.staff_id
                         and t.period && pg_catalog.tstzrange(sl.slot_start, sl.slot_start + v_duration))
      and not exists (select from app.bookings b
-                      where b.org_id = v_org and b.staff_id = sl.staff_id and b.active
+                      where b.org_id = v_org and b.staff_id = sl.staff_id and b.active and b.class_session_id is null
                         and b.blocked && pg_catalog.tstzrange(sl.slot_start - v_before, sl.slot_start + v_duration + v_after)
                         and b.id is distinct from p_ignore)
+     and not exists (select from app.class_sessions cs
+                      where cs.org_id = v_org and cs.staff_id = sl.staff_id and cs.active
+                        and cs.blocked && pg_catalog.tstzrange(sl.slot_start - v_before, sl.slot_start + v_duration + v_after))
    order by 1, 3;
 end
 $$;
@@ -537,8 +622,10 @@ begin
     'serviceId', s.id,
     'timezone', v_tz,
     'durationMinutes', s.duration_minutes,
-    'slots', app.slots_json(s.id, pg_catalog.lower(v_range), pg_catalog.upper(v_range),
-                            (p ->> 'staffId')::uuid, (p ->> 'resourceId')::uuid, null, 10000));
+    'slots', case when s.capacity > 1
+                  then app.class_slots_json(s, pg_catalog.lower(v_range), pg_catalog.upper(v_range), (p ->> 'staffId')::uuid)
+                  else app.slots_json(s.id, pg_catalog.lower(v_range), pg_catalog.upper(v_range),
+                                      (p ->> 'staffId')::uuid, (p ->> 'resourceId')::uuid, null, 10000) end);
 end
 $$;
 comment on function api.get_available_slots(jsonb) is 'Open start times of a service in a range of at most 31 days, each with the staff and resources that can take it.';
@@ -598,6 +685,8 @@ begin
     s.no_show_fee_amount := coalesce((p #>> '{cancellationPolicy,noShowFeeAmount}')::bigint, s.no_show_fee_amount);
   end if;
   if p ? 'resourceTypes' then s.resource_types := app.normalize_resource_types(coalesce(p -> 'resourceTypes', '[]')); end if;
+  if p ? 'capacity' then s.capacity := coalesce((p ->> 'capacity')::int, 1); end if;
+  if p ? 'waitlistCutoffMinutes' then s.waitlist_cutoff_minutes := coalesce((p ->> 'waitlistCutoffMinutes')::int, 60); end if;
   return s;
 end
 $$;
@@ -618,12 +707,12 @@ begin
   insert into app.services (org_id, id, name, description, duration_minutes, price_amount, currency,
                             buffer_before_minutes, buffer_after_minutes, min_notice_minutes, max_advance_days,
                             slot_interval_minutes, requires_confirmation, free_cancel_hours, late_cancel_fee_amount,
-                            no_show_fee_amount, resource_types)
+                            no_show_fee_amount, resource_types, capacity, waitlist_cutoff_minutes)
   values (s.org_id, s.id, s.name, s.description, s.duration_minutes, s.price_amount, s.currency,
           coalesce(s.buffer_before_minutes, 0), coalesce(s.buffer_after_minutes, 0), coalesce(s.min_notice_minutes, 0),
           coalesce(s.max_advance_days, 90), s.slot_interval_minutes, coalesce(s.requires_confirmation, false),
           coalesce(s.free_cancel_hours, 24), coalesce(s.late_cancel_fee_amount, 0), coalesce(s.no_show_fee_amount, 0),
-          coalesce(s.resource_types, '{}'))
+          coalesce(s.resource_types, '{}'), coalesce(s.capacity, 1), coalesce(s.waitlist_cutoff_minutes, 60))
   returning * into s;
   perform app.set_service_staff(s.id, coalesce(p -> 'staffIds', '[]'));
   return app.service_json(s);
@@ -648,7 +737,8 @@ begin
       min_notice_minutes = s.min_notice_minutes, max_advance_days = s.max_advance_days,
       slot_interval_minutes = s.slot_interval_minutes, requires_confirmation = s.requires_confirmation,
       free_cancel_hours = s.free_cancel_hours, late_cancel_fee_amount = s.late_cancel_fee_amount,
-      no_show_fee_amount = s.no_show_fee_amount, resource_types = s.resource_types, updated_at = pg_catalog.now()
+      no_show_fee_amount = s.no_show_fee_amount, resource_types = s.resource_types, capacity = s.capacity,
+      waitlist_cutoff_minutes = s.waitlist_cutoff_minutes, updated_at = pg_catalog.now()
     where org_id = o.org_id and id = o.id
     returning * into s;
   end if;
@@ -1010,6 +1100,7 @@ language sql stable parallel safe as $$
     'fee', case when b.fee_amount is null then null else app.money(b.fee_amount, b.currency) end,
     'rescheduledFromId', b.rescheduled_from_id,
     'rescheduledToId', (select n.id from app.bookings n where n.org_id = b.org_id and n.rescheduled_from_id = b.id limit 1),
+    'classSessionId', b.class_session_id,
     'createdAt', app.ts(b.created_at),
     'updatedAt', app.ts(b.updated_at))
 $$;
@@ -1110,6 +1201,13 @@ end
 $$;
 grant execute on function app.bookable_staff(uuid) to favcrm_member;
 
+create function app.lock_staff(p_org uuid, p_staff uuid) returns void
+language sql volatile as $$
+  select pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('favcrm.staff.' || p_org::text || p_staff::text, 0))
+$$;
+comment on function app.lock_staff(uuid, uuid) is 'Transaction lock on a staff member''s calendar, taken by appointments and class sessions before they check each other.';
+grant execute on function app.lock_staff(uuid, uuid) to favcrm_member;
+
 -- Takes a slot: tries each staff member who can take it until the database accepts one.
 create function app.take_slot(s app.services, p_start timestamptz, p_staff uuid, p_resource uuid, p_customer uuid,
                               p_status text, p_notes text, p_from uuid) returns app.bookings
@@ -1139,6 +1237,14 @@ begin
                 where x.org_id = s.org_id and x.staff_id = o.staff_id and x.active
                   and x.starts_at >= p_start - interval '12 hours' and x.starts_at < p_start + interval '12 hours'), st.name
   loop
+    -- Appointments and class sessions live in different tables: both take this lock before
+    -- they check each other, so neither can slip past the other.
+    perform app.lock_staff(s.org_id, c.staff_id);
+    continue when exists (
+      select from app.class_sessions cs
+       where cs.org_id = s.org_id and cs.staff_id = c.staff_id and cs.active
+         and cs.blocked && pg_catalog.tstzrange(p_start - pg_catalog.make_interval(mins => s.buffer_before_minutes),
+                                                v_end + pg_catalog.make_interval(mins => s.buffer_after_minutes)));
     begin
       insert into app.bookings (org_id, service_id, staff_id, staff_user_id, customer_id, status, starts_at, ends_at,
                                 blocked, price_amount, currency, notes, rescheduled_from_id)
@@ -1177,8 +1283,13 @@ begin
     v_staff := (app.staff_for((p ->> 'staffId')::uuid)).id;
   end if;
   v_staff := app.bookable_staff(v_staff);
-  b := app.take_slot(s, (p ->> 'start')::timestamptz, v_staff, (p ->> 'resourceId')::uuid, app.booking_customer(p),
-                     case when s.requires_confirmation then 'pending' else 'confirmed' end, p ->> 'notes', null);
+  if s.capacity > 1 then
+    b := app.take_seat(s, (p ->> 'start')::timestamptz, v_staff, app.booking_customer(p),
+                       case when s.requires_confirmation then 'pending' else 'confirmed' end, p ->> 'notes', null);
+  else
+    b := app.take_slot(s, (p ->> 'start')::timestamptz, v_staff, (p ->> 'resourceId')::uuid, app.booking_customer(p),
+                       case when s.requires_confirmation then 'pending' else 'confirmed' end, p ->> 'notes', null);
+  end if;
   return app.booking_json(b);
 end
 $$;
@@ -1344,7 +1455,9 @@ begin
   o := app.booking_for_update(p);
   perform app.require_status(o, array['pending', 'confirmed'], 'rescheduled');
   select * into s from app.services where org_id = o.org_id and id = o.service_id;
-  if coalesce(p ->> 'staffId', 'same') = 'same' then
+  if coalesce(p ->> 'staffId', 'same') = 'same' and s.capacity > 1 then
+    v_staff := null;
+  elsif coalesce(p ->> 'staffId', 'same') = 'same' then
     v_staff := o.staff_id;
   elsif p ->> 'staffId' <> 'any' then
     v_staff := (app.staff_for((p ->> 'staffId')::uuid)).id;
@@ -1354,7 +1467,12 @@ begin
   update app.bookings set status = 'cancelled', cancelled_at = pg_catalog.now(), cancelled_by_user_id = auth.user_id(),
                           cancel_reason = 'rescheduled', late_cancel = false, fee_amount = 0, updated_at = pg_catalog.now()
    where org_id = o.org_id and id = o.id;
-  n := app.take_slot(s, (p ->> 'start')::timestamptz, v_staff, null, o.customer_id, o.status, o.notes, o.id);
+  if s.capacity > 1 then
+    n := app.take_seat(s, (p ->> 'start')::timestamptz, case when p ->> 'staffId' = 'same' then null else v_staff end,
+                       o.customer_id, o.status, o.notes, o.id);
+  else
+    n := app.take_slot(s, (p ->> 'start')::timestamptz, v_staff, null, o.customer_id, o.status, o.notes, o.id);
+  end if;
   return app.booking_json(n);
 end
 $$;
@@ -1449,6 +1567,368 @@ begin
 end
 $$;
 comment on function api.get_booking_stats(jsonb) is 'Counts bookings by status over a range of at most 366 days (staff: their own).';
+
+-- ---------------------------------------------------------------------------------------
+-- Classes: sessions with seats, and waitlists
+-- ---------------------------------------------------------------------------------------
+create function app.class_session_json(cs app.class_sessions) returns jsonb
+language sql stable parallel safe as $$
+  select pg_catalog.jsonb_build_object(
+    'id', cs.id,
+    'serviceId', cs.service_id,
+    'staffId', cs.staff_id,
+    'resourceId', cs.resource_id,
+    'seriesId', cs.series_id,
+    'start', app.ts(cs.starts_at),
+    'end', app.ts(cs.ends_at),
+    'capacity', cs.capacity,
+    'seatsBooked', cs.booked_count,
+    'seatsRemaining', case when cs.active then cs.capacity - cs.booked_count else 0 end,
+    'waiting', (select count(*) from app.waitlist_entries w
+                 where w.org_id = cs.org_id and w.class_session_id = cs.id and w.status = 'waiting'),
+    'status', cs.status,
+    'createdAt', app.ts(cs.created_at),
+    'updatedAt', app.ts(cs.updated_at))
+$$;
+comment on function app.class_session_json(app.class_sessions) is 'The API representation of a class session.';
+grant execute on function app.class_session_json(app.class_sessions) to favcrm_member;
+
+-- Open class sessions of a service as slots, with the seats left.
+create function app.class_slots_json(s app.services, p_from timestamptz, p_to timestamptz, p_staff uuid) returns jsonb
+language sql stable as $$
+  select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+           'start', app.ts(cs.starts_at), 'end', app.ts(cs.ends_at),
+           'staff', pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('id', st.id, 'name', st.name)),
+           'resourceIds', case when cs.resource_id is null then '[]'::jsonb else pg_catalog.jsonb_build_array(cs.resource_id) end,
+           'classSessionId', cs.id,
+           'seatsRemaining', cs.capacity - cs.booked_count) order by cs.starts_at), '[]'::jsonb)
+    from app.class_sessions cs
+    join app.staff st on st.org_id = cs.org_id and st.id = cs.staff_id
+   where cs.org_id = s.org_id and cs.service_id = s.id and cs.active and cs.booked_count < cs.capacity
+     and cs.starts_at >= greatest(p_from, pg_catalog.now() + pg_catalog.make_interval(mins => s.min_notice_minutes))
+     and cs.starts_at < least(p_to, pg_catalog.now() + pg_catalog.make_interval(days => s.max_advance_days))
+     and (p_staff is null or cs.staff_id = p_staff)
+$$;
+grant execute on function app.class_slots_json(app.services, timestamptz, timestamptz, uuid) to favcrm_member;
+
+-- Takes a seat in the session of the service starting at p_start: the seat count is raised
+-- only while below capacity, in this transaction, so a class never has more bookings than seats.
+create function app.take_seat(s app.services, p_start timestamptz, p_staff uuid, p_customer uuid, p_status text,
+                              p_notes text, p_from uuid) returns app.bookings
+language plpgsql set search_path = '' as $$
+declare
+  cs app.class_sessions;
+  b app.bookings;
+begin
+  if p_start < pg_catalog.now() + pg_catalog.make_interval(mins => s.min_notice_minutes) then
+    raise exception using errcode = '22023', hint = 'too_soon', column = 'start',
+      message = pg_catalog.format('Bookings need %s minutes'' notice.', s.min_notice_minutes);
+  end if;
+  select * into cs from app.class_sessions c
+   where c.org_id = s.org_id and c.service_id = s.id and c.starts_at = p_start and c.active
+     and (p_staff is null or c.staff_id = p_staff)
+   order by c.booked_count
+   limit 1;
+  if not found then
+    raise exception using errcode = '22023', hint = 'no_class_at_start', column = 'start',
+      message = 'No class session of this service starts then; pick one from get_available_slots or list_class_sessions.';
+  end if;
+  if exists (select from app.bookings x where x.org_id = s.org_id and x.class_session_id = cs.id
+                                          and x.customer_id = p_customer and x.active) then
+    raise exception using errcode = '23505', hint = 'already_booked', message = 'This customer already has a seat in that class.';
+  end if;
+  update app.class_sessions set booked_count = booked_count + 1, updated_at = pg_catalog.now()
+   where org_id = cs.org_id and id = cs.id and booked_count < capacity and active;
+  if not found then
+    raise exception using errcode = '23P01', hint = 'class_full',
+      message = 'The class is full. join_waitlist puts the customer on its waiting list.',
+      detail = pg_catalog.jsonb_build_object('classSessionId', cs.id)::text;
+  end if;
+  insert into app.bookings (org_id, service_id, staff_id, staff_user_id, customer_id, status, starts_at, ends_at, blocked,
+                            price_amount, currency, notes, rescheduled_from_id, class_session_id)
+  values (s.org_id, s.id, cs.staff_id, cs.staff_user_id, p_customer, p_status, cs.starts_at, cs.ends_at, cs.blocked,
+          s.price_amount, s.currency, p_notes, p_from, cs.id)
+  returning * into b;
+  return b;
+end
+$$;
+grant execute on function app.take_seat(app.services, timestamptz, uuid, uuid, text, text, uuid) to favcrm_member;
+
+-- When a seat booking stops being active, its seat is freed and, until the service's cut-off,
+-- given to the first customer waiting (an event records it for messaging).
+create function app.release_seat() returns trigger
+language plpgsql set search_path = '' as $$
+declare
+  cs app.class_sessions;
+  s app.services;
+  w app.waitlist_entries;
+  b app.bookings;
+begin
+  if new.class_session_id is null or not old.active or new.active then
+    return null;
+  end if;
+  update app.class_sessions set booked_count = booked_count - 1, updated_at = pg_catalog.now()
+   where org_id = new.org_id and id = new.class_session_id
+   returning * into cs;
+  select * into s from app.services where org_id = new.org_id and id = new.service_id;
+  if not cs.active or pg_catalog.now() > cs.starts_at - pg_catalog.make_interval(mins => s.waitlist_cutoff_minutes) then
+    return null;
+  end if;
+  select * into w from app.waitlist_entries
+   where org_id = cs.org_id and class_session_id = cs.id and status = 'waiting'
+   order by id
+   limit 1
+   for update skip locked;
+  if not found then
+    return null;
+  end if;
+  update app.class_sessions set booked_count = booked_count + 1, updated_at = pg_catalog.now()
+   where org_id = cs.org_id and id = cs.id and booked_count < capacity;
+  insert into app.bookings (org_id, service_id, staff_id, staff_user_id, customer_id, status, starts_at, ends_at, blocked,
+                            price_amount, currency, class_session_id)
+  values (cs.org_id, s.id, cs.staff_id, cs.staff_user_id, w.customer_id,
+          case when s.requires_confirmation then 'pending' else 'confirmed' end, cs.starts_at, cs.ends_at, cs.blocked,
+          s.price_amount, s.currency, cs.id)
+  returning * into b;
+  update app.waitlist_entries set status = 'promoted', booking_id = b.id, updated_at = pg_catalog.now()
+   where org_id = w.org_id and id = w.id;
+  insert into app.booking_events (org_id, booking_id, staff_user_id, kind, payload)
+  values (b.org_id, b.id, b.staff_user_id, 'waitlist_promoted',
+          pg_catalog.jsonb_build_object('customerId', b.customer_id, 'classSessionId', cs.id, 'waitlistEntryId', w.id,
+                                        'freedByBookingId', new.id));
+  return null;
+end
+$$;
+create trigger release_seat after update on app.bookings
+  for each row execute function app.release_seat();
+
+create function api.schedule_class_session(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  s app.services;
+  st app.staff;
+  v_tz text;
+  v_local timestamp;
+  v_weeks int := coalesce((p ->> 'repeatWeeks')::int, 1);
+  v_capacity int;
+  v_series uuid;
+  v_start timestamptz;
+  v_end timestamptz;
+  v_blocked tstzrange;
+  v_resource uuid := (p ->> 'resourceId')::uuid;
+  v_ids uuid[] := '{}';
+  cs app.class_sessions;
+begin
+  perform auth.require_scope('bookings:write');
+  perform app.require_manager();
+  s := app.service_for((p ->> 'serviceId')::uuid, false);
+  if s.capacity <= 1 then
+    perform app.raise_invalid('serviceId', 'not_a_class', 'Only services with a capacity above 1 have class sessions.');
+  end if;
+  if s.archived_at is not null then
+    raise exception using errcode = '55000', hint = 'service_archived', message = 'This service is archived.';
+  end if;
+  st := app.staff_for((p ->> 'staffId')::uuid);
+  if v_resource is not null and not exists (select from app.resources r where r.org_id = s.org_id and r.id = v_resource) then
+    perform app.not_found('resource');
+  end if;
+  v_capacity := coalesce((p ->> 'capacity')::int, s.capacity);
+  if v_weeks not between 1 and 52 then
+    perform app.raise_invalid('repeatWeeks', 'out_of_range', 'repeatWeeks must be between 1 and 52.');
+  end if;
+  if v_weeks > 1 then
+    v_series := app.uuid_v7();
+  end if;
+  select o.timezone into v_tz from app.organisations o where o.id = s.org_id;
+  -- Weekly at the same wall-clock time, whatever DST does in between.
+  v_local := (p ->> 'start')::timestamptz at time zone v_tz;
+  perform app.lock_staff(s.org_id, st.id);
+  if v_resource is not null then
+    perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('favcrm.resource.' || v_resource::text, 0));
+  end if;
+  for i in 0 .. v_weeks - 1 loop
+    v_start := (v_local + pg_catalog.make_interval(days => 7 * i)) at time zone v_tz;
+    v_end := v_start + pg_catalog.make_interval(mins => s.duration_minutes);
+    v_blocked := pg_catalog.tstzrange(v_start - pg_catalog.make_interval(mins => s.buffer_before_minutes),
+                                      v_end + pg_catalog.make_interval(mins => s.buffer_after_minutes));
+    if v_start <= pg_catalog.now() then
+      perform app.raise_invalid('start', 'must_be_future', 'Class sessions must start in the future.');
+    end if;
+    if exists (select from app.bookings b where b.org_id = s.org_id and b.staff_id = st.id and b.active
+                                            and b.class_session_id is null and b.blocked && v_blocked)
+       or (v_resource is not null and exists (
+             select from app.booking_resources br where br.org_id = s.org_id and br.resource_id = v_resource
+                                                    and br.active and br.blocked && v_blocked)) then
+      raise exception using errcode = '23P01', hint = 'slot_taken',
+        message = pg_catalog.format('The staff member or room is booked at %s; nothing was scheduled.', app.ts(v_start));
+    end if;
+    begin
+      insert into app.class_sessions (org_id, service_id, staff_id, staff_user_id, resource_id, series_id, starts_at,
+                                      ends_at, blocked, capacity)
+      values (s.org_id, s.id, st.id, st.user_id, v_resource, v_series, v_start, v_end, v_blocked, v_capacity)
+      returning * into cs;
+    exception when exclusion_violation then
+      raise exception using errcode = '23P01', hint = 'slot_taken',
+        message = pg_catalog.format('Another class session overlaps %s; nothing was scheduled.', app.ts(v_start));
+    end;
+    v_ids := v_ids || cs.id;
+  end loop;
+  return pg_catalog.jsonb_build_object('seriesId', v_series, 'items', (
+    select pg_catalog.jsonb_agg(app.class_session_json(c) order by c.starts_at)
+      from app.class_sessions c where c.org_id = s.org_id and c.id = any (v_ids)));
+end
+$$;
+comment on function api.schedule_class_session(jsonb) is 'Schedules a class session (or one a week for repeatWeeks weeks, all or nothing) for a service with capacity above 1.';
+
+create function api.list_class_sessions(p jsonb) returns jsonb
+language plpgsql stable set search_path = '' as $$
+declare
+  v_from timestamptz := coalesce((p ->> 'from')::timestamptz, pg_catalog.now());
+  v_to timestamptz := coalesce((p ->> 'to')::timestamptz, v_from + interval '31 days');
+begin
+  perform auth.require_scope('bookings:read');
+  if v_to <= v_from then
+    perform app.raise_invalid('to', 'range_end_before_start', 'to must be after from.');
+  end if;
+  if v_to - v_from > interval '92 days' then
+    perform app.raise_invalid('to', 'range_too_long', 'Ask for at most 92 days at a time.');
+  end if;
+  return pg_catalog.jsonb_build_object('items', coalesce((
+    select pg_catalog.jsonb_agg(app.class_session_json(cs) order by cs.starts_at, cs.id)
+      from app.class_sessions cs
+     where cs.org_id = auth.org_id() and cs.starts_at >= v_from and cs.starts_at < v_to
+       and (p ->> 'serviceId' is null or cs.service_id = (p ->> 'serviceId')::uuid)
+       and (p ->> 'staffId' is null or cs.staff_id = (p ->> 'staffId')::uuid)
+       and (coalesce((p ->> 'includeCancelled')::boolean, false) or cs.active)), '[]'::jsonb));
+end
+$$;
+comment on function api.list_class_sessions(jsonb) is 'Lists class sessions in a range (default the next 31 days) with seats booked, left and waiting.';
+
+create function api.cancel_class_session(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  cs app.class_sessions;
+begin
+  perform auth.require_scope('bookings:write');
+  perform app.require_manager();
+  select * into cs from app.class_sessions where org_id = auth.org_id() and id = (p ->> 'classSessionId')::uuid for update;
+  if not found then
+    perform app.not_found('class session');
+  end if;
+  perform auth.require_confirmation('cancel_class_session');
+  if not cs.active then
+    return app.class_session_json(cs);
+  end if;
+  -- The session first, so that freed seats are not offered to the waiting list.
+  update app.class_sessions set status = 'cancelled', updated_at = pg_catalog.now()
+   where org_id = cs.org_id and id = cs.id;
+  update app.bookings set status = 'cancelled', cancelled_at = pg_catalog.now(), cancelled_by_user_id = auth.user_id(),
+                          cancel_reason = coalesce(p ->> 'reason', 'class cancelled'), late_cancel = false, fee_amount = 0,
+                          updated_at = pg_catalog.now()
+   where org_id = cs.org_id and class_session_id = cs.id and active;
+  update app.waitlist_entries set status = 'closed', updated_at = pg_catalog.now()
+   where org_id = cs.org_id and class_session_id = cs.id and status = 'waiting';
+  select * into cs from app.class_sessions where org_id = cs.org_id and id = cs.id;
+  return app.class_session_json(cs);
+end
+$$;
+comment on function api.cancel_class_session(jsonb) is 'Cancels a class session with all its seat bookings (no fees) and closes its waiting list.';
+
+create function app.waitlist_entry_json(w app.waitlist_entries) returns jsonb
+language sql stable parallel safe as $$
+  select pg_catalog.jsonb_build_object(
+    'id', w.id,
+    'classSessionId', w.class_session_id,
+    'customerId', w.customer_id,
+    'status', w.status,
+    'position', case when w.status = 'waiting' then
+                  (select count(*) from app.waitlist_entries o
+                    where o.org_id = w.org_id and o.class_session_id = w.class_session_id and o.status = 'waiting'
+                      and o.id <= w.id) end,
+    'bookingId', w.booking_id,
+    'createdAt', app.ts(w.created_at),
+    'updatedAt', app.ts(w.updated_at))
+$$;
+grant execute on function app.waitlist_entry_json(app.waitlist_entries) to favcrm_member;
+
+create function api.join_waitlist(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  cs app.class_sessions;
+  v_customer uuid;
+  w app.waitlist_entries;
+begin
+  perform auth.require_scope('bookings:write');
+  select * into cs from app.class_sessions where org_id = auth.org_id() and id = (p ->> 'classSessionId')::uuid for update;
+  if not found then
+    perform app.not_found('class session');
+  end if;
+  if not cs.active or cs.starts_at <= pg_catalog.now() then
+    raise exception using errcode = '55000', hint = 'class_not_open', message = 'The class session is cancelled or has started.';
+  end if;
+  if cs.booked_count < cs.capacity then
+    raise exception using errcode = '55000', hint = 'seats_available',
+      message = 'The class has free seats: book one with create_booking instead.';
+  end if;
+  v_customer := app.booking_customer(p);
+  if exists (select from app.bookings b where b.org_id = cs.org_id and b.class_session_id = cs.id
+                                          and b.customer_id = v_customer and b.active) then
+    raise exception using errcode = '23505', hint = 'already_booked', message = 'This customer already has a seat in that class.';
+  end if;
+  begin
+    insert into app.waitlist_entries (org_id, class_session_id, customer_id, staff_user_id)
+    values (cs.org_id, cs.id, v_customer, cs.staff_user_id)
+    returning * into w;
+  exception when unique_violation then
+    raise exception using errcode = '23505', hint = 'already_waiting', message = 'This customer is already on the waiting list.';
+  end;
+  return app.waitlist_entry_json(w);
+end
+$$;
+comment on function api.join_waitlist(jsonb) is 'Puts a customer on the waiting list of a full class session; a freed seat goes to the first in line.';
+
+create function api.leave_waitlist(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  w app.waitlist_entries;
+begin
+  perform auth.require_scope('bookings:write');
+  select * into w from app.waitlist_entries where org_id = auth.org_id() and id = (p ->> 'waitlistEntryId')::uuid for update;
+  if not found then
+    perform app.not_found('waiting list entry');
+  end if;
+  if w.status = 'waiting' then
+    update app.waitlist_entries set status = 'left', updated_at = pg_catalog.now()
+     where org_id = w.org_id and id = w.id
+     returning * into w;
+  end if;
+  return app.waitlist_entry_json(w);
+end
+$$;
+comment on function api.leave_waitlist(jsonb) is 'Takes a customer off a waiting list. Leaving twice changes nothing.';
+
+create function api.list_waitlist(p jsonb) returns jsonb
+language plpgsql stable set search_path = '' as $$
+declare
+  cs app.class_sessions;
+begin
+  perform auth.require_scope('bookings:read');
+  select * into cs from app.class_sessions where org_id = auth.org_id() and id = (p ->> 'classSessionId')::uuid;
+  if not found then
+    perform app.not_found('class session');
+  end if;
+  return pg_catalog.jsonb_build_object('items', coalesce((
+    select pg_catalog.jsonb_agg(app.waitlist_entry_json(w) order by w.id)
+      from app.waitlist_entries w
+     where w.org_id = cs.org_id and w.class_session_id = cs.id
+       and (coalesce((p ->> 'includeAll')::boolean, false) or w.status = 'waiting')), '[]'::jsonb));
+end
+$$;
+comment on function api.list_waitlist(jsonb) is 'The waiting list of a class session, first in line first.';
+
+grant execute on function api.schedule_class_session(jsonb), api.list_class_sessions(jsonb),
+  api.cancel_class_session(jsonb), api.join_waitlist(jsonb), api.leave_waitlist(jsonb), api.list_waitlist(jsonb)
+  to favcrm_member;
 
 grant execute on function api.list_services(jsonb), api.get_service(jsonb), api.create_service(jsonb),
   api.update_service(jsonb), api.archive_service(jsonb), api.list_staff(jsonb), api.create_staff(jsonb),

@@ -27,6 +27,9 @@ pub const FILES: &[(&str, &str)] = &[
     ("closures.sql", include_str!("../policies/closures.sql")),
     ("bookings.sql", include_str!("../policies/bookings.sql")),
     ("booking_resources.sql", include_str!("../policies/booking_resources.sql")),
+    ("class_sessions.sql", include_str!("../policies/class_sessions.sql")),
+    ("waitlist_entries.sql", include_str!("../policies/waitlist_entries.sql")),
+    ("booking_events.sql", include_str!("../policies/booking_events.sql")),
 ];
 
 /// Drops every policy on `app` and `audit` tables and re-creates them from the files, in

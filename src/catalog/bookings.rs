@@ -72,6 +72,10 @@ pub struct Service {
     #[schemars(with = "Vec<uuid::Uuid>")]
     pub staff_ids: Vec<String>,
     pub resource_types: Vec<String>,
+    /// 1: appointments; more: a class booked seat by seat in scheduled sessions.
+    pub capacity: i64,
+    /// A freed class seat goes to the waiting list until this many minutes before the start.
+    pub waitlist_cutoff_minutes: i64,
     pub status: Status,
     pub created_at: String,
     pub updated_at: String,
@@ -104,6 +108,10 @@ pub struct CreateService {
     /// Resource types a booking needs one free resource of each (room, chair, …).
     #[schemars(length(max = 5))]
     pub resource_types: Option<Vec<Text<1, 50>>>,
+    /// Seats: 1 (default) for appointments; more makes a class, booked in scheduled sessions.
+    pub capacity: Option<Int<1, 500>>,
+    /// Minutes before a class starts after which freed seats no longer go to the waiting list. Default 60.
+    pub waitlist_cutoff_minutes: Option<Int<0, 10080>>,
 }
 
 /// Fields left out stay as they are.
@@ -134,6 +142,10 @@ pub struct UpdateService {
     /// Resource types a booking needs one free resource of each (room, chair, …).
     #[schemars(length(max = 5))]
     pub resource_types: Option<Vec<Text<1, 50>>>,
+    /// Seats: 1 (default) for appointments; more makes a class, booked in scheduled sessions.
+    pub capacity: Option<Int<1, 500>>,
+    /// Minutes before a class starts after which freed seats no longer go to the waiting list. Default 60.
+    pub waitlist_cutoff_minutes: Option<Int<0, 10080>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -367,6 +379,12 @@ pub struct Slot {
     pub staff: Vec<SlotStaff>,
     #[schemars(with = "Vec<uuid::Uuid>")]
     pub resource_ids: Vec<String>,
+    /// For a class: the session and its free seats.
+    #[schemars(with = "Option<uuid::Uuid>")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub class_session_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seats_remaining: Option<i64>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -450,6 +468,9 @@ pub struct Booking {
     pub rescheduled_from_id: Option<String>,
     #[schemars(with = "Option<uuid::Uuid>")]
     pub rescheduled_to_id: Option<String>,
+    /// For a class: the session whose seat this is.
+    #[schemars(with = "Option<uuid::Uuid>")]
+    pub class_session_id: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -518,6 +539,145 @@ pub struct BookingStats {
     pub to: String,
     pub total: i64,
     pub by_status: ByStatus,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ScheduleClassSession {
+    /// A service with capacity above 1.
+    pub service_id: Id,
+    pub staff_id: Id,
+    /// A room or other resource the class holds.
+    pub resource_id: Option<Id>,
+    /// The first session's start (RFC 3339).
+    pub start: Timestamp,
+    /// How many weekly sessions, at the same wall-clock time: 1 (default) to 52.
+    pub repeat_weeks: Option<Int<1, 52>>,
+    /// Seats per session. Default: the service's capacity.
+    pub capacity: Option<Int<1, 500>>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionStatus {
+    Scheduled,
+    Cancelled,
+}
+
+/// A class session.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClassSession {
+    #[schemars(with = "uuid::Uuid")]
+    pub id: String,
+    #[schemars(with = "uuid::Uuid")]
+    pub service_id: String,
+    #[schemars(with = "uuid::Uuid")]
+    pub staff_id: String,
+    #[schemars(with = "Option<uuid::Uuid>")]
+    pub resource_id: Option<String>,
+    /// Shared by the sessions of one weekly series.
+    #[schemars(with = "Option<uuid::Uuid>")]
+    pub series_id: Option<String>,
+    pub start: String,
+    pub end: String,
+    pub capacity: i64,
+    pub seats_booked: i64,
+    pub seats_remaining: i64,
+    /// Customers on the waiting list.
+    pub waiting: i64,
+    pub status: SessionStatus,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduledSessions {
+    #[schemars(with = "Option<uuid::Uuid>")]
+    pub series_id: Option<String>,
+    pub items: Vec<ClassSession>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ClassSessions {
+    pub items: Vec<ClassSession>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ListClassSessions {
+    pub service_id: Option<Id>,
+    pub staff_id: Option<Id>,
+    /// Default: now.
+    pub from: Option<Timestamp>,
+    /// Default: 31 days after from; at most 92 days after it.
+    pub to: Option<Timestamp>,
+    pub include_cancelled: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CancelClassSession {
+    pub class_session_id: Id,
+    /// Told to the booked customers.
+    pub reason: Option<Text<0, 500>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct JoinWaitlist {
+    pub class_session_id: Id,
+    pub customer_id: Option<Id>,
+    pub customer: Option<NewCustomer>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct WaitlistEntryRef {
+    pub waitlist_entry_id: Id,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ListWaitlist {
+    pub class_session_id: Id,
+    /// true: also promoted, left and closed entries.
+    pub include_all: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WaitlistStatus {
+    Waiting,
+    Promoted,
+    Left,
+    Closed,
+}
+
+/// A customer on a class session's waiting list.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WaitlistEntry {
+    #[schemars(with = "uuid::Uuid")]
+    pub id: String,
+    #[schemars(with = "uuid::Uuid")]
+    pub class_session_id: String,
+    #[schemars(with = "uuid::Uuid")]
+    pub customer_id: String,
+    pub status: WaitlistStatus,
+    /// Place in line while waiting (1 is next).
+    pub position: Option<i64>,
+    /// The booking made when promoted.
+    #[schemars(with = "Option<uuid::Uuid>")]
+    pub booking_id: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Waitlist {
+    pub items: Vec<WaitlistEntry>,
 }
 
 /// A spec of this toolset with the usual defaults.
@@ -881,6 +1041,77 @@ pub fn operations() -> Vec<Operation> {
             Post,
             "/v1/bookings/{bookingId}/no-show",
             Destructive,
+            true,
+            200,
+        )),
+        Operation::new::<ScheduleClassSession, ScheduledSessions>(spec(
+            "schedule_class_session",
+            "Schedule a class",
+            "Schedule a session of a class (a service with capacity above 1) with a staff member and optionally a \
+             room, or one a week for repeatWeeks weeks at the same wall-clock time (all or nothing; 409 slot_taken \
+             when the staff member or room is busy). Managers and above.",
+            WRITE,
+            Post,
+            "/v1/class-sessions",
+            Write,
+            false,
+            201,
+        )),
+        Operation::new::<ListClassSessions, ClassSessions>(spec(
+            "list_class_sessions",
+            "List class sessions",
+            "List class sessions in a range (default the next 31 days) with seats booked, seats left and how many \
+             customers wait.",
+            READ,
+            Get,
+            "/v1/class-sessions",
+            Read,
+            true,
+            200,
+        )),
+        Operation::new::<CancelClassSession, ClassSession>(spec(
+            "cancel_class_session",
+            "Cancel a class session",
+            "Cancel a class session with every seat booked in it (no fees) and close its waiting list. Managers and \
+             above; agents need the person's confirmation.",
+            WRITE,
+            Post,
+            "/v1/class-sessions/{classSessionId}/cancel",
+            Destructive,
+            true,
+            200,
+        )),
+        Operation::new::<JoinWaitlist, WaitlistEntry>(spec(
+            "join_waitlist",
+            "Join a waiting list",
+            "Put a customer on the waiting list of a full class session (409 seats_available when seats are free: \
+             book instead). A cancelled seat goes to the first in line automatically until the service's cut-off.",
+            WRITE,
+            Post,
+            "/v1/class-sessions/{classSessionId}/waitlist",
+            Write,
+            false,
+            201,
+        )),
+        Operation::new::<WaitlistEntryRef, WaitlistEntry>(spec(
+            "leave_waitlist",
+            "Leave a waiting list",
+            "Take a customer off a waiting list. Leaving twice changes nothing.",
+            WRITE,
+            Delete,
+            "/v1/waitlist-entries/{waitlistEntryId}",
+            Write,
+            true,
+            200,
+        )),
+        Operation::new::<ListWaitlist, Waitlist>(spec(
+            "list_waitlist",
+            "List a waiting list",
+            "The customers waiting for a seat in a class session, first in line first, with their position.",
+            READ,
+            Get,
+            "/v1/class-sessions/{classSessionId}/waitlist",
+            Read,
             true,
             200,
         )),

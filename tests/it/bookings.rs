@@ -489,6 +489,13 @@ pub struct BookingFixture {
     pub to_decline: String,
     pub to_no_show: String,
     pub to_reschedule: String,
+    pub class_service: String,
+    pub full_session: String,
+    pub session_to_cancel: String,
+    pub class_start: String,
+    pub waitlist_entry: String,
+    /// A seat in the full session (cancelling it promotes the waiting customer).
+    pub seat: String,
 }
 
 pub async fn booking_fixture(app: &TestApp, org: &Org) -> BookingFixture {
@@ -549,7 +556,32 @@ pub async fn booking_fixture(app: &TestApp, org: &Org) -> BookingFixture {
         ))
         .await
         .unwrap();
+    // A class of two seats: one session full with a waiting list, one to cancel.
+    let class = id(&app
+        .post(key, "/v1/services", json!({"name": "Yoga", "durationMinutes": 60, "capacity": 2, "staffIds": [staff]}))
+        .await);
+    let schedule =
+        |hour: u32| json!({"serviceId": class, "staffId": staff, "start": at(tz, day, hour, 0).to_rfc3339()});
+    let full = app.post(key, "/v1/class-sessions", schedule(18)).await;
+    assert_eq!(full.status, StatusCode::CREATED, "{}", full.body);
+    let full_session = full.body["items"][0]["id"].as_str().unwrap().to_string();
+    let other = app.post(key, "/v1/class-sessions", schedule(20)).await;
+    let session_to_cancel = other.body["items"][0]["id"].as_str().unwrap().to_string();
+    let mut seats = Vec::new();
+    for name in ["Yan", "Zoe"] {
+        seats.push(id(&app.book(key, &class, at(tz, day, 18, 0), json!({"customer": {"name": name}})).await));
+    }
+    let waiting = app
+        .post(key, &format!("/v1/class-sessions/{full_session}/waitlist"), json!({"customer": {"name": "Wendy"}}))
+        .await;
+    let waitlist_entry = id(&waiting);
     BookingFixture {
+        class_service: class.clone(),
+        full_session,
+        session_to_cancel,
+        class_start: at(tz, day + Duration::days(1), 19, 0).to_rfc3339(),
+        waitlist_entry,
+        seat: seats[0].clone(),
         service: plain,
         archivable,
         staff,
@@ -604,6 +636,205 @@ pub fn booking_sample(op: &str, f: &BookingFixture) -> Option<Value> {
         "complete_booking" => json!({"bookingId": f.to_complete}),
         "mark_no_show" => json!({"bookingId": f.to_no_show}),
         "get_booking_stats" => json!({"from": f.from, "to": f.to}),
+        "schedule_class_session" => {
+            json!({"serviceId": f.class_service, "staffId": f.staff, "start": f.class_start, "repeatWeeks": 2})
+        }
+        "list_class_sessions" => json!({"serviceId": f.class_service}),
+        "cancel_class_session" => json!({"classSessionId": f.session_to_cancel, "reason": "teacher ill"}),
+        "join_waitlist" => {
+            json!({"classSessionId": f.full_session, "customer": {"name": "Cleo", "email": "cleo@example.com"}})
+        }
+        "leave_waitlist" => json!({"waitlistEntryId": f.waitlist_entry}),
+        "list_waitlist" => json!({"classSessionId": f.full_session}),
         _ => return None,
     })
+}
+
+#[tokio::test]
+async fn a_class_of_eight_takes_exactly_eight_of_twenty_concurrent_bookings() {
+    let app = TestApp::spawn().await;
+    let s = app.studio("Europe/London", every_day(&[("06:00", "22:00")]), json!({"capacity": 8}), 1).await;
+    let start = at(s.tz, next(Weekday::Tue, 3), 18, 0);
+    let scheduled = app
+        .post(
+            &s.org.key,
+            "/v1/class-sessions",
+            json!({"serviceId": s.service, "staffId": s.staff[0], "start": start.to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(scheduled.status, StatusCode::CREATED, "{}", scheduled.body);
+    assert_eq!(scheduled.body["items"][0]["seatsRemaining"], 8);
+    let slots = app.slots(&s.org.key, &s.service, start - Duration::hours(1), start + Duration::hours(1), "").await;
+    assert_eq!(slots.body["slots"][0]["seatsRemaining"], 8, "{}", slots.body);
+    let calls = (0..20).map(|i| {
+        app.book(
+            &s.org.key,
+            &s.service,
+            start,
+            json!({"customer": {"name": format!("C{i}"), "email": format!("c{i}@example.com")}}),
+        )
+    });
+    let results = futures_util::future::join_all(calls).await;
+    let won = results.iter().filter(|r| r.status == StatusCode::CREATED).count();
+    let full = results.iter().filter(|r| r.code() == "class_full").count();
+    assert_eq!((won, full), (8, 12));
+    let sessions = app.get(&s.org.key, "/v1/class-sessions").await;
+    assert_eq!(sessions.body["items"][0]["seatsBooked"], 8);
+    assert_eq!(sessions.body["items"][0]["seatsRemaining"], 0);
+    let slots = app.slots(&s.org.key, &s.service, start - Duration::hours(1), start + Duration::hours(1), "").await;
+    assert_eq!(slots.body["slots"], json!([]), "a full class offers no slot");
+}
+
+#[tokio::test]
+async fn a_cancelled_seat_goes_to_the_waiting_list_in_order_until_the_cut_off() {
+    let app = TestApp::spawn().await;
+    let s = app.studio("Europe/London", every_day(&[("06:00", "22:00")]), json!({"capacity": 2}), 1).await;
+    let key = &s.org.key;
+    let start = at(s.tz, next(Weekday::Wed, 3), 18, 0);
+    let session = app
+        .post(
+            key,
+            "/v1/class-sessions",
+            json!({"serviceId": s.service, "staffId": s.staff[0], "start": start.to_rfc3339()}),
+        )
+        .await;
+    let session = session.body["items"][0]["id"].as_str().unwrap().to_string();
+    let mut seats = Vec::new();
+    for name in ["Ann", "Bob"] {
+        let b = app.book(key, &s.service, start, json!({"customer": {"name": name}})).await;
+        seats.push(b.body["id"].as_str().unwrap().to_string());
+    }
+    let early =
+        app.post(key, &format!("/v1/class-sessions/{session}/waitlist"), json!({"customer": {"name": "Cat"}})).await;
+    let second =
+        app.post(key, &format!("/v1/class-sessions/{session}/waitlist"), json!({"customer": {"name": "Dan"}})).await;
+    assert_eq!(
+        (early.body["position"].clone(), second.body["position"].clone()),
+        (json!(1), json!(2)),
+        "{}",
+        second.body
+    );
+    let again = app
+        .post(key, &format!("/v1/class-sessions/{session}/waitlist"), json!({"customerId": early.body["customerId"]}))
+        .await;
+    assert_eq!((again.status, again.code()), (StatusCode::CONFLICT, "already_waiting"));
+
+    let cancelled =
+        app.confirmed(key, Method::POST, &format!("/v1/bookings/{}/cancel", seats[0]), Some(json!({}))).await;
+    assert_eq!(cancelled.body["status"], "cancelled", "{}", cancelled.body);
+    let list = app.get(key, &format!("/v1/class-sessions/{session}/waitlist?includeAll=true")).await;
+    let items = list.body["items"].as_array().unwrap();
+    assert_eq!(items[0]["status"], "promoted", "{}", list.body);
+    assert_eq!(items[1]["status"], "waiting");
+    assert_eq!(items[1]["position"], 1);
+    let promoted = app.get(key, &format!("/v1/bookings/{}", items[0]["bookingId"].as_str().unwrap())).await;
+    assert_eq!(promoted.body["customerId"], early.body["customerId"]);
+    assert_eq!(promoted.body["status"], "confirmed");
+    let events: i64 = app
+        .admin()
+        .await
+        .query_one("select count(*) from app.booking_events where kind = 'waitlist_promoted'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(events, 1, "the promotion is recorded for messaging");
+    let sessions = app.get(key, "/v1/class-sessions").await;
+    assert_eq!(sessions.body["items"][0]["seatsBooked"], 2);
+    assert_eq!(sessions.body["items"][0]["waiting"], 1);
+
+    // Past the cut-off a freed seat stays free.
+    app.patch(key, &format!("/v1/services/{}", s.service), json!({"waitlistCutoffMinutes": 10080})).await;
+    app.confirmed(key, Method::POST, &format!("/v1/bookings/{}/cancel", seats[1]), Some(json!({}))).await;
+    let list = app.get(key, &format!("/v1/class-sessions/{session}/waitlist")).await;
+    assert_eq!(list.body["items"].as_array().unwrap().len(), 1, "Dan still waits: {}", list.body);
+    let sessions = app.get(key, "/v1/class-sessions").await;
+    assert_eq!(sessions.body["items"][0]["seatsRemaining"], 1);
+    // With a free seat, joining the list is refused: book instead.
+    let join =
+        app.post(key, &format!("/v1/class-sessions/{session}/waitlist"), json!({"customer": {"name": "Eve"}})).await;
+    assert_eq!(join.code(), "seats_available");
+
+    // Cancelling the session cancels its seats and closes the list.
+    let gone = app.confirmed(key, Method::POST, &format!("/v1/class-sessions/{session}/cancel"), Some(json!({}))).await;
+    assert_eq!(gone.body["status"], "cancelled", "{}", gone.body);
+    let seat = app.get(key, &format!("/v1/bookings/{}", items[0]["bookingId"].as_str().unwrap())).await;
+    assert_eq!(seat.body["status"], "cancelled");
+    let list = app.get(key, &format!("/v1/class-sessions/{session}/waitlist")).await;
+    assert_eq!(list.body["items"], json!([]));
+}
+
+#[tokio::test]
+async fn weekly_classes_keep_their_wall_clock_time_and_never_overlap_appointments() {
+    let app = TestApp::spawn().await;
+    let s = app
+        .studio("Europe/London", every_day(&[("06:00", "22:00")]), json!({"capacity": 10, "maxAdvanceDays": 730}), 1)
+        .await;
+    let key = &s.org.key;
+    // Three Mondays across the change to summer time on 28 March 2027.
+    let first = at(s.tz, NaiveDate::from_ymd_opt(2027, 3, 15).unwrap(), 18, 0);
+    let series = app
+        .post(
+            key,
+            "/v1/class-sessions",
+            json!({"serviceId": s.service, "staffId": s.staff[0], "start": first.to_rfc3339(), "repeatWeeks": 3}),
+        )
+        .await;
+    assert_eq!(series.status, StatusCode::CREATED, "{}", series.body);
+    let locals: Vec<String> = series.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            i["start"]
+                .as_str()
+                .unwrap()
+                .parse::<DateTime<Utc>>()
+                .unwrap()
+                .with_timezone(&s.tz)
+                .format("%a %H:%M")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(locals, ["Mon 18:00", "Mon 18:00", "Mon 18:00"]);
+    assert!(series.body["seriesId"].is_string());
+    let again = app
+        .post(
+            key,
+            "/v1/class-sessions",
+            json!({"serviceId": s.service, "staffId": s.staff[0], "start": first.to_rfc3339()}),
+        )
+        .await;
+    assert_eq!((again.status, again.code()), (StatusCode::CONFLICT, "slot_taken"));
+
+    // The teacher's appointments and classes keep out of each other's way.
+    let cut =
+        app.post(key, "/v1/services", json!({"name": "Cut", "durationMinutes": 60, "staffIds": [s.staff[0]]})).await;
+    let cut = cut.body["id"].as_str().unwrap().to_string();
+    let day = next(Weekday::Thu, 3);
+    app.post(
+        key,
+        "/v1/class-sessions",
+        json!({"serviceId": s.service, "staffId": s.staff[0], "start": at(s.tz, day, 10, 0).to_rfc3339()}),
+    )
+    .await;
+    let slots = app.slots(key, &cut, at(s.tz, day, 9, 0), at(s.tz, day, 12, 0), "").await;
+    assert_eq!(local_times(s.tz, &slots), ["09:00", "11:00"]);
+    assert_eq!(app.book(key, &cut, at(s.tz, day, 10, 0), json!({})).await.code(), "slot_taken");
+    assert_eq!(app.book(key, &cut, at(s.tz, day, 14, 0), json!({})).await.status, StatusCode::CREATED);
+    let over = app
+        .post(
+            key,
+            "/v1/class-sessions",
+            json!({"serviceId": s.service, "staffId": s.staff[0], "start": at(s.tz, day, 14, 0).to_rfc3339()}),
+        )
+        .await;
+    assert_eq!((over.status, over.code()), (StatusCode::CONFLICT, "slot_taken"), "{}", over.body);
+    let appointment = app
+        .post(
+            key,
+            "/v1/class-sessions",
+            json!({"serviceId": cut, "staffId": s.staff[0], "start": at(s.tz, day, 16, 0).to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(appointment.field_code(), "not_a_class");
 }

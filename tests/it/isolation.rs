@@ -165,8 +165,10 @@ async fn a_transaction_without_claims_sees_no_rows_in_any_table() {
     app.delete(&a.key, &format!("/v1/customers/{amy}")).await;
     app.post(&a.key, "/v1/team-invites", json!({"email": "new@example.com", "name": "New", "role": "staff"})).await;
     app.signup("someone@example.com", "Someone's Org", None).await;
-    crate::bookings::booking_fixture(&app, &a).await;
+    let bookings = crate::bookings::booking_fixture(&app, &a).await;
     app.post(&a.key, "/v1/closures", json!({"startsOn": "2030-01-01", "endsOn": "2030-01-01"})).await;
+    // A cancelled seat promotes the waiting customer: a booking event.
+    app.confirmed(&a.key, Method::POST, &format!("/v1/bookings/{}/cancel", bookings.seat), Some(json!({}))).await;
     let admin = app.admin().await;
     let tables: Vec<String> = admin
         .query(
