@@ -24,3 +24,10 @@ create policy "members change booking resources they may see" on app.booking_res
 create policy "availability reads the claimed organisation's booking resources" on app.booking_resources
   for select to favcrm_owner
   using (org_id = (select auth.org_id()));
+
+
+-- Web pages (auth.publishable_call, as the owner role) book for the key's organisation.
+
+create policy "web bookings add booking resources to the claimed organisation" on app.booking_resources
+  for insert to favcrm_owner
+  with check (org_id = (select auth.org_id()));

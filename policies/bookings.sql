@@ -24,3 +24,10 @@ create policy "members change bookings they may see" on app.bookings
 create policy "availability reads the claimed organisation's bookings" on app.bookings
   for select to favcrm_owner
   using (org_id = (select auth.org_id()));
+
+
+-- Web pages (auth.publishable_call, as the owner role) book for the key's organisation.
+
+create policy "web bookings add bookings to the claimed organisation" on app.bookings
+  for insert to favcrm_owner
+  with check (org_id = (select auth.org_id()));

@@ -21,3 +21,11 @@ create policy "members change sessions they teach (managers: all)" on app.class_
 create policy "availability reads the claimed organisation's class sessions" on app.class_sessions
   for select to favcrm_owner
   using (org_id = (select auth.org_id()));
+
+
+-- Web pages (auth.publishable_call, as the owner role) book for the key's organisation.
+
+create policy "web bookings update the claimed organisation's class sessions" on app.class_sessions
+  for update to favcrm_owner
+  using (org_id = (select auth.org_id()))
+  with check (org_id = (select auth.org_id()));

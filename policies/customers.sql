@@ -15,3 +15,19 @@ create policy "members can update their organisation's customers" on app.custome
   for update to favcrm_member
   using (org_id = (select auth.org_id()))
   with check (org_id = (select auth.org_id()));
+
+
+-- Web pages (auth.publishable_call, as the owner role) book for the key's organisation.
+
+create policy "web bookings add customers to the claimed organisation" on app.customers
+  for insert to favcrm_owner
+  with check (org_id = (select auth.org_id()));
+
+create policy "web bookings update the claimed organisation's customers" on app.customers
+  for update to favcrm_owner
+  using (org_id = (select auth.org_id()))
+  with check (org_id = (select auth.org_id()));
+
+create policy "web bookings read the claimed organisation's customers" on app.customers
+  for select to favcrm_owner
+  using (org_id = (select auth.org_id()));

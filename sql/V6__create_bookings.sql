@@ -1930,6 +1930,150 @@ grant execute on function api.schedule_class_session(jsonb), api.list_class_sess
   api.cancel_class_session(jsonb), api.join_waitlist(jsonb), api.leave_waitlist(jsonb), api.list_waitlist(jsonb)
   to favcrm_member;
 
+-- ---------------------------------------------------------------------------------------
+-- Publishable keys: booking from a web page
+-- ---------------------------------------------------------------------------------------
+create table app.publishable_keys (
+  org_id uuid not null references app.organisations (id),
+  id uuid not null default app.uuid_v7(),
+  name text not null check (pg_catalog.char_length(name) between 1 and 100),
+  key_prefix text not null,
+  key_digest bytea not null check (pg_catalog.length(key_digest) = 32),
+  allowed_origins text[] not null
+    check (pg_catalog.cardinality(allowed_origins) between 1 and 20),
+  created_by uuid not null,
+  revoked_at timestamptz,
+  created_at timestamptz not null default pg_catalog.now(),
+  primary key (org_id, id),
+  unique (org_id, key_digest),
+  foreign key (org_id, created_by) references app.memberships (org_id, user_id)
+);
+create index publishable_keys_key_digest_idx on app.publishable_keys (key_digest);
+create index publishable_keys_org_id_created_by_idx on app.publishable_keys (org_id, created_by);
+comment on table app.publishable_keys is 'fav_pk_… keys safe to embed in a web page: they may list active services, find slots and book for a customer by name, email or phone, from the allowed origins — nothing else.';
+create trigger audit_change after insert or update or delete on app.publishable_keys
+  for each row execute function audit.record_change('org_id', 'key_digest');
+grant select, insert, update on app.publishable_keys to favcrm_member;
+
+create function app.publishable_key_json(k app.publishable_keys) returns jsonb
+language sql stable parallel safe as $$
+  select pg_catalog.jsonb_build_object(
+    'id', k.id, 'name', k.name, 'prefix', k.key_prefix, 'allowedOrigins', pg_catalog.to_jsonb(k.allowed_origins),
+    'status', case when k.revoked_at is null then 'active' else 'revoked' end,
+    'createdByUserId', k.created_by, 'createdAt', app.ts(k.created_at), 'revokedAt', app.ts(k.revoked_at))
+$$;
+grant execute on function app.publishable_key_json(app.publishable_keys) to favcrm_member;
+
+create function api.create_publishable_key(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  v_secret text := auth.new_token('fav_pk_');
+  v_origins text[] := array(select distinct pg_catalog.rtrim(pg_catalog.lower(o), '/')
+                              from pg_catalog.jsonb_array_elements_text(coalesce(p -> 'allowedOrigins', '[]')) o order by 1);
+  v_bad text;
+  k app.publishable_keys;
+begin
+  perform auth.require_scope('keys:write');
+  perform app.require_manager();
+  select o into v_bad from pg_catalog.unnest(v_origins) o where o !~ '^https?://[a-z0-9.-]+(:[0-9]{1,5})?$' limit 1;
+  if found then
+    perform app.raise_invalid('allowedOrigins', 'invalid_origin',
+      pg_catalog.format('%s is not an origin: scheme and host only, such as https://www.example.com.', v_bad));
+  end if;
+  insert into app.publishable_keys (org_id, name, key_prefix, key_digest, allowed_origins, created_by)
+  values (auth.org_id(), pg_catalog.btrim(p ->> 'name'), pg_catalog.left(v_secret, 12), auth.sha256(v_secret), v_origins,
+          auth.user_id())
+  returning * into k;
+  return app.publishable_key_json(k) || pg_catalog.jsonb_build_object('publishableKey', v_secret);
+end
+$$;
+comment on function api.create_publishable_key(jsonb) is 'Creates a fav_pk_ key for web pages of the allowed origins (managers and above). The key is shown once.';
+
+create function api.list_publishable_keys(p jsonb) returns jsonb
+language plpgsql stable set search_path = '' as $$
+begin
+  perform auth.require_scope('keys:read');
+  return pg_catalog.jsonb_build_object('items', coalesce((
+    select pg_catalog.jsonb_agg(app.publishable_key_json(k) order by k.id desc)
+      from app.publishable_keys k
+     where k.org_id = auth.org_id() and (coalesce((p ->> 'includeRevoked')::boolean, false) or k.revoked_at is null)),
+    '[]'::jsonb));
+end
+$$;
+comment on function api.list_publishable_keys(jsonb) is 'Lists the organisation''s publishable keys (never the key itself).';
+
+create function api.revoke_publishable_key(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  k app.publishable_keys;
+begin
+  perform auth.require_scope('keys:write');
+  perform app.require_manager();
+  select * into k from app.publishable_keys where org_id = auth.org_id() and id = (p ->> 'publishableKeyId')::uuid for update;
+  if not found then
+    perform app.not_found('publishable key');
+  end if;
+  perform auth.require_confirmation('revoke_publishable_key');
+  update app.publishable_keys set revoked_at = coalesce(revoked_at, pg_catalog.now())
+   where org_id = k.org_id and id = k.id returning * into k;
+  return app.publishable_key_json(k);
+end
+$$;
+comment on function api.revoke_publishable_key(jsonb) is 'Revokes a publishable key; pages using it can no longer book.';
+
+-- The one door for publishable keys: runs as the owner role with the key's organisation in the
+-- claims and the scopes of a web page, for three operations only.
+create function auth.publishable_call(p_digest bytea, p_origin text, p_op text, p jsonb, p_context jsonb) returns jsonb
+language plpgsql security definer set search_path = '' as $$
+declare
+  k app.publishable_keys;
+begin
+  select * into k from app.publishable_keys where key_digest = p_digest and revoked_at is null;
+  if not found then
+    raise exception using errcode = '28000', hint = 'invalid_api_key', message = 'The publishable key is unknown or revoked.';
+  end if;
+  if p_origin is not null and pg_catalog.rtrim(pg_catalog.lower(p_origin), '/') <> all (k.allowed_origins) then
+    raise exception using errcode = '42501', hint = 'origin_not_allowed',
+      message = pg_catalog.format('This publishable key is not allowed from %s.', p_origin);
+  end if;
+  if p_op not in ('list_services', 'get_available_slots', 'create_booking') then
+    raise exception using errcode = '42501', hint = 'not_allowed_for_publishable_key',
+      message = 'A publishable key can only list services, find slots and create bookings.';
+  end if;
+  perform pg_catalog.set_config('request.claims', pg_catalog.jsonb_build_object(
+    'org_id', k.org_id, 'role', 'public', 'publishable_key_id', k.id,
+    'scopes', pg_catalog.jsonb_build_array('bookings:read', 'bookings:write'),
+    'via', p_context ->> 'via', 'op', p_op, 'request_id', p_context ->> 'request_id')::text, true);
+  return case p_op
+    when 'list_services' then api.list_services(p - 'includeArchived')
+    when 'get_available_slots' then api.get_available_slots(p)
+    when 'create_booking' then app.public_booking(p)
+  end;
+end
+$$;
+comment on function auth.publishable_call(bytea, text, text, jsonb, jsonb) is 'Runs list_services, get_available_slots or create_booking for a publishable key from an allowed origin, as a web page: active services only, bookings for a customer given by name, email or phone.';
+revoke all on function auth.publishable_call(bytea, text, text, jsonb, jsonb) from public;
+grant execute on function auth.publishable_call(bytea, text, text, jsonb, jsonb) to favcrm_anon;
+
+-- A booking from a web page names its customer; it cannot pick an existing one by id.
+create function app.public_booking(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+begin
+  if p ? 'customerId' then
+    perform app.raise_invalid('customerId', 'not_allowed_for_publishable_key',
+      'A web page books with customer {name, email, phone}, not an existing customer id.');
+  end if;
+  if coalesce(p #>> '{customer,email}', p #>> '{customer,phone}') is null then
+    perform app.raise_invalid('customer', 'contact_required', 'Give the customer''s email or phone.');
+  end if;
+  return api.create_booking(p);
+end
+$$;
+revoke all on function app.public_booking(jsonb) from public;
+
+grant execute on function api.create_publishable_key(jsonb), api.list_publishable_keys(jsonb),
+  api.revoke_publishable_key(jsonb) to favcrm_member;
+
 grant execute on function api.list_services(jsonb), api.get_service(jsonb), api.create_service(jsonb),
   api.update_service(jsonb), api.archive_service(jsonb), api.list_staff(jsonb), api.create_staff(jsonb),
   api.update_staff(jsonb), api.list_resources(jsonb), api.create_resource(jsonb), api.update_resource(jsonb),

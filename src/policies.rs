@@ -30,6 +30,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("class_sessions.sql", include_str!("../policies/class_sessions.sql")),
     ("waitlist_entries.sql", include_str!("../policies/waitlist_entries.sql")),
     ("booking_events.sql", include_str!("../policies/booking_events.sql")),
+    ("publishable_keys.sql", include_str!("../policies/publishable_keys.sql")),
 ];
 
 /// Drops every policy on `app` and `audit` tables and re-creates them from the files, in

@@ -4,9 +4,10 @@
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, http::StatusCode, web};
 use futures_util::StreamExt;
 use serde_json::{Map, Value};
+use sha2::Digest;
 
 use crate::catalog::{self, Method, Operation};
-use crate::db::tx::{Call, Caller, Via};
+use crate::db::tx::{self, Call, Caller, Via};
 use crate::dispatch;
 use crate::error::ApiError;
 use crate::startup::{AppState, RequestId};
@@ -21,6 +22,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     paths.dedup();
     for path in paths {
         let mut resource = web::resource(path).default_service(web::to(method_not_allowed));
+        if catalog::all().iter().any(|op| op.path == path && WEB_OPERATIONS.contains(&op.name)) {
+            resource = resource.route(web::method(actix_web::http::Method::OPTIONS).to(preflight));
+        }
         for op in catalog::all().iter().filter(|op| op.path == path) {
             let method = match op.method {
                 Method::Get => web::get(),
@@ -57,6 +61,9 @@ async fn handle(
     body: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    if let Some(key) = publishable_key(&req) {
+        return publishable(op, &req, body, &state, key).await;
+    }
     // The no-key flows ignore any key sent along: they act for nobody yet.
     let caller = if op.is_public() { Caller::Anonymous } else { Caller::from_headers(req.headers())? };
     let input = input_from(op, &req, body).await?;
@@ -84,6 +91,67 @@ async fn handle(
         response.insert_header(("Idempotent-Replayed", "true"));
     }
     Ok(response.json(outcome.body))
+}
+
+/// Operations a web page may call with a publishable key (the database decides; this list only
+/// decides where browsers get CORS answers).
+const WEB_OPERATIONS: &[&str] = &["list_services", "get_available_slots", "create_booking"];
+
+/// A `fav_pk_…` bearer key: a web page.
+fn publishable_key(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(actix_web::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let key = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer "))?.trim();
+    (key.starts_with("fav_pk_") && key.len() <= 256).then(|| key.to_string())
+}
+
+/// A call with a publishable key: checked by `auth.publishable_call` (key, origin, operation),
+/// answered with CORS headers for the calling origin.
+async fn publishable(
+    op: &'static Operation,
+    req: &HttpRequest,
+    body: web::Payload,
+    state: &AppState,
+    key: String,
+) -> Result<HttpResponse, ApiError> {
+    let input = input_from(op, req, body).await?;
+    op.check_input(&input)?;
+    let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
+    let origin = req.headers().get(actix_web::http::header::ORIGIN).and_then(|v| v.to_str().ok());
+    let digest: [u8; 32] = sha2::Sha256::digest(key.as_bytes()).into();
+    let result = tx::call_publishable(&state.db.pool, &digest, origin, op, &input, &request_id).await;
+    let cors = |mut response: HttpResponse| {
+        if let Some(origin) = origin.and_then(|o| actix_web::http::header::HeaderValue::from_str(o).ok()) {
+            response.headers_mut().insert(actix_web::http::header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            response
+                .headers_mut()
+                .insert(actix_web::http::header::VARY, actix_web::http::header::HeaderValue::from_static("Origin"));
+        }
+        response
+    };
+    match result {
+        Ok(body) => {
+            Ok(cors(HttpResponse::build(StatusCode::from_u16(op.success_status).unwrap_or(StatusCode::OK)).json(body)))
+        }
+        Err(error) => {
+            use actix_web::ResponseError;
+            Ok(cors(error.error_response()))
+        }
+    }
+}
+
+/// `OPTIONS` before a browser's call with a publishable key. The key and the origin are checked
+/// on the call itself.
+async fn preflight(req: HttpRequest) -> HttpResponse {
+    let Some(origin) = req.headers().get(actix_web::http::header::ORIGIN).cloned() else {
+        return HttpResponse::NoContent().finish();
+    };
+    HttpResponse::NoContent()
+        .insert_header((actix_web::http::header::ACCESS_CONTROL_ALLOW_ORIGIN, origin))
+        .insert_header((actix_web::http::header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST"))
+        .insert_header((actix_web::http::header::ACCESS_CONTROL_ALLOW_HEADERS, "authorization, content-type"))
+        .insert_header((actix_web::http::header::ACCESS_CONTROL_MAX_AGE, "600"))
+        .insert_header((actix_web::http::header::VARY, "Origin"))
+        .finish()
 }
 
 fn idempotency_key<'a>(req: &'a HttpRequest, op: &Operation) -> Result<Option<&'a str>, ApiError> {

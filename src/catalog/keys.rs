@@ -151,6 +151,65 @@ pub struct RotatedApiKey {
     pub previous_key: ApiKey,
 }
 
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreatePublishableKey {
+    /// Where it is used, e.g. "Booking page".
+    pub name: Text<1, 100>,
+    /// Web origins allowed to use it: scheme and host, e.g. https://www.example.com.
+    #[schemars(length(min = 1, max = 20))]
+    pub allowed_origins: Vec<Text<1, 200>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ListPublishableKeys {
+    pub include_revoked: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PublishableKeyRef {
+    pub publishable_key_id: Id,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PublishableKeyStatus {
+    Active,
+    Revoked,
+}
+
+/// A key for web pages (never the key itself after creation).
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PublishableKey {
+    #[schemars(with = "uuid::Uuid")]
+    pub id: String,
+    pub name: String,
+    pub prefix: String,
+    pub allowed_origins: Vec<String>,
+    pub status: PublishableKeyStatus,
+    #[schemars(with = "uuid::Uuid")]
+    pub created_by_user_id: String,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedPublishableKey {
+    #[serde(flatten)]
+    pub key: PublishableKey,
+    /// fav_pk_…: embed it in the booking page. Shown only now.
+    pub publishable_key: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PublishableKeys {
+    pub items: Vec<PublishableKey>,
+}
+
 pub fn operations() -> Vec<Operation> {
     vec![
         Operation::new::<CreateApiKey, CreatedApiKey>(Spec {
@@ -231,6 +290,54 @@ pub fn operations() -> Vec<Operation> {
             confirm: true,
             preview: Some("get_api_key"),
             success_status: 201,
+            open_world: false,
+        }),
+        Operation::new::<CreatePublishableKey, CreatedPublishableKey>(Spec {
+            name: "create_publishable_key",
+            title: "Create a publishable key",
+            description: "Create a fav_pk_ key to embed in a booking page on the allowed origins (managers and above). \
+                          It can only list active services, find slots and book for a customer by name, email or \
+                          phone. Shown once.",
+            toolset: "keys",
+            scope: "keys:write",
+            method: Method::Post,
+            path: "/v1/publishable-keys",
+            effect: Effect::Write,
+            idempotent: false,
+            confirm: false,
+            preview: None,
+            success_status: 201,
+            open_world: false,
+        }),
+        Operation::new::<ListPublishableKeys, PublishableKeys>(Spec {
+            name: "list_publishable_keys",
+            title: "List publishable keys",
+            description: "List the organisation's publishable keys with their prefix, allowed origins and status.",
+            toolset: "keys",
+            scope: "keys:read",
+            method: Method::Get,
+            path: "/v1/publishable-keys",
+            effect: Effect::Read,
+            idempotent: true,
+            confirm: false,
+            preview: None,
+            success_status: 200,
+            open_world: false,
+        }),
+        Operation::new::<PublishableKeyRef, PublishableKey>(Spec {
+            name: "revoke_publishable_key",
+            title: "Revoke a publishable key",
+            description: "Revoke a publishable key: pages using it can no longer book. Agents need the person's \
+                          confirmation.",
+            toolset: "keys",
+            scope: "keys:write",
+            method: Method::Delete,
+            path: "/v1/publishable-keys/{publishableKeyId}",
+            effect: Effect::Destructive,
+            idempotent: true,
+            confirm: true,
+            preview: None,
+            success_status: 200,
             open_world: false,
         }),
     ]

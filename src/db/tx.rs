@@ -456,3 +456,42 @@ pub async fn call_entry_point(
     r_commit.map_err(|e| from_db_error(&e))?;
     Ok(value)
 }
+
+/// Runs an operation for a publishable key (`fav_pk_…`, a web page) through
+/// `auth.publishable_call`, which checks the key, the page's origin and that the operation is
+/// one a web page may use. One round trip, as `favcrm_anon`.
+pub async fn call_publishable(
+    pool: &Pool,
+    digest: &[u8; 32],
+    origin: Option<&str>,
+    op: &Operation,
+    input: &Value,
+    request_id: &str,
+) -> Result<Value, ApiError> {
+    let client = pool.get().await.map_err(ApiError::unavailable)?;
+    let guard = TxGuard { client: Some(client) };
+    let c = guard.client();
+    let (s_context, s_call) = futures_util::try_join!(
+        c.prepare_cached(SET_CONTEXT),
+        c.prepare_cached("select auth.publishable_call($1, $2, $3, $4::jsonb, $5::jsonb)")
+    )
+    .map_err(|e| from_db_error(&e))?;
+    let ctx = json!({ "via": Via::Rest.as_str(), "op": op.name, "request_id": request_id });
+    let claims = ctx.to_string();
+    let role = role_for(&Caller::Anonymous);
+    let digest: &[u8] = digest;
+    let context_params: [&(dyn ToSql + Sync); 3] = [&role, &claims, &STATEMENT_TIMEOUT];
+    let call_params: [&(dyn ToSql + Sync); 5] = [&digest, &origin, &op.name, input, &ctx];
+    let (r_begin, r_context, r_call, r_commit) = tokio::join!(
+        c.batch_execute(begin_sql(op)),
+        c.query_one(&s_context, &context_params),
+        c.query_one(&s_call, &call_params),
+        c.batch_execute("commit"),
+    );
+    guard.finish();
+    r_begin.map_err(|e| from_db_error(&e))?;
+    r_context.map_err(|e| from_db_error(&e))?;
+    let value = json_column(&r_call.map_err(|e| from_db_error(&e))?)?;
+    r_commit.map_err(|e| from_db_error(&e))?;
+    Ok(value)
+}

@@ -496,6 +496,7 @@ pub struct BookingFixture {
     pub waitlist_entry: String,
     /// A seat in the full session (cancelling it promotes the waiting customer).
     pub seat: String,
+    pub publishable_key: String,
 }
 
 pub async fn booking_fixture(app: &TestApp, org: &Org) -> BookingFixture {
@@ -575,7 +576,11 @@ pub async fn booking_fixture(app: &TestApp, org: &Org) -> BookingFixture {
         .post(key, &format!("/v1/class-sessions/{full_session}/waitlist"), json!({"customer": {"name": "Wendy"}}))
         .await;
     let waitlist_entry = id(&waiting);
+    let publishable_key = id(&app
+        .post(key, "/v1/publishable-keys", json!({"name": "Booking page", "allowedOrigins": ["https://glow.example"]}))
+        .await);
     BookingFixture {
+        publishable_key,
         class_service: class.clone(),
         full_session,
         session_to_cancel,
@@ -646,6 +651,9 @@ pub fn booking_sample(op: &str, f: &BookingFixture) -> Option<Value> {
         }
         "leave_waitlist" => json!({"waitlistEntryId": f.waitlist_entry}),
         "list_waitlist" => json!({"classSessionId": f.full_session}),
+        "create_publishable_key" => json!({"name": "Second page", "allowedOrigins": ["https://www.glow.example"]}),
+        "list_publishable_keys" => json!({}),
+        "revoke_publishable_key" => json!({"publishableKeyId": f.publishable_key}),
         _ => return None,
     })
 }
@@ -837,4 +845,98 @@ async fn weekly_classes_keep_their_wall_clock_time_and_never_overlap_appointment
         )
         .await;
     assert_eq!(appointment.field_code(), "not_a_class");
+}
+
+#[tokio::test]
+async fn a_web_page_with_a_publishable_key_can_list_find_and_book_and_nothing_else() {
+    let app = TestApp::spawn().await;
+    let s = app.studio("Europe/London", every_day(&[("09:00", "17:00")]), json!({}), 1).await;
+    let created = app
+        .post(&s.org.key, "/v1/publishable-keys", json!({"name": "Site", "allowedOrigins": ["https://glow.example/"]}))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(created.body["allowedOrigins"], json!(["https://glow.example"]));
+    let pk = created.body["publishableKey"].as_str().unwrap().to_string();
+    assert!(pk.starts_with("fav_pk_"));
+    let origin = [("Origin", "https://glow.example")];
+    let page = |method: Method, path: String, body: Option<Value>| {
+        let app = &app;
+        let pk = pk.clone();
+        async move { app.call_with(Some(&pk), method, &path, body, &origin).await }
+    };
+
+    // The browser's preflight, then the calls.
+    let preflight = app
+        .http
+        .request(Method::OPTIONS, format!("{}/v1/bookings", app.base))
+        .header("Origin", "https://glow.example")
+        .header("Access-Control-Request-Method", "POST")
+        .header("Access-Control-Request-Headers", "authorization, content-type")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), StatusCode::NO_CONTENT);
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "https://glow.example");
+    assert!(preflight.headers()["access-control-allow-headers"].to_str().unwrap().contains("authorization"));
+
+    let services = page(Method::GET, "/v1/services".into(), None).await;
+    assert_eq!(services.status, StatusCode::OK, "{}", services.body);
+    assert_eq!(services.headers["access-control-allow-origin"], "https://glow.example");
+    assert_eq!(services.body["items"][0]["id"], s.service.as_str());
+    let day = next(Weekday::Tue, 3);
+    let from = at(s.tz, day, 0, 0).to_rfc3339();
+    let to = at(s.tz, day, 23, 0).to_rfc3339();
+    let slots = page(
+        Method::GET,
+        format!("/v1/services/{}/slots?from={}&to={}", s.service, urlencode(&from), urlencode(&to)),
+        None,
+    )
+    .await;
+    assert_eq!(slots.status, StatusCode::OK, "{}", slots.body);
+    let start = slots.body["slots"][0]["start"].as_str().unwrap().to_string();
+    let booked = page(
+        Method::POST,
+        "/v1/bookings".into(),
+        Some(json!({"serviceId": s.service, "start": start, "customer": {"name": "Web Visitor", "email": "web@example.com"}})),
+    )
+    .await;
+    assert_eq!(booked.status, StatusCode::CREATED, "{}", booked.body);
+    assert_eq!(booked.headers["access-control-allow-origin"], "https://glow.example");
+    let events = app.get(&s.org.key, "/v1/audit-events?tableName=bookings").await;
+    assert_eq!(events.body["items"][0]["via"], "rest");
+
+    // Nothing else: not another customer by id, not reading bookings or customers, not other origins.
+    let by_id = page(
+        Method::POST,
+        "/v1/bookings".into(),
+        Some(json!({"serviceId": s.service, "start": start, "customerId": booked.body["customerId"]})),
+    )
+    .await;
+    assert_eq!(by_id.field_code(), "not_allowed_for_publishable_key");
+    for (method, path) in [
+        (Method::GET, format!("/v1/bookings/{}", booked.body["id"].as_str().unwrap())),
+        (Method::GET, "/v1/customers".to_string()),
+        (Method::GET, "/v1/bookings".to_string()),
+    ] {
+        let res = page(method, path.clone(), None).await;
+        assert_eq!((res.status, res.code()), (StatusCode::FORBIDDEN, "not_allowed_for_publishable_key"), "{path}");
+    }
+    let service = page(Method::POST, "/v1/services".into(), Some(json!({"name": "Free", "durationMinutes": 30}))).await;
+    assert_eq!(service.status, StatusCode::FORBIDDEN);
+    let elsewhere =
+        app.call_with(Some(&pk), Method::GET, "/v1/services", None, &[("Origin", "https://evil.example")]).await;
+    assert_eq!((elsewhere.status, elsewhere.code()), (StatusCode::FORBIDDEN, "origin_not_allowed"));
+    let (status, _) = app.rpc(Some(&pk), "/mcp", "tools/list", json!({}), &[]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "publishable keys are not MCP keys");
+
+    // Revoked: the next call is refused.
+    let id = created.body["id"].as_str().unwrap();
+    let revoked = app.delete_confirmed(&s.org.key, &format!("/v1/publishable-keys/{id}")).await;
+    assert_eq!(revoked.body["status"], "revoked", "{}", revoked.body);
+    let after = page(Method::GET, "/v1/services".into(), None).await;
+    assert_eq!(after.status, StatusCode::UNAUTHORIZED);
+    let bad = app
+        .post(&s.org.key, "/v1/publishable-keys", json!({"name": "x", "allowedOrigins": ["glow.example/path"]}))
+        .await;
+    assert_eq!(bad.field_code(), "invalid_origin");
 }

@@ -311,7 +311,19 @@ async fn toolsets_and_read_only_mode_narrow_the_list_and_the_calls() {
     let app = TestApp::spawn().await;
     let org = app.create_org("Glow").await;
     let by_url = app.tools(&org.key, "/mcp?toolsets=keys", &[]).await;
-    assert_eq!(names(&by_url), ["create_api_key", "get_api_key", "list_api_keys", "revoke_api_key", "rotate_api_key"]);
+    assert_eq!(
+        names(&by_url),
+        [
+            "create_api_key",
+            "create_publishable_key",
+            "get_api_key",
+            "list_api_keys",
+            "list_publishable_keys",
+            "revoke_api_key",
+            "revoke_publishable_key",
+            "rotate_api_key"
+        ]
+    );
     let by_header =
         app.tools(&org.key, "/mcp", &[("X-MCP-Toolsets", "organisation"), ("X-MCP-Readonly", "true")]).await;
     assert_eq!(names(&by_header), ["get_organisation", "list_my_organisations"]);
