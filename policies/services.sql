@@ -19,3 +19,8 @@ create policy "managers and above can change services" on app.services
 create policy "availability reads the claimed organisation's services" on app.services
   for select to favcrm_owner
   using (org_id = (select auth.org_id()));
+
+-- A new organisation's example services are written by the entry point that creates it.
+create policy "new organisations get example services" on app.services
+  for insert to favcrm_owner
+  with check (org_id = (select auth.org_id()));

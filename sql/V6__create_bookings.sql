@@ -2074,6 +2074,45 @@ revoke all on function app.public_booking(jsonb) from public;
 grant execute on function api.create_publishable_key(jsonb), api.list_publishable_keys(jsonb),
   api.revoke_publishable_key(jsonb) to favcrm_member;
 
+-- ---------------------------------------------------------------------------------------
+-- A new organisation starts with example services for its industry (no staff yet, price 0:
+-- the business sets its own), so that its first conversation has something to work on.
+-- ---------------------------------------------------------------------------------------
+create function app.industry_services(p_industry text)
+returns table (name text, description text, duration_minutes int, capacity int)
+language sql immutable parallel safe as $$
+  select v.name, v.description, v.duration_minutes, v.capacity from (values
+    ('beauty', 'Haircut', 'Wash, cut and style.', 45, 1),
+    ('beauty', 'Colour', 'Full colour with toner.', 120, 1),
+    ('beauty', 'Manicure', 'Shape, cuticles and polish.', 45, 1),
+    ('fitness', 'Personal training', 'One-to-one session with a trainer.', 60, 1),
+    ('fitness', 'Group class', 'A class for up to 12 people.', 60, 12),
+    ('tutoring', 'Tutoring session', 'One-to-one lesson.', 60, 1),
+    ('tutoring', 'Trial lesson', 'A first lesson to meet the tutor.', 30, 1),
+    ('retail', 'Personal shopping appointment', 'Time with an adviser in the shop.', 45, 1),
+    ('hospitality', 'Private dining', 'A table for a group, with a host.', 120, 1),
+    ('services', 'Consultation', 'A first meeting to understand the need.', 30, 1),
+    ('services', 'Appointment', 'A standard appointment.', 60, 1),
+    ('other', 'Appointment', 'A standard appointment.', 60, 1)
+  ) v (industry, name, description, duration_minutes, capacity)
+  where v.industry = p_industry
+$$;
+comment on function app.industry_services(text) is 'Example services a new organisation of an industry starts with.';
+
+create function app.seed_organisation() returns trigger
+language plpgsql set search_path = '' as $$
+begin
+  insert into app.services (org_id, name, description, duration_minutes, price_amount, currency, capacity)
+  select new.id, i.name, i.description, i.duration_minutes, 0, new.default_currency, i.capacity
+    from app.industry_services(new.industry) i;
+  return null;
+end
+$$;
+comment on function app.seed_organisation() is 'Trigger: gives a new organisation the example services of its industry.';
+revoke all on function app.seed_organisation() from public;
+create trigger seed_services after insert on app.organisations
+  for each row execute function app.seed_organisation();
+
 grant execute on function api.list_services(jsonb), api.get_service(jsonb), api.create_service(jsonb),
   api.update_service(jsonb), api.archive_service(jsonb), api.list_staff(jsonb), api.create_staff(jsonb),
   api.update_staff(jsonb), api.list_resources(jsonb), api.create_resource(jsonb), api.update_resource(jsonb),

@@ -121,6 +121,7 @@ async fn register_verify(state: &AppState, req: &Request<'_>) -> Result<Value, A
         "nextSteps": [
             "Store apiKey now (it is shown only once): send it as Authorization: Bearer <apiKey> on REST and MCP, or run `favcrm login <apiKey>`.",
             "Check the time zone and currency with get_organisation; change them with update_organisation.",
+            "Example services for the industry are ready (list_services): set prices with update_service, add staff with create_staff and set_working_hours, then they can be booked.",
             "Invite colleagues with create_team_member_invite.",
             "Add customers with create_customer.",
         ],

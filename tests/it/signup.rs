@@ -76,6 +76,13 @@ async fn the_whole_signup_runs_over_real_smtp_and_the_key_works_on_rest_and_mcp(
     let names: Vec<&str> = tools.iter().map(|t| t["name"].as_str().unwrap()).collect();
     assert!(names.contains(&"create_team_member_invite") && names.contains(&"create_customer"), "{names:?}");
     assert!(!names.contains(&"register_organisation_request"), "a key holder is not offered registration");
+    // The industry's example services are there, in the country's currency.
+    let services = app.get(key, "/v1/services").await;
+    let mut names: Vec<&str> =
+        services.body["items"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, ["Colour", "Haircut", "Manicure"]);
+    assert_eq!(services.body["items"][0]["price"]["currency"], "GBP");
     let members = app.get(key, "/v1/team-members").await;
     assert_eq!(members.body["items"][0]["role"], "owner");
     assert_eq!(members.body["items"][0]["email"], "you@example.com");
