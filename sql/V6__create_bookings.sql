@@ -533,6 +533,10 @@ begin
                 where br.org_id = v_org and br.resource_id = r.id and br.active
                   and br.blocked && pg_catalog.tstzrange(sl.slot_start - v_before, sl.slot_start + v_duration + v_after)
                   and br.booking_id is distinct from p_ignore)
+             and not exists (
+               select from app.class_sessions cr
+                where cr.org_id = v_org and cr.resource_id = r.id and cr.active
+                  and cr.blocked && pg_catalog.tstzrange(sl.slot_start - v_before, sl.slot_start + v_duration + v_after))
            order by r.name, r.id
            limit 1) pick
     ) res
@@ -1201,12 +1205,24 @@ end
 $$;
 grant execute on function app.bookable_staff(uuid) to favcrm_member;
 
-create function app.lock_staff(p_org uuid, p_staff uuid) returns void
-language sql volatile as $$
-  select pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('favcrm.staff.' || p_org::text || p_staff::text, 0))
+create function app.lock_calendar(p_org uuid, p_holder uuid, p_range tstzrange) returns void
+language plpgsql volatile set search_path = '' as $$
+declare
+  v_day date;
+begin
+  -- One lock per UTC day the range touches, in order (no deadlocks): bookings on other days
+  -- of the same person or room do not wait for each other.
+  for v_day in
+    select d::date from pg_catalog.generate_series((pg_catalog.lower(p_range) at time zone 'UTC')::date,
+                                                   (pg_catalog.upper(p_range) at time zone 'UTC')::date, interval '1 day') d
+  loop
+    perform pg_catalog.pg_advisory_xact_lock(
+      pg_catalog.hashtextextended('favcrm.calendar.' || p_org::text || p_holder::text || v_day::text, 0));
+  end loop;
+end
 $$;
-comment on function app.lock_staff(uuid, uuid) is 'Transaction lock on a staff member''s calendar, taken by appointments and class sessions before they check each other.';
-grant execute on function app.lock_staff(uuid, uuid) to favcrm_member;
+comment on function app.lock_calendar(uuid, uuid, tstzrange) is 'Transaction locks on the calendar of a staff member or a resource for the days a range touches, taken by appointments and class sessions before they check each other (they live in different tables, so no one constraint covers both).';
+grant execute on function app.lock_calendar(uuid, uuid, tstzrange) to favcrm_member;
 
 -- Takes a slot: tries each staff member who can take it until the database accepts one.
 create function app.take_slot(s app.services, p_start timestamptz, p_staff uuid, p_resource uuid, p_customer uuid,
@@ -1217,6 +1233,8 @@ declare
   c record;
   b app.bookings;
   v_end timestamptz := p_start + pg_catalog.make_interval(mins => s.duration_minutes);
+  v_blocked tstzrange := pg_catalog.tstzrange(p_start - pg_catalog.make_interval(mins => s.buffer_before_minutes),
+                                              v_end + pg_catalog.make_interval(mins => s.buffer_after_minutes));
 begin
   if p_start < v_min_start then
     raise exception using errcode = '22023', hint = 'too_soon', column = 'start',
@@ -1239,12 +1257,12 @@ begin
   loop
     -- Appointments and class sessions live in different tables: both take this lock before
     -- they check each other, so neither can slip past the other.
-    perform app.lock_staff(s.org_id, c.staff_id);
+    perform app.lock_calendar(s.org_id, c.staff_id, v_blocked);
+    perform app.lock_calendar(s.org_id, r, v_blocked) from pg_catalog.unnest(c.resource_ids) r order by r;
     continue when exists (
       select from app.class_sessions cs
-       where cs.org_id = s.org_id and cs.staff_id = c.staff_id and cs.active
-         and cs.blocked && pg_catalog.tstzrange(p_start - pg_catalog.make_interval(mins => s.buffer_before_minutes),
-                                                v_end + pg_catalog.make_interval(mins => s.buffer_after_minutes)));
+       where cs.org_id = s.org_id and cs.active and cs.blocked && v_blocked
+         and (cs.staff_id = c.staff_id or cs.resource_id = any (c.resource_ids)));
     begin
       insert into app.bookings (org_id, service_id, staff_id, staff_user_id, customer_id, status, starts_at, ends_at,
                                 blocked, price_amount, currency, notes, rescheduled_from_id)
@@ -1742,10 +1760,7 @@ begin
   select o.timezone into v_tz from app.organisations o where o.id = s.org_id;
   -- Weekly at the same wall-clock time, whatever DST does in between.
   v_local := (p ->> 'start')::timestamptz at time zone v_tz;
-  perform app.lock_staff(s.org_id, st.id);
-  if v_resource is not null then
-    perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('favcrm.resource.' || v_resource::text, 0));
-  end if;
+
   for i in 0 .. v_weeks - 1 loop
     v_start := (v_local + pg_catalog.make_interval(days => 7 * i)) at time zone v_tz;
     v_end := v_start + pg_catalog.make_interval(mins => s.duration_minutes);
@@ -1753,6 +1768,10 @@ begin
                                       v_end + pg_catalog.make_interval(mins => s.buffer_after_minutes));
     if v_start <= pg_catalog.now() then
       perform app.raise_invalid('start', 'must_be_future', 'Class sessions must start in the future.');
+    end if;
+    perform app.lock_calendar(s.org_id, st.id, v_blocked);
+    if v_resource is not null then
+      perform app.lock_calendar(s.org_id, v_resource, v_blocked);
     end if;
     if exists (select from app.bookings b where b.org_id = s.org_id and b.staff_id = st.id and b.active
                                             and b.class_session_id is null and b.blocked && v_blocked)

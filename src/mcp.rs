@@ -187,7 +187,7 @@ pub fn server_card() -> Value {
         "name": "favcrm",
         "title": "favcrm",
         "version": env!("CARGO_PKG_VERSION"),
-        "description": "Agentic headless backend for service businesses: customers, notes, tags, the team, API keys and the audit log. Without a key: registration and joining a team by invitation.",
+        "description": "Agentic headless backend for service businesses: customers, bookings (services, slots, appointments, classes, waiting lists), the team, API keys and the audit log. Without a key: registration and joining a team by invitation.",
         "transport": { "type": "streamable-http", "endpoint": "/mcp", "stateless": true },
         "authentication": {
             "type": "bearer",
@@ -267,8 +267,9 @@ impl ServerHandler for FavcrmMcp {
         let mut info = ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_resources().build());
         info.server_info = Implementation::new("favcrm", env!("CARGO_PKG_VERSION"));
         info.instructions = Some(
-            "favcrm is the back office of a service business: customers, their notes and tags, the team, the \
-             organisation, API keys and the audit log. Call get_organisation first to learn its time zone and \
+            "favcrm is the back office of a service business: customers, their notes and tags, bookings (services, \
+             staff hours, slots, appointments, classes and waiting lists), the team, the organisation, API keys and \
+             the audit log. Call get_organisation first to learn its time zone and \
              currency. Find records with the list_ tools before changing them. Every change is audited. Without \
              an API key, only registration (register_organisation_request, then register_organisation_verify) \
              and joining a team by invitation (accept_team_invite_request, then accept_team_invite_verify) are \

@@ -18,6 +18,7 @@ const FILES: &[(&str, &str)] = &[
     ("api-keys", include_str!("../skills/api-keys/SKILL.md")),
     ("agentic-registration", include_str!("../skills/agentic-registration/SKILL.md")),
     ("team-onboarding", include_str!("../skills/team-onboarding/SKILL.md")),
+    ("booking-operations", include_str!("../skills/booking-operations/SKILL.md")),
 ];
 
 /// The index committed beside the skills (`skills/index.json`).
