@@ -85,6 +85,27 @@ fn next(weekday: Weekday, min_days: i64) -> NaiveDate {
     d
 }
 
+/// The n-th Sunday of a month.
+fn nth_sunday(year: i32, month: u32, n: u32) -> NaiveDate {
+    NaiveDate::from_weekday_of_month_opt(year, month, Weekday::Sun, n as u8).unwrap()
+}
+
+fn last_sunday(year: i32, month: u32) -> NaiveDate {
+    let first_of_next = NaiveDate::from_ymd_opt(year, month + 1, 1).unwrap();
+    let mut d = first_of_next - Duration::days(1);
+    while d.weekday() != Weekday::Sun {
+        d -= Duration::days(1);
+    }
+    d
+}
+
+/// The first such date at least 15 days ahead (this year's or next year's), so the tests do
+/// not depend on the day they run.
+fn upcoming(date_in: impl Fn(i32) -> NaiveDate) -> NaiveDate {
+    let soon = Utc::now().date_naive() + Duration::days(15);
+    (soon.year()..).map(&date_in).find(|d| *d >= soon).unwrap()
+}
+
 fn at(tz: Tz, day: NaiveDate, hh: u32, mm: u32) -> DateTime<Utc> {
     tz.from_local_datetime(&day.and_time(NaiveTime::from_hms_opt(hh, mm, 0).unwrap()))
         .earliest()
@@ -203,13 +224,13 @@ async fn dst_changes_keep_wall_clock_slots_without_gaps_filled_or_hours_doubled(
     let s = app
         .studio("America/New_York", hours.clone(), json!({"slotIntervalMinutes": 30, "maxAdvanceDays": 730}), 1)
         .await;
-    // Spring forward: 02:00–03:00 does not exist on 14 March 2027.
-    let day = NaiveDate::from_ymd_opt(2027, 3, 14).unwrap();
+    // Spring forward (second Sunday of March): 02:00–03:00 does not exist.
+    let day = upcoming(|y| nth_sunday(y, 3, 2));
     let from = at(s.tz, day, 0, 0);
     let res = app.slots(&s.org.key, &s.service, from, from + Duration::hours(24), "").await;
     assert_eq!(local_times(s.tz, &res), ["00:00", "00:30", "01:00", "01:30", "03:00", "03:30", "04:00"]);
-    // Fall back: 01:00–02:00 happens twice on 7 November 2027; each wall-clock start once.
-    let day = NaiveDate::from_ymd_opt(2027, 11, 7).unwrap();
+    // Fall back (first Sunday of November): 01:00–02:00 happens twice; each wall-clock start once.
+    let day = upcoming(|y| nth_sunday(y, 11, 1));
     let from = at(s.tz, day, 0, 0);
     let res = app.slots(&s.org.key, &s.service, from, from + Duration::hours(26), "").await;
     let times = local_times(s.tz, &res);
@@ -219,14 +240,14 @@ async fn dst_changes_keep_wall_clock_slots_without_gaps_filled_or_hours_doubled(
     assert_eq!(absolute.len(), times.len());
 
     let london = app.studio("Europe/London", hours, json!({"slotIntervalMinutes": 30, "maxAdvanceDays": 730}), 1).await;
-    let day = NaiveDate::from_ymd_opt(2027, 3, 28).unwrap();
+    let day = upcoming(|y| last_sunday(y, 3));
     let from = at(london.tz, day, 0, 0);
     let res = app.slots(&london.org.key, &london.service, from, from + Duration::hours(24), "").await;
     assert_eq!(local_times(london.tz, &res), ["00:00", "00:30", "02:00", "02:30", "03:00", "03:30", "04:00"]);
     // Before the change London is on UTC: the first slot is 00:00 UTC.
     let first = at(london.tz, day, 0, 0);
     let summer = app.slots(&london.org.key, &london.service, first, first + Duration::minutes(30), "").await;
-    assert_eq!(starts(&summer)[0], Utc.with_ymd_and_hms(2027, 3, 28, 0, 0, 0).unwrap());
+    assert_eq!(starts(&summer)[0], Utc.from_utc_datetime(&day.and_hms_opt(0, 0, 0).unwrap()));
 }
 
 #[tokio::test]
@@ -778,8 +799,8 @@ async fn weekly_classes_keep_their_wall_clock_time_and_never_overlap_appointment
         .studio("Europe/London", every_day(&[("06:00", "22:00")]), json!({"capacity": 10, "maxAdvanceDays": 730}), 1)
         .await;
     let key = &s.org.key;
-    // Three Mondays across the change to summer time on 28 March 2027.
-    let first = at(s.tz, NaiveDate::from_ymd_opt(2027, 3, 15).unwrap(), 18, 0);
+    // Three Mondays across London's change to summer time (last Sunday of March).
+    let first = at(s.tz, upcoming(|y| last_sunday(y, 3)) - Duration::days(13), 18, 0);
     let series = app
         .post(
             key,

@@ -342,3 +342,37 @@ async fn a_newcomer_signs_up_invites_a_colleague_who_joins_all_from_the_cli() {
         let _ = std::fs::remove_dir_all(dir);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_studio_is_booked_from_the_cli() {
+    let app = TestApp::spawn().await;
+    let hours: Value = (1..=7).map(|d| json!({"weekday": d, "start": "09:00", "end": "17:00"})).collect();
+    let s = app.studio("Europe/London", hours, json!({}), 1).await;
+    let url = format!("{}/mcp", app.base);
+    let call = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .args(["tool", "call"])
+            .args(args)
+            .args(["--url", &url, "--api-key", &s.org.key, "--json"])
+            .env_remove("FAVCRM_API_KEY")
+            .output()
+            .unwrap();
+        let result: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        (out.status.code(), result["structuredContent"].clone())
+    };
+    let from = (chrono::Utc::now() + chrono::Duration::days(2)).to_rfc3339();
+    let to = (chrono::Utc::now() + chrono::Duration::days(4)).to_rfc3339();
+    let args = json!({"serviceId": s.service, "from": from, "to": to}).to_string();
+    let (code, slots) = tokio::task::block_in_place(|| call(&["get_available_slots", &args]));
+    assert_eq!(code, Some(0), "{slots}");
+    let start = slots["slots"][0]["start"].as_str().expect("a slot").to_string();
+    let args = json!({"serviceId": s.service, "start": start, "customer": {"name": "Cli Customer", "phone": "+44 7700 900123"}})
+        .to_string();
+    let (code, booked) = tokio::task::block_in_place(|| call(&["create_booking", &args]));
+    assert_eq!(code, Some(0), "{booked}");
+    assert_eq!(booked["status"], "confirmed");
+    let (code, clash) = tokio::task::block_in_place(|| call(&["create_booking", &args]));
+    assert_eq!(code, Some(1));
+    assert_eq!(clash["code"], "slot_taken");
+    assert!(clash["nearbySlots"].is_array());
+}
