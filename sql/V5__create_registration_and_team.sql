@@ -407,7 +407,7 @@ grant execute on function auth.raise_gone(text, text) to favcrm_member, favcrm_a
 -- ---------------------------------------------------------------------------------------
 -- A new organisation with its owner and first key (registration and `favcrm admin create-org`).
 -- Called only from SECURITY DEFINER entry points. The country seeds currency and time zone;
--- per-industry example services belong here once services exist (bookings).
+-- the industry's example services are added by a trigger on organisations (V6).
 -- ---------------------------------------------------------------------------------------
 create function auth.create_workspace(p jsonb) returns jsonb
 language plpgsql set search_path = '' as $$
