@@ -118,6 +118,22 @@ create table app.time_off (
 create index time_off_period_idx on app.time_off using gist (org_id, staff_id, period);
 comment on table app.time_off is 'Absences and one-off exceptions of a staff member: no slots during the period.';
 
+create table app.hours_exceptions (
+  org_id uuid not null references app.organisations (id),
+  id uuid not null default app.uuid_v7(),
+  staff_id uuid not null,
+  on_date date not null,
+  start_time time,
+  end_time time,
+  reason text check (pg_catalog.char_length(reason) <= 500),
+  created_at timestamptz not null default pg_catalog.now(),
+  primary key (org_id, id),
+  foreign key (org_id, staff_id) references app.staff (org_id, id),
+  check ((start_time is null and end_time is null) or end_time > start_time)
+);
+create index hours_exceptions_org_id_staff_id_on_date_idx on app.hours_exceptions (org_id, staff_id, on_date);
+comment on table app.hours_exceptions is 'One-off hours of a staff member on one date, replacing the weekly hours of that date (a row without times: not working that day).';
+
 create table app.closures (
   org_id uuid not null references app.organisations (id),
   id uuid not null default app.uuid_v7(),
@@ -284,6 +300,8 @@ create trigger audit_change after insert or update or delete on app.working_hour
   for each row execute function audit.record_change('org_id');
 create trigger audit_change after insert or update or delete on app.time_off
   for each row execute function audit.record_change('org_id');
+create trigger audit_change after insert or update or delete on app.hours_exceptions
+  for each row execute function audit.record_change('org_id');
 create trigger audit_change after insert or update or delete on app.closures
   for each row execute function audit.record_change('org_id');
 create trigger audit_change after insert or update or delete on app.bookings
@@ -294,7 +312,8 @@ create trigger audit_change after insert or update or delete on app.waitlist_ent
   for each row execute function audit.record_change('org_id');
 
 grant select, insert, update on app.services, app.staff, app.resources to favcrm_member;
-grant select, insert, delete on app.service_staff, app.working_hours, app.time_off, app.closures to favcrm_member;
+grant select, insert, delete on app.service_staff, app.working_hours, app.time_off, app.closures, app.hours_exceptions
+  to favcrm_member;
 grant select, insert, update on app.bookings, app.booking_resources, app.class_sessions, app.waitlist_entries
   to favcrm_member;
 grant select, insert on app.booking_events to favcrm_member;
@@ -459,6 +478,22 @@ grant execute on function app.normalize_resource_types(jsonb) to favcrm_member;
 -- ---------------------------------------------------------------------------------------
 -- Availability
 -- ---------------------------------------------------------------------------------------
+-- A staff member's working ranges on one date: that date's one-off hours when there are any,
+-- else the weekly hours of its weekday.
+create function app.hours_on(p_org uuid, p_staff uuid, p_day date) returns table (start_time time, end_time time)
+language sql stable as $$
+  select e.start_time, e.end_time
+    from app.hours_exceptions e
+   where e.org_id = p_org and e.staff_id = p_staff and e.on_date = p_day and e.start_time is not null
+  union all
+  select wh.start_time, wh.end_time
+    from app.working_hours wh
+   where wh.org_id = p_org and wh.staff_id = p_staff and wh.weekday = extract(isodow from p_day)
+     and not exists (select from app.hours_exceptions e
+                      where e.org_id = p_org and e.staff_id = p_staff and e.on_date = p_day)
+$$;
+comment on function app.hours_on(uuid, uuid, date) is 'Working ranges of a staff member on a date: one-off hours replace the weekly ones.';
+grant execute on function app.hours_on(uuid, uuid, date) to favcrm_member;
 -- The open slots of a service in [p_from, p_to): each start with a staff member who can take
 -- it and one free resource of each needed type. Planned once per connection (a generic plan):
 -- planning this query afresh for each call cost 6–7 ms, running it about 1.5 ms. SECURITY DEFINER because availability must
@@ -555,8 +590,8 @@ begin
   local_slots as (
     select staff.id as staff_id, days.day, gs as local_start, days.day + wh.end_time as local_end
       from staff
-      join app.working_hours wh on wh.org_id = v_org and wh.staff_id = staff.id
-      join days on wh.weekday = extract(isodow from days.day)
+      cross join days
+      cross join lateral app.hours_on(v_org, staff.id, days.day) wh
       cross join lateral pg_catalog.generate_series(days.day + wh.start_time, days.day + wh.end_time - v_duration, v_step) gs
   ),
   slots as (
@@ -965,6 +1000,20 @@ comment on function api.update_resource(jsonb) is 'Changes a resource: name, typ
 -- ---------------------------------------------------------------------------------------
 -- Working hours, time off, closures
 -- ---------------------------------------------------------------------------------------
+create function app.hours_exception_json(p_staff uuid, p_date date) returns jsonb
+language sql stable as $$
+  select pg_catalog.jsonb_build_object(
+    'staffId', p_staff,
+    'date', p_date,
+    'hours', coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+               'start', pg_catalog.to_char(e.start_time, 'HH24:MI'), 'end', pg_catalog.to_char(e.end_time, 'HH24:MI'))
+               order by e.start_time) filter (where e.start_time is not null), '[]'::jsonb),
+    'reason', min(e.reason))
+    from app.hours_exceptions e
+   where e.org_id = auth.org_id() and e.staff_id = p_staff and e.on_date = p_date
+$$;
+grant execute on function app.hours_exception_json(uuid, date) to favcrm_member;
+
 create function app.working_hours_json(p_staff uuid) returns jsonb
 language sql stable as $$
   select pg_catalog.jsonb_build_object(
@@ -980,7 +1029,13 @@ language sql stable as $$
                            'reason', t.reason) order by pg_catalog.lower(t.period))
                            from app.time_off t
                           where t.org_id = auth.org_id() and t.staff_id = p_staff
-                            and pg_catalog.upper(t.period) > pg_catalog.now()), '[]'::jsonb))
+                            and pg_catalog.upper(t.period) > pg_catalog.now()), '[]'::jsonb),
+    'exceptions', coalesce((select pg_catalog.jsonb_agg(x.j order by x.on_date)
+                              from (select e.on_date, app.hours_exception_json(p_staff, e.on_date) as j
+                                      from app.hours_exceptions e
+                                     where e.org_id = auth.org_id() and e.staff_id = p_staff
+                                       and e.on_date >= (pg_catalog.now() at time zone 'UTC')::date - 1
+                                     group by e.on_date) x), '[]'::jsonb))
 $$;
 grant execute on function app.working_hours_json(uuid) to favcrm_member;
 
@@ -1075,6 +1130,63 @@ begin
 end
 $$;
 comment on function api.remove_time_off(jsonb) is 'Removes a period of time off; its slots open again.';
+
+create function api.set_hours_exception(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  st app.staff;
+  v_date date := (p ->> 'date')::date;
+  v_bad record;
+begin
+  perform auth.require_scope('bookings:write');
+  perform app.require_manager();
+  st := app.staff_for((p ->> 'staffId')::uuid);
+  select h.ordinality - 1 as i into v_bad
+    from pg_catalog.jsonb_array_elements(coalesce(p -> 'hours', '[]')) with ordinality h(v, ordinality)
+   where (h.v ->> 'end')::time <= (h.v ->> 'start')::time and (h.v ->> 'end') <> '24:00'
+   limit 1;
+  if found then
+    perform app.raise_invalid(pg_catalog.format('hours[%s].end', v_bad.i), 'end_before_start', 'Each range must end after it starts.');
+  end if;
+  -- Unchanged: nothing written.
+  if array(select pg_catalog.format('%s %s', e.start_time, e.end_time) from app.hours_exceptions e
+            where e.org_id = st.org_id and e.staff_id = st.id and e.on_date = v_date order by 1)
+     = array(select pg_catalog.format('%s %s', (h ->> 'start')::time, (h ->> 'end')::time)
+               from pg_catalog.jsonb_array_elements(coalesce(p -> 'hours', '[]')) h
+             union all
+             select pg_catalog.format('%s %s', null::time, null::time)
+              where pg_catalog.jsonb_array_length(coalesce(p -> 'hours', '[]')) = 0
+             order by 1)
+     and not exists (select from app.hours_exceptions e
+                      where e.org_id = st.org_id and e.staff_id = st.id and e.on_date = v_date
+                        and e.reason is distinct from p ->> 'reason') then
+    return app.hours_exception_json(st.id, v_date);
+  end if;
+  delete from app.hours_exceptions where org_id = st.org_id and staff_id = st.id and on_date = v_date;
+  insert into app.hours_exceptions (org_id, staff_id, on_date, start_time, end_time, reason)
+  select st.org_id, st.id, v_date, (h ->> 'start')::time, (h ->> 'end')::time, p ->> 'reason'
+    from pg_catalog.jsonb_array_elements(coalesce(p -> 'hours', '[]')) h
+  union all
+  select st.org_id, st.id, v_date, null, null, p ->> 'reason'
+   where pg_catalog.jsonb_array_length(coalesce(p -> 'hours', '[]')) = 0;
+  return app.hours_exception_json(st.id, v_date);
+end
+$$;
+comment on function api.set_hours_exception(jsonb) is 'Sets one-off hours for a staff member on one date, replacing that date''s weekly hours; no ranges means not working that day.';
+
+create function api.remove_hours_exception(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  st app.staff;
+begin
+  perform auth.require_scope('bookings:write');
+  perform app.require_manager();
+  st := app.staff_for((p ->> 'staffId')::uuid);
+  delete from app.hours_exceptions where org_id = st.org_id and staff_id = st.id and on_date = (p ->> 'date')::date;
+  return app.hours_exception_json(st.id, (p ->> 'date')::date);
+end
+$$;
+comment on function api.remove_hours_exception(jsonb) is 'Removes the one-off hours of a date: the weekly hours apply again. Removing twice changes nothing.';
 
 create function app.closure_json(c app.closures) returns jsonb
 language sql stable parallel safe as $$
@@ -1194,9 +1306,8 @@ begin
   v_local := p_start at time zone v_tz;
   if not exists (
       select from app.service_staff ss
-        join app.working_hours wh on wh.org_id = ss.org_id and wh.staff_id = ss.staff_id
+        cross join lateral app.hours_on(ss.org_id, ss.staff_id, v_local::date) wh
        where ss.org_id = s.org_id and ss.service_id = s.id and (p_staff is null or ss.staff_id = p_staff)
-         and wh.weekday = extract(isodow from v_local)
          and v_local::time >= wh.start_time
          and v_local + pg_catalog.make_interval(mins => s.duration_minutes) <= v_local::date + wh.end_time
          and (extract(epoch from (v_local::time - wh.start_time))::int % v_step) = 0) then
@@ -2170,6 +2281,7 @@ grant execute on function api.list_services(jsonb), api.get_service(jsonb), api.
   api.update_service(jsonb), api.archive_service(jsonb), api.list_staff(jsonb), api.create_staff(jsonb),
   api.update_staff(jsonb), api.list_resources(jsonb), api.create_resource(jsonb), api.update_resource(jsonb),
   api.get_working_hours(jsonb), api.set_working_hours(jsonb), api.add_time_off(jsonb), api.remove_time_off(jsonb),
+  api.set_hours_exception(jsonb), api.remove_hours_exception(jsonb),
   api.add_closure(jsonb), api.list_closures(jsonb), api.get_available_slots(jsonb), api.create_booking(jsonb),
   api.get_booking(jsonb), api.list_bookings(jsonb), api.confirm_booking(jsonb), api.decline_booking(jsonb),
   api.cancel_booking(jsonb), api.reschedule_booking(jsonb), api.check_in_booking(jsonb), api.complete_booking(jsonb),

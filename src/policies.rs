@@ -25,6 +25,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("working_hours.sql", include_str!("../policies/working_hours.sql")),
     ("time_off.sql", include_str!("../policies/time_off.sql")),
     ("closures.sql", include_str!("../policies/closures.sql")),
+    ("hours_exceptions.sql", include_str!("../policies/hours_exceptions.sql")),
     ("bookings.sql", include_str!("../policies/bookings.sql")),
     ("booking_resources.sql", include_str!("../policies/booking_resources.sql")),
     ("class_sessions.sql", include_str!("../policies/class_sessions.sql")),

@@ -288,7 +288,7 @@ pub struct TimeOff {
     pub reason: Option<String>,
 }
 
-/// A staff member's week and upcoming time off.
+/// A staff member's week, upcoming time off and one-off hours.
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkingHours {
@@ -298,6 +298,55 @@ pub struct WorkingHours {
     pub timezone: String,
     pub hours: Vec<HoursOut>,
     pub time_off: Vec<TimeOff>,
+    /// Dates with one-off hours, from yesterday on.
+    pub exceptions: Vec<HoursException>,
+}
+
+/// A range of wall-clock time within one day.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TimeRange {
+    /// HH:MM.
+    pub start: WallTime,
+    /// HH:MM, after start; 24:00 for midnight.
+    pub end: WallTime,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TimeRangeOut {
+    pub start: String,
+    pub end: String,
+}
+
+/// One-off hours of a staff member on a date.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HoursException {
+    #[schemars(with = "uuid::Uuid")]
+    pub staff_id: String,
+    pub date: String,
+    /// The ranges worked that day; empty: not working (or, after removal, the weekly hours apply).
+    pub hours: Vec<TimeRangeOut>,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SetHoursException {
+    pub staff_id: Id,
+    /// The date (organisation's time zone).
+    pub date: Date,
+    /// The ranges worked that day, replacing the weekly hours; empty: not working that day.
+    #[schemars(length(max = 20))]
+    pub hours: Vec<TimeRange>,
+    pub reason: Option<Text<0, 500>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HoursExceptionRef {
+    pub staff_id: Id,
+    pub date: Date,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -866,6 +915,29 @@ pub fn operations() -> Vec<Operation> {
             WRITE,
             Put,
             "/v1/staff/{staffId}/working-hours",
+            Write,
+            true,
+            200,
+        )),
+        Operation::new::<SetHoursException, HoursException>(spec(
+            "set_hours_exception",
+            "Set one-off hours",
+            "Set a staff member's hours for one date (an extra Saturday, a short day), replacing that date's \
+             weekly hours; an empty list means not working that day. Managers and above.",
+            WRITE,
+            Put,
+            "/v1/staff/{staffId}/hours-exceptions/{date}",
+            Write,
+            true,
+            200,
+        )),
+        Operation::new::<HoursExceptionRef, HoursException>(spec(
+            "remove_hours_exception",
+            "Remove one-off hours",
+            "Remove a date's one-off hours so that the weekly hours apply again. Removing twice changes nothing.",
+            WRITE,
+            Delete,
+            "/v1/staff/{staffId}/hours-exceptions/{date}",
             Write,
             true,
             200,

@@ -597,6 +597,15 @@ pub async fn booking_fixture(app: &TestApp, org: &Org) -> BookingFixture {
         .post(key, &format!("/v1/class-sessions/{full_session}/waitlist"), json!({"customer": {"name": "Wendy"}}))
         .await;
     let waitlist_entry = id(&waiting);
+    let exception = app
+        .call(
+            Some(key),
+            Method::PUT,
+            &format!("/v1/staff/{staff}/hours-exceptions/2030-06-02"),
+            Some(json!({"hours": [], "reason": "holiday"})),
+        )
+        .await;
+    assert_eq!(exception.status, StatusCode::OK, "{}", exception.body);
     let publishable_key = id(&app
         .post(key, "/v1/publishable-keys", json!({"name": "Booking page", "allowedOrigins": ["https://glow.example"]}))
         .await);
@@ -648,6 +657,10 @@ pub fn booking_sample(op: &str, f: &BookingFixture) -> Option<Value> {
         "set_working_hours" => json!({"staffId": f.staff, "hours": every_day(&[("00:00", "24:00")])}),
         "add_time_off" => json!({"staffId": f.staff, "start": f.off_from, "end": f.off_to, "reason": "training"}),
         "remove_time_off" => json!({"timeOffId": f.time_off}),
+        "set_hours_exception" => {
+            json!({"staffId": f.staff, "date": "2030-06-01", "hours": [{"start": "10:00", "end": "14:00"}], "reason": "fair"})
+        }
+        "remove_hours_exception" => json!({"staffId": f.staff, "date": "2030-06-02"}),
         "add_closure" => json!({"startsOn": "2030-12-25", "endsOn": "2030-12-26", "reason": "Christmas"}),
         "get_available_slots" => json!({"serviceId": f.service, "from": f.from, "to": f.to}),
         "create_booking" => {
@@ -960,4 +973,48 @@ async fn a_web_page_with_a_publishable_key_can_list_find_and_book_and_nothing_el
         .post(&s.org.key, "/v1/publishable-keys", json!({"name": "x", "allowedOrigins": ["glow.example/path"]}))
         .await;
     assert_eq!(bad.field_code(), "invalid_origin");
+}
+
+#[tokio::test]
+async fn one_off_hours_replace_a_dates_weekly_hours() {
+    let app = TestApp::spawn().await;
+    let weekdays: Value = (1..=5).map(|d| json!({"weekday": d, "start": "09:00", "end": "17:00"})).collect();
+    let s = app.studio("Europe/London", weekdays, json!({}), 1).await;
+    let key = &s.org.key;
+    let saturday = next(Weekday::Sat, 3);
+    let monday = next(Weekday::Mon, 3);
+    let day_slots = |day: NaiveDate| {
+        let app = &app;
+        let service = s.service.clone();
+        let tz = s.tz;
+        async move { local_times(tz, &app.slots(key, &service, at(tz, day, 0, 0), at(tz, day, 23, 0), "").await) }
+    };
+    assert!(day_slots(saturday).await.is_empty());
+    let path = |day: NaiveDate| format!("/v1/staff/{}/hours-exceptions/{day}", s.staff[0]);
+    let extra = app
+        .call(
+            Some(key),
+            Method::PUT,
+            &path(saturday),
+            Some(json!({"hours": [{"start": "10:00", "end": "13:00"}], "reason": "fair"})),
+        )
+        .await;
+    assert_eq!(extra.status, StatusCode::OK, "{}", extra.body);
+    assert_eq!(extra.body["hours"], json!([{"start": "10:00", "end": "13:00"}]));
+    assert_eq!(day_slots(saturday).await, ["10:00", "11:00", "12:00"]);
+    let booked = app.book(key, &s.service, at(s.tz, saturday, 11, 0), json!({})).await;
+    assert_eq!(booked.status, StatusCode::CREATED, "the grid of the day's own hours: {}", booked.body);
+    // A day off on a working day, then back to the weekly hours.
+    let off = app.call(Some(key), Method::PUT, &path(monday), Some(json!({"hours": []}))).await;
+    assert_eq!(off.body["hours"], json!([]));
+    assert!(day_slots(monday).await.is_empty());
+    let hours = app.get(key, &format!("/v1/staff/{}/working-hours", s.staff[0])).await;
+    assert_eq!(hours.body["exceptions"].as_array().unwrap().len(), 2, "{}", hours.body);
+    let removed = app.call(Some(key), Method::DELETE, &path(monday), None).await;
+    assert_eq!(removed.status, StatusCode::OK, "{}", removed.body);
+    assert_eq!(day_slots(monday).await.len(), 8);
+    let bad = app
+        .call(Some(key), Method::PUT, &path(monday), Some(json!({"hours": [{"start": "13:00", "end": "10:00"}]})))
+        .await;
+    assert_eq!((bad.field(), bad.field_code()), ("hours[0].end", "end_before_start"));
 }

@@ -350,6 +350,7 @@ impl TestApp {
             ("app.working_hours", "org_id"),
             ("app.time_off", "org_id"),
             ("app.closures", "org_id"),
+            ("app.hours_exceptions", "org_id"),
             ("app.bookings", "org_id"),
             ("app.booking_resources", "org_id"),
             ("audit.event", "org_id"),
