@@ -587,12 +587,25 @@ begin
       from pg_catalog.generate_series((v_earliest at time zone v_tz)::date - 1, (v_latest at time zone v_tz)::date, interval '1 day') d
   ),
   -- Wall-clock starts per date: 09:00 is 09:00 in winter and in summer.
-  local_slots as (
-    select staff.id as staff_id, days.day, gs as local_start, days.day + wh.end_time as local_end
+  -- Each date's one-off hours if it has any, else its weekday's hours (as app.hours_on, inline).
+  hours as (
+    select staff.id as staff_id, days.day, e.start_time, e.end_time
       from staff
       cross join days
-      cross join lateral app.hours_on(v_org, staff.id, days.day) wh
-      cross join lateral pg_catalog.generate_series(days.day + wh.start_time, days.day + wh.end_time - v_duration, v_step) gs
+      join app.hours_exceptions e on e.org_id = v_org and e.staff_id = staff.id and e.on_date = days.day
+     where e.start_time is not null
+    union all
+    select staff.id, days.day, wh.start_time, wh.end_time
+      from staff
+      cross join days
+      join app.working_hours wh on wh.org_id = v_org and wh.staff_id = staff.id and wh.weekday = extract(isodow from days.day)
+     where not exists (select from app.hours_exceptions e
+                        where e.org_id = v_org and e.staff_id = staff.id and e.on_date = days.day)
+  ),
+  local_slots as (
+    select h.staff_id, h.day, gs as local_start, h.day + h.end_time as local_end
+      from hours h
+      cross join lateral pg_catalog.generate_series(h.day + h.start_time, h.day + h.end_time - v_duration, v_step) gs
   ),
   slots as (
     select ls.staff_id, ls.day, (ls.local_start at time zone v_tz) as slot_start, (ls.local_end at time zone v_tz) as window_end
