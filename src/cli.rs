@@ -95,6 +95,14 @@ pub struct GlobalOpts {
     #[arg(long, env = "FAVCRM_CODE_CHECKS_PER_IP_PER_HOUR", default_value_t = 30, global = true)]
     pub code_checks_per_ip_per_hour: u32,
 
+    /// Requests with a publishable key (web pages) per visitor address a minute; 0: no limit.
+    #[arg(long, env = "FAVCRM_WEB_REQUESTS_PER_IP_PER_MINUTE", default_value_t = 120, global = true)]
+    pub web_requests_per_ip_per_minute: u32,
+
+    /// Bookings made with a publishable key per visitor address an hour; 0: no limit.
+    #[arg(long, env = "FAVCRM_WEB_BOOKINGS_PER_IP_PER_HOUR", default_value_t = 10, global = true)]
+    pub web_bookings_per_ip_per_hour: u32,
+
     /// Proxies (comma-separated IP addresses) whose X-Forwarded-For names the client. Unset:
     /// the client is the TCP peer.
     #[arg(long, env = "FAVCRM_TRUSTED_PROXIES", value_delimiter = ',', global = true)]
@@ -424,6 +432,8 @@ async fn serve(db: &Arc<Database>, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             code_emails_per_ip_per_day: g.code_emails_per_ip_per_day,
             signups_per_email_per_hour: g.signups_per_email_per_hour,
             code_checks_per_ip_per_hour: g.code_checks_per_ip_per_hour,
+            web_requests_per_ip_per_minute: g.web_requests_per_ip_per_minute,
+            web_bookings_per_ip_per_hour: g.web_bookings_per_ip_per_hour,
         },
         mail: crate::startup::MailSettings {
             smtp_url: g.smtp_url.clone(),

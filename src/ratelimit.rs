@@ -89,8 +89,15 @@ pub async fn enforce(
     use actix_web::http::header::{HeaderName, HeaderValue};
 
     let budget = req.app_data::<actix_web::web::Data<crate::startup::AppState>>().and_then(|s| s.key_budget.clone());
+    // Publishable keys are shared by every visitor of a web page: they are counted per visitor
+    // address instead (see AbuseLimits::web_request).
+    let publishable = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start_matches("Bearer ").trim_start_matches("bearer ").starts_with("fav_pk_"));
     let digest = match crate::db::tx::Caller::from_headers(req.headers()) {
-        Ok(crate::db::tx::Caller::Key { digest }) => Some(digest),
+        Ok(crate::db::tx::Caller::Key { digest }) if !publishable => Some(digest),
         _ => None,
     };
     let (Some(budget), Some(digest)) = (budget, digest) else {
@@ -193,6 +200,10 @@ pub struct AbuseSettings {
     pub signups_per_email_per_hour: u32,
     /// Code checks (registration and invitation) per client address an hour.
     pub code_checks_per_ip_per_hour: u32,
+    /// Requests with a publishable key (web pages) per visitor address a minute.
+    pub web_requests_per_ip_per_minute: u32,
+    /// Bookings made with a publishable key per visitor address an hour.
+    pub web_bookings_per_ip_per_hour: u32,
 }
 
 impl Default for AbuseSettings {
@@ -202,6 +213,8 @@ impl Default for AbuseSettings {
             code_emails_per_ip_per_day: 20,
             signups_per_email_per_hour: 3,
             code_checks_per_ip_per_hour: 30,
+            web_requests_per_ip_per_minute: 120,
+            web_bookings_per_ip_per_hour: 10,
         }
     }
 }
@@ -212,6 +225,8 @@ pub struct AbuseLimits {
     emails_per_ip_day: Option<Throttle>,
     signups_per_email_hour: Option<Throttle>,
     checks_per_ip_hour: Option<Throttle>,
+    web_requests_per_ip_minute: Option<Throttle>,
+    web_bookings_per_ip_hour: Option<Throttle>,
 }
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -223,6 +238,16 @@ impl AbuseLimits {
             emails_per_ip_day: Throttle::new(settings.code_emails_per_ip_per_day, HOUR * 24, "a day from this address"),
             signups_per_email_hour: Throttle::new(settings.signups_per_email_per_hour, HOUR, "an hour for this email"),
             checks_per_ip_hour: Throttle::new(settings.code_checks_per_ip_per_hour, HOUR, "an hour from this address"),
+            web_requests_per_ip_minute: Throttle::new(
+                settings.web_requests_per_ip_per_minute,
+                Duration::from_secs(60),
+                "a minute from this address",
+            ),
+            web_bookings_per_ip_hour: Throttle::new(
+                settings.web_bookings_per_ip_per_hour,
+                HOUR,
+                "an hour from this address",
+            ),
             settings,
         }
     }
@@ -237,6 +262,16 @@ impl AbuseLimits {
     /// Before a registration request for `email`.
     pub fn signup_email(&self, email: &str) -> Result<(), ApiError> {
         check(self.signups_per_email_hour.as_ref(), email, "registration requests")
+    }
+
+    /// Before a web page's request with a publishable key; bookings count twice over.
+    pub fn web_request(&self, ip: Option<IpAddr>, booking: bool) -> Result<(), ApiError> {
+        let ip = ip.map(|ip| ip.to_string()).unwrap_or_default();
+        check(self.web_requests_per_ip_minute.as_ref(), &ip, "requests with a publishable key")?;
+        if booking {
+            check(self.web_bookings_per_ip_hour.as_ref(), &ip, "bookings from a web page")?;
+        }
+        Ok(())
     }
 
     /// Before checking a code.

@@ -113,30 +113,44 @@ async fn publishable(
     state: &AppState,
     key: String,
 ) -> Result<HttpResponse, ApiError> {
-    let input = input_from(op, req, body).await?;
-    op.check_input(&input)?;
-    let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
     let origin = req.headers().get(actix_web::http::header::ORIGIN).and_then(|v| v.to_str().ok());
-    let digest: [u8; 32] = sha2::Sha256::digest(key.as_bytes()).into();
-    let result = tx::call_publishable(&state.db.pool, &digest, origin, op, &input, &request_id).await;
-    let cors = |mut response: HttpResponse| {
-        if let Some(origin) = origin.and_then(|o| actix_web::http::header::HeaderValue::from_str(o).ok()) {
-            response.headers_mut().insert(actix_web::http::header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-            response
-                .headers_mut()
-                .insert(actix_web::http::header::VARY, actix_web::http::header::HeaderValue::from_static("Origin"));
-        }
-        response
+    // A page's key is shared by all its visitors: each visitor's address has its own budget.
+    let client_ip = state.client_ip(req.peer_addr(), req.headers());
+    let checked = match state.abuse.web_request(client_ip, op.name == "create_booking") {
+        Ok(()) => input_from(op, req, body).await.and_then(|input| op.check_input(&input).map(|()| input)),
+        Err(e) => Err(e),
     };
-    match result {
-        Ok(body) => {
-            Ok(cors(HttpResponse::build(StatusCode::from_u16(op.success_status).unwrap_or(StatusCode::OK)).json(body)))
-        }
+    let input = match checked {
+        Ok(input) => input,
         Err(error) => {
             use actix_web::ResponseError;
-            Ok(cors(error.error_response()))
+            return Ok(with_cors(error.error_response(), origin));
+        }
+    };
+    let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
+    let digest: [u8; 32] = sha2::Sha256::digest(key.as_bytes()).into();
+    let result = tx::call_publishable(&state.db.pool, &digest, origin, op, &input, &request_id).await;
+    match result {
+        Ok(body) => Ok(with_cors(
+            HttpResponse::build(StatusCode::from_u16(op.success_status).unwrap_or(StatusCode::OK)).json(body),
+            origin,
+        )),
+        Err(error) => {
+            use actix_web::ResponseError;
+            Ok(with_cors(error.error_response(), origin))
         }
     }
+}
+
+/// Lets the calling page read the answer (errors included, so that it can show them).
+fn with_cors(mut response: HttpResponse, origin: Option<&str>) -> HttpResponse {
+    if let Some(origin) = origin.and_then(|o| actix_web::http::header::HeaderValue::from_str(o).ok()) {
+        response.headers_mut().insert(actix_web::http::header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        response
+            .headers_mut()
+            .insert(actix_web::http::header::VARY, actix_web::http::header::HeaderValue::from_static("Origin"));
+    }
+    response
 }
 
 /// `OPTIONS` before a browser's call with a publishable key. The key and the origin are checked

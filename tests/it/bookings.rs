@@ -1018,3 +1018,50 @@ async fn one_off_hours_replace_a_dates_weekly_hours() {
         .await;
     assert_eq!((bad.field(), bad.field_code()), ("hours[0].end", "end_before_start"));
 }
+
+#[tokio::test]
+async fn web_pages_are_limited_per_visitor_not_per_shared_key() {
+    let mut settings = crate::common::relaxed();
+    settings.abuse.web_bookings_per_ip_per_hour = 2;
+    settings.key_requests_per_minute = 8;
+    settings.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    let app = TestApp::spawn_with(settings).await;
+    let s = app.studio("Europe/London", every_day(&[("09:00", "17:00")]), json!({}), 1).await;
+    let pk = app
+        .post(&s.org.key, "/v1/publishable-keys", json!({"name": "Site", "allowedOrigins": ["https://glow.example"]}))
+        .await
+        .body["publishableKey"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Many visitors share the page's key: the per-key budget (8 a minute here) does not apply.
+    for _ in 0..12 {
+        let res =
+            app.call_with(Some(&pk), Method::GET, "/v1/services", None, &[("Origin", "https://glow.example")]).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    }
+    let day = next(Weekday::Wed, 3);
+    let book = |hour: u32, visitor: &'static str| {
+        let app = &app;
+        let pk = pk.clone();
+        let body = json!({"serviceId": s.service, "start": at(s.tz, day, hour, 0).to_rfc3339(),
+                          "customer": {"name": "Visitor", "email": format!("v{hour}@example.com")}});
+        async move {
+            app.call_with(
+                Some(&pk),
+                Method::POST,
+                "/v1/bookings",
+                Some(body),
+                &[("Origin", "https://glow.example"), ("X-Forwarded-For", visitor)],
+            )
+            .await
+        }
+    };
+    assert_eq!(book(9, "198.51.100.7").await.status, StatusCode::CREATED);
+    assert_eq!(book(10, "198.51.100.7").await.status, StatusCode::CREATED);
+    let third = book(11, "198.51.100.7").await;
+    assert_eq!((third.status, third.code()), (StatusCode::TOO_MANY_REQUESTS, "rate_limited"), "{}", third.body);
+    assert!(third.headers.contains_key("retry-after"));
+    assert_eq!(third.headers["access-control-allow-origin"], "https://glow.example", "the page can show the error");
+    assert_eq!(book(11, "203.0.113.9").await.status, StatusCode::CREATED, "another visitor books");
+}

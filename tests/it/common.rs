@@ -382,6 +382,8 @@ pub fn relaxed() -> favcrm::startup::ServerSettings {
             code_emails_per_ip_per_day: 0,
             signups_per_email_per_hour: 0,
             code_checks_per_ip_per_hour: 0,
+            web_requests_per_ip_per_minute: 0,
+            web_bookings_per_ip_per_hour: 0,
         },
         ..Default::default()
     }
