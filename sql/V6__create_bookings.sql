@@ -219,6 +219,7 @@ create index bookings_org_id_class_session_id_idx on app.bookings (org_id, class
 create index bookings_org_id_starts_at_idx on app.bookings (org_id, starts_at);
 create index bookings_org_id_staff_user_id_idx on app.bookings (org_id, staff_user_id);
 create index bookings_org_id_customer_id_idx on app.bookings (org_id, customer_id);
+create index bookings_org_id_rescheduled_from_id_idx on app.bookings (org_id, rescheduled_from_id);
 comment on table app.bookings is 'Appointments. blocked is [start - buffer before, end + buffer after); the exclusion constraint keeps a staff member''s active bookings apart.';
 comment on column app.bookings.staff_user_id is 'The team member behind staff_id when there is one, copied for the row-level security of staff.';
 comment on column app.bookings.class_session_id is 'For a class: the session whose seat this booking holds (the session holds the staff member and the room).';
@@ -395,6 +396,8 @@ language sql stable parallel safe as $$
     'lateCancel', b.late_cancel,
     'fee', case when b.fee_amount is null then null else app.money(b.fee_amount, b.currency) end,
     'rescheduledFromId', b.rescheduled_from_id,
+    'rescheduledToId', (select n.id from app.bookings n where n.org_id = b.org_id and n.rescheduled_from_id = b.id limit 1),
+    'classSessionId', b.class_session_id,
     'createdAt', app.ts(b.created_at),
     'updatedAt', app.ts(b.updated_at))
 $$;
@@ -1052,6 +1055,33 @@ language sql stable as $$
 $$;
 grant execute on function app.working_hours_json(uuid) to favcrm_member;
 
+-- Working ranges as given ([{weekday?, start, end}]): each ends after it starts, and no two of
+-- the same day (same weekday, or all of them when there is none) overlap.
+create function app.require_valid_ranges(p_hours jsonb) returns void
+language plpgsql stable set search_path = '' as $$
+declare
+  v_bad int;
+begin
+  select h.ordinality - 1 into v_bad
+    from pg_catalog.jsonb_array_elements(coalesce(p_hours, '[]')) with ordinality h(v, ordinality)
+   where (h.v ->> 'end')::time <= (h.v ->> 'start')::time and (h.v ->> 'end') <> '24:00'
+   limit 1;
+  if found then
+    perform app.raise_invalid(pg_catalog.format('hours[%s].end', v_bad), 'end_before_start', 'Each range must end after it starts.');
+  end if;
+  select b.ordinality - 1 into v_bad
+    from pg_catalog.jsonb_array_elements(coalesce(p_hours, '[]')) with ordinality a(v, ordinality)
+    join pg_catalog.jsonb_array_elements(coalesce(p_hours, '[]')) with ordinality b(v, ordinality)
+      on a.ordinality < b.ordinality and (a.v ->> 'weekday') is not distinct from (b.v ->> 'weekday')
+     and (a.v ->> 'start')::time < (b.v ->> 'end')::time and (b.v ->> 'start')::time < (a.v ->> 'end')::time
+   limit 1;
+  if found then
+    perform app.raise_invalid(pg_catalog.format('hours[%s]', v_bad), 'overlapping_hours', 'Two ranges of the same day overlap.');
+  end if;
+end
+$$;
+grant execute on function app.require_valid_ranges(jsonb) to favcrm_member;
+
 create function api.get_working_hours(p jsonb) returns jsonb
 language plpgsql stable set search_path = '' as $$
 declare
@@ -1068,27 +1098,11 @@ create function api.set_working_hours(p jsonb) returns jsonb
 language plpgsql set search_path = '' as $$
 declare
   st app.staff;
-  v_bad record;
 begin
   perform auth.require_scope('bookings:write');
   perform app.require_manager();
   st := app.staff_for((p ->> 'staffId')::uuid);
-  select h.ordinality - 1 as i into v_bad
-    from pg_catalog.jsonb_array_elements(coalesce(p -> 'hours', '[]')) with ordinality h(v, ordinality)
-   where (h.v ->> 'end')::time <= (h.v ->> 'start')::time and (h.v ->> 'end') <> '24:00'
-   limit 1;
-  if found then
-    perform app.raise_invalid(pg_catalog.format('hours[%s].end', v_bad.i), 'end_before_start', 'Each range must end after it starts.');
-  end if;
-  select a.ordinality - 1 as i into v_bad
-    from pg_catalog.jsonb_array_elements(coalesce(p -> 'hours', '[]')) with ordinality a(v, ordinality)
-    join pg_catalog.jsonb_array_elements(coalesce(p -> 'hours', '[]')) with ordinality b(v, ordinality)
-      on a.ordinality < b.ordinality and (a.v ->> 'weekday') = (b.v ->> 'weekday')
-     and (a.v ->> 'start')::time < (b.v ->> 'end')::time and (b.v ->> 'start')::time < (a.v ->> 'end')::time
-   limit 1;
-  if found then
-    perform app.raise_invalid(pg_catalog.format('hours[%s]', v_bad.i), 'overlapping_hours', 'Two ranges of the same day overlap.');
-  end if;
+  perform app.require_valid_ranges(p -> 'hours');
   if array(select pg_catalog.format('%s %s %s', wh.weekday, wh.start_time, wh.end_time)
               from app.working_hours wh where wh.org_id = st.org_id and wh.staff_id = st.id order by 1)
      = array(select pg_catalog.format('%s %s %s', (h ->> 'weekday')::int, (h ->> 'start')::time, (h ->> 'end')::time)
@@ -1149,18 +1163,11 @@ language plpgsql set search_path = '' as $$
 declare
   st app.staff;
   v_date date := (p ->> 'date')::date;
-  v_bad record;
 begin
   perform auth.require_scope('bookings:write');
   perform app.require_manager();
   st := app.staff_for((p ->> 'staffId')::uuid);
-  select h.ordinality - 1 as i into v_bad
-    from pg_catalog.jsonb_array_elements(coalesce(p -> 'hours', '[]')) with ordinality h(v, ordinality)
-   where (h.v ->> 'end')::time <= (h.v ->> 'start')::time and (h.v ->> 'end') <> '24:00'
-   limit 1;
-  if found then
-    perform app.raise_invalid(pg_catalog.format('hours[%s].end', v_bad.i), 'end_before_start', 'Each range must end after it starts.');
-  end if;
+  perform app.require_valid_ranges(p -> 'hours');
   -- Unchanged: nothing written.
   if array(select pg_catalog.format('%s %s', e.start_time, e.end_time) from app.hours_exceptions e
             where e.org_id = st.org_id and e.staff_id = st.id and e.on_date = v_date order by 1)
@@ -1242,32 +1249,6 @@ comment on function api.list_closures(jsonb) is 'Lists closures that end on or a
 -- ---------------------------------------------------------------------------------------
 -- Bookings
 -- ---------------------------------------------------------------------------------------
-create or replace function app.booking_json(b app.bookings) returns jsonb
-language sql stable parallel safe as $$
-  select pg_catalog.jsonb_build_object(
-    'id', b.id,
-    'serviceId', b.service_id,
-    'staffId', b.staff_id,
-    'customerId', b.customer_id,
-    'resourceIds', pg_catalog.to_jsonb(array(select br.resource_id from app.booking_resources br
-                                              where br.org_id = b.org_id and br.booking_id = b.id order by br.resource_id)),
-    'status', b.status,
-    'startsAt', app.ts(b.starts_at),
-    'endsAt', app.ts(b.ends_at),
-    'price', app.money(b.price_amount, b.currency),
-    'notes', b.notes,
-    'cancelledAt', app.ts(b.cancelled_at),
-    'cancelledByUserId', b.cancelled_by_user_id,
-    'cancelReason', b.cancel_reason,
-    'lateCancel', b.late_cancel,
-    'fee', case when b.fee_amount is null then null else app.money(b.fee_amount, b.currency) end,
-    'rescheduledFromId', b.rescheduled_from_id,
-    'rescheduledToId', (select n.id from app.bookings n where n.org_id = b.org_id and n.rescheduled_from_id = b.id limit 1),
-    'classSessionId', b.class_session_id,
-    'createdAt', app.ts(b.created_at),
-    'updatedAt', app.ts(b.updated_at))
-$$;
-create index bookings_org_id_rescheduled_from_id_idx on app.bookings (org_id, rescheduled_from_id);
 
 -- The customer of a new booking: an existing one by id, or found by email, then phone, or created.
 create function app.booking_customer(p jsonb) returns uuid

@@ -91,11 +91,7 @@ pub async fn enforce(
     let budget = req.app_data::<actix_web::web::Data<crate::startup::AppState>>().and_then(|s| s.key_budget.clone());
     // Publishable keys are shared by every visitor of a web page: they are counted per visitor
     // address instead (see AbuseLimits::web_request).
-    let publishable = req
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start_matches("Bearer ").trim_start_matches("bearer ").starts_with("fav_pk_"));
+    let publishable = crate::db::tx::publishable_key(req.headers()).is_some();
     let digest = match crate::db::tx::Caller::from_headers(req.headers()) {
         Ok(crate::db::tx::Caller::Key { digest }) if !publishable => Some(digest),
         _ => None,

@@ -61,7 +61,8 @@ async fn handle(
     body: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    if let Some(key) = publishable_key(&req) {
+    if let Some(key) = tx::publishable_key(req.headers()) {
+        let key = key.to_string();
         return publishable(op, &req, body, &state, key).await;
     }
     // The no-key flows ignore any key sent along: they act for nobody yet.
@@ -96,13 +97,6 @@ async fn handle(
 /// Operations a web page may call with a publishable key (the database decides; this list only
 /// decides where browsers get CORS answers).
 const WEB_OPERATIONS: &[&str] = &["list_services", "get_available_slots", "create_booking"];
-
-/// A `fav_pk_…` bearer key: a web page.
-fn publishable_key(req: &HttpRequest) -> Option<String> {
-    let value = req.headers().get(actix_web::http::header::AUTHORIZATION)?.to_str().ok()?;
-    let key = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer "))?.trim();
-    (key.starts_with("fav_pk_") && key.len() <= 256).then(|| key.to_string())
-}
 
 /// A call with a publishable key: checked by `auth.publishable_call` (key, origin, operation),
 /// answered with CORS headers for the calling origin.

@@ -51,9 +51,7 @@ impl Caller {
                 "Send an API key as Authorization: Bearer fav_mcp_…",
             ));
         };
-        let value = header.to_str().unwrap_or_default();
-        let key = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).map(str::trim);
-        match key {
+        match bearer_token(header) {
             Some(key) if !key.is_empty() && key.len() <= 256 => Ok(Caller::from_key(key)),
             _ => Err(ApiError::unauthorized(
                 "invalid_authorization",
@@ -61,6 +59,19 @@ impl Caller {
             )),
         }
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` header value.
+fn bearer_token(header: &actix_web::http::header::HeaderValue) -> Option<&str> {
+    let value = header.to_str().ok()?;
+    value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).map(str::trim)
+}
+
+/// A publishable key (`fav_pk_…`, a web page) presented as the bearer token, if that is what
+/// the request carries: those go to `auth.publishable_call`, not to key authentication.
+pub fn publishable_key(headers: &actix_web::http::header::HeaderMap) -> Option<&str> {
+    let key = bearer_token(headers.get(actix_web::http::header::AUTHORIZATION)?)?;
+    (key.starts_with("fav_pk_") && key.len() <= 256).then_some(key)
 }
 
 impl std::fmt::Debug for Caller {
@@ -433,28 +444,9 @@ pub async fn call_entry_point(
     op: &str,
     request_id: &str,
 ) -> Result<Value, ApiError> {
-    let client = pool.get().await.map_err(ApiError::unavailable)?;
-    let guard = TxGuard { client: Some(client) };
-    let c = guard.client();
     let sql = format!("select auth.{function}($1::jsonb)");
-    let (s_context, s_call) = futures_util::try_join!(c.prepare_cached(SET_CONTEXT), c.prepare_cached(&sql))
-        .map_err(|e| from_db_error(&e))?;
-    let claims = json!({ "via": via.as_str(), "op": op, "request_id": request_id }).to_string();
-    let role = role_for(&Caller::Anonymous);
-    let context_params: [&(dyn ToSql + Sync); 3] = [&role, &claims, &STATEMENT_TIMEOUT];
-    let call_params: [&(dyn ToSql + Sync); 1] = [input];
-    let (r_begin, r_context, r_call, r_commit) = tokio::join!(
-        c.batch_execute("begin isolation level read committed"),
-        c.query_one(&s_context, &context_params),
-        c.query_one(&s_call, &call_params),
-        c.batch_execute("commit"),
-    );
-    guard.finish();
-    r_begin.map_err(|e| from_db_error(&e))?;
-    r_context.map_err(|e| from_db_error(&e))?;
-    let value = json_column(&r_call.map_err(|e| from_db_error(&e))?)?;
-    r_commit.map_err(|e| from_db_error(&e))?;
-    Ok(value)
+    let ctx = json!({ "via": via.as_str(), "op": op, "request_id": request_id });
+    anonymous_call(pool, "begin isolation level read committed", &ctx, &sql, &[input]).await
 }
 
 /// Runs an operation for a publishable key (`fav_pk_…`, a web page) through
@@ -468,24 +460,33 @@ pub async fn call_publishable(
     input: &Value,
     request_id: &str,
 ) -> Result<Value, ApiError> {
+    let ctx = json!({ "via": Via::Rest.as_str(), "op": op.name, "request_id": request_id });
+    let digest: &[u8] = digest;
+    let sql = "select auth.publishable_call($1, $2, $3, $4::jsonb, $5::jsonb)";
+    anonymous_call(pool, begin_sql(op), &ctx, sql, &[&digest, &origin, &op.name, input, &ctx]).await
+}
+
+/// One statement returning jsonb, as `favcrm_anon` with `ctx` as the claims, in its own
+/// transaction pipelined into one round trip.
+async fn anonymous_call(
+    pool: &Pool,
+    begin: &str,
+    ctx: &Value,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Value, ApiError> {
     let client = pool.get().await.map_err(ApiError::unavailable)?;
     let guard = TxGuard { client: Some(client) };
     let c = guard.client();
-    let (s_context, s_call) = futures_util::try_join!(
-        c.prepare_cached(SET_CONTEXT),
-        c.prepare_cached("select auth.publishable_call($1, $2, $3, $4::jsonb, $5::jsonb)")
-    )
-    .map_err(|e| from_db_error(&e))?;
-    let ctx = json!({ "via": Via::Rest.as_str(), "op": op.name, "request_id": request_id });
+    let (s_context, s_call) =
+        futures_util::try_join!(c.prepare_cached(SET_CONTEXT), c.prepare_cached(sql)).map_err(|e| from_db_error(&e))?;
     let claims = ctx.to_string();
     let role = role_for(&Caller::Anonymous);
-    let digest: &[u8] = digest;
     let context_params: [&(dyn ToSql + Sync); 3] = [&role, &claims, &STATEMENT_TIMEOUT];
-    let call_params: [&(dyn ToSql + Sync); 5] = [&digest, &origin, &op.name, input, &ctx];
     let (r_begin, r_context, r_call, r_commit) = tokio::join!(
-        c.batch_execute(begin_sql(op)),
+        c.batch_execute(begin),
         c.query_one(&s_context, &context_params),
-        c.query_one(&s_call, &call_params),
+        c.query_one(&s_call, params),
         c.batch_execute("commit"),
     );
     guard.finish();

@@ -1017,6 +1017,16 @@ async fn one_off_hours_replace_a_dates_weekly_hours() {
         .call(Some(key), Method::PUT, &path(monday), Some(json!({"hours": [{"start": "13:00", "end": "10:00"}]})))
         .await;
     assert_eq!((bad.field(), bad.field_code()), ("hours[0].end", "end_before_start"));
+    let overlapping = app
+        .call(
+            Some(key),
+            Method::PUT,
+            &path(monday),
+            Some(json!({"hours": [{"start": "09:00", "end": "12:00"}, {"start": "11:00", "end": "13:00"}]})),
+        )
+        .await;
+    assert_eq!((overlapping.field(), overlapping.field_code()), ("hours[1]", "overlapping_hours"));
+    assert_eq!(day_slots(monday).await.len(), 8, "nothing was written");
 }
 
 #[tokio::test]
