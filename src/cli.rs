@@ -57,7 +57,8 @@ pub struct GlobalOpts {
     #[arg(long, env = "FAVCRM_MCP_ALLOWED_HOSTS", value_delimiter = ',', global = true)]
     pub mcp_allowed_hosts: Option<Vec<String>>,
 
-    /// Browser origins (comma-separated, with scheme) accepted on MCP requests.
+    /// Browser origins (comma-separated, with scheme, e.g. https://app.example) allowed to call
+    /// /mcp; a request with any other Origin (but the server's own) is refused with 403.
     #[arg(long, env = "FAVCRM_MCP_ALLOWED_ORIGINS", value_delimiter = ',', global = true)]
     pub mcp_allowed_origins: Option<Vec<String>>,
 
@@ -245,8 +246,8 @@ pub struct NewKeyOpts {
     /// Do not save the new key to ~/.config/favcrm/config.toml.
     #[arg(long)]
     pub no_save: bool,
-    /// Print the new key in full (it is shown only once).
-    #[arg(long)]
+    /// Accepted for older scripts: a new key is always printed in full, once.
+    #[arg(long, hide = true)]
     pub show_key: bool,
 }
 
@@ -570,10 +571,7 @@ async fn tool(cmd: ToolCommand) -> anyhow::Result<ExitCode> {
             }
             let result = client(&opts)?.call(&name, args).await?;
             let is_error = result["isError"] == true;
-            let content = result.get("structuredContent").cloned().unwrap_or_else(|| {
-                let text = result["content"][0]["text"].as_str().unwrap_or("");
-                serde_json::from_str(text).unwrap_or_else(|_| text.into())
-            });
+            let content = result_content(&result);
             if opts.json {
                 print_json(&result);
             } else if content["code"] == "confirmation_required" {
@@ -670,11 +668,23 @@ async fn doctor(opts: ClientOpts) -> anyhow::Result<ExitCode> {
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
+/// What a tool result says: its `structuredContent`, or for an error (which carries none) the
+/// problem object in its text.
+fn result_content(result: &serde_json::Value) -> serde_json::Value {
+    match result.get("structuredContent") {
+        Some(content) if !content.is_null() => content.clone(),
+        _ => {
+            let text = result["content"][0]["text"].as_str().unwrap_or("");
+            serde_json::from_str(text).unwrap_or_else(|_| text.into())
+        }
+    }
+}
+
 /// Calls a tool and returns its structured result; a tool error becomes a CLI error with the
 /// server's code and detail.
 async fn call_tool(client: &Client, name: &str, arguments: serde_json::Value) -> anyhow::Result<serde_json::Value> {
     let result = client.call(name, arguments).await?;
-    let content = result.get("structuredContent").cloned().unwrap_or_default();
+    let content = result_content(&result);
     if result["isError"] == true {
         let retry = content["retryAfterSeconds"].as_u64().map(|s| format!(" (retry after {s} s)")).unwrap_or_default();
         // A validation failure names the field and its own code; show those.
@@ -686,7 +696,8 @@ async fn call_tool(client: &Client, name: &str, arguments: serde_json::Value) ->
     Ok(content)
 }
 
-/// Prints a result that holds a new key (masked unless asked) and saves it unless asked not to.
+/// Prints a result that holds a new key, in full: it is shown this once and never again (every
+/// other command masks keys). Saves it unless asked not to.
 fn new_key_result(client: &Client, mut result: serde_json::Value, key: &NewKeyOpts, json: bool) -> anyhow::Result<()> {
     let secret = result["apiKey"].as_str().unwrap_or_default().to_string();
     let saved = if key.no_save || secret.is_empty() {
@@ -697,9 +708,6 @@ fn new_key_result(client: &Client, mut result: serde_json::Value, key: &NewKeyOp
         config.api_key = Some(secret.clone());
         Some(config.save()?)
     };
-    if !key.show_key {
-        result["apiKey"] = mask(&secret).into();
-    }
     if json {
         result["savedTo"] = json!(saved);
         print_json(&result);
@@ -712,9 +720,10 @@ fn new_key_result(client: &Client, mut result: serde_json::Value, key: &NewKeyOp
     );
     println!("API key       {}", result["apiKey"].as_str().unwrap_or(""));
     match saved {
-        Some(path) => println!("\nThe key was saved to {}; `favcrm whoami` uses it.", path.display()),
-        None if key.show_key => println!("\nThe key is shown only this once: store it now."),
-        None => println!("\nThe key was not saved and is shown masked: run again with --show-key to see it."),
+        Some(path) => {
+            println!("\nThe key is shown only this once. It was saved to {}; `favcrm whoami` uses it.", path.display())
+        }
+        None => println!("\nThe key is shown only this once and was not saved: store it now."),
     }
     for step in result["nextSteps"].as_array().into_iter().flatten() {
         println!("- {}", step.as_str().unwrap_or(""));

@@ -69,12 +69,43 @@ pub async fn gate(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
-    normalise_headers(&mut req);
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
     let Some(state) = state else {
         return Ok(deny(req, ApiError::internal("no application state")));
     };
+    // A web page may not make its visitors' browsers call the server: a browser always names
+    // the page's origin, and only the server's own and the configured ones may call.
+    if let Some(origin) = req.headers().get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("");
+        let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+        if !origin_allowed(origin, host, &state.mcp_allowed_origins) {
+            let error = ApiError::new(
+                actix_web::http::StatusCode::FORBIDDEN,
+                "origin_not_allowed",
+                format!(
+                    "Requests from the web origin {origin} are not allowed on /mcp. The operator can allow it \
+                     with FAVCRM_MCP_ALLOWED_ORIGINS."
+                ),
+            );
+            return Ok(deny(req, error));
+        }
+    }
+    // JSON only, as on REST: a form or text/plain body is what a cross-site form can send.
+    if req.method() == actix_web::http::Method::POST
+        && let Some(content_type) = req.headers().get(header::CONTENT_TYPE)
+    {
+        let mime = content_type.to_str().unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        if mime != "application/json" {
+            let error = ApiError::new(
+                actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Send JSON-RPC messages as JSON with Content-Type: application/json.",
+            );
+            return Ok(deny(req, error));
+        }
+    }
+    normalise_headers(&mut req);
     // No Authorization header: a caller without a key, who may register or join a team. A
     // header that is malformed, or a key that is unknown, revoked or expired, is a 401.
     let (caller, principal) = if req.headers().contains_key(header::AUTHORIZATION) {
@@ -110,6 +141,17 @@ pub async fn gate(
 
 fn deny(req: ServiceRequest, error: ApiError) -> ServiceResponse<actix_web::body::BoxBody> {
     req.into_response(error.error_response())
+}
+
+/// Whether a browser origin may call `/mcp`: the server's own (same scheme-less host and port
+/// as the request's `Host`), or one the operator listed.
+fn origin_allowed(origin: &str, host: &str, allowed: &[String]) -> bool {
+    let origin = origin.trim_end_matches('/');
+    if allowed.iter().any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(origin)) {
+        return true;
+    }
+    let authority = origin.split_once("://").map(|(_, rest)| rest).unwrap_or("");
+    !authority.is_empty() && authority.eq_ignore_ascii_case(host)
 }
 
 /// rmcp wants `Accept` to list both JSON and SSE and the body typed as JSON; simple
@@ -254,12 +296,12 @@ fn tools() -> &'static [(&'static Operation, Tool)] {
     &TOOLS
 }
 
-/// A business error as a tool result the agent can read.
+/// A business error as a tool result the agent can read: `isError` with the problem (code,
+/// detail, field errors, a confirmation token or nearby slots) as JSON text. It carries no
+/// `structuredContent`, which must conform to the tool's `outputSchema`: clients that validate
+/// (the TypeScript SDK, MCP Inspector) would otherwise throw the error away unseen.
 fn error_result(error: &ApiError) -> CallToolResult {
-    let body = error.body(None);
-    let mut result = CallToolResult::error(vec![rmcp::model::ContentBlock::text(body.to_string())]);
-    result.structured_content = Some(body);
-    result
+    CallToolResult::error(vec![rmcp::model::ContentBlock::text(error.body(None).to_string())])
 }
 
 impl ServerHandler for FavcrmMcp {
@@ -394,7 +436,6 @@ impl ServerHandler for FavcrmMcp {
 pub fn service(
     state: web::Data<AppState>,
     allowed_hosts: Option<Vec<String>>,
-    allowed_origins: Option<Vec<String>>,
 ) -> rmcp_actix_web::transport::StreamableHttpService<FavcrmMcp> {
     let builder = rmcp_actix_web::transport::StreamableHttpService::builder()
         .service_factory(Arc::new(move || Ok(FavcrmMcp::new(state.clone()))))
@@ -402,8 +443,8 @@ pub fn service(
         .stateful_mode(false)
         .json_response(true)
         .stateless_protocol_metadata_required(false)
-        .maybe_allowed_hosts(allowed_hosts)
-        .maybe_allowed_origins(allowed_origins);
+        // Origins are checked by the gate (the server's own and the operator's list).
+        .maybe_allowed_hosts(allowed_hosts);
     builder
         .on_request_fn(|req, ext| {
             if let Some(ctx) = req.extensions().get::<McpContext>() {

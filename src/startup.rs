@@ -27,6 +27,8 @@ pub struct AppState {
     pub mailer: crate::mail::Mailer,
     /// Proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<IpAddr>,
+    /// Browser origins allowed to call `/mcp` besides the server's own.
+    pub mcp_allowed_origins: Vec<String>,
 }
 
 impl AppState {
@@ -59,7 +61,7 @@ pub struct RequestId(pub String);
 pub struct ServerSettings {
     /// Hosts accepted in the `Host` header of MCP requests. None: loopback only.
     pub mcp_allowed_hosts: Option<Vec<String>>,
-    /// Browser origins accepted on MCP requests. None: no Origin check.
+    /// Browser origins accepted on MCP requests besides the server's own. None: only its own.
     pub mcp_allowed_origins: Option<Vec<String>>,
     /// Requests a minute each API key may make; 0 turns the budget off.
     pub key_requests_per_minute: u32,
@@ -108,8 +110,9 @@ impl Application {
             abuse: crate::ratelimit::AbuseLimits::new(settings.abuse),
             mailer,
             trusted_proxies: settings.trusted_proxies,
+            mcp_allowed_origins: settings.mcp_allowed_origins.clone().unwrap_or_default(),
         });
-        let mcp = mcp::service(state.clone(), settings.mcp_allowed_hosts, settings.mcp_allowed_origins);
+        let mcp = mcp::service(state.clone(), settings.mcp_allowed_hosts);
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())

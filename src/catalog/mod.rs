@@ -115,8 +115,14 @@ impl Operation {
         self.effect == Effect::Read
     }
 
-    /// Checks the input against the operation's input type.
+    /// Checks the input against the operation's input type. Text anywhere in it (values and
+    /// names, free-form objects too) must not hold the NUL character, which PostgreSQL cannot
+    /// store in text or jsonb.
     pub fn check_input(&self, input: &Value) -> Result<(), ApiError> {
+        if let Some(field) = nul_at(input, String::new()) {
+            let detail = format!("{}: text cannot contain the NUL character (U+0000)", display_field(&field));
+            return Err(ApiError::invalid(display_field(&field), "invalid_character", detail));
+        }
         (self.check)(input)
     }
 
@@ -183,6 +189,23 @@ fn shape_error(e: &serde_path_to_error::Error<serde_json::Error>) -> ApiError {
     };
     let detail = if field.is_empty() { detail } else { format!("{field}: {detail}") };
     ApiError::invalid(if field.is_empty() { "(body)".to_string() } else { field }, &code, detail)
+}
+
+/// Where a NUL character is in a value, as a field path (`tags[1]`, `customFields.k`).
+fn nul_at(value: &Value, path: String) -> Option<String> {
+    match value {
+        Value::String(s) => s.contains('\0').then_some(path),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| nul_at(v, format!("{path}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let field = join_field(&path, &k.replace('\0', "\\u0000"));
+            if k.contains('\0') { Some(field) } else { nul_at(v, field) }
+        }),
+        _ => None,
+    }
+}
+
+fn display_field(field: &str) -> String {
+    if field.is_empty() { "(body)".to_string() } else { field.to_string() }
 }
 
 fn join_field(parent: &str, name: &str) -> String {

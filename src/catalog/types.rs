@@ -200,9 +200,20 @@ pub struct Timestamp(pub String);
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        chrono::DateTime::parse_from_rfc3339(&s).map_err(|_| {
+        let time = chrono::DateTime::parse_from_rfc3339(&s).map_err(|_| {
             D::Error::custom("[invalid_timestamp] must be an RFC 3339 time such as 2026-12-01T09:00:00Z")
         })?;
+        // RFC 3339 allows offsets up to ±23:59; no time zone uses more than −12:00 or +14:00,
+        // and PostgreSQL refuses offsets from ±16:00.
+        let offset = time.offset().local_minus_utc();
+        if !(-12 * 3600..=14 * 3600).contains(&offset) {
+            return Err(D::Error::custom(
+                "[invalid_timestamp] the UTC offset must be between -12:00 and +14:00 (or Z)",
+            ));
+        }
+        if !(1..=9999).contains(&chrono::Datelike::year(&time.naive_utc())) {
+            return Err(D::Error::custom("[invalid_timestamp] the year must be between 1 and 9999 (in UTC)"));
+        }
         Ok(Self(s))
     }
 }
@@ -260,8 +271,11 @@ pub struct Date(pub String);
 impl<'de> Deserialize<'de> for Date {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d")
+        let date = chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d")
             .map_err(|_| D::Error::custom("[invalid_date] must be a date YYYY-MM-DD such as 2026-12-24"))?;
+        if !(1..=9999).contains(&chrono::Datelike::year(&date)) {
+            return Err(D::Error::custom("[invalid_date] the year must be between 1 and 9999"));
+        }
         Ok(Self(s))
     }
 }

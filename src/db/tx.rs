@@ -162,16 +162,31 @@ impl Drop for TxGuard {
     }
 }
 
+/// The code of SQLSTATE 40001 and 40P01 (see `crate::error`).
+const CONCURRENT_UPDATE: &str = "concurrent_update";
+
 /// Runs one catalog operation for a caller.
 #[tracing::instrument(skip_all, fields(op = call.op.name, via = call.via.as_str()))]
 pub async fn execute(pool: &Pool, call: Call<'_>) -> Result<Outcome, ApiError> {
-    let client = pool.get().await.map_err(ApiError::unavailable)?;
-    let guard = TxGuard { client: Some(client) };
-    let outcome = match (call.idempotency_key, call.caller) {
-        (Some(key), Caller::Key { digest }) if !call.op.read_only() => idempotent(&guard, &call, digest, key).await,
-        _ => single_round_trip(&guard, &call).await,
+    // A deadlock or serialization failure rolled the whole transaction back, so it is run again
+    // (twice at most) rather than handed to the client as a 409 it did nothing to cause.
+    let mut attempts = 0;
+    let outcome = loop {
+        attempts += 1;
+        let client = pool.get().await.map_err(ApiError::unavailable)?;
+        let guard = TxGuard { client: Some(client) };
+        let outcome = match (call.idempotency_key, call.caller) {
+            (Some(key), Caller::Key { digest }) if !call.op.read_only() => idempotent(&guard, &call, digest, key).await,
+            _ => single_round_trip(&guard, &call).await,
+        };
+        guard.finish();
+        match outcome {
+            Err(e) if e.code == CONCURRENT_UPDATE && attempts < 3 => {
+                tracing::info!(op = call.op.name, attempts, "transaction rolled back by a concurrent one; retrying");
+            }
+            other => break other,
+        }
     };
-    guard.finish();
     if let Ok(Outcome { principal: Some(p), .. }) = &outcome {
         touch_key_if_stale(pool, p);
     }

@@ -1,7 +1,8 @@
 //! Bad input gets a clear 4xx with a stable code and the field at fault, and writes nothing.
 
+use favcrm::catalog;
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::common::TestApp;
 
@@ -147,4 +148,82 @@ async fn a_missing_customer_is_a_404() {
     let org = app.create_org("Glow").await;
     let res = app.get(&org.key, &format!("/v1/customers/{}", uuid::Uuid::now_v7())).await;
     assert_eq!((res.status, res.code()), (StatusCode::NOT_FOUND, "not_found"));
+}
+
+/// Values no operation can take: a NUL character in text (PostgreSQL cannot store it), and
+/// RFC 3339 times whose UTC offsets no time zone has (PostgreSQL refuses ±16:00 and more).
+fn odd_values(schema: &Value) -> Vec<(Value, &'static str)> {
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => vec![],
+    };
+    let mut odd = Vec::new();
+    if types.contains(&"string") || schema.get("enum").is_some() {
+        odd.push((json!("a\u{0}b"), "invalid_character"));
+        if schema["format"] == "date-time" {
+            odd.push((json!("2027-03-02T10:00:00+23:00"), "invalid_timestamp"));
+            odd.push((json!("2027-03-02T10:00:00-16:00"), "invalid_timestamp"));
+            odd.push((json!("0000-01-01T00:00:00Z"), "invalid_timestamp"));
+        }
+        if schema["format"] == "date" {
+            odd.push((json!("0000-01-01"), "invalid_date"));
+        }
+    }
+    if types.contains(&"array") {
+        odd.push((json!(["a\u{0}b"]), "invalid_character"));
+    }
+    if types.contains(&"object") {
+        odd.push((json!({"k\u{0}": "v"}), "invalid_character"));
+        odd.push((json!({"k": "v\u{0}"}), "invalid_character"));
+    }
+    odd
+}
+
+/// A valid input for every operation (the no-key ones included).
+fn valid_input(op: &str, f: &crate::mcp::Fixture) -> Value {
+    match op {
+        "register_organisation_request" => json!({"email": "odd@example.com", "organisationName": "Odd Org"}),
+        "register_organisation_verify" => json!({"requestId": "signup_req_unknown", "code": "123456"}),
+        "accept_team_invite_request" => json!({"token": "fav_inv_unknown"}),
+        "accept_team_invite_verify" => json!({"token": "fav_inv_unknown", "code": "123456"}),
+        _ => crate::mcp::sample(op, f),
+    }
+}
+
+#[tokio::test]
+async fn odd_text_and_times_in_any_field_of_any_operation_are_422s_over_rest_and_mcp() {
+    let app = TestApp::spawn().await;
+    let (org, key, f) = crate::mcp::fixture(&app).await;
+    let before = app.fingerprint(org.id).await;
+    let mut tried = 0;
+    for op in catalog::all() {
+        let key = (!op.is_public()).then_some(key.as_str());
+        let base = valid_input(op.name, &f);
+        let properties = op.input_schema["properties"].as_object().cloned().unwrap_or_default();
+        for (field, schema) in &properties {
+            for (odd, code) in odd_values(schema) {
+                let mut input = base.clone();
+                input[field] = odd.clone();
+                if op.path_params().any(|p| p == field) {
+                    // A path segment: UUIDs, which NUL cannot reach past; the MCP call covers it.
+                    input[field] = json!("a\u{0}b");
+                } else {
+                    let (method, path, body) = crate::isolation::request_for(op, &input);
+                    let res = app.call(key, method, &path, body).await;
+                    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{} {field}={odd}: {}", op.name, res.body);
+                    assert!(res.field().starts_with(field.as_str()), "{} {field}={odd}: {}", op.name, res.body);
+                    assert_eq!(res.field_code(), code, "{} {field}={odd}: {}", op.name, res.body);
+                }
+                let (status, rpc) =
+                    app.rpc(key, "/mcp", "tools/call", json!({"name": op.name, "arguments": input}), &[]).await;
+                assert_eq!(status, StatusCode::OK, "{} {field}={odd}: {rpc}", op.name);
+                let problem = crate::mcp::problem(&rpc["result"]);
+                assert_eq!(problem["status"], 422, "{} {field}={odd}: {problem}", op.name);
+                tried += 1;
+            }
+        }
+    }
+    assert!(tried > 200, "only {tried} odd inputs were tried");
+    assert_eq!(app.fingerprint(org.id).await, before, "an odd input changed something");
 }

@@ -76,13 +76,22 @@ fn every_day(ranges: &[(&str, &str)]) -> Value {
     )
 }
 
-/// The next date on `weekday` at least `min_days` from today.
-fn next(weekday: Weekday, min_days: i64) -> NaiveDate {
-    let mut d = Utc::now().date_naive() + Duration::days(min_days);
-    while d.weekday() != weekday {
-        d += Duration::days(1);
-    }
-    d
+/// Today, by the clock the server's database uses (the tests run beside it, so they share it;
+/// `every_weekday` below moves that clock for both). Tests choose dates by their distance from
+/// today, never by weekday, so that no cut-off, notice or window is crossed on some days only.
+fn today() -> NaiveDate {
+    Utc::now().date_naive()
+}
+
+/// The date `days` after today.
+fn in_days(days: i64) -> NaiveDate {
+    today() + Duration::days(days)
+}
+
+/// The first date on `weekday` from 3 to 9 days ahead: for tests whose staff work some
+/// weekdays only (every such date is well inside the 90-day booking window and past any notice).
+fn next(weekday: Weekday) -> NaiveDate {
+    (3..10).map(in_days).find(|d| d.weekday() == weekday).unwrap()
 }
 
 /// The n-th Sunday of a month.
@@ -102,7 +111,7 @@ fn last_sunday(year: i32, month: u32) -> NaiveDate {
 /// The first such date at least 15 days ahead (this year's or next year's), so the tests do
 /// not depend on the day they run.
 fn upcoming(date_in: impl Fn(i32) -> NaiveDate) -> NaiveDate {
-    let soon = Utc::now().date_naive() + Duration::days(15);
+    let soon = in_days(15);
     (soon.year()..).map(&date_in).find(|d| *d >= soon).unwrap()
 }
 
@@ -130,7 +139,7 @@ fn local_times(tz: Tz, res: &Res) -> Vec<String> {
 async fn slots_follow_hours_and_breaks_and_bookings_take_them() {
     let app = TestApp::spawn().await;
     let s = app.studio("Europe/London", every_day(&[("09:00", "12:00"), ("13:00", "17:00")]), json!({}), 1).await;
-    let day = next(Weekday::Tue, 3);
+    let day = in_days(3);
     let (from, to) = (at(s.tz, day, 0, 0), at(s.tz, day, 23, 59));
     let slots = app.slots(&s.org.key, &s.service, from, to, "").await;
     assert_eq!(slots.status, StatusCode::OK, "{}", slots.body);
@@ -171,7 +180,7 @@ async fn buffers_keep_time_free_around_bookings() {
             1,
         )
         .await;
-    let day = next(Weekday::Wed, 3);
+    let day = in_days(3);
     assert_eq!(app.book(&s.org.key, &s.service, at(s.tz, day, 11, 0), json!({})).await.status, StatusCode::CREATED);
     let slots = app.slots(&s.org.key, &s.service, at(s.tz, day, 9, 0), at(s.tz, day, 14, 0), "").await;
     // 11:00–12:00 holds 10:45–12:15; a new booking needs 15 minutes before and after too.
@@ -184,7 +193,7 @@ async fn buffers_keep_time_free_around_bookings() {
 async fn fifty_concurrent_bookings_of_one_slot_give_exactly_one() {
     let app = TestApp::spawn().await;
     let s = app.studio("Europe/London", every_day(&[("09:00", "17:00")]), json!({}), 1).await;
-    let start = at(s.tz, next(Weekday::Thu, 3), 10, 0);
+    let start = at(s.tz, in_days(3), 10, 0);
     let calls = (0..50).map(|i| {
         let customer = json!({"customer": {"name": format!("C{i}"), "email": format!("c{i}@example.com")}});
         app.book(&s.org.key, &s.service, start, customer)
@@ -202,7 +211,7 @@ async fn fifty_concurrent_bookings_of_one_slot_give_exactly_one() {
 async fn any_staff_spreads_concurrent_bookings_over_free_staff() {
     let app = TestApp::spawn().await;
     let s = app.studio("Europe/London", every_day(&[("09:00", "17:00")]), json!({}), 3).await;
-    let start = at(s.tz, next(Weekday::Fri, 3), 15, 0);
+    let start = at(s.tz, in_days(3), 15, 0);
     let calls = (0..10).map(|i| {
         let body =
             json!({"staffId": "any", "customer": {"name": format!("C{i}"), "phone": format!("+44 7700 90{i:04}")}});
@@ -319,8 +328,12 @@ async fn bad_ranges_and_starts_get_clear_codes() {
     assert_eq!(backwards.field_code(), "range_end_before_start");
     let long = app.slots(&s.org.key, &s.service, now, now + Duration::days(32), "").await;
     assert_eq!(long.field_code(), "range_too_long");
-    let soon = app.book(&s.org.key, &s.service, now - Duration::hours(1), json!({})).await;
-    assert_eq!(soon.field_code(), "too_soon");
+    let past = app.book(&s.org.key, &s.service, now - Duration::hours(1), json!({})).await;
+    assert_eq!(past.field_code(), "in_the_past", "{}", past.body);
+    let notice = app.patch(&s.org.key, &format!("/v1/services/{}", s.service), json!({"minNoticeMinutes": 4320})).await;
+    assert_eq!(notice.status, StatusCode::OK, "{}", notice.body);
+    let soon = app.book(&s.org.key, &s.service, now + Duration::hours(2), json!({})).await;
+    assert_eq!(soon.field_code(), "too_soon", "{}", soon.body);
     let far = app.book(&s.org.key, &s.service, now + Duration::days(200), json!({})).await;
     assert_eq!(far.field_code(), "too_far_ahead");
     let no_customer = app
@@ -464,7 +477,7 @@ async fn staff_see_and_change_only_their_own_bookings() {
     let (user, staff_key) = app.add_member(&s.org, "staff", None).await;
     let linked = app.patch(&s.org.key, &format!("/v1/staff/{}", s.staff[0]), json!({"userId": user.to_string()})).await;
     assert_eq!(linked.status, StatusCode::OK, "{}", linked.body);
-    let day = next(Weekday::Mon, 3);
+    let day = in_days(3);
     let mine = app.book(&s.org.key, &s.service, at(s.tz, day, 10, 0), json!({"staffId": s.staff[0]})).await;
     let theirs = app.book(&s.org.key, &s.service, at(s.tz, day, 10, 0), json!({"staffId": s.staff[1]})).await;
     assert_eq!(theirs.status, StatusCode::CREATED, "{}", theirs.body);
@@ -696,7 +709,7 @@ pub fn booking_sample(op: &str, f: &BookingFixture) -> Option<Value> {
 async fn a_class_of_eight_takes_exactly_eight_of_twenty_concurrent_bookings() {
     let app = TestApp::spawn().await;
     let s = app.studio("Europe/London", every_day(&[("06:00", "22:00")]), json!({"capacity": 8}), 1).await;
-    let start = at(s.tz, next(Weekday::Tue, 3), 18, 0);
+    let start = at(s.tz, in_days(3), 18, 0);
     let scheduled = app
         .post(
             &s.org.key,
@@ -732,7 +745,11 @@ async fn a_cancelled_seat_goes_to_the_waiting_list_in_order_until_the_cut_off() 
     let app = TestApp::spawn().await;
     let s = app.studio("Europe/London", every_day(&[("06:00", "22:00")]), json!({"capacity": 2}), 1).await;
     let key = &s.org.key;
-    let start = at(s.tz, next(Weekday::Wed, 3), 18, 0);
+    // Three days ahead at 18:00 London is 2 to 4 days away, whatever the day and hour: inside
+    // the default one-hour cut-off's reach, and inside the 7-day cut-off set below.
+    let start = at(s.tz, in_days(3), 18, 0);
+    let until_start = start - Utc::now();
+    assert!(until_start > Duration::hours(2) && until_start < Duration::days(7) - Duration::hours(1));
     let session = app
         .post(
             key,
@@ -784,8 +801,10 @@ async fn a_cancelled_seat_goes_to_the_waiting_list_in_order_until_the_cut_off() 
     assert_eq!(sessions.body["items"][0]["seatsBooked"], 2);
     assert_eq!(sessions.body["items"][0]["waiting"], 1);
 
-    // Past the cut-off a freed seat stays free.
-    app.patch(key, &format!("/v1/services/{}", s.service), json!({"waitlistCutoffMinutes": 10080})).await;
+    // Past the cut-off (now 7 days before the start, so the start is inside it) a freed seat
+    // stays free.
+    let cutoff = app.patch(key, &format!("/v1/services/{}", s.service), json!({"waitlistCutoffMinutes": 10080})).await;
+    assert_eq!(cutoff.status, StatusCode::OK, "{}", cutoff.body);
     app.confirmed(key, Method::POST, &format!("/v1/bookings/{}/cancel", seats[1]), Some(json!({}))).await;
     let list = app.get(key, &format!("/v1/class-sessions/{session}/waitlist")).await;
     assert_eq!(list.body["items"].as_array().unwrap().len(), 1, "Dan still waits: {}", list.body);
@@ -852,7 +871,7 @@ async fn weekly_classes_keep_their_wall_clock_time_and_never_overlap_appointment
     let cut =
         app.post(key, "/v1/services", json!({"name": "Cut", "durationMinutes": 60, "staffIds": [s.staff[0]]})).await;
     let cut = cut.body["id"].as_str().unwrap().to_string();
-    let day = next(Weekday::Thu, 3);
+    let day = in_days(3);
     app.post(
         key,
         "/v1/class-sessions",
@@ -917,7 +936,7 @@ async fn a_web_page_with_a_publishable_key_can_list_find_and_book_and_nothing_el
     assert_eq!(services.status, StatusCode::OK, "{}", services.body);
     assert_eq!(services.headers["access-control-allow-origin"], "https://glow.example");
     assert_eq!(services.body["items"][0]["id"], s.service.as_str());
-    let day = next(Weekday::Tue, 3);
+    let day = in_days(3);
     let from = at(s.tz, day, 0, 0).to_rfc3339();
     let to = at(s.tz, day, 23, 0).to_rfc3339();
     let slots = page(
@@ -936,6 +955,29 @@ async fn a_web_page_with_a_publishable_key_can_list_find_and_book_and_nothing_el
     .await;
     assert_eq!(booked.status, StatusCode::CREATED, "{}", booked.body);
     assert_eq!(booked.headers["access-control-allow-origin"], "https://glow.example");
+    let customer_id = app.get(&s.org.key, &format!("/v1/bookings/{}", booked.body["id"].as_str().unwrap())).await.body
+        ["customerId"]
+        .clone();
+    // The answer does not depend on whether the customer was known: no customerId, whose
+    // UUIDv7 would tell when an existing customer was created.
+    let known = app.customer(&s.org, json!({"name": "Regular", "email": "regular@example.com"})).await;
+    let mut shapes = Vec::new();
+    for (hour, email) in [(1, "regular@example.com"), (2, "stranger@example.com")] {
+        let start = (start.parse::<DateTime<Utc>>().unwrap() + Duration::hours(hour)).to_rfc3339();
+        let res = page(
+            Method::POST,
+            "/v1/bookings".into(),
+            Some(json!({"serviceId": s.service, "start": start, "customer": {"name": "Someone", "email": email}})),
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+        assert!(!res.body.to_string().contains(&known.to_string()), "the known customer's id: {}", res.body);
+        assert!(res.body.get("customerId").is_none(), "{}", res.body);
+        let mut keys: Vec<String> = res.body.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        shapes.push(keys);
+    }
+    assert_eq!(shapes[0], shapes[1]);
     let events = app.get(&s.org.key, "/v1/audit-events?tableName=bookings").await;
     assert_eq!(events.body["items"][0]["via"], "rest");
 
@@ -943,7 +985,7 @@ async fn a_web_page_with_a_publishable_key_can_list_find_and_book_and_nothing_el
     let by_id = page(
         Method::POST,
         "/v1/bookings".into(),
-        Some(json!({"serviceId": s.service, "start": start, "customerId": booked.body["customerId"]})),
+        Some(json!({"serviceId": s.service, "start": start, "customerId": customer_id})),
     )
     .await;
     assert_eq!(by_id.field_code(), "not_allowed_for_publishable_key");
@@ -981,8 +1023,8 @@ async fn one_off_hours_replace_a_dates_weekly_hours() {
     let weekdays: Value = (1..=5).map(|d| json!({"weekday": d, "start": "09:00", "end": "17:00"})).collect();
     let s = app.studio("Europe/London", weekdays, json!({}), 1).await;
     let key = &s.org.key;
-    let saturday = next(Weekday::Sat, 3);
-    let monday = next(Weekday::Mon, 3);
+    let saturday = next(Weekday::Sat);
+    let monday = next(Weekday::Mon);
     let day_slots = |day: NaiveDate| {
         let app = &app;
         let service = s.service.clone();
@@ -1050,7 +1092,7 @@ async fn web_pages_are_limited_per_visitor_not_per_shared_key() {
             app.call_with(Some(&pk), Method::GET, "/v1/services", None, &[("Origin", "https://glow.example")]).await;
         assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     }
-    let day = next(Weekday::Wed, 3);
+    let day = in_days(3);
     let book = |hour: u32, visitor: &'static str| {
         let app = &app;
         let pk = pk.clone();
@@ -1074,4 +1116,59 @@ async fn web_pages_are_limited_per_visitor_not_per_shared_key() {
     assert!(third.headers.contains_key("retry-after"));
     assert_eq!(third.headers["access-control-allow-origin"], "https://glow.example", "the page can show the error");
     assert_eq!(book(11, "203.0.113.9").await.status, StatusCode::CREATED, "another visitor books");
+}
+
+#[tokio::test]
+async fn two_staff_booked_at_once_for_a_service_needing_a_room_both_get_one_of_the_two_free_rooms() {
+    let app = TestApp::spawn().await;
+    let s = app.studio("Europe/London", every_day(&[("08:00", "20:00")]), json!({"resourceTypes": ["room"]}), 2).await;
+    for name in ["Room 1", "Room 2"] {
+        let room = app.post(&s.org.key, "/v1/resources", json!({"name": name, "type": "room"})).await;
+        assert_eq!(room.status, StatusCode::CREATED, "{}", room.body);
+    }
+    let day = in_days(3);
+    // Every round is a fresh race at a new time: by named staff, then by "any".
+    for hour in 8..20 {
+        let start = at(s.tz, day, hour, 0);
+        let staff = |i: usize| if hour % 2 == 0 { json!(s.staff[i]) } else { json!("any") };
+        let calls = (0..2).map(|i| {
+            let body = json!({"staffId": staff(i), "customer": {"name": format!("C{hour}-{i}"), "email": format!("c{hour}-{i}@example.com")}});
+            app.book(&s.org.key, &s.service, start, body)
+        });
+        let results = futures_util::future::join_all(calls).await;
+        for r in &results {
+            assert_eq!(r.status, StatusCode::CREATED, "at {hour}:00 a booking was lost: {}", r.body);
+        }
+        let rooms: Vec<&Value> = results.iter().map(|r| &r.body["resourceIds"][0]).collect();
+        assert_ne!(rooms[0], rooms[1], "one room each");
+        assert_ne!(results[0].body["staffId"], results[1].body["staffId"]);
+    }
+}
+
+#[tokio::test]
+async fn one_new_customer_booking_several_times_at_once_gets_every_booking_and_stays_one_customer() {
+    let app = TestApp::spawn().await;
+    let s = app.studio("Europe/London", every_day(&[("08:00", "20:00")]), json!({}), 1).await;
+    let day = in_days(3);
+    for (round, customer) in [
+        json!({"name": "Nina New", "email": "nina@example.com"}),
+        json!({"name": "Pat Phone", "phone": "+44 7700 900777"}),
+        json!({"name": "Bo Both", "email": "bo@example.com", "phone": "+44 7700 900888"}),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let calls = (0..4).map(|i| {
+            let start = at(s.tz, day, 8 + (round as u32) * 4 + i, 0);
+            app.book(&s.org.key, &s.service, start, json!({"customer": customer.clone()}))
+        });
+        let results = futures_util::future::join_all(calls).await;
+        for r in &results {
+            assert_eq!(r.status, StatusCode::CREATED, "{customer}: {}", r.body);
+        }
+        let mut ids: Vec<&str> = results.iter().map(|r| r.body["customerId"].as_str().unwrap()).collect();
+        ids.dedup();
+        assert_eq!(ids.len(), 1, "{customer} became {} customers", ids.len());
+    }
+    assert_eq!(app.count("app.customers", Some(s.org.id)).await, 3);
 }

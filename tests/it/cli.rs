@@ -289,9 +289,11 @@ async fn a_newcomer_signs_up_invites_a_colleague_who_joins_all_from_the_cli() {
         run(&home, &["signup", "verify", "--request-id", &request_id, "--code", &code_text])
     });
     assert_eq!(code, Some(0), "{out}");
-    assert!(out.contains("Rae Tutors") && out.contains("fav_mcp_") && out.contains('…'), "masked key: {out}");
+    assert!(out.contains("Rae Tutors"), "{out}");
     let config = std::fs::read_to_string(home.join(".config/favcrm/config.toml")).unwrap();
-    assert!(config.contains("fav_mcp_"), "the key was saved");
+    let saved = config.split('"').find(|s| s.starts_with("fav_mcp_")).expect("the key was saved");
+    assert!(out.contains(saved), "the new key is shown in full, once: {out}");
+    assert!(out.contains("shown only this once"), "{out}");
     let (code, out) = tokio::task::block_in_place(|| run(&home, &["whoami", "--json"]));
     assert_eq!(code, Some(0), "{out}");
     let me: Value = serde_json::from_str(&out).unwrap();
@@ -316,23 +318,13 @@ async fn a_newcomer_signs_up_invites_a_colleague_who_joins_all_from_the_cli() {
     let (code, out) = tokio::task::block_in_place(|| {
         run(
             &colleague_home,
-            &[
-                "team",
-                "invite",
-                "accept-verify",
-                "--token",
-                &token,
-                "--code",
-                &ted_code,
-                "--name",
-                "Ted Ng",
-                "--show-key",
-            ],
+            &["team", "invite", "accept-verify", "--token", &token, "--code", &ted_code, "--name", "Ted Ng", "--json"],
         )
     });
     assert_eq!(code, Some(0), "{out}");
-    let ted_key = out.split_whitespace().find(|w| w.starts_with("fav_mcp_")).unwrap().to_string();
-    assert!(!ted_key.contains('…'), "--show-key prints the key in full: {out}");
+    let joined: Value = serde_json::from_str(&out).unwrap();
+    let ted_key = joined["apiKey"].as_str().unwrap().to_string();
+    assert!(!ted_key.contains('…'), "the new key is printed in full, with --json too: {out}");
     assert_eq!(app.get(&ted_key, "/v1/organisation").await.body["name"], "Rae Tutors");
 
     let (code, out) = tokio::task::block_in_place(|| run(&colleague_home, &["team", "list"]));
@@ -358,7 +350,9 @@ async fn a_studio_is_booked_from_the_cli() {
             .output()
             .unwrap();
         let result: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-        (out.status.code(), result["structuredContent"].clone())
+        let content =
+            if result["isError"] == true { crate::mcp::problem(&result) } else { result["structuredContent"].clone() };
+        (out.status.code(), content)
     };
     let from = (chrono::Utc::now() + chrono::Duration::days(2)).to_rfc3339();
     let to = (chrono::Utc::now() + chrono::Duration::days(4)).to_rfc3339();

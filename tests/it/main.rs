@@ -10,6 +10,7 @@ mod confirmation;
 mod customers;
 mod embedded;
 mod errors;
+mod every_weekday;
 mod health;
 mod idempotency;
 mod isolation;

@@ -50,6 +50,15 @@ impl TestApp {
     }
 }
 
+/// The problem an error result carries: `isError`, no `structuredContent` (it would have to
+/// match the tool's `outputSchema`), and the problem object as JSON text.
+pub fn problem(result: &Value) -> Value {
+    assert_eq!(result["isError"], true, "not an error: {result}");
+    assert!(result.get("structuredContent").is_none_or(Value::is_null), "an error with structuredContent: {result}");
+    let text = result["content"][0]["text"].as_str().unwrap_or_else(|| panic!("no text: {result}"));
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("the error text is not a problem object ({e}): {text}"))
+}
+
 fn names(tools: &[Value]) -> Vec<String> {
     tools.iter().map(|t| t["name"].as_str().unwrap().to_string()).collect()
 }
@@ -154,7 +163,7 @@ async fn an_unknown_tool_and_a_malformed_request_are_json_rpc_errors() {
 }
 
 /// Records the samples name.
-struct Fixture {
+pub struct Fixture {
     bookings: crate::bookings::BookingFixture,
     customer: String,
     spare_key: String,
@@ -165,7 +174,7 @@ struct Fixture {
 }
 
 /// Inputs for every tool, valid for `org`, naming records of the fixture.
-fn sample(op: &str, f: &Fixture) -> Value {
+pub fn sample(op: &str, f: &Fixture) -> Value {
     let (customer, spare_key) = (f.customer.as_str(), f.spare_key.as_str());
     if let Some(input) = crate::bookings::booking_sample(op, &f.bookings) {
         return input;
@@ -192,7 +201,7 @@ fn sample(op: &str, f: &Fixture) -> Value {
     }
 }
 
-async fn fixture(app: &TestApp) -> (Org, String, Fixture) {
+pub async fn fixture(app: &TestApp) -> (Org, String, Fixture) {
     let org = app.create_org("Glow").await;
     let key = app_key(app, &org).await;
     let customer = app.customer(&org, json!({"name": "Amy", "tags": ["facial"]})).await.to_string();
@@ -251,7 +260,7 @@ async fn every_tool_answers_with_output_that_matches_its_schema_and_refuses_unkn
         extra["notAField"] = json!(1);
         let refused = app.tool(&key, name, extra).await;
         assert_eq!(refused["isError"], true, "{name} accepted an unknown field");
-        assert_eq!(refused["structuredContent"]["errors"][0]["code"], "unknown_field", "{name}");
+        assert_eq!(problem(&refused)["errors"][0]["code"], "unknown_field", "{name}");
     }
 }
 
@@ -295,7 +304,7 @@ async fn scopes_decide_which_tools_are_listed_and_the_database_refuses_the_rest(
     assert!(tools.iter().all(|t| t["annotations"]["readOnlyHint"] == true), "{:?}", names(&tools));
     let refused = app.tool(&reader, "create_customer", json!({"name": "Amy"})).await;
     assert_eq!(refused["isError"], true);
-    assert_eq!(refused["structuredContent"]["code"], "insufficient_scope");
+    assert_eq!(problem(&refused)["code"], "insufficient_scope");
     assert_eq!(app.count("app.customers", None).await, 0);
 
     let (_, staff) = app.add_member(&org, "staff", None).await;
@@ -340,7 +349,7 @@ async fn toolsets_and_read_only_mode_narrow_the_list_and_the_calls() {
         )
         .await;
     assert_eq!(body["result"]["isError"], true, "{body}");
-    assert_eq!(body["result"]["structuredContent"]["code"], "tool_not_enabled");
+    assert_eq!(problem(&body["result"])["code"], "tool_not_enabled");
     assert_eq!(app.count("app.customers", None).await, 0);
 
     let crm =
@@ -358,19 +367,18 @@ async fn an_agent_cannot_delete_over_mcp_without_a_confirmation_token() {
     let org = app.create_org("Glow").await;
     let id = app.customer(&org, json!({"name": "Amy"})).await.to_string();
     let first = app.tool(&org.key, "delete_customer", json!({"customerId": id})).await;
-    assert_eq!(first["isError"], true);
-    let problem = &first["structuredContent"];
-    assert_eq!(problem["code"], "confirmation_required");
-    assert_eq!(problem["preview"]["target"]["name"], "Amy");
+    let asked = problem(&first);
+    assert_eq!(asked["code"], "confirmation_required");
+    assert_eq!(asked["preview"]["target"]["name"], "Amy");
     assert!(app.get(&org.key, &format!("/v1/customers/{id}")).await.body["deletedAt"].is_null());
-    let token = problem["confirmationToken"].as_str().unwrap();
+    let token = asked["confirmationToken"].as_str().unwrap();
     let done = app.tool(&org.key, "delete_customer", json!({"customerId": id, "confirmationToken": token})).await;
     assert_eq!(done["isError"], false, "{done}");
     let again = app.tool(&org.key, "delete_customer", json!({"customerId": id, "confirmationToken": token})).await;
-    assert_eq!(again["structuredContent"]["code"], "invalid_confirmation_token");
+    assert_eq!(problem(&again)["code"], "invalid_confirmation_token");
     // A token obtained over MCP also works over REST for the same key: it is the caller's property.
     app.post(&org.key, &format!("/v1/customers/{id}/restore"), json!({})).await;
-    let token = app.tool(&org.key, "delete_customer", json!({"customerId": id})).await["structuredContent"]["confirmationToken"]
+    let token = problem(&app.tool(&org.key, "delete_customer", json!({"customerId": id})).await)["confirmationToken"]
         .as_str()
         .unwrap()
         .to_string();
@@ -396,7 +404,7 @@ async fn the_idempotency_key_argument_makes_a_retried_create_safe() {
     assert_eq!(first["structuredContent"]["id"], second["structuredContent"]["id"]);
     assert_eq!(app.count("app.customers", None).await, 1);
     let reused = app.tool(&org.key, "create_customer", json!({"name": "Ben", "idempotencyKey": "agent-retry-1"})).await;
-    assert_eq!(reused["structuredContent"]["code"], "idempotency_key_reused");
+    assert_eq!(problem(&reused)["code"], "idempotency_key_reused");
 }
 
 #[tokio::test]
@@ -452,4 +460,44 @@ fn every_skill_is_indexed_and_its_front_matter_is_well_formed() {
         let entry = index["skills"].as_array().unwrap().iter().find(|s| s["name"] == skill.name).unwrap();
         assert_eq!(entry["description"], skill.description.as_str());
     }
+}
+
+#[tokio::test]
+async fn a_web_page_cannot_make_its_visitors_browsers_call_mcp() {
+    let mut settings = crate::common::relaxed();
+    settings.mcp_allowed_origins = Some(vec!["https://app.example".into()]);
+    let app = TestApp::spawn_with(settings).await;
+    let signup =
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "register_organisation_request",
+        "arguments": {"email": "victim@example.com", "organisationName": "Spam"}}})
+        .to_string();
+    let post = |content_type: &'static str, origin: Option<String>| {
+        let mut req =
+            app.http.post(format!("{}/mcp", app.base)).header("content-type", content_type).body(signup.clone());
+        if let Some(origin) = origin {
+            req = req.header("origin", origin);
+        }
+        async move {
+            let res = req.send().await.unwrap();
+            let status = res.status();
+            (status, res.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    // What a cross-site form or fetch without preflight can send.
+    let (status, body) = post("text/plain", Some("https://evil.example".into())).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("origin_not_allowed")), "{body}");
+    let (status, body) = post("application/json", Some("https://evil.example".into())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) = post("text/plain", None).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::UNSUPPORTED_MEDIA_TYPE, Some("unsupported_media_type")));
+    let (status, _) = post("application/x-www-form-urlencoded", None).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(app.mails_to("victim@example.com").is_empty(), "no mail went out");
+    // The operator's origin and the server's own may call.
+    let (status, body) = post("application/json", Some("https://app.example".into())).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let own = app.base.clone();
+    let (status, body) = post("application/json; charset=utf-8", Some(own)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(app.mails_to("victim@example.com").len(), 2);
 }

@@ -66,3 +66,54 @@ fn the_openapi_document_passes_a_third_party_validator() {
     let out = Command::new(&python).arg(script).arg(document).output().unwrap();
     assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
 }
+
+/// `node_modules` with the pinned TypeScript SDK (tests/mcp_client/ts/package-lock.json), made
+/// once per run under Cargo's test scratch folder and kept while the lock file does not change.
+fn node_with_sdk() -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let source = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/mcp_client/ts");
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("mcp-client-ts");
+        let lock = std::fs::read_to_string(source.join("package-lock.json")).unwrap();
+        let stamp = dir.join("lock.installed");
+        if std::fs::read_to_string(&stamp).ok().as_deref() != Some(lock.as_str()) {
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            for file in ["package.json", "package-lock.json"] {
+                std::fs::copy(source.join(file), dir.join(file)).unwrap();
+            }
+            let out = Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+                .current_dir(&dir)
+                .output()
+                .expect("Node.js 20+ and npm are needed for the TypeScript MCP client test");
+            assert!(out.status.success(), "npm ci failed: {}", String::from_utf8_lossy(&out.stderr));
+            std::fs::write(&stamp, lock).unwrap();
+        }
+        std::fs::copy(source.join("check_server.mjs"), dir.join("check_server.mjs")).unwrap();
+        dir
+    })
+    .clone()
+}
+
+#[tokio::test]
+async fn the_official_typescript_mcp_sdk_sees_every_error_and_completes_a_confirmed_delete() {
+    let dir = tokio::task::spawn_blocking(node_with_sdk).await.unwrap();
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Glow").await;
+    let url = format!("{}/mcp", app.base);
+    let out = tokio::process::Command::new("node")
+        .arg(dir.join("check_server.mjs"))
+        .arg(&url)
+        .arg(&org.key)
+        .current_dir(&dir)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the TypeScript SDK client failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -121,7 +121,7 @@ async fn an_mcp_client_without_a_key_sees_only_the_no_key_tools_and_can_sign_up_
     // Everything else is refused without a key, over MCP and REST.
     let refused = app.anon_tool("list_customers", json!({})).await;
     assert_eq!(refused["isError"], true);
-    assert_eq!(refused["structuredContent"]["code"], "unauthenticated");
+    assert_eq!(crate::mcp::problem(&refused)["code"], "unauthenticated");
     let rest = app.call(None, Method::GET, "/v1/customers", None).await;
     assert_eq!(rest.status, StatusCode::UNAUTHORIZED);
     // A bad key is still a 401, not an anonymous session.
@@ -295,8 +295,9 @@ async fn registration_requests_are_limited_per_address_with_retry_after_over_res
         .anon_tool("register_organisation_request", json!({"email": "p9@example.com", "organisationName": "Org"}))
         .await;
     assert_eq!(over_mcp["isError"], true);
-    assert_eq!(over_mcp["structuredContent"]["code"], "rate_limited");
-    assert!(over_mcp["structuredContent"]["retryAfterSeconds"].as_u64().unwrap() > 0);
+    let limited = crate::mcp::problem(&over_mcp);
+    assert_eq!(limited["code"], "rate_limited");
+    assert!(limited["retryAfterSeconds"].as_u64().unwrap() > 0);
 
     // Another client address (behind the trusted proxy) has its own budget.
     let other = app

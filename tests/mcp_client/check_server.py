@@ -7,6 +7,7 @@ Exits 0 when every check passes; prints what failed otherwise. Run by tests/it/m
 
 import asyncio
 import email
+import json
 import email.policy
 import pathlib
 import re
@@ -16,6 +17,14 @@ import httpx2
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
+
+
+def problem(result) -> dict:
+    """The problem object of an error result: JSON text, and no structured content (which would
+    have to match the tool's output schema)."""
+    assert result.is_error, result
+    assert result.structured_content is None, result
+    return json.loads(result.content[0].text)
 
 
 async def session_checks(url: str, key: str) -> None:
@@ -58,16 +67,14 @@ async def session_checks(url: str, key: str) -> None:
                 assert [c["id"] for c in listed.structured_content["items"]] == [customer["id"]], listed
 
                 bad = await session.call_tool("create_customer", {"name": "X", "email": "not-an-email"})
-                assert bad.is_error, bad
-                assert bad.structured_content["errors"][0]["field"] == "email", bad.structured_content
+                assert problem(bad)["errors"][0]["field"] == "email", bad
 
                 unknown_field = await session.call_tool("create_customer", {"name": "X", "colour": "red"})
                 assert unknown_field.is_error, unknown_field
 
-                refused = await session.call_tool("delete_customer", {"customerId": customer["id"]})
-                assert refused.is_error, refused
-                assert refused.structured_content["code"] == "confirmation_required", refused.structured_content
-                token = refused.structured_content["confirmationToken"]
+                refused = problem(await session.call_tool("delete_customer", {"customerId": customer["id"]}))
+                assert refused["code"] == "confirmation_required", refused
+                token = refused["confirmationToken"]
                 deleted = await session.call_tool(
                     "delete_customer", {"customerId": customer["id"], "confirmationToken": token}
                 )
@@ -125,7 +132,7 @@ async def signup_without_a_key(url: str, mailbox: pathlib.Path) -> None:
                 )
                 code = latest_code(mailbox, "sdk@example.com")
                 if code != "000000":
-                    assert wrong.is_error and wrong.structured_content["errors"][0]["code"] == "invalid_code", wrong
+                    assert problem(wrong)["errors"][0]["code"] == "invalid_code", wrong
                 done = await session.call_tool("register_organisation_verify", {"requestId": request_id, "code": code})
                 assert not done.is_error, done
                 new_key = done.structured_content["apiKey"]
