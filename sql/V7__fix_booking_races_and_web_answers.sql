@@ -184,3 +184,149 @@ begin
 end
 $$;
 comment on function app.public_booking(jsonb) is 'create_booking for a web page (publishable key): by customer name and email or phone only; the answer leaves out customerId, so it does not tell whether the customer existed.';
+
+-- ---------------------------------------------------------------------------------------
+-- Slots: a default range, a reason when there are none, and a resource filter that refuses
+-- what it cannot match
+-- ---------------------------------------------------------------------------------------
+
+-- The range of a slots request: from now and a week long unless given; at most 31 days.
+create or replace function app.slot_range(p jsonb) returns tstzrange
+language plpgsql stable set search_path = '' as $$
+declare
+  v_from timestamptz := coalesce((p ->> 'from')::timestamptz, pg_catalog.now());
+  v_to timestamptz := coalesce((p ->> 'to')::timestamptz, v_from + interval '7 days');
+begin
+  if v_to <= v_from then
+    perform app.raise_invalid('to', 'range_end_before_start', 'to must be after from.');
+  end if;
+  if v_to - v_from > interval '31 days' then
+    perform app.raise_invalid('to', 'range_too_long', 'Ask for at most 31 days of slots at a time.');
+  end if;
+  return pg_catalog.tstzrange(v_from, v_to);
+end
+$$;
+
+-- A resource named by a booking or a slots request must exist and be of a type the service needs.
+create function app.require_usable_resource(s app.services, p_resource uuid) returns void
+language plpgsql stable set search_path = '' as $$
+declare
+  v_type text;
+begin
+  if p_resource is null then
+    return;
+  end if;
+  select r.type into v_type from app.resources r
+   where r.org_id = s.org_id and r.id = p_resource and r.archived_at is null;
+  if not found then
+    perform app.raise_invalid('resourceId', 'unknown_resource', 'No active resource has that id; list_resources shows them.');
+  end if;
+  if not v_type = any (s.resource_types) then
+    perform app.raise_invalid('resourceId', 'resource_not_needed',
+      pg_catalog.format('This service needs %s, not a %s.',
+        coalesce(nullif(pg_catalog.array_to_string(s.resource_types, ', '), ''), 'no resources'), v_type));
+  end if;
+end
+$$;
+comment on function app.require_usable_resource(app.services, uuid) is 'Refuses (422) a resourceId that is unknown, archived or of a type the service does not need, instead of ignoring it.';
+grant execute on function app.require_usable_resource(app.services, uuid) to favcrm_member;
+
+-- Why a service has no open slot in a range (only asked when it has none).
+create function app.no_slots_reason(s app.services, p_range tstzrange, p_staff uuid) returns text
+language sql stable set search_path = '' as $$
+  select case
+    when pg_catalog.upper(p_range) <= pg_catalog.now() + pg_catalog.make_interval(mins => s.min_notice_minutes)
+      or pg_catalog.lower(p_range) >= pg_catalog.now() + pg_catalog.make_interval(days => s.max_advance_days)
+      then 'outside_booking_window'
+    when s.capacity > 1 and not exists (
+        select from app.class_sessions cs
+         where cs.org_id = s.org_id and cs.service_id = s.id and cs.active
+           and cs.starts_at >= pg_catalog.lower(p_range) and cs.starts_at < pg_catalog.upper(p_range))
+      then 'no_class_sessions'
+    when s.capacity > 1 then 'fully_booked'
+    when not exists (
+        select from app.service_staff ss
+          join app.staff st on st.org_id = ss.org_id and st.id = ss.staff_id
+         where ss.org_id = s.org_id and ss.service_id = s.id and st.archived_at is null
+           and (p_staff is null or st.id = p_staff))
+      then 'no_staff'
+    when exists (
+        select from pg_catalog.unnest(s.resource_types) t(type)
+         where not exists (select from app.resources r
+                            where r.org_id = s.org_id and r.type = t.type and r.archived_at is null))
+      then 'no_resources'
+    when not exists (
+        select from app.service_staff ss
+          join app.working_hours wh on wh.org_id = ss.org_id and wh.staff_id = ss.staff_id
+         where ss.org_id = s.org_id and ss.service_id = s.id and (p_staff is null or ss.staff_id = p_staff))
+     and not exists (
+        select from app.service_staff ss
+          join app.hours_exceptions e on e.org_id = ss.org_id and e.staff_id = ss.staff_id
+         where ss.org_id = s.org_id and ss.service_id = s.id and (p_staff is null or ss.staff_id = p_staff)
+           and e.start_time is not null)
+      then 'no_working_hours'
+    else 'fully_booked'
+  end
+$$;
+comment on function app.no_slots_reason(app.services, tstzrange, uuid) is 'Why get_available_slots found nothing: outside_booking_window, no_class_sessions, no_staff, no_resources, no_working_hours, or fully_booked (bookings, time off and closures fill the hours).';
+grant execute on function app.no_slots_reason(app.services, tstzrange, uuid) to favcrm_member;
+
+create or replace function api.get_available_slots(p jsonb) returns jsonb
+language plpgsql stable set search_path = '' as $$
+declare
+  s app.services;
+  v_range tstzrange := app.slot_range(p);
+  v_tz text;
+  v_slots jsonb;
+  v_staff uuid := (p ->> 'staffId')::uuid;
+begin
+  perform auth.require_scope('bookings:read');
+  s := app.service_for((p ->> 'serviceId')::uuid, false);
+  if s.archived_at is not null then
+    raise exception using errcode = '55000', hint = 'service_archived', message = 'This service is archived and cannot be booked.';
+  end if;
+  perform app.require_usable_resource(s, (p ->> 'resourceId')::uuid);
+  select o.timezone into v_tz from app.organisations o where o.id = auth.org_id();
+  v_slots := case when s.capacity > 1
+                  then app.class_slots_json(s, pg_catalog.lower(v_range), pg_catalog.upper(v_range), v_staff)
+                  else app.slots_json(s.id, pg_catalog.lower(v_range), pg_catalog.upper(v_range),
+                                      v_staff, (p ->> 'resourceId')::uuid, null, 10000) end;
+  return pg_catalog.jsonb_build_object(
+    'serviceId', s.id,
+    'timezone', v_tz,
+    'durationMinutes', s.duration_minutes,
+    'from', app.ts(pg_catalog.lower(v_range)),
+    'to', app.ts(pg_catalog.upper(v_range)),
+    'slots', v_slots,
+    'reason', case when v_slots = '[]'::jsonb then app.no_slots_reason(s, v_range, v_staff) end);
+end
+$$;
+comment on function api.get_available_slots(jsonb) is 'Open start times of a service in a range of at most 31 days (from now, a week, unless given), each with the staff and resources that can take it; with none, a reason.';
+
+create or replace function api.create_booking(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  s app.services;
+  v_staff uuid;
+  b app.bookings;
+begin
+  perform auth.require_scope('bookings:write');
+  s := app.service_for((p ->> 'serviceId')::uuid, false);
+  if s.archived_at is not null then
+    raise exception using errcode = '55000', hint = 'service_archived', message = 'This service is archived and cannot be booked.';
+  end if;
+  if coalesce(p ->> 'staffId', 'any') <> 'any' then
+    v_staff := (app.staff_for((p ->> 'staffId')::uuid)).id;
+  end if;
+  v_staff := app.bookable_staff(v_staff);
+  perform app.require_usable_resource(s, (p ->> 'resourceId')::uuid);
+  if s.capacity > 1 then
+    b := app.take_seat(s, (p ->> 'start')::timestamptz, v_staff, app.booking_customer(p),
+                       case when s.requires_confirmation then 'pending' else 'confirmed' end, p ->> 'notes', null);
+  else
+    b := app.take_slot(s, (p ->> 'start')::timestamptz, v_staff, (p ->> 'resourceId')::uuid, app.booking_customer(p),
+                       case when s.requires_confirmation then 'pending' else 'confirmed' end, p ->> 'notes', null);
+  end if;
+  return app.booking_json(b);
+end
+$$;

@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
 use crate::client::{Client, Config, Target, mask};
-use crate::db::{Database, DbSettings};
+use crate::db::{ClusterUse, Database, DbSettings};
 use crate::policies;
 use crate::startup::{Application, ServerSettings};
 use crate::telemetry::{self, LogFormat};
@@ -364,12 +364,13 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn db_settings(g: &GlobalOpts) -> DbSettings {
+fn db_settings(g: &GlobalOpts, cluster: ClusterUse) -> DbSettings {
     DbSettings {
         database_url: g.database_url.clone(),
         data_dir: g.data_dir.clone(),
         authenticator_password: g.authenticator_password.clone(),
         pool_size: g.db_pool_size,
+        cluster,
     }
 }
 
@@ -388,7 +389,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         _ => {}
     }
-    let settings = db_settings(&cli.global);
+    // Only the server creates and owns the embedded cluster; the other commands join it.
+    let cluster = if matches!(command, Command::Serve) { ClusterUse::Serve } else { ClusterUse::Existing };
+    let settings = db_settings(&cli.global, cluster);
     let db = Arc::new(Database::open(&settings).await?);
     let result = match command {
         Command::Serve => serve(&db, &cli.global).await,

@@ -402,13 +402,13 @@ pub struct Closures {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct GetAvailableSlots {
     pub service_id: Id,
-    /// Start of the range (RFC 3339).
-    pub from: Timestamp,
-    /// End of the range, at most 31 days after from.
-    pub to: Timestamp,
+    /// Start of the range (RFC 3339); now when left out.
+    pub from: Option<Timestamp>,
+    /// End of the range, at most 31 days after from; 7 days after from when left out.
+    pub to: Option<Timestamp>,
     /// Only this staff member.
     pub staff_id: Option<Id>,
-    /// Only with this resource.
+    /// Only with this resource (one of a type the service needs; anything else is a 422).
     pub resource_id: Option<Id>,
 }
 
@@ -444,7 +444,17 @@ pub struct Slots {
     /// The organisation's time zone (slots are in UTC; show them in this zone).
     pub timezone: String,
     pub duration_minutes: i64,
+    /// The range searched.
+    pub from: String,
+    pub to: String,
     pub slots: Vec<Slot>,
+    /// Why there are no slots (null when there are some): `outside_booking_window` (the range is
+    /// before the minimum notice or past the booking window), `no_class_sessions` (a class with no
+    /// session in the range), `no_staff` (no active staff member offers the service),
+    /// `no_resources` (a needed room or equipment type has no active resource),
+    /// `no_working_hours` (its staff have no hours set), or `fully_booked` (bookings, time off
+    /// and closures fill the hours).
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -465,7 +475,8 @@ pub struct CreateBooking {
     pub start: Timestamp,
     /// A staff id, or "any" (default) for whoever is free.
     pub staff_id: Option<StaffChoice>,
-    /// A specific resource of a needed type.
+    /// A specific resource of a type the service needs (an unknown one, or one of another type,
+    /// is a 422).
     pub resource_id: Option<Id>,
     /// An existing customer; or give `customer`.
     pub customer_id: Option<Id>,

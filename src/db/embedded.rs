@@ -32,8 +32,14 @@ pub struct EmbeddedCluster {
     socket_dir: PathBuf,
     bin_dir: PathBuf,
     run_as: Option<String>,
-    started_here: bool,
+    /// Stopped by [`EmbeddedCluster::stop`]: this process started it, or (a server) adopted it.
+    owned: bool,
+    /// A server's hold on the data directory, for as long as it runs.
+    _serve_lock: Option<nix::fcntl::Flock<std::fs::File>>,
 }
+
+/// The file a running `favcrm serve` keeps locked in its data directory.
+const SERVE_LOCK: &str = "serve.lock";
 
 impl EmbeddedCluster {
     /// Creates the cluster on first use, starts it unless it is already running (a server
@@ -45,7 +51,7 @@ impl EmbeddedCluster {
         let pgdata = data_dir.join("pg");
         let run_as = if nix::unistd::geteuid().is_root() { Some(unprivileged_user()?) } else { None };
         let socket_dir = socket_dir_for(&data_dir);
-        let cluster = Self { pgdata, socket_dir, bin_dir, run_as, started_here: false };
+        let cluster = Self { pgdata, socket_dir, bin_dir, run_as, owned: false, _serve_lock: None };
         cluster.prepare_dirs(&data_dir)?;
         if !cluster.pgdata.join("PG_VERSION").exists() {
             cluster.initdb(durability)?;
@@ -55,7 +61,51 @@ impl EmbeddedCluster {
             return Ok(cluster);
         }
         cluster.pg_ctl_start(&data_dir)?;
-        Ok(Self { started_here: true, ..cluster })
+        Ok(Self { owned: true, ..cluster })
+    }
+
+    /// For `favcrm serve`: creates the cluster on first use and owns it, whether it starts it
+    /// or finds it left running by a server that died (killed, or the machine's power), and
+    /// stops it when it stops. A second server on the same data directory is refused.
+    pub fn serve(data_dir: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(data_dir).with_context(|| format!("creating data directory {}", data_dir.display()))?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(data_dir.join(SERVE_LOCK))
+            .with_context(|| format!("opening {}", data_dir.join(SERVE_LOCK).display()))?;
+        let lock = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|_| {
+            anyhow::anyhow!(
+                "another favcrm server is running on the data directory {}: stop it first, or give this one \
+                 its own FAVCRM_DATA_DIR",
+                absolute(data_dir).display()
+            )
+        })?;
+        let cluster = Self::start(data_dir, Durability::Durable)?;
+        if !cluster.owned {
+            tracing::warn!(
+                pgdata = %cluster.pgdata.display(),
+                "adopting the embedded PostgreSQL left running by a server that did not stop it; it stops with this one"
+            );
+        }
+        Ok(Self { owned: true, _serve_lock: Some(lock), ..cluster })
+    }
+
+    /// For commands beside a server (`admin`, `migrate`, `policies`): the cluster must exist
+    /// already (a command run from the wrong folder would otherwise make a new, empty one and
+    /// hand out keys the server never sees). Starts it if no server has it up, and then stops
+    /// it again; a running one is left alone.
+    pub fn existing(data_dir: &Path) -> anyhow::Result<Self> {
+        if !data_dir.join("pg/PG_VERSION").exists() {
+            bail!(
+                "there is no favcrm database in {}: `favcrm serve` creates it there on its first start. Run this \
+                 command from the folder the server runs in, set FAVCRM_DATA_DIR to the server's data directory \
+                 (by default ./.favcrm where it was started), or set DATABASE_URL.",
+                absolute(data_dir).display()
+            );
+        }
+        Self::start(data_dir, Durability::Durable)
     }
 
     /// A connection config for `user` on `dbname` through the private socket.
@@ -69,10 +119,10 @@ impl EmbeddedCluster {
         &self.socket_dir
     }
 
-    /// Stops the cluster if this handle started it. A cluster that was already running when
-    /// we came (for example the server's, during `favcrm admin`) is left alone.
+    /// Stops the cluster if this handle owns it. A cluster that was already running when we
+    /// came (for example the server's, during `favcrm admin`) is left alone.
     pub fn stop(&self) -> anyhow::Result<()> {
-        if !self.started_here {
+        if !self.owned {
             return Ok(());
         }
         self.stop_now()
@@ -279,6 +329,10 @@ fn unprivileged_user() -> anyhow::Result<String> {
         }
     }
     bail!("running as root, and neither a 'postgres' nor a 'nobody' user exists to run PostgreSQL as")
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// `<data>/run` when the socket path fits, else a short folder under /tmp named by a hash of

@@ -30,6 +30,17 @@ pub struct DbSettings {
     /// Password for favcrm_authenticator on an existing server (set on the role when given).
     pub authenticator_password: Option<String>,
     pub pool_size: usize,
+    /// What the command may do with the embedded cluster (when there is no URL).
+    pub cluster: ClusterUse,
+}
+
+/// How a command uses the embedded cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClusterUse {
+    /// `favcrm serve`: creates it if needed and owns it (see [`EmbeddedCluster::serve`]).
+    Serve,
+    /// A command beside a server: it must exist (see [`EmbeddedCluster::existing`]).
+    Existing,
 }
 
 /// How favcrm reaches PostgreSQL: an administrative config (migrations, `favcrm admin`) and
@@ -55,8 +66,12 @@ impl Database {
             }
             None => {
                 let dir = settings.data_dir.clone();
-                let cluster =
-                    tokio::task::spawn_blocking(move || EmbeddedCluster::start(&dir, Durability::Durable)).await??;
+                let cluster = match settings.cluster {
+                    ClusterUse::Serve => tokio::task::spawn_blocking(move || EmbeddedCluster::serve(&dir)).await??,
+                    ClusterUse::Existing => {
+                        tokio::task::spawn_blocking(move || EmbeddedCluster::existing(&dir)).await??
+                    }
+                };
                 let admin = cluster.config(embedded::SUPERUSER, "postgres");
                 let runtime = cluster.config(AUTHENTICATOR, "postgres");
                 (admin, Some(cluster), runtime)
@@ -126,7 +141,7 @@ impl Database {
         });
     }
 
-    /// Stops the embedded cluster if this process started it.
+    /// Stops the embedded cluster if this process owns it.
     pub fn shutdown(&self) {
         if let Some(cluster) = &self.embedded
             && let Err(e) = cluster.stop()

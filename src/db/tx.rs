@@ -246,6 +246,20 @@ async fn ask_for_confirmation(pool: &Pool, call: &Call<'_>, refusal: ApiError) -
     match result {
         Ok((target, issued)) => {
             let mut error = refusal;
+            // How to confirm depends on how the call came: a header on REST, an argument on MCP.
+            error.detail = match call.via {
+                Via::Rest => format!(
+                    "{} needs confirmation: show the preview to the person you act for, then send the same \
+                     request again with the header Confirmation-Token: {}.",
+                    call.op.name,
+                    issued["confirmationToken"].as_str().unwrap_or("")
+                ),
+                Via::Mcp | Via::Cli => format!(
+                    "{} needs confirmation: show the preview to the person you act for, then call it again with the \
+                     same arguments and confirmationToken set to the token below.",
+                    call.op.name
+                ),
+            };
             error.extra.insert("confirmationToken".into(), issued["confirmationToken"].clone());
             error.extra.insert("expiresAt".into(), issued["expiresAt"].clone());
             let preview = json!({ "operation": call.op.name, "arguments": call.input, "target": target });

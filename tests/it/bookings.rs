@@ -1172,3 +1172,62 @@ async fn one_new_customer_booking_several_times_at_once_gets_every_booking_and_s
     }
     assert_eq!(app.count("app.customers", Some(s.org.id)).await, 3);
 }
+
+#[tokio::test]
+async fn slots_default_to_the_coming_week_and_say_why_there_are_none() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Empty").await;
+    let service = app.post(&org.key, "/v1/services", json!({"name": "Cut", "durationMinutes": 60})).await;
+    let service = service.body["id"].as_str().unwrap().to_string();
+    let reason = |res: &Res| res.body["reason"].as_str().unwrap_or("").to_string();
+    let res = app.get(&org.key, &format!("/v1/services/{service}/slots")).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let (from, to): (DateTime<Utc>, DateTime<Utc>) =
+        (res.body["from"].as_str().unwrap().parse().unwrap(), res.body["to"].as_str().unwrap().parse().unwrap());
+    assert_eq!(to - from, Duration::days(7), "a week from now");
+    assert!((from - Utc::now()).num_minutes().abs() < 5);
+    assert_eq!((res.body["slots"].clone(), reason(&res)), (json!([]), "no_staff".to_string()));
+
+    let staff = app.post(&org.key, "/v1/staff", json!({"name": "Sam"})).await.body["id"].as_str().unwrap().to_string();
+    app.patch(&org.key, &format!("/v1/services/{service}"), json!({"staffIds": [staff]})).await;
+    let res = app.get(&org.key, &format!("/v1/services/{service}/slots")).await;
+    assert_eq!(reason(&res), "no_working_hours");
+    app.call(
+        Some(&org.key),
+        Method::PUT,
+        &format!("/v1/staff/{staff}/working-hours"),
+        Some(json!({"hours": every_day(&[("09:00", "10:00")])})),
+    )
+    .await;
+    let res = app.get(&org.key, &format!("/v1/services/{service}/slots")).await;
+    assert_eq!(res.body["reason"], Value::Null, "{}", res.body);
+    // One a day: seven, or six when a DST change makes the week's last 09:00 fall after it.
+    let n = res.body["slots"].as_array().unwrap().len();
+    assert!((6..=7).contains(&n), "one a day: {}", res.body);
+    let far = app
+        .get(
+            &org.key,
+            &format!(
+                "/v1/services/{service}/slots?from={}",
+                urlencode(&(Utc::now() + Duration::days(200)).to_rfc3339())
+            ),
+        )
+        .await;
+    assert_eq!(reason(&far), "outside_booking_window");
+    app.patch(&org.key, &format!("/v1/services/{service}"), json!({"resourceTypes": ["room"]})).await;
+    let res = app.get(&org.key, &format!("/v1/services/{service}/slots")).await;
+    assert_eq!(reason(&res), "no_resources");
+
+    // A resource filter or booking naming something the service cannot use is refused.
+    let chair = app.post(&org.key, "/v1/resources", json!({"name": "Chair", "type": "chair"})).await;
+    let chair = chair.body["id"].as_str().unwrap().to_string();
+    let unknown = uuid::Uuid::now_v7().to_string();
+    for (resource, code) in [(&chair, "resource_not_needed"), (&unknown, "unknown_resource")] {
+        let res = app.get(&org.key, &format!("/v1/services/{service}/slots?resourceId={resource}")).await;
+        assert_eq!((res.status, res.field(), res.field_code()), (StatusCode::UNPROCESSABLE_ENTITY, "resourceId", code));
+        let start = at(Tz::UTC, in_days(3), 9, 0);
+        let res = app.book(&org.key, &service, start, json!({"resourceId": resource})).await;
+        assert_eq!((res.status, res.field(), res.field_code()), (StatusCode::UNPROCESSABLE_ENTITY, "resourceId", code));
+    }
+    assert_eq!(app.count("app.bookings", Some(org.id)).await, 0);
+}

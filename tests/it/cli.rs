@@ -370,3 +370,75 @@ async fn a_studio_is_booked_from_the_cli() {
     assert_eq!(clash["code"], "slot_taken");
     assert!(clash["nearbySlots"].is_array());
 }
+
+/// Starts `favcrm serve` on a data directory and waits until it is ready.
+fn serve_on(dir: &std::path::Path, port: u16, log_name: &str) -> std::process::Child {
+    let log = std::fs::File::create(dir.join(log_name)).unwrap();
+    let mut server = Command::new(BIN)
+        .env("FAVCRM_DATA_DIR", dir)
+        .env("FAVCRM_BIND", format!("127.0.0.1:{port}"))
+        .env_remove("DATABASE_URL")
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let http = reqwest::blocking::Client::new();
+    let started = Instant::now();
+    while http.get(format!("http://127.0.0.1:{port}/readyz")).send().ok().map(|r| r.status().as_u16()) != Some(200) {
+        assert!(started.elapsed() < Duration::from_secs(60), "server not ready in 60 s");
+        assert!(server.try_wait().unwrap().is_none(), "server exited early");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server
+}
+
+#[test]
+fn serve_owns_its_cluster_even_one_left_by_a_killed_server_and_commands_elsewhere_find_none() {
+    let dir = std::env::temp_dir().join(format!("favcrm-crash-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pid_file = dir.join("pg/postmaster.pid");
+    let mut first = serve_on(&dir, free_port(), "first.log");
+
+    // One server per data directory.
+    let second = Command::new(BIN)
+        .env("FAVCRM_DATA_DIR", &dir)
+        .env("FAVCRM_BIND", format!("127.0.0.1:{}", free_port()))
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    assert!(String::from_utf8_lossy(&second.stderr).contains("another favcrm server is running"));
+
+    // Killed outright, the server leaves its PostgreSQL running.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert!(pid_file.exists());
+
+    // An administrator's command from another folder finds no database there and says so,
+    // instead of making an empty one and printing a key the server would reject.
+    let elsewhere = std::env::temp_dir().join(format!("favcrm-elsewhere-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let out = Command::new(BIN)
+        .args(["admin", "create-org", "--name", "Lost", "--owner-email", "lost@example.com"])
+        .current_dir(&elsewhere)
+        .env_remove("FAVCRM_DATA_DIR")
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("no favcrm database in") && stderr.contains("FAVCRM_DATA_DIR"), "{stderr}");
+    assert!(out.stdout.is_empty(), "no key is printed");
+    assert!(!elsewhere.join(".favcrm/pg").exists(), "no new cluster");
+
+    // The next server adopts the orphan and, stopped cleanly, stops it.
+    let next = serve_on(&dir, free_port(), "next.log");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(next.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    let status = next.wait_with_output().unwrap().status;
+    assert!(status.success(), "{status}");
+    let logged = std::fs::read_to_string(dir.join("next.log")).unwrap();
+    assert!(logged.contains("adopting the embedded PostgreSQL"), "{logged}");
+    assert!(!pid_file.exists(), "the adopted cluster still runs after the server stopped: {logged}");
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&elsewhere);
+}

@@ -20,6 +20,10 @@ async fn an_agent_delete_without_a_token_previews_and_changes_nothing() {
     assert!(res.body["expiresAt"].is_string());
     assert_eq!(res.body["preview"]["operation"], "delete_customer");
     assert_eq!(res.body["preview"]["target"]["name"], "Amy");
+    // REST takes the token as a header (a body field would be an unknown field): say so.
+    let detail = res.body["detail"].as_str().unwrap();
+    assert!(detail.contains("Confirmation-Token: fav_cfm_"), "{detail}");
+    assert!(!detail.contains("confirmationToken"), "{detail}");
     assert_eq!(data(app.fingerprint(org.id).await), before, "nothing may change before confirmation");
     assert!(app.get(&org.key, &format!("/v1/customers/{id}")).await.body["deletedAt"].is_null());
 

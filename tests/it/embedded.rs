@@ -1,12 +1,18 @@
 //! The embedded cluster keeps its data across a stop and a start.
 
-use favcrm::db::{Database, DbSettings};
+use favcrm::db::{ClusterUse, Database, DbSettings};
 use serde_json::json;
 
 #[test]
 fn the_embedded_cluster_restarts_with_its_data_intact() {
     let dir = std::env::temp_dir().join(format!("favcrm-restart-{}", uuid::Uuid::new_v4().simple()));
-    let settings = DbSettings { database_url: None, data_dir: dir.clone(), authenticator_password: None, pool_size: 2 };
+    let settings = DbSettings {
+        database_url: None,
+        data_dir: dir.clone(),
+        authenticator_password: None,
+        pool_size: 2,
+        cluster: ClusterUse::Serve,
+    };
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let org_id: String = runtime.block_on(async {
         let db = Database::open(&settings).await.unwrap();

@@ -21,5 +21,6 @@ mod mcp_client;
 mod openapi;
 mod policies;
 mod ratelimit;
+mod readme;
 mod signup;
 mod team;
