@@ -167,25 +167,6 @@ $$;
 comment on function app.booking_customer(jsonb) is 'The customer a booking is for: by customerId, else found by email (then phone) or created, once even when several bookings for the same new customer arrive together.';
 
 -- ---------------------------------------------------------------------------------------
--- A web page's booking answers the same whether or not the customer was known
--- ---------------------------------------------------------------------------------------
-create or replace function app.public_booking(p jsonb) returns jsonb
-language plpgsql set search_path = '' as $$
-begin
-  if p ? 'customerId' then
-    perform app.raise_invalid('customerId', 'not_allowed_for_publishable_key',
-      'A web page books with customer {name, email, phone}, not an existing customer id.');
-  end if;
-  if coalesce(p #>> '{customer,email}', p #>> '{customer,phone}') is null then
-    perform app.raise_invalid('customer', 'contact_required', 'Give the customer''s email or phone.');
-  end if;
-  -- No customerId: for a known email or phone it would name (and date) an existing customer.
-  return api.create_booking(p) - 'customerId';
-end
-$$;
-comment on function app.public_booking(jsonb) is 'create_booking for a web page (publishable key): by customer name and email or phone only; the answer leaves out customerId, so it does not tell whether the customer existed.';
-
--- ---------------------------------------------------------------------------------------
 -- Slots: a default range, a reason when there are none, and a resource filter that refuses
 -- what it cannot match
 -- ---------------------------------------------------------------------------------------
@@ -330,3 +311,276 @@ begin
   return app.booking_json(b);
 end
 $$;
+
+-- A start off the slot grid is refused with the nearest open slots, as a taken one is.
+create or replace function app.require_on_grid(s app.services, p_start timestamptz, p_staff uuid) returns void
+language plpgsql stable set search_path = '' as $$
+declare
+  v_tz text;
+  v_local timestamp;
+  v_step int := coalesce(s.slot_interval_minutes, s.duration_minutes) * 60;
+begin
+  select o.timezone into v_tz from app.organisations o where o.id = s.org_id;
+  v_local := p_start at time zone v_tz;
+  if not exists (
+      select from app.service_staff ss
+        cross join lateral app.hours_on(ss.org_id, ss.staff_id, v_local::date) wh
+       where ss.org_id = s.org_id and ss.service_id = s.id and (p_staff is null or ss.staff_id = p_staff)
+         and v_local::time >= wh.start_time
+         and v_local + pg_catalog.make_interval(mins => s.duration_minutes) <= v_local::date + wh.end_time
+         and (extract(epoch from (v_local::time - wh.start_time))::int % v_step) = 0) then
+    raise exception using errcode = '22023', hint = 'not_on_slot_grid', column = 'start',
+      message = 'That start time is not one of this service''s slots; nearbySlots lists open ones.',
+      detail = pg_catalog.jsonb_build_object('nearbySlots',
+        app.slots_json(s.id, p_start - interval '3 hours', p_start + interval '7 days', p_staff, null, null, 5))::text;
+  end if;
+end
+$$;
+
+-- ---------------------------------------------------------------------------------------
+-- Bookings name their service, staff member and customer; lists filter by several statuses
+-- or by "active"; stats count reschedules apart from cancellations
+-- ---------------------------------------------------------------------------------------
+create or replace function app.booking_json(b app.bookings) returns jsonb
+language sql stable parallel safe as $$
+  select pg_catalog.jsonb_build_object(
+    'id', b.id,
+    'serviceId', b.service_id,
+    'service', (select pg_catalog.jsonb_build_object('id', sv.id, 'name', sv.name)
+                  from app.services sv where sv.org_id = b.org_id and sv.id = b.service_id),
+    'staffId', b.staff_id,
+    'staff', (select pg_catalog.jsonb_build_object('id', st.id, 'name', st.name)
+                from app.staff st where st.org_id = b.org_id and st.id = b.staff_id),
+    'customerId', b.customer_id,
+    'customer', (select pg_catalog.jsonb_build_object('id', c.id, 'name', c.name)
+                   from app.customers c where c.org_id = b.org_id and c.id = b.customer_id),
+    'resourceIds', pg_catalog.to_jsonb(array(select br.resource_id from app.booking_resources br
+                                              where br.org_id = b.org_id and br.booking_id = b.id order by br.resource_id)),
+    'status', b.status,
+    'startsAt', app.ts(b.starts_at),
+    'endsAt', app.ts(b.ends_at),
+    'price', app.money(b.price_amount, b.currency),
+    'notes', b.notes,
+    'cancelledAt', app.ts(b.cancelled_at),
+    'cancelledByUserId', b.cancelled_by_user_id,
+    'cancelReason', b.cancel_reason,
+    'lateCancel', b.late_cancel,
+    'fee', case when b.fee_amount is null then null else app.money(b.fee_amount, b.currency) end,
+    'rescheduledFromId', b.rescheduled_from_id,
+    'rescheduledToId', (select n.id from app.bookings n where n.org_id = b.org_id and n.rescheduled_from_id = b.id limit 1),
+    'classSessionId', b.class_session_id,
+    'createdAt', app.ts(b.created_at),
+    'updatedAt', app.ts(b.updated_at))
+$$;
+comment on function app.booking_json(app.bookings) is 'The API representation of a booking, with its service, staff member and customer as {id, name}.';
+
+create or replace function api.list_bookings(p jsonb) returns jsonb
+language plpgsql stable set search_path = '' as $$
+declare
+  v_org uuid := auth.org_id();
+  v_limit int := app.page_limit(p);
+  v_after uuid := app.decode_cursor(p ->> 'cursor');
+  v_after_start timestamptz;
+  v_from timestamptz := (p ->> 'from')::timestamptz;
+  v_to timestamptz := (p ->> 'to')::timestamptz;
+  v_statuses text[] := case pg_catalog.jsonb_typeof(p -> 'status')
+                         when 'array' then array(select pg_catalog.jsonb_array_elements_text(p -> 'status'))
+                         when 'string' then array[p ->> 'status'] end;
+  v_active boolean := coalesce((p ->> 'active')::boolean, false);
+  v_staff uuid := (p ->> 'staffId')::uuid;
+  v_customer uuid := (p ->> 'customerId')::uuid;
+  v_result jsonb;
+begin
+  perform auth.require_scope('bookings:read');
+  if v_after is not null then
+    select b.starts_at into v_after_start from app.bookings b where b.org_id = v_org and b.id = v_after;
+  end if;
+  select app.page(array_agg(app.booking_json(b::app.bookings) order by b.starts_at, b.id),
+                  array_agg(b.id order by b.starts_at, b.id), v_limit)
+    into v_result
+    from (select * from app.bookings b
+           where b.org_id = v_org
+             and (v_from is null or b.starts_at >= v_from) and (v_to is null or b.starts_at < v_to)
+             and (v_statuses is null or b.status = any (v_statuses))
+             and (not v_active or b.active)
+             and (v_staff is null or b.staff_id = v_staff)
+             and (v_customer is null or b.customer_id = v_customer)
+             and (v_after_start is null or (b.starts_at, b.id) > (v_after_start, v_after))
+           order by b.starts_at, b.id
+           limit v_limit + 1) b;
+  return v_result;
+end
+$$;
+comment on function api.list_bookings(jsonb) is 'Lists bookings by start time, filtered by range, one or several statuses, active only, staff or customer (staff: only their own).';
+
+create or replace function api.get_booking_stats(p jsonb) returns jsonb
+language plpgsql stable set search_path = '' as $$
+declare
+  v_from timestamptz := (p ->> 'from')::timestamptz;
+  v_to timestamptz := (p ->> 'to')::timestamptz;
+begin
+  perform auth.require_scope('bookings:read');
+  if v_to <= v_from then
+    perform app.raise_invalid('to', 'range_end_before_start', 'to must be after from.');
+  end if;
+  if v_to - v_from > interval '366 days' then
+    perform app.raise_invalid('to', 'range_too_long', 'Ask for at most 366 days at a time.');
+  end if;
+  return (
+    select pg_catalog.jsonb_build_object(
+      'from', app.ts(v_from), 'to', app.ts(v_to), 'countedBy', 'startsAt',
+      'total', count(*) filter (where not x.moved),
+      'rescheduled', count(*) filter (where x.moved),
+      'byStatus', pg_catalog.jsonb_build_object(
+        'pending', count(*) filter (where x.status = 'pending'),
+        'confirmed', count(*) filter (where x.status = 'confirmed'),
+        'declined', count(*) filter (where x.status = 'declined'),
+        'cancelled', count(*) filter (where x.status = 'cancelled' and not x.moved),
+        'checkedIn', count(*) filter (where x.status = 'checked_in'),
+        'completed', count(*) filter (where x.status = 'completed'),
+        'noShow', count(*) filter (where x.status = 'no_show')))
+      from (select b.status,
+                   exists (select from app.bookings n where n.org_id = b.org_id and n.rescheduled_from_id = b.id) as moved
+              from app.bookings b
+             where b.org_id = auth.org_id() and b.starts_at >= v_from and b.starts_at < v_to) x);
+end
+$$;
+comment on function api.get_booking_stats(jsonb) is 'Counts bookings that start in a range of at most 366 days by status; a rescheduled booking''s old time counts under rescheduled, not as a cancellation (staff: their own).';
+
+-- A web page's booking answers the same whether or not the customer was known: it names no
+-- customer, neither by id (a UUIDv7 dates an existing customer) nor by the name on file.
+create or replace function app.public_booking(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+begin
+  if p ? 'customerId' then
+    perform app.raise_invalid('customerId', 'not_allowed_for_publishable_key',
+      'A web page books with customer {name, email, phone}, not an existing customer id.');
+  end if;
+  if coalesce(p #>> '{customer,email}', p #>> '{customer,phone}') is null then
+    perform app.raise_invalid('customer', 'contact_required', 'Give the customer''s email or phone.');
+  end if;
+  -- For a known email or phone these would name (and date) an existing customer.
+  return api.create_booking(p) - 'customerId' - 'customer';
+end
+$$;
+comment on function app.public_booking(jsonb) is 'create_booking for a web page (publishable key): by customer name and email or phone only; the answer leaves out customerId and customer, so it does not tell whether the customer existed.';
+
+
+-- ---------------------------------------------------------------------------------------
+-- What a confirmation previews: the effect, not only the row
+-- ---------------------------------------------------------------------------------------
+create function api.preview_booking_change(p jsonb) returns jsonb
+language plpgsql stable set search_path = '' as $$
+declare
+  b app.bookings;
+  s app.services;
+  v_op text := auth.claims() ->> 'op';
+  v_late boolean;
+  v_effect jsonb;
+begin
+  perform auth.require_scope('bookings:read');
+  select * into b from app.bookings where org_id = auth.org_id() and id = (p ->> 'bookingId')::uuid;
+  if not found then
+    perform app.not_found('booking');
+  end if;
+  select * into s from app.services where org_id = b.org_id and id = b.service_id;
+  v_late := pg_catalog.now() > b.starts_at - pg_catalog.make_interval(hours => s.free_cancel_hours);
+  v_effect := case v_op
+    when 'cancel_booking' then pg_catalog.jsonb_build_object(
+      'status', 'cancelled',
+      'lateCancel', v_late,
+      'freeCancellationUntil', app.ts(b.starts_at - pg_catalog.make_interval(hours => s.free_cancel_hours)),
+      'fee', app.money(case when v_late then s.late_cancel_fee_amount else 0 end, b.currency))
+    when 'mark_no_show' then pg_catalog.jsonb_build_object(
+      'status', 'no_show', 'fee', app.money(s.no_show_fee_amount, b.currency))
+    when 'decline_booking' then pg_catalog.jsonb_build_object('status', 'declined')
+    else pg_catalog.jsonb_build_object()
+  end || pg_catalog.jsonb_build_object(
+    'timeFreed', b.active,
+    -- favcrm does not message customers yet: whoever confirms tells the customer.
+    'customerNotified', false);
+  return pg_catalog.jsonb_build_object('target', app.booking_json(b), 'effect', v_effect);
+end
+$$;
+comment on function api.preview_booking_change(jsonb) is 'Not an operation of the catalog: the preview a confirmation shows for cancel_booking, mark_no_show and decline_booking: the booking and the effect (new status, late or not under the policy, the fee with its currency, whether the time is freed, whether the customer is told).';
+grant execute on function api.preview_booking_change(jsonb) to favcrm_member;
+
+-- ---------------------------------------------------------------------------------------
+-- Blocking time answers with the bookings that fall in it
+-- ---------------------------------------------------------------------------------------
+create function app.bookings_outside_hours(p_staff uuid, p_date date) returns jsonb
+language sql stable set search_path = '' as $$
+  select coalesce(pg_catalog.jsonb_agg(app.booking_json(b) order by b.starts_at), '[]'::jsonb)
+    from app.bookings b
+    join app.organisations o on o.id = b.org_id
+   where b.org_id = auth.org_id() and b.staff_id = p_staff and b.active
+     and (b.starts_at at time zone o.timezone)::date = p_date
+     and not exists (select from app.hours_on(b.org_id, p_staff, p_date) h
+                      where (b.starts_at at time zone o.timezone)::time >= h.start_time
+                        and (b.ends_at at time zone o.timezone) <= p_date + h.end_time)
+$$;
+comment on function app.bookings_outside_hours(uuid, date) is 'The active bookings of a staff member that start on a date (organisation''s zone) outside that date''s hours as they are now.';
+grant execute on function app.bookings_outside_hours(uuid, date) to favcrm_member;
+
+create or replace function api.add_time_off(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  st app.staff;
+  t app.time_off;
+begin
+  perform auth.require_scope('bookings:write');
+  perform app.require_manager();
+  st := app.staff_for((p ->> 'staffId')::uuid);
+  if (p ->> 'end')::timestamptz <= (p ->> 'start')::timestamptz then
+    perform app.raise_invalid('end', 'end_before_start', 'end must be after start.');
+  end if;
+  insert into app.time_off (org_id, staff_id, period, reason)
+  values (st.org_id, st.id, pg_catalog.tstzrange((p ->> 'start')::timestamptz, (p ->> 'end')::timestamptz), p ->> 'reason')
+  returning * into t;
+  return pg_catalog.jsonb_build_object('id', t.id, 'staffId', t.staff_id, 'start', app.ts(pg_catalog.lower(t.period)),
+                                       'end', app.ts(pg_catalog.upper(t.period)), 'reason', t.reason,
+    'affectedBookings', (select coalesce(pg_catalog.jsonb_agg(app.booking_json(b) order by b.starts_at), '[]'::jsonb)
+                           from app.bookings b
+                          where b.org_id = t.org_id and b.staff_id = t.staff_id and b.active
+                            and pg_catalog.tstzrange(b.starts_at, b.ends_at) && t.period));
+end
+$$;
+comment on function api.add_time_off(jsonb) is 'Blocks a staff member for a period (holiday, appointment, part of a day). Existing bookings stay; the answer lists those in the period (affectedBookings).';
+
+create or replace function api.set_hours_exception(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  st app.staff;
+  v_date date := (p ->> 'date')::date;
+begin
+  perform auth.require_scope('bookings:write');
+  perform app.require_manager();
+  st := app.staff_for((p ->> 'staffId')::uuid);
+  perform app.require_valid_ranges(p -> 'hours');
+  -- Unchanged: nothing written.
+  if array(select pg_catalog.format('%s %s', e.start_time, e.end_time) from app.hours_exceptions e
+            where e.org_id = st.org_id and e.staff_id = st.id and e.on_date = v_date order by 1)
+     = array(select pg_catalog.format('%s %s', (h ->> 'start')::time, (h ->> 'end')::time)
+               from pg_catalog.jsonb_array_elements(coalesce(p -> 'hours', '[]')) h
+             union all
+             select pg_catalog.format('%s %s', null::time, null::time)
+              where pg_catalog.jsonb_array_length(coalesce(p -> 'hours', '[]')) = 0
+             order by 1)
+     and not exists (select from app.hours_exceptions e
+                      where e.org_id = st.org_id and e.staff_id = st.id and e.on_date = v_date
+                        and e.reason is distinct from p ->> 'reason') then
+    return app.hours_exception_json(st.id, v_date)
+           || pg_catalog.jsonb_build_object('affectedBookings', app.bookings_outside_hours(st.id, v_date));
+  end if;
+  delete from app.hours_exceptions where org_id = st.org_id and staff_id = st.id and on_date = v_date;
+  insert into app.hours_exceptions (org_id, staff_id, on_date, start_time, end_time, reason)
+  select st.org_id, st.id, v_date, (h ->> 'start')::time, (h ->> 'end')::time, p ->> 'reason'
+    from pg_catalog.jsonb_array_elements(coalesce(p -> 'hours', '[]')) h
+  union all
+  select st.org_id, st.id, v_date, null, null, p ->> 'reason'
+   where pg_catalog.jsonb_array_length(coalesce(p -> 'hours', '[]')) = 0;
+  return app.hours_exception_json(st.id, v_date)
+         || pg_catalog.jsonb_build_object('affectedBookings', app.bookings_outside_hours(st.id, v_date));
+end
+$$;
+comment on function api.set_hours_exception(jsonb) is 'Sets one-off hours for a staff member on one date, replacing that date''s weekly hours; no ranges means not working that day. The answer lists the active bookings that day now outside the hours (affectedBookings).';

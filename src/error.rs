@@ -297,7 +297,11 @@ pub fn from_db(db: &DbError) -> ApiError {
         error = error.retry_after(seconds);
     }
     if let Some(field) = field {
-        if status == StatusCode::UNPROCESSABLE_ENTITY {
+        // One rule for codes: `validation_failed` is input the operation's schema refuses (or a
+        // table constraint that stands for it); an operation's own refusal of well-formed input
+        // (`not_on_slot_grid`, `range_too_long`, `too_soon`, …) is its own code, at the top as
+        // in errors[].
+        if status == StatusCode::UNPROCESSABLE_ENTITY && own.is_none() {
             error.code = "validation_failed".into();
         }
         error = error.field(camel(&field), code_text, detail);

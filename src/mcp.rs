@@ -270,7 +270,7 @@ pub fn tool_json(op: &Operation) -> Value {
     json!({
         "name": op.name,
         "title": op.title,
-        "description": op.description,
+        "description": op.client_description(),
         "inputSchema": input,
         "outputSchema": op.output_schema,
         "annotations": {

@@ -29,7 +29,7 @@ pub fn document() -> Value {
         let mut operation = json!({
             "operationId": op.name,
             "summary": op.title,
-            "description": op.description,
+            "description": op.client_description(),
             "tags": [op.toolset],
             // The no-key flows (registration, joining a team) need no key.
             "security": if op.is_public() { json!([]) } else { json!([{ "bearer": [] }]) },

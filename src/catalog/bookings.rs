@@ -286,6 +286,9 @@ pub struct TimeOff {
     pub start: String,
     pub end: String,
     pub reason: Option<String>,
+    /// From add_time_off: the active bookings in the period. They stay booked: cancel or
+    /// reschedule them (and tell the customers).
+    pub affected_bookings: Option<Vec<Booking>>,
 }
 
 /// A staff member's week, upcoming time off and one-off hours.
@@ -328,6 +331,9 @@ pub struct HoursException {
     /// The ranges worked that day; empty: not working (or, after removal, the weekly hours apply).
     pub hours: Vec<TimeRangeOut>,
     pub reason: Option<String>,
+    /// From set_hours_exception: the active bookings that day now outside the hours. They stay
+    /// booked: cancel or reschedule them (and tell the customers).
+    pub affected_bookings: Option<Vec<Booking>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -497,6 +503,22 @@ pub enum BookingStatus {
     NoShow,
 }
 
+/// A record named in an answer: its id and its name.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Named {
+    #[schemars(with = "uuid::Uuid")]
+    pub id: String,
+    pub name: String,
+}
+
+/// One booking status, or several (over REST: comma-separated).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Statuses {
+    One(BookingStatus),
+    Several(Vec<BookingStatus>),
+}
+
 /// A booking.
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -505,10 +527,14 @@ pub struct Booking {
     pub id: String,
     #[schemars(with = "uuid::Uuid")]
     pub service_id: String,
+    pub service: Option<Named>,
     #[schemars(with = "uuid::Uuid")]
     pub staff_id: String,
+    pub staff: Option<Named>,
+    /// Left out of the answer to a web page's booking (a publishable key), as is `customer`.
     #[schemars(with = "uuid::Uuid")]
     pub customer_id: String,
+    pub customer: Option<Named>,
     #[schemars(with = "Vec<uuid::Uuid>")]
     pub resource_ids: Vec<String>,
     pub status: BookingStatus,
@@ -565,7 +591,10 @@ pub struct ListBookings {
     pub from: Option<Timestamp>,
     /// Bookings starting before this time.
     pub to: Option<Timestamp>,
-    pub status: Option<BookingStatus>,
+    /// One status or several, e.g. ["pending", "confirmed"].
+    pub status: Option<Statuses>,
+    /// Only bookings that hold their time: pending, confirmed and checked in.
+    pub active: Option<bool>,
     pub staff_id: Option<Id>,
     pub customer_id: Option<Id>,
     pub limit: Option<Limit>,
@@ -586,6 +615,7 @@ pub struct ByStatus {
     pub pending: i64,
     pub confirmed: i64,
     pub declined: i64,
+    /// Real cancellations (not reschedules).
     pub cancelled: i64,
     pub checked_in: i64,
     pub completed: i64,
@@ -597,7 +627,14 @@ pub struct ByStatus {
 pub struct BookingStats {
     pub from: String,
     pub to: String,
+    /// Always "startsAt": bookings are counted when they start in [from, to), whenever they
+    /// were made, cancelled or moved.
+    pub counted_by: String,
+    /// Bookings in the range, each once; a rescheduled booking's old time is not among them.
     pub total: i64,
+    /// Bookings moved to another time (counted at their old start; the new booking is counted
+    /// under its own status). Not cancellations.
+    pub rescheduled: i64,
     pub by_status: ByStatus,
 }
 
@@ -765,7 +802,7 @@ fn spec(
         idempotent,
         confirm: effect == Effect::Destructive,
         preview: if effect == Effect::Destructive && path.starts_with("/v1/bookings/") {
-            Some("get_booking")
+            Some(crate::catalog::EFFECT_PREVIEW_BOOKING)
         } else {
             None
         },
@@ -934,7 +971,9 @@ pub fn operations() -> Vec<Operation> {
             "set_hours_exception",
             "Set one-off hours",
             "Set a staff member's hours for one date (an extra Saturday, a short day), replacing that date's \
-             weekly hours; an empty list means not working that day. Managers and above.",
+             weekly hours; an empty list means not working that day: use that for a sick day or a day off (the \
+             date is in the organisation's time zone). Answers with affectedBookings: the bookings that day now \
+             outside the hours, which stay booked until you cancel or reschedule them. Managers and above.",
             WRITE,
             Put,
             "/v1/staff/{staffId}/hours-exceptions/{date}",
@@ -956,8 +995,10 @@ pub fn operations() -> Vec<Operation> {
         Operation::new::<AddTimeOff, TimeOff>(spec(
             "add_time_off",
             "Add time off",
-            "Block a staff member for a period (holiday, appointment). Existing bookings stay; check them with \
-             list_bookings.",
+            "Block a staff member for a period between two instants (a holiday of several days, an appointment, \
+             the rest of today when someone goes home ill). For a whole sick day or day off, set_hours_exception \
+             with no hours is simpler. Answers with affectedBookings: the bookings in the period, which stay \
+             booked until you cancel or reschedule them. Managers and above.",
             WRITE,
             Post,
             "/v1/staff/{staffId}/time-off",
@@ -1039,7 +1080,9 @@ pub fn operations() -> Vec<Operation> {
         Operation::new::<ListBookings, Page<Booking>>(spec(
             "list_bookings",
             "List bookings",
-            "List bookings by start time, filtered by range, status, staff or customer. Staff see only their own.",
+            "List bookings by start time, each with its service, staff member and customer by name, filtered by \
+             range, one or several statuses (or active: true for pending, confirmed and checked in), staff or \
+             customer. Staff see only their own.",
             READ,
             Get,
             "/v1/bookings",
@@ -1061,7 +1104,7 @@ pub fn operations() -> Vec<Operation> {
         Operation::new::<BookingWithReason, Booking>(spec(
             "decline_booking",
             "Decline a booking",
-            "Decline a pending booking request; the slot opens again. Agents need the person's confirmation.",
+            "Decline a pending booking request; the slot opens again.",
             WRITE,
             Post,
             "/v1/bookings/{bookingId}/decline",
@@ -1073,7 +1116,7 @@ pub fn operations() -> Vec<Operation> {
             "cancel_booking",
             "Cancel a booking",
             "Cancel a booking; records who cancelled, the reason, whether it was late under the service's policy and \
-             the fee due. Agents see a preview and need the person's confirmation.",
+             the fee due.",
             WRITE,
             Post,
             "/v1/bookings/{bookingId}/cancel",
@@ -1118,8 +1161,7 @@ pub fn operations() -> Vec<Operation> {
         Operation::new::<BookingRef, Booking>(spec(
             "mark_no_show",
             "Mark a no-show",
-            "Mark that the customer did not come, only after the start time; sets the service's no-show fee. \
-             Agents see a preview and need the person's confirmation.",
+            "Mark that the customer did not come, only after the start time; sets the service's no-show fee.",
             WRITE,
             Post,
             "/v1/bookings/{bookingId}/no-show",
@@ -1156,7 +1198,7 @@ pub fn operations() -> Vec<Operation> {
             "cancel_class_session",
             "Cancel a class session",
             "Cancel a class session with every seat booked in it (no fees) and close its waiting list. Managers and \
-             above; agents need the person's confirmation.",
+             above.",
             WRITE,
             Post,
             "/v1/class-sessions/{classSessionId}/cancel",
@@ -1201,7 +1243,9 @@ pub fn operations() -> Vec<Operation> {
         Operation::new::<StatsRange, BookingStats>(spec(
             "get_booking_stats",
             "Booking counts",
-            "Count bookings by status over a range of at most 366 days (staff: their own).",
+            "Count bookings that start in a range of at most 366 days, by status. A reschedule is counted under \
+             rescheduled, not as a cancellation; the range is by start time, not by when a booking was made or \
+             cancelled (staff: their own).",
             READ,
             Get,
             "/v1/booking-stats",

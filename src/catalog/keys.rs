@@ -280,7 +280,7 @@ pub fn operations() -> Vec<Operation> {
             title: "Rotate an API key",
             description: "Replace one of the caller's own keys with a new secret (same name, kind, scopes, toolsets \
                           and expiry). The old key is revoked at once, or after gracePeriodMinutes. The new secret \
-                          (apiKey) is returned only here. Agents need the person's confirmation.",
+                          (apiKey) is returned only here.",
             toolset: "keys",
             scope: "keys:write",
             method: Method::Post,

@@ -67,8 +67,9 @@ pub struct Spec {
     pub idempotent: bool,
     /// An agent key may be asked to confirm (always for destructive operations).
     pub confirm: bool,
-    /// A read operation taking the same input, whose result previews what a confirmation
-    /// is asked for (None: the input itself is the preview).
+    /// What a confirmation previews: a read operation taking the same input (its result is the
+    /// preview's target), or an SQL function (a name with its schema, `api.preview_…`) answering `{target, effect}`
+    /// (None: the input itself is the preview).
     pub preview: Option<&'static str>,
     pub success_status: u16,
     /// It reaches the world outside the database (it sends email).
@@ -109,6 +110,22 @@ impl Operation {
     /// Sends email or mints keys: counted against the tighter per-key budget as well.
     pub fn sensitive(&self) -> bool {
         !self.is_public() && (self.open_world || (self.toolset == "keys" && !self.read_only()))
+    }
+
+    /// The description clients see: the hand-written one, and for tools that ask for
+    /// confirmation, how that goes (the same sentence everywhere).
+    pub fn client_description(&self) -> std::borrow::Cow<'static, str> {
+        if !self.confirm {
+            return self.description.into();
+        }
+        format!(
+            "{} Needs confirmation with an agent key (fav_mcp_): the first call changes nothing and answers \
+             confirmation_required with a preview and a confirmationToken; show the preview to the person you act \
+             for, then call again with the same arguments and the token (over REST: the Confirmation-Token \
+             header).",
+            self.description
+        )
+        .into()
     }
 
     pub fn read_only(&self) -> bool {
@@ -211,6 +228,10 @@ fn display_field(field: &str) -> String {
 fn join_field(parent: &str, name: &str) -> String {
     if parent.is_empty() { name.to_string() } else { format!("{parent}.{name}") }
 }
+
+/// The preview of cancelling, declining or marking a booking as a no-show: the booking and
+/// what the change will do.
+pub const EFFECT_PREVIEW_BOOKING: &str = "api.preview_booking_change";
 
 /// Every operation, in a stable order.
 pub fn all() -> &'static [Operation] {

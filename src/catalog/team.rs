@@ -244,13 +244,12 @@ pub fn operations() -> Vec<Operation> {
             name: "update_team_member_role",
             title: "Change a member's role",
             description: "Change a member's role (owners and admins; admins only for roles below admin). Their keys \
-                          follow the new role from the next request. The last owner cannot be demoted. Agents need \
-                          the person's confirmation.",
+                          follow the new role from the next request. The last owner cannot be demoted.",
             toolset: "team",
             scope: "team:write",
             method: Method::Patch,
             path: "/v1/team-members/{memberId}",
-            effect: Effect::Write,
+            effect: Effect::Destructive,
             idempotent: true,
             confirm: true,
             preview: None,

@@ -206,8 +206,9 @@ async fn ask_for_confirmation(pool: &Pool, call: &Call<'_>, refusal: ApiError) -
         let client = pool.get().await.map_err(ApiError::unavailable)?;
         let guard = TxGuard { client: Some(client) };
         let c = guard.client();
-        let preview_sql = match call.op.preview.and_then(crate::catalog::find) {
-            Some(op) => op.sql(),
+        let preview_sql = match call.op.preview {
+            Some(function) if function.contains('.') => format!("select {function}($1::jsonb)"),
+            Some(name) => crate::catalog::find(name).map(|op| op.sql()).unwrap_or_else(|| "select $1::jsonb".into()),
             None => "select $1::jsonb".to_string(),
         };
         let (s_context, s_auth, s_preview, s_issue) = futures_util::try_join!(
@@ -237,14 +238,14 @@ async fn ask_for_confirmation(pool: &Pool, call: &Call<'_>, refusal: ApiError) -
         r_begin.map_err(|e| from_db_error(&e))?;
         r_context.map_err(|e| from_db_error(&e))?;
         r_auth.map_err(|e| from_db_error(&e))?;
-        let target = json_column(&r_preview.map_err(|e| from_db_error(&e))?)?;
+        let previewed = json_column(&r_preview.map_err(|e| from_db_error(&e))?)?;
         let issued = json_column(&r_issue.map_err(|e| from_db_error(&e))?)?;
         r_commit.map_err(|e| from_db_error(&e))?;
-        Ok::<_, ApiError>((target, issued))
+        Ok::<_, ApiError>((previewed, issued))
     }
     .await;
     match result {
-        Ok((target, issued)) => {
+        Ok((previewed, issued)) => {
             let mut error = refusal;
             // How to confirm depends on how the call came: a header on REST, an argument on MCP.
             error.detail = match call.via {
@@ -262,7 +263,14 @@ async fn ask_for_confirmation(pool: &Pool, call: &Call<'_>, refusal: ApiError) -
             };
             error.extra.insert("confirmationToken".into(), issued["confirmationToken"].clone());
             error.extra.insert("expiresAt".into(), issued["expiresAt"].clone());
-            let preview = json!({ "operation": call.op.name, "arguments": call.input, "target": target });
+            let mut preview = json!({ "operation": call.op.name, "arguments": call.input });
+            match call.op.preview {
+                Some(function) if function.contains('.') => {
+                    preview["target"] = previewed["target"].clone();
+                    preview["effect"] = previewed["effect"].clone();
+                }
+                _ => preview["target"] = previewed,
+            }
             error.extra.insert("preview".into(), preview);
             error
         }

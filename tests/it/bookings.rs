@@ -165,6 +165,11 @@ async fn slots_follow_hours_and_breaks_and_bookings_take_them() {
     assert_eq!(nearby[0]["start"].as_str().unwrap().parse::<DateTime<Utc>>().unwrap(), at(s.tz, day, 9, 0));
     let off_grid = app.book(&s.org.key, &s.service, at(s.tz, day, 9, 30), json!({})).await;
     assert_eq!((off_grid.status, off_grid.field_code()), (StatusCode::UNPROCESSABLE_ENTITY, "not_on_slot_grid"));
+    // A business refusal is its own code at the top (validation_failed is for schema errors),
+    // and like slot_taken it offers the nearest open slots.
+    assert_eq!((off_grid.code(), off_grid.field()), ("not_on_slot_grid", "start"));
+    let nearby = off_grid.body["nearbySlots"].as_array().unwrap();
+    assert_eq!(nearby[0]["start"].as_str().unwrap().parse::<DateTime<Utc>>().unwrap(), at(s.tz, day, 9, 0));
     let in_break = app.book(&s.org.key, &s.service, at(s.tz, day, 12, 0), json!({})).await;
     assert_eq!(in_break.field_code(), "not_on_slot_grid", "12:00 + 60 min runs past the break: {}", in_break.body);
 }
@@ -388,6 +393,12 @@ async fn lifecycle_confirm_cancel_late_fee_no_show_and_atomic_reschedule() {
     let asked = app.post(key, &format!("/v1/bookings/{id}/cancel"), json!({"reason": "ill"})).await;
     assert_eq!(asked.status, StatusCode::PRECONDITION_REQUIRED);
     assert_eq!(asked.body["preview"]["target"]["id"], id.as_str());
+    // The preview says what will happen, not only which booking.
+    let effect = &asked.body["preview"]["effect"];
+    assert_eq!(effect["status"], "cancelled", "{}", asked.body);
+    assert_eq!(effect["lateCancel"], true);
+    assert_eq!(effect["fee"], json!({"amount": 1000, "currency": "USD"}));
+    assert_eq!((effect["timeFreed"].clone(), effect["customerNotified"].clone()), (json!(true), json!(false)));
     let cancelled =
         app.confirmed(key, Method::POST, &format!("/v1/bookings/{id}/cancel"), Some(json!({"reason": "ill"}))).await;
     assert_eq!(cancelled.body["status"], "cancelled", "{}", cancelled.body);
@@ -451,6 +462,24 @@ async fn lifecycle_confirm_cancel_late_fee_no_show_and_atomic_reschedule() {
     assert_eq!(moved.body["rescheduledFromId"], xid.as_str());
     let old = app.get(key, &format!("/v1/bookings/{xid}")).await;
     assert_eq!(old.body["status"], "cancelled");
+    // Answers name the service, staff member and customer, so a list needs no further calls.
+    assert_eq!(old.body["service"], json!({"id": s.service, "name": "Cut"}));
+    assert_eq!(old.body["staff"], json!({"id": s.staff[0], "name": "Stylist 0"}));
+    assert_eq!(old.body["customer"]["name"], "Amy");
+    let active = app.get(key, "/v1/bookings?active=true").await;
+    let statuses: Vec<&str> =
+        active.body["items"].as_array().unwrap().iter().map(|b| b["status"].as_str().unwrap()).collect();
+    assert!(
+        !statuses.is_empty() && statuses.iter().all(|s| ["pending", "confirmed", "checked_in"].contains(s)),
+        "{statuses:?}"
+    );
+    let two = app.get(key, "/v1/bookings?status=cancelled,no_show").await;
+    let statuses: Vec<&str> =
+        two.body["items"].as_array().unwrap().iter().map(|b| b["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses.len(), 4, "three cancelled (one a reschedule's old half) and a no-show: {statuses:?}");
+    assert!(statuses.iter().all(|s| ["cancelled", "no_show"].contains(s)), "{statuses:?}");
+    let one = app.get(key, "/v1/bookings?status=no_show").await;
+    assert_eq!(one.body["items"].as_array().unwrap().len(), 1);
     assert_eq!(old.body["rescheduledToId"], moved.body["id"]);
 
     let stats = app
@@ -463,7 +492,10 @@ async fn lifecycle_confirm_cancel_late_fee_no_show_and_atomic_reschedule() {
             ),
         )
         .await;
-    assert_eq!(stats.body["byStatus"]["cancelled"], 3, "{}", stats.body);
+    // Two cancellations and one reschedule (whose old half is not a cancellation).
+    assert_eq!(stats.body["byStatus"]["cancelled"], 2, "{}", stats.body);
+    assert_eq!(stats.body["rescheduled"], 1, "{}", stats.body);
+    assert_eq!(stats.body["countedBy"], "startsAt");
     assert_eq!(stats.body["byStatus"]["noShow"], 1);
     assert_eq!(stats.body["byStatus"]["pending"], 2);
     let events = app.get(key, &format!("/v1/audit-events?rowId={id}")).await;
@@ -1230,4 +1262,36 @@ async fn slots_default_to_the_coming_week_and_say_why_there_are_none() {
         assert_eq!((res.status, res.field(), res.field_code()), (StatusCode::UNPROCESSABLE_ENTITY, "resourceId", code));
     }
     assert_eq!(app.count("app.bookings", Some(org.id)).await, 0);
+}
+
+#[tokio::test]
+async fn blocking_time_answers_with_the_bookings_that_fall_in_it() {
+    let app = TestApp::spawn().await;
+    let s = app.studio("Europe/London", every_day(&[("09:00", "17:00")]), json!({}), 1).await;
+    let key = &s.org.key;
+    let day = in_days(3);
+    let booked = app.book(key, &s.service, at(s.tz, day, 10, 0), json!({})).await;
+    let other_day = app.book(key, &s.service, at(s.tz, day + Duration::days(1), 10, 0), json!({})).await;
+    let id = booked.body["id"].clone();
+    let off = app
+        .post(
+            key,
+            &format!("/v1/staff/{}/time-off", s.staff[0]),
+            json!({"start": at(s.tz, day, 9, 30).to_rfc3339(), "end": at(s.tz, day, 10, 30).to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(off.status, StatusCode::CREATED, "{}", off.body);
+    let ids: Vec<&Value> = off.body["affectedBookings"].as_array().unwrap().iter().map(|b| &b["id"]).collect();
+    assert_eq!(ids, [&id], "{}", off.body);
+    assert_eq!(off.body["affectedBookings"][0]["customer"]["name"], "Amy");
+    // A short day that still covers 10:00-11:00 affects nothing; a day off affects the booking.
+    let path = format!("/v1/staff/{}/hours-exceptions/{day}", s.staff[0]);
+    let short =
+        app.call(Some(key), Method::PUT, &path, Some(json!({"hours": [{"start": "10:00", "end": "12:00"}]}))).await;
+    assert_eq!(short.body["affectedBookings"], json!([]), "{}", short.body);
+    let sick = app.call(Some(key), Method::PUT, &path, Some(json!({"hours": [], "reason": "ill"}))).await;
+    let ids: Vec<&Value> = sick.body["affectedBookings"].as_array().unwrap().iter().map(|b| &b["id"]).collect();
+    assert_eq!(ids, [&id], "only that day's: {}", sick.body);
+    assert_ne!(other_day.body["id"], id);
+    assert_eq!(app.get(key, &format!("/v1/bookings/{}", id.as_str().unwrap())).await.body["status"], "confirmed");
 }

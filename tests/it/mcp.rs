@@ -501,3 +501,24 @@ async fn a_web_page_cannot_make_its_visitors_browsers_call_mcp() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(app.mails_to("victim@example.com").len(), 2);
 }
+
+#[test]
+fn tools_that_ask_for_confirmation_say_so_and_are_marked_destructive_unless_they_only_create() {
+    for op in catalog::all() {
+        let tool = favcrm::mcp::tool_json(op);
+        let destructive = tool["annotations"]["destructiveHint"] == true;
+        let description = tool["description"].as_str().unwrap();
+        if op.confirm {
+            assert!(description.contains("confirmation_required"), "{}: {description}", op.name);
+            // Minting a key is confirmed because it hands out power, not because it destroys.
+            assert!(
+                destructive || op.name == "create_api_key",
+                "{} asks for confirmation but is not destructive",
+                op.name
+            );
+        }
+        if destructive {
+            assert!(op.confirm, "{} is destructive without a confirmation step", op.name);
+        }
+    }
+}
