@@ -122,6 +122,7 @@ declare
   v_id uuid;
   v_email text := app.normalize_email(p #>> '{customer,email}');
   v_phone text := app.normalize_phone(p #>> '{customer,phone}');
+  v_candidates jsonb;
 begin
   if p ->> 'customerId' is not null then
     select c.id into v_id from app.customers c
@@ -145,6 +146,22 @@ begin
        where c.org_id = auth.org_id() and c.phone = v_phone and c.deleted_at is null
        order by c.id limit 1;
     end if;
+    if v_id is null and v_email is null and v_phone is null then
+      -- A name alone cannot tell "Amy" from "Amy Wong": with customers of that name, ask which.
+      select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('id', c.id, 'name', c.name, 'email', c.email,
+                                                                'phone', c.phone) order by c.name, c.id)
+        into v_candidates
+        from (select c.* from app.customers c
+               where c.org_id = auth.org_id() and c.deleted_at is null
+                 and pg_catalog.starts_with(pg_catalog.lower(c.name), pg_catalog.lower(pg_catalog.btrim(p #>> '{customer,name}')))
+               order by c.name, c.id
+               limit 5) c;
+      if v_candidates is not null then
+        raise exception using errcode = '22023', hint = 'ambiguous_customer', column = 'customer',
+          message = 'Customers with that name exist: pass customerId for one of candidates, or give an email or phone to add a new customer.',
+          detail = pg_catalog.jsonb_build_object('candidates', v_candidates)::text;
+      end if;
+    end if;
     if v_id is null then
       -- A concurrent booking may be creating the same customer: the insert then waits for it
       -- and does nothing, and the select after it (a new snapshot) finds that customer.
@@ -164,7 +181,7 @@ begin
   return v_id;
 end
 $$;
-comment on function app.booking_customer(jsonb) is 'The customer a booking is for: by customerId, else found by email (then phone) or created, once even when several bookings for the same new customer arrive together.';
+comment on function app.booking_customer(jsonb) is 'The customer a booking is for: by customerId, else found by email (then phone) or created, once even when several bookings for the same new customer arrive together; a name alone that matches existing customers is refused with them as candidates.';
 
 -- ---------------------------------------------------------------------------------------
 -- Slots: a default range, a reason when there are none, and a resource filter that refuses
@@ -584,3 +601,30 @@ begin
 end
 $$;
 comment on function api.set_hours_exception(jsonb) is 'Sets one-off hours for a staff member on one date, replacing that date''s weekly hours; no ranges means not working that day. The answer lists the active bookings that day now outside the hours (affectedBookings).';
+
+-- ---------------------------------------------------------------------------------------
+-- The organisation says what time it is there, and whether it still runs on the defaults
+-- ---------------------------------------------------------------------------------------
+create or replace function app.organisation_json(o app.organisations) returns jsonb
+language sql stable parallel safe as $$
+  select pg_catalog.jsonb_build_object(
+    'id', o.id,
+    'name', o.name,
+    'industry', o.industry,
+    'country', o.country,
+    'timezone', o.timezone,
+    'defaultCurrency', o.default_currency,
+    'timezoneIsDefault', o.country is null and o.timezone = 'UTC',
+    'localTime', pg_catalog.to_char(l.local, 'YYYY-MM-DD"T"HH24:MI:SS')
+                 || case when l.offset_s < 0 then '-' else '+' end
+                 || pg_catalog.lpad((abs(l.offset_s) / 3600)::text, 2, '0') || ':'
+                 || pg_catalog.lpad((abs(l.offset_s) % 3600 / 60)::text, 2, '0'),
+    'today', pg_catalog.to_char(l.local, 'YYYY-MM-DD'),
+    'weekday', pg_catalog.btrim(pg_catalog.to_char(l.local, 'Day')),
+    'createdAt', app.ts(o.created_at),
+    'updatedAt', app.ts(o.updated_at))
+    from (select pg_catalog.now() at time zone o.timezone as local,
+                 extract(epoch from (pg_catalog.now() at time zone o.timezone)
+                                    - (pg_catalog.now() at time zone 'UTC'))::int as offset_s) l
+$$;
+comment on function app.organisation_json(app.organisations) is 'The API representation of an organisation, with the current time, date and weekday in its time zone, and whether it still runs on the UTC default (no country or time zone was ever given).';

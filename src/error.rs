@@ -47,6 +47,12 @@ impl ApiError {
         self
     }
 
+    /// An extra member of the problem body.
+    pub fn extra(mut self, name: &str, value: serde_json::Value) -> Self {
+        self.extra.insert(name.into(), value);
+        self
+    }
+
     pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.headers.push((name, value.into()));
         self

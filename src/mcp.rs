@@ -48,11 +48,12 @@ pub struct McpContext {
 
 impl McpContext {
     /// Whether a tool is offered to this caller: without a key, the no-key tools alone; with
-    /// one, the tools whose scope it holds. Then the request's toolset and read-only narrowing.
+    /// one, the tools whose scope it holds and whose role its member has. Then the request's
+    /// toolset and read-only narrowing.
     pub fn offers(&self, op: &Operation) -> bool {
         let held = match &self.principal {
             None => op.is_public(),
-            Some(p) => p.scopes.iter().any(|s| s == op.scope),
+            Some(p) => p.scopes.iter().any(|s| s == op.scope) && op.allows_role(&p.role),
         };
         held && self.enabled(op)
     }
@@ -122,6 +123,15 @@ pub async fn gate(
     };
     let client_ip = state.client_ip(req.peer_addr(), req.headers());
     let (toolsets, read_only) = narrowing(&req);
+    if let Some(unknown) = toolsets.iter().flatten().find(|t| !catalog::toolsets().contains(&t.as_str())) {
+        let error = ApiError::invalid(
+            "toolsets",
+            "unknown_toolset",
+            format!("{unknown} is not a toolset; the toolsets are {}.", catalog::toolsets().join(", ")),
+        )
+        .extra("toolsets", json!(catalog::toolsets()));
+        return Ok(deny(req, error));
+    }
     req.extensions_mut().insert(McpContext { caller, principal, request_id, client_ip, toolsets, read_only });
     let res = next.call(req).await?;
     // rmcp streams even a plain JSON answer in many small frames; sent as one body, a page of

@@ -486,7 +486,9 @@ pub struct CreateBooking {
     pub resource_id: Option<Id>,
     /// An existing customer; or give `customer`.
     pub customer_id: Option<Id>,
-    /// Found by email, then phone, or created.
+    /// Found by email, then phone, or created. A name alone that matches existing customers
+    /// ("Amy" when "Amy Wong" exists) is refused with ambiguous_customer and the candidates:
+    /// pass customerId, or an email or phone for a new customer.
     pub customer: Option<NewCustomer>,
     pub notes: Option<Text<0, 5000>>,
 }

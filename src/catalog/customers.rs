@@ -244,7 +244,8 @@ pub fn operations() -> Vec<Operation> {
             name: "update_customer",
             title: "Update a customer",
             description: "Change the fields given; fields left out stay as they are and null clears an optional one. \
-                          customFields merge key by key. Returns the updated customer.",
+                          customFields merge key by key. lifecycleStage (lead, active, vip, lapsed …) is where a \
+                          customer stands, e.g. vip for \"make her a VIP\". Returns the updated customer.",
             toolset: "customers",
             scope: WRITE,
             method: Method::Patch,
@@ -291,7 +292,10 @@ pub fn operations() -> Vec<Operation> {
         Operation::new::<CustomerTags, Customer>(Spec {
             name: "add_customer_tags",
             title: "Tag a customer",
-            description: "Add tags to a customer (lower-cased; tags already present are ignored). Returns the customer.",
+            description: "Add free-form labels to a customer (lower-cased; tags already present are ignored). Returns \
+                          the customer. To make someone a VIP (\"tag her VIP\"), set lifecycleStage to vip with \
+                          update_customer: the stage is what lists and reports filter on; add a vip tag only if the \
+                          business also keeps one.",
             toolset: "customers",
             scope: WRITE,
             method: Method::Post,

@@ -10,6 +10,10 @@ use super::{Effect, Method, Operation, Page, Spec};
 /// A permission a key can hold: `<domain>:read` or `<domain>:write`.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
 pub enum Scope {
+    #[serde(rename = "bookings:read")]
+    BookingsRead,
+    #[serde(rename = "bookings:write")]
+    BookingsWrite,
     #[serde(rename = "customers:read")]
     CustomersRead,
     #[serde(rename = "customers:write")]
@@ -44,11 +48,23 @@ pub struct CreateApiKey {
     /// (fav_sk_…): for an app back end, no confirmation step; an agent needs a person's
     /// confirmation to mint one.
     pub kind: Option<KeyKindInput>,
-    /// Limit the key to these toolsets (customers, organisation, keys, audit, team).
+    /// Limit the key to these toolsets.
     #[schemars(length(min = 1))]
-    pub toolsets: Option<Vec<Text<1, 32>>>,
+    pub toolsets: Option<Vec<Toolset>>,
     /// true: the key can only read, whatever its scopes.
     pub read_only: Option<bool>,
+}
+
+/// A group of tools a key can be limited to (the part of a scope before the colon).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Toolset {
+    Audit,
+    Bookings,
+    Customers,
+    Keys,
+    Organisation,
+    Team,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]

@@ -128,6 +128,40 @@ impl Operation {
         .into()
     }
 
+    /// The lowest role that may call the operation, where that is above staff. The SQL checks
+    /// it (`app.require_manager`, `app.member_for_change`); `tools/list` offers a tool only to
+    /// keys whose role reaches it; a test calls every operation as a staff member to hold the
+    /// two together.
+    pub fn min_role(&self) -> &'static str {
+        match self.name {
+            "update_team_member_role" | "remove_team_member" => "admin",
+            "create_service"
+            | "update_service"
+            | "archive_service"
+            | "create_staff"
+            | "update_staff"
+            | "create_resource"
+            | "update_resource"
+            | "set_working_hours"
+            | "add_time_off"
+            | "remove_time_off"
+            | "set_hours_exception"
+            | "remove_hours_exception"
+            | "add_closure"
+            | "schedule_class_session"
+            | "cancel_class_session"
+            | "create_publishable_key"
+            | "revoke_publishable_key"
+            | "list_team_invites" => "manager",
+            _ => "staff",
+        }
+    }
+
+    /// Whether a member with `role` may call the operation (scopes aside).
+    pub fn allows_role(&self, role: &str) -> bool {
+        role_rank(role) >= role_rank(self.min_role())
+    }
+
     pub fn read_only(&self) -> bool {
         self.effect == Effect::Read
     }
@@ -229,6 +263,17 @@ fn join_field(parent: &str, name: &str) -> String {
     if parent.is_empty() { name.to_string() } else { format!("{parent}.{name}") }
 }
 
+/// Roles from least to most powerful, as `auth.role_rank` ranks them.
+pub fn role_rank(role: &str) -> u8 {
+    match role {
+        "owner" => 4,
+        "admin" => 3,
+        "manager" => 2,
+        "staff" => 1,
+        _ => 0,
+    }
+}
+
 /// The preview of cancelling, declining or marking a booking as a no-show: the booking and
 /// what the change will do.
 pub const EFFECT_PREVIEW_BOOKING: &str = "api.preview_booking_change";
@@ -247,6 +292,17 @@ pub fn all() -> &'static [Operation] {
         ops
     });
     &CATALOG
+}
+
+/// The toolsets of the catalog, sorted (what `?toolsets=` and `X-MCP-Toolsets` may name).
+pub fn toolsets() -> &'static [&'static str] {
+    static TOOLSETS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+        let mut sets: Vec<&'static str> = all().iter().map(|op| op.toolset).collect();
+        sets.sort();
+        sets.dedup();
+        sets
+    });
+    &TOOLSETS
 }
 
 pub fn find(name: &str) -> Option<&'static Operation> {

@@ -43,6 +43,16 @@ pub struct Organisation {
     pub country: Option<String>,
     pub timezone: String,
     pub default_currency: String,
+    /// True while the organisation has neither a country nor a time zone of its own and runs on
+    /// the UTC and USD defaults: ask the person for their time zone before booking by wall-clock time.
+    pub timezone_is_default: bool,
+    /// The current time in the organisation's time zone, with its UTC offset
+    /// (2026-12-02T22:21:00+08:00): what "today" and "next Tuesday at 10" are relative to.
+    pub local_time: String,
+    /// Today's date there.
+    pub today: String,
+    /// Today's weekday there (Monday … Sunday).
+    pub weekday: String,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -52,8 +62,10 @@ pub fn operations() -> Vec<Operation> {
         Operation::new::<NoInput, Organisation>(Spec {
             name: "get_organisation",
             title: "Get the organisation",
-            description: "Return the caller's organisation: name, industry, country, time zone and default currency. \
-                          Call this first to learn the time zone that wall-clock times are in.",
+            description: "Return the caller's organisation: name, industry, country, time zone and default currency, \
+                          and the current local time, date and weekday there. Call this first to learn the time zone \
+                          that wall-clock times are in and what today is (for \"next Tuesday at 10\"). \
+                          timezoneIsDefault true means nobody set a country or time zone yet: ask.",
             toolset: "organisation",
             scope: "organisation:read",
             method: Method::Get,

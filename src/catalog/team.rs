@@ -180,8 +180,10 @@ pub fn operations() -> Vec<Operation> {
             title: "Invite a team member",
             description: "Invite a person by email with a role below the caller's own (owners and admins invite \
                           admins, managers and staff; managers invite staff). Emails them the invitation token and \
-                          returns it once. They join with accept_team_invite_request and accept_team_invite_verify. \
-                          A new invitation for the same email replaces a pending one.",
+                          returns it once. The invited person then joins with accept_team_invite_request and \
+                          accept_team_invite_verify: tools for them (offered to MCP clients without a key, and as \
+                          `favcrm team invite accept-…`), not for you. A new invitation for the same email replaces \
+                          a pending one.",
             toolset: "team",
             scope: "team:write",
             method: Method::Post,

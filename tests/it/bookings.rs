@@ -1295,3 +1295,45 @@ async fn blocking_time_answers_with_the_bookings_that_fall_in_it() {
     assert_ne!(other_day.body["id"], id);
     assert_eq!(app.get(key, &format!("/v1/bookings/{}", id.as_str().unwrap())).await.body["status"], "confirmed");
 }
+
+#[tokio::test]
+async fn a_name_alone_that_matches_customers_is_refused_with_the_candidates() {
+    let app = TestApp::spawn().await;
+    let s = app.studio("Europe/London", every_day(&[("09:00", "17:00")]), json!({}), 1).await;
+    let key = &s.org.key;
+    let wong = app.customer(&s.org, json!({"name": "Amy Wong", "email": "amy.wong@example.com"})).await;
+    let start = at(s.tz, in_days(3), 10, 0);
+    let amy = app.book(key, &s.service, start, json!({"customer": {"name": "amy"}})).await;
+    assert_eq!(
+        (amy.status, amy.code(), amy.field()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "ambiguous_customer", "customer")
+    );
+    assert_eq!(amy.body["candidates"][0]["id"], wong.to_string(), "{}", amy.body);
+    assert_eq!(amy.body["candidates"][0]["name"], "Amy Wong");
+    assert_eq!(app.count("app.customers", Some(s.org.id)).await, 1, "no second Amy");
+    // With a way to reach her, she is a new customer; a name nobody has is new too.
+    let new_amy =
+        app.book(key, &s.service, start, json!({"customer": {"name": "Amy", "phone": "+44 7700 900111"}})).await;
+    assert_eq!(new_amy.status, StatusCode::CREATED, "{}", new_amy.body);
+    let zed = app.book(key, &s.service, start + Duration::hours(1), json!({"customer": {"name": "Zed"}})).await;
+    assert_eq!(zed.status, StatusCode::CREATED, "{}", zed.body);
+}
+
+#[tokio::test]
+async fn the_organisation_tells_the_local_time_and_whether_its_zone_was_ever_set() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Clock").await;
+    let res = app.patch(&org.key, "/v1/organisation", json!({"timezone": "Asia/Kolkata"})).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let got = app.get(&org.key, "/v1/organisation").await.body;
+    let local = DateTime::parse_from_rfc3339(got["localTime"].as_str().unwrap()).unwrap();
+    assert_eq!(local.offset().local_minus_utc(), 5 * 3600 + 1800, "{got}");
+    assert!((local.with_timezone(&Utc) - Utc::now()).num_seconds().abs() < 60, "{got}");
+    assert_eq!(got["today"], local.date_naive().to_string());
+    assert_eq!(got["weekday"], local.format("%A").to_string());
+    assert_eq!(got["timezoneIsDefault"], false);
+    // A workspace made without a country or zone runs on UTC and says so.
+    let plain = app.signup("plain@example.com", "Plain", None).await;
+    let got = app.get(&plain.key, "/v1/organisation").await.body;
+    assert_eq!((got["timezone"].clone(), got["timezoneIsDefault"].clone()), (json!("UTC"), json!(true)), "{got}");
+}

@@ -522,3 +522,91 @@ fn tools_that_ask_for_confirmation_say_so_and_are_marked_destructive_unless_they
         }
     }
 }
+
+#[tokio::test]
+async fn a_staff_key_is_offered_exactly_the_tools_its_role_can_call() {
+    let app = TestApp::spawn().await;
+    let (org, _, f) = fixture(&app).await;
+    let (_, staff_key) = app.add_member(&org, "staff", None).await;
+    let offered = names(&app.tools(&staff_key, "/mcp", &[]).await);
+    let staff_scopes: Vec<String> =
+        app.admin().await.query_one("select auth.role_scopes('staff')", &[]).await.unwrap().get(0);
+    let mut checked = 0;
+    for op in catalog::all().iter().filter(|op| !op.is_public()) {
+        if !staff_scopes.iter().any(|s| s == op.scope) {
+            assert!(!offered.contains(&op.name.to_string()), "{} offered without its scope", op.name);
+            continue;
+        }
+        let (method, path, body) = crate::isolation::request_for(op, &sample(op.name, &f));
+        let res = app.confirmed(&staff_key, method, &path, body).await;
+        // Refused for the role: 403 forbidden that names no field (a field names a refusal of
+        // that input, such as booking a colleague).
+        let refused_for_role =
+            res.status == StatusCode::FORBIDDEN && res.code() == "forbidden" && res.field().is_empty();
+        let is_offered = offered.contains(&op.name.to_string());
+        assert_eq!(
+            is_offered, !refused_for_role,
+            "{}: offered {is_offered}, answered {} {}",
+            op.name, res.status, res.body
+        );
+        checked += 1;
+    }
+    assert!(checked > 30, "{checked}");
+    assert!(!offered.contains(&"create_service".to_string()) && offered.contains(&"create_booking".to_string()));
+}
+
+#[tokio::test]
+async fn an_unknown_toolset_is_refused_with_the_valid_names() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Glow").await;
+    let (status, body) = app.rpc(Some(&org.key), "/mcp?toolsets=customers,booking", "tools/list", json!({}), &[]).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed")),
+        "{body}"
+    );
+    assert_eq!(
+        (body["errors"][0]["field"].as_str(), body["errors"][0]["code"].as_str()),
+        (Some("toolsets"), Some("unknown_toolset"))
+    );
+    assert!(body["toolsets"].as_array().unwrap().contains(&json!("bookings")), "{body}");
+    let tools = app.tools(&org.key, "/mcp?toolsets=customers,bookings", &[]).await;
+    assert!(names(&tools).contains(&"create_booking".to_string()));
+}
+
+#[tokio::test]
+async fn keys_can_be_made_for_every_scope_and_toolset_the_database_knows() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Glow").await;
+    let admin = app.admin().await;
+    let scopes: Vec<String> = admin.query_one("select auth.all_scopes()", &[]).await.unwrap().get(0);
+    let toolsets: Vec<String> = admin.query_one("select auth.all_toolsets()", &[]).await.unwrap().get(0);
+    let op = catalog::find("create_api_key").unwrap();
+    let enum_of = |field: &str| -> Vec<String> {
+        let mut values: Vec<String> = op.input_schema["properties"][field]["items"]["enum"]
+            .as_array()
+            .or_else(|| op.input_schema["properties"][field]["anyOf"][0]["items"]["enum"].as_array())
+            .unwrap_or_else(|| panic!("{field}: {}", op.input_schema["properties"][field]))
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect();
+        values.sort();
+        values
+    };
+    assert_eq!(enum_of("scopes"), scopes, "the schema's scopes are the database's");
+    assert_eq!(enum_of("toolsets"), toolsets, "the schema's toolsets are the database's");
+    let made = app
+        .confirmed(
+            &org.key,
+            Method::POST,
+            "/v1/api-keys",
+            Some(
+                json!({"name": "front desk", "scopes": ["bookings:read", "bookings:write"], "toolsets": ["bookings"]}),
+            ),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    let tools = app.tools(made.body["apiKey"].as_str().unwrap(), "/mcp", &[]).await;
+    assert!(names(&tools).iter().all(|n| catalog::find(n).unwrap().toolset == "bookings"));
+    assert!(names(&tools).contains(&"create_booking".to_string()));
+}
