@@ -106,6 +106,24 @@ pub async fn gate(
             return Ok(deny(req, error));
         }
     }
+    // JSON-RPC's own errors for a body that is not one JSON-RPC message (rmcp would answer 415).
+    if req.method() == actix_web::http::Method::POST {
+        let bytes = match read_body(&mut req).await {
+            Ok(bytes) => bytes,
+            Err(error) => return Ok(deny(req, error)),
+        };
+        match serde_json::from_slice::<Value>(&bytes) {
+            Err(e) => return Ok(rpc_error(req, -32700, format!("Parse error: the body is not JSON ({e})."))),
+            Ok(Value::Array(_)) => {
+                return Ok(rpc_error(
+                    req,
+                    -32600,
+                    "Invalid Request: batches are not supported; send one JSON-RPC message per request.".into(),
+                ));
+            }
+            Ok(_) => req.set_payload(actix_web::dev::Payload::from(bytes)),
+        }
+    }
     normalise_headers(&mut req);
     // No Authorization header: a caller without a key, who may register or join a team. A
     // header that is malformed, or a key that is unknown, revoked or expired, is a 401.
@@ -147,6 +165,35 @@ pub async fn gate(
         actix_web::body::to_bytes(body).await.map_err(|e| actix_web::error::ErrorInternalServerError(e.to_string()))?;
     let res = head.set_body(bytes).map_into_boxed_body();
     Ok(ServiceResponse::new(req, res))
+}
+
+/// The body of a POST, up to the size REST accepts too.
+async fn read_body(req: &mut ServiceRequest) -> Result<actix_web::web::Bytes, ApiError> {
+    use futures_util::StreamExt;
+    let too_large = || {
+        ApiError::new(
+            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("The body is larger than {} bytes.", crate::rest::MAX_BODY_BYTES),
+        )
+    };
+    let mut payload = req.take_payload();
+    let mut bytes = actix_web::web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk
+            .map_err(|e| ApiError::new(actix_web::http::StatusCode::BAD_REQUEST, "unreadable_body", e.to_string()))?;
+        if bytes.len() + chunk.len() > crate::rest::MAX_BODY_BYTES {
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes.freeze())
+}
+
+/// A JSON-RPC error with no id (the request could not be read), as HTTP 400.
+fn rpc_error(req: ServiceRequest, code: i64, message: String) -> ServiceResponse<actix_web::body::BoxBody> {
+    let body = json!({ "jsonrpc": "2.0", "id": null, "error": { "code": code, "message": message } });
+    req.into_response(actix_web::HttpResponse::BadRequest().json(body))
 }
 
 fn deny(req: ServiceRequest, error: ApiError) -> ServiceResponse<actix_web::body::BoxBody> {
@@ -407,7 +454,8 @@ impl ServerHandler for FavcrmMcp {
                 return Ok(error_result(&error).into());
             }
         };
-        let input = Value::Object(args);
+        let mut input = Value::Object(args);
+        catalog::normalise_input(&mut input);
         if let Err(e) = op.check_input(&input) {
             return Ok(error_result(&e).into());
         }

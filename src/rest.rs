@@ -21,7 +21,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     paths.sort_unstable();
     paths.dedup();
     for path in paths {
-        let mut resource = web::resource(path).default_service(web::to(method_not_allowed));
+        let mut allowed: Vec<&'static str> =
+            catalog::all().iter().filter(|op| op.path == path).map(|op| op.method.as_str()).collect();
+        if catalog::all().iter().any(|op| op.path == path && WEB_OPERATIONS.contains(&op.name)) {
+            allowed.push("OPTIONS");
+        }
+        let allow = allowed.join(", ");
+        let mut resource = web::resource(path)
+            .default_service(web::to(move |req: HttpRequest| method_not_allowed(req, allow.clone())));
         if catalog::all().iter().any(|op| op.path == path && WEB_OPERATIONS.contains(&op.name)) {
             resource = resource.route(web::method(actix_web::http::Method::OPTIONS).to(preflight));
         }
@@ -42,12 +49,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     }
 }
 
-async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+/// 405 with the `Allow` header RFC 9110 asks for.
+async fn method_not_allowed(req: HttpRequest, allow: String) -> Result<HttpResponse, ApiError> {
     Err(ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
-        format!("{} is not allowed on {}", req.method(), req.path()),
-    ))
+        format!("{} is not allowed on {}; use {allow}.", req.method(), req.path()),
+    )
+    .header("Allow", allow))
 }
 
 pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
@@ -221,7 +230,9 @@ async fn input_from(op: &Operation, req: &HttpRequest, body: web::Payload) -> Re
         let value = req.match_info().get(name).unwrap_or_default();
         input.insert(name.to_string(), Value::String(value.to_string()));
     }
-    Ok(Value::Object(input))
+    let mut input = Value::Object(input);
+    catalog::normalise_input(&mut input);
+    Ok(input)
 }
 
 /// Query strings carry text; read it as the type the input schema asks for.

@@ -116,6 +116,7 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .wrap(from_fn(limit_uri))
                 .wrap(from_fn(crate::ratelimit::enforce))
                 .wrap(from_fn(request_context))
                 .service(mcp.clone().scope_with_path("/mcp").wrap(from_fn(mcp::gate)))
@@ -170,6 +171,26 @@ async fn request_context(
         tracing::info!(request_id = %id, %method, %path, status, ms, "request");
     }
     Ok(res)
+}
+
+/// Longest request target (path and query) answered; longer ones get a 414 problem. (A request
+/// head over 32 KiB never reaches the application: actix-http answers it with a bare 400.)
+pub const MAX_URI_BYTES: usize = 16 * 1024;
+
+async fn limit_uri(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let length = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    if length > MAX_URI_BYTES {
+        let error = crate::error::ApiError::new(
+            actix_web::http::StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            format!("The request target is {length} bytes; the limit is {MAX_URI_BYTES}. Ask for less at a time."),
+        );
+        return Ok(req.into_response(actix_web::ResponseError::error_response(&error)));
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
 }
 
 async fn server_card() -> HttpResponse {

@@ -174,7 +174,11 @@ impl Operation {
             let detail = format!("{}: text cannot contain the NUL character (U+0000)", display_field(&field));
             return Err(ApiError::invalid(display_field(&field), "invalid_character", detail));
         }
-        (self.check)(input)
+        (self.check)(input)?;
+        // The published schema is the contract: what the types above let through (array
+        // lengths, patterns) is held to it too, so that a client validating against it and the
+        // server never disagree.
+        schema_check(self, input)
     }
 
     /// `select api.<name>($1::jsonb)`
@@ -240,6 +244,58 @@ fn shape_error(e: &serde_path_to_error::Error<serde_json::Error>) -> ApiError {
     };
     let detail = if field.is_empty() { detail } else { format!("{field}: {detail}") };
     ApiError::invalid(if field.is_empty() { "(body)".to_string() } else { field }, &code, detail)
+}
+
+/// Whole numbers sent as floats (`4.0`) become integers: JSON Schema counts them as integers,
+/// and SQL casts them as such only when written without the fraction. No input of the catalog
+/// takes a fractional number.
+pub fn normalise_input(value: &mut Value) {
+    match value {
+        Value::Number(n) if !n.is_i64() && !n.is_u64() => {
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && f.abs() < 9_007_199_254_740_992.0
+            {
+                *value = Value::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(normalise_input),
+        Value::Object(map) => map.values_mut().for_each(normalise_input),
+        _ => {}
+    }
+}
+
+fn schema_check(op: &Operation, input: &Value) -> Result<(), ApiError> {
+    static VALIDATORS: LazyLock<std::collections::HashMap<&'static str, jsonschema::Validator>> = LazyLock::new(|| {
+        all()
+            .iter()
+            .map(|op| {
+                let validator = jsonschema::validator_for(&op.input_schema)
+                    .unwrap_or_else(|e| panic!("the input schema of {} does not compile: {e}", op.name));
+                (op.name, validator)
+            })
+            .collect()
+    });
+    let Some(error) = VALIDATORS.get(op.name).and_then(|v| v.iter_errors(input).next()) else {
+        return Ok(());
+    };
+    let field = error.instance_path().to_string().split('/').filter(|s| !s.is_empty()).fold(
+        String::new(),
+        |path, seg| match seg.parse::<usize>() {
+            Ok(i) => format!("{path}[{i}]"),
+            Err(_) => join_field(&path, &seg.replace("~1", "/").replace("~0", "~")),
+        },
+    );
+    let code = match error.kind() {
+        jsonschema::error::ValidationErrorKind::MaxItems { .. } => "too_many_items",
+        jsonschema::error::ValidationErrorKind::MinItems { .. } => "too_few_items",
+        jsonschema::error::ValidationErrorKind::MaxLength { .. } => "too_long",
+        jsonschema::error::ValidationErrorKind::MinLength { .. } => "too_short",
+        jsonschema::error::ValidationErrorKind::Pattern { .. } => "invalid_format",
+        _ => "invalid_value",
+    };
+    let field = display_field(&field);
+    Err(ApiError::invalid(field.clone(), code, format!("{field}: {error}")))
 }
 
 /// Where a NUL character is in a value, as a field path (`tags[1]`, `customFields.k`).

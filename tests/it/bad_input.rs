@@ -227,3 +227,74 @@ async fn odd_text_and_times_in_any_field_of_any_operation_are_422s_over_rest_and
     assert!(tried > 200, "only {tried} odd inputs were tried");
     assert_eq!(app.fingerprint(org.id).await, before, "an odd input changed something");
 }
+
+#[tokio::test]
+async fn http_details_allow_on_405_a_problem_for_a_long_uri_and_json_rpc_errors_on_mcp() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Glow").await;
+    let res = app.call(Some(&org.key), Method::PUT, "/v1/customers", None).await;
+    assert_eq!(res.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(res.headers["allow"], "GET, POST", "{:?}", res.headers);
+
+    let long = format!("/v1/customers?q={}", "a".repeat(20_000));
+    let res = app.get(&org.key, &long).await;
+    assert_eq!((res.status, res.code()), (StatusCode::URI_TOO_LONG, "uri_too_long"), "{}", res.body);
+    assert_eq!(res.headers["content-type"], "application/problem+json");
+
+    for (body, code) in [
+        ("{\"jsonrpc\": \"2.0\", \"id\": 1,", -32700),
+        ("[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}]", -32600),
+    ] {
+        let res = app
+            .http
+            .post(format!("{}/mcp", app.base))
+            .bearer_auth(&org.key)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        let rpc: Value = res.json().await.unwrap();
+        assert_eq!((rpc["jsonrpc"].as_str(), rpc["error"]["code"].as_i64()), (Some("2.0"), Some(code)), "{rpc}");
+        assert_eq!(rpc["id"], Value::Null);
+    }
+}
+
+#[tokio::test]
+async fn the_server_holds_input_to_the_published_schema_whole_numbers_included() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Glow").await;
+    // 60.0 is an integer to JSON Schema: accepted, over REST and MCP.
+    let service = app.post(&org.key, "/v1/services", json!({"name": "Cut", "durationMinutes": 60.0})).await;
+    assert_eq!(service.status, StatusCode::CREATED, "{}", service.body);
+    assert_eq!(service.body["durationMinutes"], 60);
+    let listed = app.tool(&org.key, "list_customers", json!({"limit": 5.0})).await;
+    assert_eq!(listed["isError"], false, "{listed}");
+    let half = app.post(&org.key, "/v1/services", json!({"name": "Cut", "durationMinutes": 60.5})).await;
+    assert_eq!((half.status, half.field()), (StatusCode::UNPROCESSABLE_ENTITY, "durationMinutes"));
+    // Array bounds are the schema's: maxItems and minItems hold on the server too.
+    let op = catalog::find("create_service").unwrap();
+    assert_eq!(op.input_schema["properties"]["resourceTypes"]["maxItems"], 5);
+    let six = app
+        .post(
+            &org.key,
+            "/v1/services",
+            json!({"name": "Six", "durationMinutes": 30, "resourceTypes": ["a", "b", "c", "d", "e", "f"]}),
+        )
+        .await;
+    assert_eq!(
+        (six.status, six.field(), six.field_code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "resourceTypes", "too_many_items")
+    );
+    let customer = app.customer(&org, json!({"name": "Amy", "tags": ["vip"]})).await;
+    let op = catalog::find("remove_customer_tags").unwrap();
+    assert_eq!(op.input_schema["properties"]["tags"]["minItems"], 1);
+    let none = app
+        .call(Some(&org.key), Method::DELETE, &format!("/v1/customers/{customer}/tags"), Some(json!({"tags": []})))
+        .await;
+    assert_eq!(
+        (none.status, none.field(), none.field_code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "tags", "too_few_items")
+    );
+}
