@@ -5,8 +5,50 @@ use serde_json::{Map, Value, json};
 
 use crate::catalog::{self, Method};
 
+/// The 4xx answers an operation can give, each a Problem: what every call can meet (bad input,
+/// limits), what a key brings (401, 403), what naming a record brings (404), what writing brings
+/// (409), and the confirmation step (428).
+fn client_errors(op: &catalog::Operation) -> Vec<(u16, &'static str)> {
+    let mut errors = vec![(400, "Malformed JSON or query string")];
+    if !op.is_public() {
+        errors.push((401, "Missing, unknown, revoked or expired key"));
+        errors.push((403, "Missing scope or role, or refused for this caller"));
+    }
+    if op.path_params().next().is_some() || !op.read_only() {
+        errors.push((404, "A record named in the request does not exist in the caller's organisation"));
+    }
+    if !op.read_only() {
+        errors.push((409, "Conflicts with the current state (taken, duplicate, wrong status)"));
+    }
+    if op.method != Method::Get {
+        errors.push((413, "Body larger than 1 MiB"));
+        errors.push((415, "Body not sent as application/json"));
+    }
+    errors.push((422, "Input refused: validation_failed (see errors[]) or the operation's own code"));
+    if op.confirm {
+        errors.push((428, "confirmation_required: repeat with the Confirmation-Token header"));
+    }
+    errors.push((429, "Rate limited: retry after Retry-After seconds"));
+    errors
+}
+
+/// `create_booking` → `CreateBookingRequest`.
+fn request_name(op: &catalog::Operation) -> String {
+    let pascal: String = op
+        .name
+        .split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
+        })
+        .collect();
+    format!("{pascal}Request")
+}
+
 pub fn document() -> Value {
     let mut paths: Map<String, Value> = Map::new();
+    let mut schemas: Map<String, Value> = Map::new();
+    schemas.insert("Problem".into(), problem_schema());
     for op in catalog::all() {
         let path_params: Vec<&str> = op.path_params().collect();
         let properties = op.input_schema["properties"].as_object().cloned().unwrap_or_default();
@@ -39,11 +81,24 @@ pub fn document() -> Value {
             "responses": {
                 op.success_status.to_string(): {
                     "description": op.title,
-                    "content": { "application/json": { "schema": op.output_schema } }
+                    "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{}", op.output_name) } } }
                 },
                 "default": { "$ref": "#/components/responses/Problem" }
             }
         });
+        // One named schema per output type, shared by the operations that answer with it.
+        match schemas.get(&op.output_name) {
+            Some(existing) => assert_eq!(existing, &op.output_schema, "two output types named {}", op.output_name),
+            None => {
+                schemas.insert(op.output_name.clone(), op.output_schema.clone());
+            }
+        }
+        for (status, description) in client_errors(op) {
+            operation["responses"][status.to_string()] = json!({
+                "description": description,
+                "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } }
+            });
+        }
         if op.method == Method::Get {
             for (name, schema) in &body_properties {
                 parameters.push(json!({ "name": name, "in": "query", "required": required.contains(&name.as_str()), "schema": schema }));
@@ -51,7 +106,10 @@ pub fn document() -> Value {
         } else if !body_properties.is_empty() {
             let body_required: Vec<&str> = required.iter().copied().filter(|r| !path_params.contains(r)).collect();
             let schema = json!({ "type": "object", "additionalProperties": false, "properties": body_properties, "required": body_required });
-            operation["requestBody"] = json!({ "required": !body_required.is_empty(), "content": { "application/json": { "schema": schema } } });
+            let name = request_name(op);
+            schemas.insert(name.clone(), schema);
+            operation["requestBody"] = json!({ "required": !body_required.is_empty(),
+                "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{name}") } } } });
         }
         if op.method == Method::Post && !op.is_public() {
             parameters.push(json!({ "$ref": "#/components/parameters/IdempotencyKey" }));
@@ -75,6 +133,7 @@ pub fn document() -> Value {
         "servers": [{ "url": "http://127.0.0.1:8080" }],
         "paths": paths,
         "components": {
+            "schemas": schemas,
             "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer", "description": "An API key: fav_mcp_… (agents) or fav_sk_… (app back ends)." } },
             "parameters": {
                 "IdempotencyKey": { "name": "Idempotency-Key", "in": "header", "required": false,
@@ -87,21 +146,43 @@ pub fn document() -> Value {
             "responses": {
                 "Problem": {
                     "description": "An RFC 9457 problem with a stable code",
-                    "content": { "application/problem+json": { "schema": {
-                        "type": "object",
-                        "required": ["type", "title", "status", "code", "detail"],
-                        "properties": {
-                            "type": { "type": "string" }, "title": { "type": "string" }, "status": { "type": "integer" },
-                            "code": { "type": "string" }, "detail": { "type": "string" },
-                            "errors": { "type": "array", "items": { "type": "object", "properties": {
-                                "field": { "type": "string" }, "code": { "type": "string" }, "detail": { "type": "string" } } } },
-                            "confirmationToken": { "type": "string" }, "expiresAt": { "type": "string" }, "preview": { "type": "object" },
-                            "retryAfterSeconds": { "type": "integer", "description": "On 429: seconds to wait (also in Retry-After)." },
-                            "attemptsRemaining": { "type": "integer", "description": "On invalid_code: attempts left for this code." }
-                        }
-                    } } }
+                    "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } }
                 }
             }
+        }
+    })
+}
+
+/// An RFC 9457 problem, with every member some answer carries.
+fn problem_schema() -> Value {
+    let slot = json!({ "type": "object", "properties": {
+        "start": { "type": "string", "format": "date-time" }, "end": { "type": "string", "format": "date-time" },
+        "staff": { "type": "array", "items": { "type": "object", "properties": {
+            "id": { "type": "string", "format": "uuid" }, "name": { "type": "string" } } } },
+        "resourceIds": { "type": "array", "items": { "type": "string", "format": "uuid" } } } });
+    json!({
+        "type": "object",
+        "required": ["type", "title", "status", "code", "detail"],
+        "properties": {
+            "type": { "type": "string" }, "title": { "type": "string" }, "status": { "type": "integer" },
+            "code": { "type": "string", "description": "validation_failed: the input does not match the schema (see errors); any other code names the refusal." },
+            "detail": { "type": "string" },
+            "errors": { "type": "array", "items": { "type": "object", "required": ["field", "code", "detail"], "properties": {
+                "field": { "type": "string" }, "code": { "type": "string" }, "detail": { "type": "string" } } } },
+            "confirmationToken": { "type": "string", "description": "On 428 confirmation_required: send it back as Confirmation-Token." },
+            "expiresAt": { "type": "string", "format": "date-time" },
+            "preview": { "type": "object", "description": "On 428: what the confirmed call would do.", "properties": {
+                "operation": { "type": "string" },
+                "arguments": { "type": "object" },
+                "target": { "description": "The record the call acts on, as the matching get_ operation returns it." },
+                "effect": { "type": "object", "description": "For bookings: the new status, lateCancel, fee, timeFreed, customerNotified." } } },
+            "nearbySlots": { "type": "array", "items": slot, "description": "On slot_taken and not_on_slot_grid: open slots near the one asked for." },
+            "candidates": { "type": "array", "description": "On ambiguous_customer: the customers the name matches.", "items": { "type": "object", "properties": {
+                "id": { "type": "string", "format": "uuid" }, "name": { "type": "string" },
+                "email": { "type": ["string", "null"] }, "phone": { "type": ["string", "null"] } } } },
+            "toolsets": { "type": "array", "items": { "type": "string" }, "description": "On unknown_toolset: the valid names." },
+            "retryAfterSeconds": { "type": "integer", "description": "On 429: seconds to wait (also in Retry-After)." },
+            "attemptsRemaining": { "type": "integer", "description": "On invalid_code: attempts left for this code." }
         }
     })
 }

@@ -174,7 +174,7 @@ async fn request_context(
 }
 
 /// Longest request target (path and query) answered; longer ones get a 414 problem. (A request
-/// head over 32 KiB never reaches the application: actix-http answers it with a bare 400.)
+/// head over 128 KiB never reaches the application: actix-http answers it with a bare 431.)
 pub const MAX_URI_BYTES: usize = 16 * 1024;
 
 async fn limit_uri(

@@ -85,6 +85,9 @@ pub struct Operation {
     spec: Spec,
     pub input_schema: Value,
     pub output_schema: Value,
+    /// The output type's name (`Booking`, `Page_for_Booking`): its name among the OpenAPI
+    /// document's named schemas, shared by every operation that answers with it.
+    pub output_name: String,
     check: fn(&Value) -> Result<(), ApiError>,
 }
 
@@ -99,7 +102,13 @@ impl std::ops::Deref for Operation {
 impl Operation {
     /// Builds an operation from its spec and its input and output types.
     pub fn new<I: DeserializeOwned + JsonSchema, O: JsonSchema>(spec: Spec) -> Self {
-        Operation { spec, input_schema: schema_for::<I>(), output_schema: schema_for::<O>(), check: check_shape::<I> }
+        Operation {
+            spec,
+            input_schema: schema_for::<I>(),
+            output_schema: schema_for::<O>(),
+            output_name: O::schema_name().replace(['<', '>', ',', ' '], "_"),
+            check: check_shape::<I>,
+        }
     }
 
     /// Callable without a key (and offered only to callers without one).
@@ -373,6 +382,7 @@ pub struct NoInput {}
 /// A page of a list: `items` and the cursor for the next page (null on the last page).
 #[derive(Debug, serde::Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(rename = "PageOf{T}")]
 pub struct Page<T> {
     pub items: Vec<T>,
     /// Pass as `cursor` to get the next page; null when there is none.

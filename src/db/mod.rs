@@ -89,9 +89,12 @@ impl Database {
         Ok(Self { pool: build_pool(runtime, pool_size)?, admin, embedded: None })
     }
 
-    /// A fresh administrative connection.
+    /// A fresh administrative connection. PostgreSQL's NOTICEs ("role … is already a member",
+    /// "… already exists, skipping") are not sent: re-running idempotent setup is expected.
     pub async fn admin_client(&self) -> anyhow::Result<Client> {
-        connect(&self.admin).await.context("connecting with the administrative role")
+        let mut config = self.admin.clone();
+        config.options("-c client_min_messages=warning");
+        connect(&config).await.context("connecting with the administrative role")
     }
 
     /// Creates the roles if needed, runs the migrations under an advisory lock, then
@@ -101,7 +104,10 @@ impl Database {
         bootstrap_roles(&client, authenticator_password).await?;
         client.execute("select pg_advisory_lock($1)", &[&MIGRATION_LOCK]).await?;
         let result = async {
-            client.batch_execute("set role favcrm_owner").await?;
+            // V2 grants EXECUTE on two pgcrypto functions that PUBLIC may already execute; as
+            // favcrm_owner (no grant option) each fresh install warns "no privileges were
+            // granted". An applied migration cannot change, so the migrations run quietly.
+            client.batch_execute("set role favcrm_owner; set client_min_messages = error").await?;
             let report = migrations::migrations::runner()
                 .set_abort_divergent(true)
                 .run_async(&mut client)
@@ -110,6 +116,7 @@ impl Database {
             for m in report.applied_migrations() {
                 tracing::info!(migration = %m, "applied");
             }
+            client.batch_execute("set client_min_messages = warning").await?;
             policies::apply(&mut client).await?;
             client.batch_execute("reset role").await?;
             anyhow::Ok(())

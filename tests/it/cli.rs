@@ -49,6 +49,10 @@ fn serve_runs_on_its_embedded_cluster_hands_out_keys_and_stops_the_cluster_on_si
     let created: Value = serde_json::from_slice(&out.stdout).unwrap();
     let key = created["apiKey"].as_str().unwrap();
     assert!(created["organisationId"].is_string() && created["userId"].is_string());
+    // An administrator's command says what matters: no PostgreSQL chatter, no colour codes in
+    // output that is not a terminal.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("NOTICE") && !stderr.contains('\u{1b}'), "{stderr}");
 
     let res =
         http.post(format!("{base}/v1/customers")).bearer_auth(key).json(&json!({"name": "Amy Chan"})).send().unwrap();
@@ -80,6 +84,8 @@ fn serve_runs_on_its_embedded_cluster_hands_out_keys_and_stops_the_cluster_on_si
     let status = server.wait().unwrap();
     let logged = std::fs::read_to_string(dir.join("server.log")).unwrap();
     assert!(logged.contains("mail written to the mailbox folder") && logged.contains("/mail/"), "{logged}");
+    assert!(!logged.contains('\u{1b}'), "colour codes in a log file: {logged}");
+    assert!(!logged.contains("no privileges were granted") && !logged.contains("NOTICE"), "{logged}");
     assert!(!logged.contains(&code), "the log shows the code: {logged}");
     assert!(status.success(), "{status}");
     assert!(!dir.join("pg/postmaster.pid").exists(), "the cluster is still running after SIGTERM");
