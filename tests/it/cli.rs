@@ -19,24 +19,9 @@ fn serve_runs_on_its_embedded_cluster_hands_out_keys_and_stops_the_cluster_on_si
     let dir = std::env::temp_dir().join(format!("favcrm-serve-{}", uuid::Uuid::new_v4().simple()));
     let port = free_port();
     std::fs::create_dir_all(&dir).unwrap();
-    let log = std::fs::File::create(dir.join("server.log")).unwrap();
-    let mut server = Command::new(BIN)
-        .env("FAVCRM_DATA_DIR", &dir)
-        .env("FAVCRM_BIND", format!("127.0.0.1:{port}"))
-        .env_remove("DATABASE_URL")
-        .env_remove("FAVCRM_SMTP_URL")
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
+    let mut server = serve_on(&dir, port, "server.log");
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::blocking::Client::new();
-    let started = Instant::now();
-    while http.get(format!("{base}/readyz")).send().ok().map(|r| r.status().as_u16()) != Some(200) {
-        assert!(started.elapsed() < Duration::from_secs(60), "server not ready in 60 s");
-        assert!(server.try_wait().unwrap().is_none(), "server exited early");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 
     // The admin command shares the data directory with the running server.
     let out = Command::new(BIN)
@@ -384,6 +369,7 @@ fn serve_on(dir: &std::path::Path, port: u16, log_name: &str) -> std::process::C
         .env("FAVCRM_DATA_DIR", dir)
         .env("FAVCRM_BIND", format!("127.0.0.1:{port}"))
         .env_remove("DATABASE_URL")
+        .env_remove("FAVCRM_SMTP_URL")
         .stdout(log.try_clone().unwrap())
         .stderr(log)
         .spawn()
