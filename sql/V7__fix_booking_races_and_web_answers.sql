@@ -486,6 +486,41 @@ comment on function app.public_booking(jsonb) is 'create_booking for a web page 
 -- ---------------------------------------------------------------------------------------
 -- What a confirmation previews: the effect, not only the row
 -- ---------------------------------------------------------------------------------------
+-- One definition of a late cancellation, for cancelling and for its preview.
+create function app.late_cancel(b app.bookings) returns boolean
+language sql stable set search_path = '' as $$
+  select pg_catalog.now() > b.starts_at - pg_catalog.make_interval(hours => s.free_cancel_hours)
+    from app.services s
+   where s.org_id = b.org_id and s.id = b.service_id
+$$;
+comment on function app.late_cancel(app.bookings) is 'Whether cancelling the booking now is late under its service''s policy (inside freeCancelHours of the start).';
+grant execute on function app.late_cancel(app.bookings) to favcrm_member;
+
+create or replace function api.cancel_booking(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  b app.bookings;
+  s app.services;
+  v_late boolean;
+begin
+  perform auth.require_scope('bookings:write');
+  b := app.booking_for_update(p);
+  perform auth.require_confirmation('cancel_booking');
+  if b.status = 'cancelled' then
+    return app.booking_json(b);
+  end if;
+  perform app.require_status(b, array['pending', 'confirmed'], 'cancelled');
+  select * into s from app.services where org_id = b.org_id and id = b.service_id;
+  v_late := app.late_cancel(b);
+  update app.bookings set
+    status = 'cancelled', cancelled_at = pg_catalog.now(), cancelled_by_user_id = auth.user_id(),
+    cancel_reason = p ->> 'reason', late_cancel = v_late,
+    fee_amount = case when v_late then s.late_cancel_fee_amount else 0 end, updated_at = pg_catalog.now()
+   where org_id = b.org_id and id = b.id returning * into b;
+  return app.booking_json(b);
+end
+$$;
+
 create function api.preview_booking_change(p jsonb) returns jsonb
 language plpgsql stable set search_path = '' as $$
 declare
@@ -501,7 +536,7 @@ begin
     perform app.not_found('booking');
   end if;
   select * into s from app.services where org_id = b.org_id and id = b.service_id;
-  v_late := pg_catalog.now() > b.starts_at - pg_catalog.make_interval(hours => s.free_cancel_hours);
+  v_late := app.late_cancel(b);
   v_effect := case v_op
     when 'cancel_booking' then pg_catalog.jsonb_build_object(
       'status', 'cancelled',

@@ -108,8 +108,13 @@ pub async fn gate(
     }
     // JSON-RPC's own errors for a body that is not one JSON-RPC message (rmcp would answer 415).
     if req.method() == actix_web::http::Method::POST {
-        let bytes = match read_body(&mut req).await {
-            Ok(bytes) => bytes,
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let bytes = match crate::rest::read_limited(declared, req.take_payload()).await {
+            Ok(bytes) => bytes.freeze(),
             Err(error) => return Ok(deny(req, error)),
         };
         match serde_json::from_slice::<Value>(&bytes) {
@@ -165,29 +170,6 @@ pub async fn gate(
         actix_web::body::to_bytes(body).await.map_err(|e| actix_web::error::ErrorInternalServerError(e.to_string()))?;
     let res = head.set_body(bytes).map_into_boxed_body();
     Ok(ServiceResponse::new(req, res))
-}
-
-/// The body of a POST, up to the size REST accepts too.
-async fn read_body(req: &mut ServiceRequest) -> Result<actix_web::web::Bytes, ApiError> {
-    use futures_util::StreamExt;
-    let too_large = || {
-        ApiError::new(
-            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("The body is larger than {} bytes.", crate::rest::MAX_BODY_BYTES),
-        )
-    };
-    let mut payload = req.take_payload();
-    let mut bytes = actix_web::web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk
-            .map_err(|e| ApiError::new(actix_web::http::StatusCode::BAD_REQUEST, "unreadable_body", e.to_string()))?;
-        if bytes.len() + chunk.len() > crate::rest::MAX_BODY_BYTES {
-            return Err(too_large());
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    Ok(bytes.freeze())
 }
 
 /// A JSON-RPC error with no id (the request could not be read), as HTTP 400.
@@ -455,8 +437,7 @@ impl ServerHandler for FavcrmMcp {
             }
         };
         let mut input = Value::Object(args);
-        catalog::normalise_input(&mut input);
-        if let Err(e) = op.check_input(&input) {
+        if let Err(e) = op.check_input(&mut input) {
             return Ok(error_result(&e).into());
         }
         let outcome = crate::dispatch::call(

@@ -76,8 +76,8 @@ async fn handle(
     }
     // The no-key flows ignore any key sent along: they act for nobody yet.
     let caller = if op.is_public() { Caller::Anonymous } else { Caller::from_headers(req.headers())? };
-    let input = input_from(op, &req, body).await?;
-    op.check_input(&input)?;
+    let mut input = input_from(op, &req, body).await?;
+    op.check_input(&mut input)?;
     let idempotency_key = idempotency_key(&req, op)?;
     let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
     let confirmation_token = req.headers().get("confirmation-token").and_then(|v| v.to_str().ok());
@@ -120,7 +120,7 @@ async fn publishable(
     // A page's key is shared by all its visitors: each visitor's address has its own budget.
     let client_ip = state.client_ip(req.peer_addr(), req.headers());
     let checked = match state.abuse.web_request(client_ip, op.name == "create_booking") {
-        Ok(()) => input_from(op, req, body).await.and_then(|input| op.check_input(&input).map(|()| input)),
+        Ok(()) => input_from(op, req, body).await.and_then(|mut input| op.check_input(&mut input).map(|()| input)),
         Err(e) => Err(e),
     };
     let input = match checked {
@@ -230,9 +230,7 @@ async fn input_from(op: &Operation, req: &HttpRequest, body: web::Payload) -> Re
         let value = req.match_info().get(name).unwrap_or_default();
         input.insert(name.to_string(), Value::String(value.to_string()));
     }
-    let mut input = Value::Object(input);
-    catalog::normalise_input(&mut input);
-    Ok(input)
+    Ok(Value::Object(input))
 }
 
 /// Query strings carry text; read it as the type the input schema asks for.
@@ -270,7 +268,18 @@ fn collect_types(schema: &Value, out: &mut Vec<String>) {
     }
 }
 
-async fn read_body(req: &HttpRequest, mut body: web::Payload) -> Result<web::BytesMut, ApiError> {
+async fn read_body(req: &HttpRequest, body: web::Payload) -> Result<web::BytesMut, ApiError> {
+    let declared =
+        req.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    read_limited(declared, body).await
+}
+
+/// A request body of at most [`MAX_BODY_BYTES`] (413 past it, whatever Content-Length said);
+/// REST and `/mcp` read bodies through this.
+pub async fn read_limited<S>(declared: Option<usize>, mut body: S) -> Result<web::BytesMut, ApiError>
+where
+    S: futures_util::Stream<Item = Result<web::Bytes, actix_web::error::PayloadError>> + Unpin,
+{
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -278,8 +287,6 @@ async fn read_body(req: &HttpRequest, mut body: web::Payload) -> Result<web::Byt
             format!("The body is larger than {} bytes.", MAX_BODY_BYTES),
         )
     };
-    let declared =
-        req.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
         return Err(too_large());
     }

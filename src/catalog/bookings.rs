@@ -804,7 +804,7 @@ fn spec(
         idempotent,
         confirm: effect == Effect::Destructive,
         preview: if effect == Effect::Destructive && path.starts_with("/v1/bookings/") {
-            Some(crate::catalog::EFFECT_PREVIEW_BOOKING)
+            Some(super::Preview::Effect("api.preview_booking_change"))
         } else {
             None
         },

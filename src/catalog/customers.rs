@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::types::{Cursor, Email, Id, Int, Limit, Phone, Tag, Text};
-use super::{Effect, Method, Operation, Page, Spec};
+use super::{Effect, Method, Operation, Page, Preview, Spec};
 
 /// Where a customer is in their relationship with the business.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
@@ -269,7 +269,7 @@ pub fn operations() -> Vec<Operation> {
             effect: Effect::Destructive,
             idempotent: true,
             confirm: true,
-            preview: Some("get_customer"),
+            preview: Some(Preview::Target("get_customer")),
             success_status: 200,
             open_world: false,
         }),

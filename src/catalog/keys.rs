@@ -5,7 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::types::{Cursor, Id, Int, Limit, Text, Timestamp};
-use super::{Effect, Method, Operation, Page, Spec};
+use super::{Effect, Method, Operation, Page, Preview, Spec};
 
 /// A permission a key can hold: `<domain>:read` or `<domain>:write`.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
@@ -287,7 +287,7 @@ pub fn operations() -> Vec<Operation> {
             effect: Effect::Destructive,
             idempotent: true,
             confirm: true,
-            preview: Some("get_api_key"),
+            preview: Some(Preview::Target("get_api_key")),
             success_status: 200,
             open_world: false,
         }),
@@ -304,7 +304,7 @@ pub fn operations() -> Vec<Operation> {
             effect: Effect::Destructive,
             idempotent: false,
             confirm: true,
-            preview: Some("get_api_key"),
+            preview: Some(Preview::Target("get_api_key")),
             success_status: 201,
             open_world: false,
         }),

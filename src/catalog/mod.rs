@@ -67,10 +67,8 @@ pub struct Spec {
     pub idempotent: bool,
     /// An agent key may be asked to confirm (always for destructive operations).
     pub confirm: bool,
-    /// What a confirmation previews: a read operation taking the same input (its result is the
-    /// preview's target), or an SQL function (a name with its schema, `api.preview_…`) answering `{target, effect}`
-    /// (None: the input itself is the preview).
-    pub preview: Option<&'static str>,
+    /// What a confirmation previews (None: the input itself is the preview).
+    pub preview: Option<Preview>,
     pub success_status: u16,
     /// It reaches the world outside the database (it sends email).
     pub open_world: bool,
@@ -175,10 +173,12 @@ impl Operation {
         self.effect == Effect::Read
     }
 
-    /// Checks the input against the operation's input type. Text anywhere in it (values and
-    /// names, free-form objects too) must not hold the NUL character, which PostgreSQL cannot
-    /// store in text or jsonb.
-    pub fn check_input(&self, input: &Value) -> Result<(), ApiError> {
+    /// Checks the input against the operation's input type, after reading whole numbers sent
+    /// as floats (`4.0`) as the integers they are. Text anywhere in it (values and names,
+    /// free-form objects too) must not hold the NUL character, which PostgreSQL cannot store in
+    /// text or jsonb. REST and MCP both check through this.
+    pub fn check_input(&self, input: &mut Value) -> Result<(), ApiError> {
+        normalise_input(input);
         if let Some(field) = nul_at(input, String::new()) {
             let detail = format!("{}: text cannot contain the NUL character (U+0000)", display_field(&field));
             return Err(ApiError::invalid(display_field(&field), "invalid_character", detail));
@@ -258,7 +258,7 @@ fn shape_error(e: &serde_path_to_error::Error<serde_json::Error>) -> ApiError {
 /// Whole numbers sent as floats (`4.0`) become integers: JSON Schema counts them as integers,
 /// and SQL casts them as such only when written without the fraction. No input of the catalog
 /// takes a fractional number.
-pub fn normalise_input(value: &mut Value) {
+fn normalise_input(value: &mut Value) {
     match value {
         Value::Number(n) if !n.is_i64() && !n.is_u64() => {
             if let Some(f) = n.as_f64()
@@ -339,9 +339,25 @@ pub fn role_rank(role: &str) -> u8 {
     }
 }
 
-/// The preview of cancelling, declining or marking a booking as a no-show: the booking and
-/// what the change will do.
-pub const EFFECT_PREVIEW_BOOKING: &str = "api.preview_booking_change";
+/// What a confirmation shows besides the arguments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Preview {
+    /// The record acted on, as this read operation (same input) returns it.
+    Target(&'static str),
+    /// `{target, effect}` from this SQL function (same input): the record and what the change
+    /// will do to it.
+    Effect(&'static str),
+}
+
+impl Preview {
+    /// The statement that computes the preview for an input bound as `$1`.
+    pub fn sql(self) -> String {
+        match self {
+            Preview::Target(op) => find(op).map(|op| op.sql()).unwrap_or_else(|| "select $1::jsonb".into()),
+            Preview::Effect(function) => format!("select {function}($1::jsonb)"),
+        }
+    }
+}
 
 /// Every operation, in a stable order.
 pub fn all() -> &'static [Operation] {

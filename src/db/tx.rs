@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
-use crate::catalog::Operation;
+use crate::catalog::{Operation, Preview};
 use crate::error::{ApiError, from_db_error};
 
 const STATEMENT_TIMEOUT: &str = "15s";
@@ -206,11 +206,7 @@ async fn ask_for_confirmation(pool: &Pool, call: &Call<'_>, refusal: ApiError) -
         let client = pool.get().await.map_err(ApiError::unavailable)?;
         let guard = TxGuard { client: Some(client) };
         let c = guard.client();
-        let preview_sql = match call.op.preview {
-            Some(function) if function.contains('.') => format!("select {function}($1::jsonb)"),
-            Some(name) => crate::catalog::find(name).map(|op| op.sql()).unwrap_or_else(|| "select $1::jsonb".into()),
-            None => "select $1::jsonb".to_string(),
-        };
+        let preview_sql = call.op.preview.map_or_else(|| "select $1::jsonb".to_string(), Preview::sql);
         let (s_context, s_auth, s_preview, s_issue) = futures_util::try_join!(
             c.prepare_cached(SET_CONTEXT),
             c.prepare_cached(AUTHENTICATE),
@@ -265,7 +261,7 @@ async fn ask_for_confirmation(pool: &Pool, call: &Call<'_>, refusal: ApiError) -
             error.extra.insert("expiresAt".into(), issued["expiresAt"].clone());
             let mut preview = json!({ "operation": call.op.name, "arguments": call.input });
             match call.op.preview {
-                Some(function) if function.contains('.') => {
+                Some(Preview::Effect(_)) => {
                     preview["target"] = previewed["target"].clone();
                     preview["effect"] = previewed["effect"].clone();
                 }

@@ -520,6 +520,10 @@ fn tools_that_ask_for_confirmation_say_so_and_are_marked_destructive_unless_they
         if destructive {
             assert!(op.confirm, "{} is destructive without a confirmation step", op.name);
         }
+        if let Some(catalog::Preview::Target(read)) = op.preview {
+            let read = catalog::find(read).unwrap_or_else(|| panic!("{} previews with unknown {read}", op.name));
+            assert!(read.read_only(), "{} previews with {}, which writes", op.name, read.name);
+        }
     }
 }
 

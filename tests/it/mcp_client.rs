@@ -67,7 +67,8 @@ fn the_openapi_document_passes_a_third_party_validator() {
     assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
 }
 
-/// `node_modules` with the pinned TypeScript SDK (tests/mcp_client/ts/package-lock.json), made
+/// `node_modules` with the pinned TypeScript SDK, openapi-typescript and tsc
+/// (tests/mcp_client/ts/package-lock.json), made
 /// once per run under Cargo's test scratch folder and kept while the lock file does not change.
 fn node_with_sdk() -> PathBuf {
     static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
@@ -90,7 +91,9 @@ fn node_with_sdk() -> PathBuf {
             assert!(out.status.success(), "npm ci failed: {}", String::from_utf8_lossy(&out.stderr));
             std::fs::write(&stamp, lock).unwrap();
         }
-        std::fs::copy(source.join("check_server.mjs"), dir.join("check_server.mjs")).unwrap();
+        for file in ["check_server.mjs", "use_openapi.ts"] {
+            std::fs::copy(source.join(file), dir.join(file)).unwrap();
+        }
         dir
     })
     .clone()
@@ -115,5 +118,31 @@ async fn the_official_typescript_mcp_sdk_sees_every_error_and_completes_a_confir
         "the TypeScript SDK client failed:\n{}\n{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_typescript_client_generated_from_the_openapi_document_compiles_against_new_answers_and_errors() {
+    let dir = node_with_sdk();
+    let document = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/openapi.json");
+    let generated = Command::new("node")
+        .arg(dir.join("node_modules/openapi-typescript/bin/cli.js"))
+        .arg(document)
+        .arg("-o")
+        .arg(dir.join("favcrm.ts"))
+        .output()
+        .unwrap();
+    assert!(generated.status.success(), "openapi-typescript failed: {}", String::from_utf8_lossy(&generated.stderr));
+    let compiled = Command::new("node")
+        .arg(dir.join("node_modules/typescript/bin/tsc"))
+        .args(["--noEmit", "--strict", "--skipLibCheck", "--module", "esnext", "--moduleResolution", "bundler"])
+        .args(["--target", "es2022", "use_openapi.ts", "favcrm.ts"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        compiled.status.success(),
+        "the generated client does not compile against use_openapi.ts:\n{}",
+        String::from_utf8_lossy(&compiled.stdout)
     );
 }
