@@ -34,10 +34,9 @@ pub const FILES: &[(&str, &str)] = &[
     ("publishable_keys.sql", include_str!("../policies/publishable_keys.sql")),
 ];
 
-/// Drops every policy on `app` and `audit` tables and re-creates them from the files, in
-/// one transaction: the files are the whole truth.
-pub async fn apply(client: &mut Client) -> anyhow::Result<()> {
-    let tx = client.transaction().await?;
+/// Drops every policy on `app` and `audit` tables and re-creates them from the files, inside
+/// the caller's transaction: the files are the whole truth.
+pub async fn apply(tx: &tokio_postgres::Transaction<'_>) -> anyhow::Result<()> {
     let existing = tx
         .query(
             "select format('drop policy %I on %I.%I', policyname, schemaname, tablename)
@@ -51,7 +50,6 @@ pub async fn apply(client: &mut Client) -> anyhow::Result<()> {
     for (name, sql) in FILES {
         tx.batch_execute(sql).await.with_context(|| format!("applying policies/{name}"))?;
     }
-    tx.commit().await?;
     Ok(())
 }
 

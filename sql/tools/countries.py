@@ -5,6 +5,7 @@ zone listed for the country, or the zone most people live in where that differs)
 
 Run: python3 -m venv /tmp/v && /tmp/v/bin/pip install babel pycountry &&
      /tmp/v/bin/python sql/tools/countries.py > /tmp/countries.sql
+     (then paste it as the body of app.country in sql/operations/common.sql)
 """
 import datetime
 

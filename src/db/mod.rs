@@ -2,6 +2,7 @@
 //! migrations, policies, and the per-request transaction ([`tx`]).
 
 pub mod embedded;
+pub mod operations;
 pub mod tx;
 
 use std::path::PathBuf;
@@ -97,8 +98,8 @@ impl Database {
         connect(&config).await.context("connecting with the administrative role")
     }
 
-    /// Creates the roles if needed, runs the migrations under an advisory lock, then
-    /// re-applies every policy file in one transaction.
+    /// Creates the roles if needed, runs the migrations under an advisory lock, then applies
+    /// the operations files and every policy file in one transaction.
     pub async fn migrate(&self, authenticator_password: Option<&str>) -> anyhow::Result<()> {
         let mut client = self.admin_client().await?;
         bootstrap_roles(&client, authenticator_password).await?;
@@ -108,6 +109,7 @@ impl Database {
             // favcrm_owner (no grant option) each fresh install warns "no privileges were
             // granted". An applied migration cannot change, so the migrations run quietly.
             client.batch_execute("set role favcrm_owner; set client_min_messages = error").await?;
+            accept_rewritten_migrations(&client).await?;
             let report = migrations::migrations::runner()
                 .set_abort_divergent(true)
                 .run_async(&mut client)
@@ -117,7 +119,10 @@ impl Database {
                 tracing::info!(migration = %m, "applied");
             }
             client.batch_execute("set client_min_messages = warning").await?;
-            policies::apply(&mut client).await?;
+            let tx = client.transaction().await?;
+            operations::apply(&tx).await?;
+            policies::apply(&tx).await?;
+            tx.commit().await?;
             client.batch_execute("reset role").await?;
             anyhow::Ok(())
         }
@@ -156,6 +161,49 @@ impl Database {
             tracing::error!(error = %e, "stopping the embedded PostgreSQL");
         }
     }
+}
+
+/// V1 to V7 as they were before their functions moved to `sql/operations/` (V8 hands those
+/// over): refinery's checksum of each. A database that ran them has these in its history.
+const REWRITTEN_MIGRATIONS: &[(i32, &str)] = &[
+    (1, "10035303110791845114"),
+    (2, "11678377362843018099"),
+    (3, "7901312055247657838"),
+    (4, "13208452324591502148"),
+    (5, "17460418090040492923"),
+    (6, "542832360046010653"),
+    (7, "11983229520657462712"),
+];
+
+/// Records this build's checksum for each migration a database ran in the form it had before
+/// it was rewritten (and for no other: any other difference still stops the migration).
+async fn accept_rewritten_migrations(client: &Client) -> anyhow::Result<()> {
+    let has_history: bool =
+        client.query_one("select to_regclass('public.refinery_schema_history') is not null", &[]).await?.get(0);
+    if !has_history {
+        return Ok(());
+    }
+    for migration in migrations::migrations::runner().get_migrations() {
+        let Some((_, old)) = REWRITTEN_MIGRATIONS.iter().find(|(v, _)| *v == migration.version()) else { continue };
+        let new = migration.checksum().to_string();
+        let changed = client
+            .execute(
+                "update public.refinery_schema_history set checksum = $1 where version = $2 and checksum = $3",
+                &[&new, &migration.version(), old],
+            )
+            .await?;
+        if changed > 0 {
+            tracing::info!(migration = %migration, "accepted the rewritten form of an applied migration");
+        }
+    }
+    Ok(())
+}
+
+/// This build's migrations, name (`V3__create_customers`) and SQL, in version order.
+pub fn embedded_migrations() -> Vec<(String, String)> {
+    let mut all = migrations::migrations::runner().get_migrations().to_vec();
+    all.sort_by_key(|m| m.version());
+    all.iter().map(|m| (m.to_string(), m.sql().unwrap_or_default().to_string())).collect()
 }
 
 /// The highest migration version this build knows.
