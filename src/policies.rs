@@ -83,7 +83,7 @@ pub struct PolicyReport {
 
 #[derive(Debug, Serialize, Clone, PartialEq, Eq)]
 pub struct Breach {
-    /// The DESIGN.md table rule (1 to 5).
+    /// The DESIGN.md table rule (1 to 5), or 9: one home per function (`sql/README.md`).
     pub rule: u8,
     pub object: String,
     pub problem: String,
@@ -181,6 +181,7 @@ pub async fn audit(client: &Client) -> anyhow::Result<Report> {
     }
     check_runtime_roles(client, &mut breach).await?;
     check_security_definers(client, &mut breach).await?;
+    check_functions(client, &crate::db::operations::Inventory::embedded(), &mut breach).await?;
     Ok(Report { tables: reports, breaches })
 }
 
@@ -401,6 +402,53 @@ async fn check_security_definers(client: &Client, breach: &mut impl FnMut(u8, &s
     Ok(())
 }
 
+/// Rule 9: every function has one home. Each is defined once, in a migration (what data and
+/// policies call) or in one operations file, and none exists in the database that no file
+/// defines; every `api` function is a catalog operation (or the preview one names) and every
+/// catalog operation that runs SQL has its function.
+pub async fn check_functions(
+    client: &Client,
+    inventory: &crate::db::operations::Inventory,
+    breach: &mut impl FnMut(u8, &str, String),
+) -> anyhow::Result<()> {
+    for (function, problem) in inventory.duplicates() {
+        breach(9, &function, problem);
+    }
+    let live: Vec<String> = client
+        .query(
+            "select n.nspname || '.' || p.proname
+               from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+              where n.nspname = any($1)
+                and not exists (select from pg_depend d
+                                 where d.classid = 'pg_proc'::regclass and d.objid = p.oid and d.deptype = 'e')
+              order by 1",
+            &[&crate::db::operations::SCHEMAS],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let known = inventory.known();
+    for function in live.iter().filter(|f| !known.contains(f.as_str())) {
+        breach(9, function, "exists in the database but no migration or sql/operations/ file defines it".into());
+    }
+    let mut named: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    for op in crate::catalog::all().iter().filter(|op| !op.is_public()) {
+        named.insert(format!("api.{}", op.name));
+        if let Some(crate::catalog::Preview::Effect(function)) = op.preview {
+            named.insert(function.to_string());
+        }
+    }
+    for function in live.iter().filter(|f| f.starts_with("api.") && !named.contains(f.as_str())) {
+        breach(9, function, "is in the api schema but no catalog operation names it".into());
+    }
+    for function in named.iter().filter(|f| !live.contains(f)) {
+        let op = function.trim_start_matches("api.");
+        breach(9, op, format!("is a catalog operation, but {function} does not exist"));
+    }
+    Ok(())
+}
+
 /// Human-readable report.
 pub fn render(report: &Report) -> String {
     use std::fmt::Write;
@@ -426,7 +474,7 @@ pub fn render(report: &Report) -> String {
         }
     }
     if report.breaches.is_empty() {
-        out.push_str("\nNo breach of table rules 1-5.\n");
+        out.push_str("\nNo breach of table rules 1-5 or of rule 9 (one home per function).\n");
     } else {
         let _ = writeln!(out, "\n{} breach(es):", report.breaches.len());
         for b in &report.breaches {

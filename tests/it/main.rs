@@ -18,6 +18,7 @@ mod keys;
 mod mail;
 mod mcp;
 mod mcp_client;
+mod migrations;
 mod openapi;
 mod policies;
 mod ratelimit;

@@ -1,5 +1,6 @@
 //! RLS: the SQL policy tests, the audit of the live schema, and the policy file list.
 
+use favcrm::db::operations;
 use favcrm::policies;
 
 use crate::common::TestApp;
@@ -56,6 +57,9 @@ async fn the_audit_reports_each_planted_breach() {
         ),
         ("grant truncate on app.customers to favcrm_member", 4, "favcrm_member"),
         ("create function auth.oops() returns int language sql security definer as 'select 1'", 5, "auth.oops()"),
+        ("drop function api.get_customer(jsonb)", 9, "get_customer"),
+        ("create function api.stray(p jsonb) returns jsonb language sql as 'select p'", 9, "api.stray"),
+        ("create function app.by_hand() returns int language sql as 'select 1'", 9, "app.by_hand"),
     ];
     for (sql, rule, object) in plants {
         let app = TestApp::spawn().await;
@@ -68,6 +72,38 @@ async fn the_audit_reports_each_planted_breach() {
             report.breaches
         );
     }
+}
+
+#[tokio::test]
+async fn the_audit_reports_a_function_defined_twice() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let mut files: Vec<(&str, &str)> = operations::FILES.to_vec();
+    let get_customer = "create function api.get_customer(p jsonb) returns jsonb language sql as 'select p';";
+    files.push(("elsewhere.sql", get_customer));
+    let migrations = favcrm::db::embedded_migrations();
+    let twice = operations::Inventory::read(migrations.iter().map(|(n, s)| (n.clone(), s.as_str())), files);
+    let mut breaches = Vec::new();
+    policies::check_functions(&admin, &twice, &mut |rule, object: &str, problem| {
+        breaches.push((rule, object.to_string(), problem))
+    })
+    .await
+    .unwrap();
+    assert!(
+        breaches.iter().any(|(rule, object, problem)| *rule == 9
+            && object == "api.get_customer"
+            && problem.contains("sql/operations/customers.sql")
+            && problem.contains("sql/operations/elsewhere.sql")),
+        "{breaches:#?}"
+    );
+
+    let mut once = Vec::new();
+    policies::check_functions(&admin, &operations::Inventory::embedded(), &mut |rule, object: &str, _| {
+        once.push((rule, object.to_string()))
+    })
+    .await
+    .unwrap();
+    assert!(once.is_empty(), "{once:?}");
 }
 
 #[test]
