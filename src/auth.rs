@@ -1,10 +1,7 @@
-//! Low-entropy secrets and who is asking: 6-digit one-time codes (CSPRNG, argon2id) and the
-//! client address the abuse limits count against.
+//! Low-entropy secrets: 6-digit one-time codes (CSPRNG, argon2id).
 //!
 //! The database never sees a code: it stores the argon2id hash made here, counts attempts,
 //! and hands the hash back for [`verify_code`] to check.
-
-use std::net::IpAddr;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -58,26 +55,6 @@ pub async fn verify_code(code: String, hash: String) -> Result<bool, ApiError> {
     .map_err(ApiError::internal)?
 }
 
-/// The address a request came from: the TCP peer, or — when the peer is a trusted proxy —
-/// the last address in `X-Forwarded-For` that is not itself a trusted proxy.
-pub fn client_ip(
-    peer: Option<IpAddr>,
-    headers: &actix_web::http::header::HeaderMap,
-    trusted_proxies: &[IpAddr],
-) -> Option<IpAddr> {
-    let peer = peer?;
-    if !trusted_proxies.contains(&peer) {
-        return Some(peer);
-    }
-    let forwarded = headers.get_all("x-forwarded-for").filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(",");
-    forwarded
-        .split(',')
-        .rev()
-        .filter_map(|part| part.trim().parse::<IpAddr>().ok())
-        .find(|ip| !trusted_proxies.contains(ip))
-        .or(Some(peer))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,18 +76,5 @@ mod tests {
         assert!(!verify_code("123457".into(), hash.clone()).await.unwrap());
         let other = hash_code("123456".into()).await.unwrap();
         assert_ne!(hash, other, "each hash has its own salt");
-    }
-
-    #[test]
-    fn forwarded_for_counts_only_behind_a_trusted_proxy() {
-        let mut headers = actix_web::http::header::HeaderMap::new();
-        headers.insert(
-            actix_web::http::header::HeaderName::from_static("x-forwarded-for"),
-            "198.51.100.7, 203.0.113.9".parse().unwrap(),
-        );
-        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
-        let peer: IpAddr = "192.0.2.1".parse().unwrap();
-        assert_eq!(client_ip(Some(peer), &headers, &[proxy]), Some(peer));
-        assert_eq!(client_ip(Some(proxy), &headers, &[proxy]), Some("203.0.113.9".parse().unwrap()));
     }
 }

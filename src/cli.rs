@@ -10,10 +10,10 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
 use crate::client::{Client, Config, Target, mask};
+use crate::db::policies;
 use crate::db::{ClusterUse, Database, DbSettings};
-use crate::policies;
-use crate::startup::{Application, ServerSettings};
 use crate::telemetry::{self, LogFormat};
+use crate::web::{Application, ServerSettings};
 
 /// favcrm: an agentic headless backend for service businesses.
 ///
@@ -122,7 +122,8 @@ pub struct GlobalOpts {
 pub enum Command {
     /// Migrate the database and serve REST (/v1) and MCP (/mcp) (the default).
     Serve,
-    /// Create favcrm's roles if needed, run migrations and re-apply the RLS policies.
+    /// Create favcrm's roles if needed, run migrations, then re-apply the operations' SQL
+    /// (sql/operations/) and the RLS policies.
     Migrate,
     /// Administrative tasks that talk to the database directly.
     #[command(subcommand)]
@@ -343,7 +344,7 @@ pub struct CreateOrgArgs {
 #[derive(Debug, Subcommand)]
 pub enum PoliciesCommand {
     /// Print RLS status and policies of every table in app and audit, and any breach of the
-    /// table rules; exits 1 on a breach.
+    /// table rules or of one home per function (rule 9); exits 1 on a breach.
     Audit {
         /// Print the report as JSON.
         #[arg(long)]
@@ -431,7 +432,7 @@ async fn serve(db: &Arc<Database>, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         mcp_allowed_origins: g.mcp_allowed_origins.clone(),
         key_requests_per_minute: g.key_requests_per_minute,
         sensitive_requests_per_hour: g.sensitive_requests_per_hour,
-        abuse: crate::ratelimit::AbuseSettings {
+        abuse: crate::limits::AbuseSettings {
             code_emails_per_ip_per_hour: g.code_emails_per_ip_per_hour,
             code_emails_per_ip_per_day: g.code_emails_per_ip_per_day,
             signups_per_email_per_hour: g.signups_per_email_per_hour,
@@ -439,7 +440,7 @@ async fn serve(db: &Arc<Database>, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             web_requests_per_ip_per_minute: g.web_requests_per_ip_per_minute,
             web_bookings_per_ip_per_hour: g.web_bookings_per_ip_per_hour,
         },
-        mail: crate::startup::MailSettings {
+        mail: crate::effects::mail::MailSettings {
             smtp_url: g.smtp_url.clone(),
             from: g.mail_from.clone(),
             data_dir: g.data_dir.clone(),

@@ -3,9 +3,10 @@
 //! SQL raises with a stable SQLSTATE, puts the machine code in HINT and the field at fault in
 //! COLUMN (`raise exception using errcode = …, hint = 'code', column = 'field'`). The table in
 //! [`SQLSTATE_MAP`] is the only place that turns those into HTTP statuses; `sql/README.md`
-//! lists it for people.
+//! lists it for people. How an error becomes an HTTP response is the web layer's business
+//! (`crate::web::problem`); here it is only a status, a code and a body.
 
-use actix_web::{HttpResponse, ResponseError, http::StatusCode};
+use http::StatusCode;
 use serde::Serialize;
 use tokio_postgres::error::{DbError, SqlState};
 
@@ -128,21 +129,6 @@ impl std::fmt::Display for ApiError {
 }
 
 impl std::error::Error for ApiError {}
-
-impl ResponseError for ApiError {
-    fn status_code(&self) -> StatusCode {
-        self.status
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        let mut response = HttpResponse::build(self.status);
-        response.content_type("application/problem+json");
-        for (name, value) in &self.headers {
-            response.insert_header((*name, value.as_str()));
-        }
-        response.body(self.body(None).to_string())
-    }
-}
 
 /// How one SQLSTATE maps to a response: status, and the code used when SQL named none.
 pub struct SqlStateRule {

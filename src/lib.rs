@@ -7,19 +7,15 @@
 #![allow(clippy::result_large_err)]
 
 pub mod auth;
+pub mod call;
 pub mod catalog;
 pub mod cli;
 pub mod client;
 pub mod db;
-pub mod dispatch;
+pub mod effects;
 pub mod error;
-pub mod mail;
-pub mod mcp;
-pub mod onboarding;
+pub mod limits;
 pub mod openapi;
-pub mod policies;
-pub mod ratelimit;
-pub mod rest;
 pub mod skills;
-pub mod startup;
 pub mod telemetry;
+pub mod web;

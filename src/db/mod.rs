@@ -3,6 +3,7 @@
 
 pub mod embedded;
 pub mod operations;
+pub mod policies;
 pub mod tx;
 
 use std::path::PathBuf;
@@ -11,7 +12,6 @@ use anyhow::{Context, bail};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::{Client, NoTls};
 
-use crate::policies;
 pub use embedded::{Durability, EmbeddedCluster};
 
 mod migrations {

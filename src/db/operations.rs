@@ -332,7 +332,10 @@ mod tests {
         let twice = inventory(
             &[],
             &[
-                ("customers.sql", "create function api.get_customer(p jsonb) returns jsonb language sql as 'select p';"),
+                (
+                    "customers.sql",
+                    "create function api.get_customer(p jsonb) returns jsonb language sql as 'select p';",
+                ),
                 ("bookings.sql", "create function api.get_customer(p jsonb) returns jsonb language sql as 'select p';"),
             ],
         );

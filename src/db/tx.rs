@@ -38,40 +38,10 @@ pub enum Caller {
 }
 
 impl Caller {
+    /// The caller presenting `key` (the web layer reads it from `Authorization`).
     pub fn from_key(key: &str) -> Self {
         Caller::Key { digest: Sha256::digest(key.as_bytes()).into() }
     }
-
-    /// The caller named by `Authorization: Bearer <key>`: the one parser REST, MCP and the
-    /// rate limiter share. A missing or malformed header is a 401.
-    pub fn from_headers(headers: &actix_web::http::header::HeaderMap) -> Result<Self, ApiError> {
-        let Some(header) = headers.get(actix_web::http::header::AUTHORIZATION) else {
-            return Err(ApiError::unauthorized(
-                "missing_api_key",
-                "Send an API key as Authorization: Bearer fav_mcp_…",
-            ));
-        };
-        match bearer_token(header) {
-            Some(key) if !key.is_empty() && key.len() <= 256 => Ok(Caller::from_key(key)),
-            _ => Err(ApiError::unauthorized(
-                "invalid_authorization",
-                "The Authorization header must be Bearer <API key>.",
-            )),
-        }
-    }
-}
-
-/// The token of an `Authorization: Bearer <token>` header value.
-fn bearer_token(header: &actix_web::http::header::HeaderValue) -> Option<&str> {
-    let value = header.to_str().ok()?;
-    value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).map(str::trim)
-}
-
-/// A publishable key (`fav_pk_…`, a web page) presented as the bearer token, if that is what
-/// the request carries: those go to `auth.publishable_call`, not to key authentication.
-pub fn publishable_key(headers: &actix_web::http::header::HeaderMap) -> Option<&str> {
-    let key = bearer_token(headers.get(actix_web::http::header::AUTHORIZATION)?)?;
-    (key.starts_with("fav_pk_") && key.len() <= 256).then_some(key)
 }
 
 impl std::fmt::Debug for Caller {

@@ -6,7 +6,7 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use favcrm::db::{self, Database, Durability, EmbeddedCluster, embedded::SUPERUSER};
-use favcrm::startup::Application;
+use favcrm::web::Application;
 use mailin_embedded::response::OK;
 use mailin_embedded::{Handler, Response, Server};
 use reqwest::{Method, StatusCode};
@@ -112,12 +112,12 @@ impl TestApp {
         Self::spawn_with(relaxed()).await
     }
 
-    pub async fn spawn_with(settings: favcrm::startup::ServerSettings) -> Self {
+    pub async fn spawn_with(settings: favcrm::web::ServerSettings) -> Self {
         Self::spawn_on(fresh_database().await, settings).await
     }
 
     /// A server on an existing database (a second process, or a restart).
-    pub async fn spawn_on(dbname: String, mut settings: favcrm::startup::ServerSettings) -> Self {
+    pub async fn spawn_on(dbname: String, mut settings: favcrm::web::ServerSettings) -> Self {
         let database = Arc::new(Database::from_configs(admin_config(&dbname), runtime_config(&dbname), 8).unwrap());
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let mail_dir = std::env::temp_dir().join(format!("favcrm-test-mail-{}", Uuid::new_v4().simple()));
@@ -375,9 +375,9 @@ async fn set_claims(tx: &tokio_postgres::Transaction<'_>, org: Uuid) {
 }
 
 /// Server settings with every abuse limit off.
-pub fn relaxed() -> favcrm::startup::ServerSettings {
-    favcrm::startup::ServerSettings {
-        abuse: favcrm::ratelimit::AbuseSettings {
+pub fn relaxed() -> favcrm::web::ServerSettings {
+    favcrm::web::ServerSettings {
+        abuse: favcrm::limits::AbuseSettings {
             code_emails_per_ip_per_hour: 0,
             code_emails_per_ip_per_day: 0,
             signups_per_email_per_hour: 0,

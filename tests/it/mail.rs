@@ -1,6 +1,6 @@
 //! Outgoing mail: over real SMTP to a server on loopback, and into the mailbox folder.
 
-use favcrm::mail::{Delivery, Email, Mailer};
+use favcrm::effects::mail::{Delivery, Email, Mailer};
 
 use crate::common::start_smtp;
 

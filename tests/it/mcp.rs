@@ -505,7 +505,7 @@ async fn a_web_page_cannot_make_its_visitors_browsers_call_mcp() {
 #[test]
 fn tools_that_ask_for_confirmation_say_so_and_are_marked_destructive_unless_they_only_create() {
     for op in catalog::all() {
-        let tool = favcrm::mcp::tool_json(op);
+        let tool = favcrm::web::mcp::tool_json(op);
         let destructive = tool["annotations"]["destructiveHint"] == true;
         let description = tool["description"].as_str().unwrap();
         if op.confirm {

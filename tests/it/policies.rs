@@ -1,7 +1,7 @@
 //! RLS: the SQL policy tests, the audit of the live schema, and the policy file list.
 
 use favcrm::db::operations;
-use favcrm::policies;
+use favcrm::db::policies;
 
 use crate::common::TestApp;
 

@@ -1,6 +1,6 @@
 //! The per-key request budget.
 
-use favcrm::startup::ServerSettings;
+use favcrm::web::ServerSettings;
 use reqwest::StatusCode;
 use serde_json::json;
 

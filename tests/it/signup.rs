@@ -1,7 +1,8 @@
 //! Agentic registration: a person with an inbox and an MCP client (or the REST API) creates a
 //! workspace; nobody can brute-force a code, enumerate accounts or flood the mailer.
 
-use favcrm::startup::{MailSettings, ServerSettings};
+use favcrm::effects::mail::MailSettings;
+use favcrm::web::ServerSettings;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 

@@ -1,4 +1,15 @@
-//! Building and running the HTTP server.
+//! The web layer: everything HTTP. The server builder ([`Application`]), REST routes generated
+//! from the catalog ([`rest`]), the MCP endpoint ([`mcp`]), CORS for web pages ([`cors`]), the
+//! per-key rate limit ([`ratelimit`]), reading callers, addresses and bodies from requests
+//! ([`request`]) and errors as problem answers ([`problem`]). It reads requests into calls and
+//! hands them to the call path (`crate::call`); nothing below it imports actix-web.
+
+pub mod cors;
+pub mod mcp;
+pub mod problem;
+pub mod ratelimit;
+pub mod request;
+pub mod rest;
 
 use std::net::{IpAddr, TcpListener};
 use std::sync::Arc;
@@ -6,55 +17,34 @@ use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::{Next, from_fn};
-use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
+use actix_web::{App, HttpMessage, HttpRequest, HttpResponse, HttpServer, web};
 use anyhow::Context;
 use serde_json::json;
 
+use crate::call::AppState;
 use crate::db::{self, Database};
-use crate::{mcp, rest};
+use crate::effects::mail::MailSettings;
+use crate::limits::{AbuseSettings, KeyBudget};
+pub use request::RequestId;
 
-/// Shared by every request.
-pub struct AppState {
-    pub db: Arc<Database>,
+/// What only the web layer needs, beside the call path's [`AppState`].
+pub struct WebState {
     /// The per-key request budget; None when disabled.
-    pub key_budget: Option<Arc<crate::ratelimit::KeyBudget>>,
-    /// The tighter per-key budget of sensitive operations; None when disabled.
-    pub sensitive_budget: Option<crate::ratelimit::SensitiveBudget>,
-    /// Limits on the flows anyone can start without a key.
-    pub abuse: crate::ratelimit::AbuseLimits,
-    pub mailer: crate::mail::Mailer,
+    pub key_budget: Option<Arc<KeyBudget>>,
     /// Proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<IpAddr>,
     /// Browser origins allowed to call `/mcp` besides the server's own.
     pub mcp_allowed_origins: Vec<String>,
 }
 
-impl AppState {
+impl WebState {
     /// The client address the abuse limits count against.
-    pub fn client_ip(&self, peer: Option<std::net::SocketAddr>, headers: &HeaderMap) -> Option<IpAddr> {
-        crate::auth::client_ip(peer.map(|p| p.ip()), headers, &self.trusted_proxies)
+    pub fn client_ip(&self, req: &HttpRequest) -> Option<IpAddr> {
+        request::client_ip(req.peer_addr().map(|p| p.ip()), req.headers(), &self.trusted_proxies)
     }
 }
-
-/// Where mail goes: SMTP when a URL is set, else `.eml` files in `<data_dir>/mail/`.
-#[derive(Debug, Clone)]
-pub struct MailSettings {
-    pub smtp_url: Option<String>,
-    pub from: String,
-    pub data_dir: std::path::PathBuf,
-}
-
-impl Default for MailSettings {
-    fn default() -> Self {
-        Self { smtp_url: None, from: "favcrm <no-reply@localhost>".into(), data_dir: "./.favcrm".into() }
-    }
-}
-
-/// The id of the request, from a sane incoming `X-Request-Id` or a new UUID.
-#[derive(Clone)]
-pub struct RequestId(pub String);
 
 /// HTTP-level settings.
 #[derive(Debug, Clone)]
@@ -67,7 +57,7 @@ pub struct ServerSettings {
     pub key_requests_per_minute: u32,
     /// Sensitive operations (emails, key minting) an hour each API key may make; 0: off.
     pub sensitive_requests_per_hour: u32,
-    pub abuse: crate::ratelimit::AbuseSettings,
+    pub abuse: AbuseSettings,
     pub mail: MailSettings,
     pub trusted_proxies: Vec<IpAddr>,
 }
@@ -100,15 +90,10 @@ impl Application {
 
     pub fn from_listener(db: Arc<Database>, listener: TcpListener, settings: ServerSettings) -> anyhow::Result<Self> {
         let port = listener.local_addr()?.port();
-        let key_budget = crate::ratelimit::KeyBudget::per_minute(settings.key_requests_per_minute).map(Arc::new);
-        let mail = &settings.mail;
-        let mailer = crate::mail::Mailer::new(mail.smtp_url.as_deref(), &mail.from, &mail.data_dir)?;
-        let state = web::Data::new(AppState {
-            db,
-            key_budget,
-            sensitive_budget: crate::ratelimit::SensitiveBudget::per_hour(settings.sensitive_requests_per_hour),
-            abuse: crate::ratelimit::AbuseLimits::new(settings.abuse),
-            mailer,
+        let state =
+            web::Data::new(AppState::new(db, &settings.mail, settings.abuse, settings.sensitive_requests_per_hour)?);
+        let web_state = web::Data::new(WebState {
+            key_budget: KeyBudget::per_minute(settings.key_requests_per_minute).map(Arc::new),
             trusted_proxies: settings.trusted_proxies,
             mcp_allowed_origins: settings.mcp_allowed_origins.clone().unwrap_or_default(),
         });
@@ -116,8 +101,9 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(web_state.clone())
                 .wrap(from_fn(limit_uri))
-                .wrap(from_fn(crate::ratelimit::enforce))
+                .wrap(from_fn(ratelimit::enforce))
                 .wrap(from_fn(request_context))
                 .service(mcp.clone().scope_with_path("/mcp").wrap(from_fn(mcp::gate)))
                 .route("/.well-known/mcp/server-card.json", web::get().to(server_card))
@@ -184,7 +170,7 @@ async fn limit_uri(
     let length = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
     if length > MAX_URI_BYTES {
         let error = crate::error::ApiError::new(
-            actix_web::http::StatusCode::URI_TOO_LONG,
+            http::StatusCode::URI_TOO_LONG,
             "uri_too_long",
             format!("The request target is {length} bytes; the limit is {MAX_URI_BYTES}. Ask for less at a time."),
         );

@@ -10,16 +10,16 @@
 
 use std::net::IpAddr;
 
-use actix_web::http::StatusCode;
+use http::StatusCode;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use super::AppState;
 use crate::auth::{hash_code, new_code, verify_code};
 use crate::catalog::Operation;
 use crate::db::tx::{Outcome, Via, call_entry_point};
+use crate::effects::mail::Email;
 use crate::error::ApiError;
-use crate::mail::Email;
-use crate::startup::AppState;
 
 /// One no-key call.
 pub struct Request<'a> {
@@ -241,7 +241,7 @@ pub async fn send_requested(state: &AppState, request: &Value) -> bool {
 pub mod messages {
     use serde_json::Value;
 
-    use crate::mail::Email;
+    use crate::effects::mail::Email;
 
     fn escape(s: &str) -> String {
         s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")

@@ -10,6 +10,20 @@ use anyhow::Context;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
+/// Where mail goes: SMTP when a URL is set, else `.eml` files in `<data_dir>/mail/`.
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    pub smtp_url: Option<String>,
+    pub from: String,
+    pub data_dir: PathBuf,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        Self { smtp_url: None, from: "favcrm <no-reply@localhost>".into(), data_dir: "./.favcrm".into() }
+    }
+}
+
 /// An email to send.
 #[derive(Debug, Clone)]
 pub struct Email {

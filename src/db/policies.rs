@@ -7,31 +7,31 @@ use tokio_postgres::Client;
 
 /// Every policy file, applied in this order. A test checks the list matches `policies/`.
 pub const FILES: &[(&str, &str)] = &[
-    ("organisations.sql", include_str!("../policies/organisations.sql")),
-    ("users.sql", include_str!("../policies/users.sql")),
-    ("memberships.sql", include_str!("../policies/memberships.sql")),
-    ("api_keys.sql", include_str!("../policies/api_keys.sql")),
-    ("idempotency_keys.sql", include_str!("../policies/idempotency_keys.sql")),
-    ("customers.sql", include_str!("../policies/customers.sql")),
-    ("customer_notes.sql", include_str!("../policies/customer_notes.sql")),
-    ("confirmations.sql", include_str!("../policies/confirmations.sql")),
-    ("audit_event.sql", include_str!("../policies/audit_event.sql")),
-    ("signup_requests.sql", include_str!("../policies/signup_requests.sql")),
-    ("team_invites.sql", include_str!("../policies/team_invites.sql")),
-    ("services.sql", include_str!("../policies/services.sql")),
-    ("staff.sql", include_str!("../policies/staff.sql")),
-    ("resources.sql", include_str!("../policies/resources.sql")),
-    ("service_staff.sql", include_str!("../policies/service_staff.sql")),
-    ("working_hours.sql", include_str!("../policies/working_hours.sql")),
-    ("time_off.sql", include_str!("../policies/time_off.sql")),
-    ("closures.sql", include_str!("../policies/closures.sql")),
-    ("hours_exceptions.sql", include_str!("../policies/hours_exceptions.sql")),
-    ("bookings.sql", include_str!("../policies/bookings.sql")),
-    ("booking_resources.sql", include_str!("../policies/booking_resources.sql")),
-    ("class_sessions.sql", include_str!("../policies/class_sessions.sql")),
-    ("waitlist_entries.sql", include_str!("../policies/waitlist_entries.sql")),
-    ("booking_events.sql", include_str!("../policies/booking_events.sql")),
-    ("publishable_keys.sql", include_str!("../policies/publishable_keys.sql")),
+    ("organisations.sql", include_str!("../../policies/organisations.sql")),
+    ("users.sql", include_str!("../../policies/users.sql")),
+    ("memberships.sql", include_str!("../../policies/memberships.sql")),
+    ("api_keys.sql", include_str!("../../policies/api_keys.sql")),
+    ("idempotency_keys.sql", include_str!("../../policies/idempotency_keys.sql")),
+    ("customers.sql", include_str!("../../policies/customers.sql")),
+    ("customer_notes.sql", include_str!("../../policies/customer_notes.sql")),
+    ("confirmations.sql", include_str!("../../policies/confirmations.sql")),
+    ("audit_event.sql", include_str!("../../policies/audit_event.sql")),
+    ("signup_requests.sql", include_str!("../../policies/signup_requests.sql")),
+    ("team_invites.sql", include_str!("../../policies/team_invites.sql")),
+    ("services.sql", include_str!("../../policies/services.sql")),
+    ("staff.sql", include_str!("../../policies/staff.sql")),
+    ("resources.sql", include_str!("../../policies/resources.sql")),
+    ("service_staff.sql", include_str!("../../policies/service_staff.sql")),
+    ("working_hours.sql", include_str!("../../policies/working_hours.sql")),
+    ("time_off.sql", include_str!("../../policies/time_off.sql")),
+    ("closures.sql", include_str!("../../policies/closures.sql")),
+    ("hours_exceptions.sql", include_str!("../../policies/hours_exceptions.sql")),
+    ("bookings.sql", include_str!("../../policies/bookings.sql")),
+    ("booking_resources.sql", include_str!("../../policies/booking_resources.sql")),
+    ("class_sessions.sql", include_str!("../../policies/class_sessions.sql")),
+    ("waitlist_entries.sql", include_str!("../../policies/waitlist_entries.sql")),
+    ("booking_events.sql", include_str!("../../policies/booking_events.sql")),
+    ("publishable_keys.sql", include_str!("../../policies/publishable_keys.sql")),
 ];
 
 /// Drops every policy on `app` and `audit` tables and re-creates them from the files, inside
@@ -181,7 +181,7 @@ pub async fn audit(client: &Client) -> anyhow::Result<Report> {
     }
     check_runtime_roles(client, &mut breach).await?;
     check_security_definers(client, &mut breach).await?;
-    check_functions(client, &crate::db::operations::Inventory::embedded(), &mut breach).await?;
+    check_functions(client, &super::operations::Inventory::embedded(), &mut breach).await?;
     Ok(Report { tables: reports, breaches })
 }
 
@@ -408,7 +408,7 @@ async fn check_security_definers(client: &Client, breach: &mut impl FnMut(u8, &s
 /// catalog operation that runs SQL has its function.
 pub async fn check_functions(
     client: &Client,
-    inventory: &crate::db::operations::Inventory,
+    inventory: &super::operations::Inventory,
     breach: &mut impl FnMut(u8, &str, String),
 ) -> anyhow::Result<()> {
     for (function, problem) in inventory.duplicates() {
@@ -422,7 +422,7 @@ pub async fn check_functions(
                 and not exists (select from pg_depend d
                                  where d.classid = 'pg_proc'::regclass and d.objid = p.oid and d.deptype = 'e')
               order by 1",
-            &[&crate::db::operations::SCHEMAS],
+            &[&super::operations::SCHEMAS],
         )
         .await?
         .iter()

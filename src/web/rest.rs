@@ -1,19 +1,18 @@
 //! REST routes generated from the catalog. A handler turns path, query and body into one
 //! JSON input, checks its shape against the operation, and hands it to the executor.
 
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, http::StatusCode, web};
-use futures_util::StreamExt;
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
+use http::StatusCode;
 use serde_json::{Map, Value};
 use sha2::Digest;
 
+use super::cors::{WEB_OPERATIONS, preflight, with_cors};
+use super::request::{RequestId, caller, declared_length, publishable_key, read_limited};
+use super::{WebState, problem};
+use crate::call::{self, AppState};
 use crate::catalog::{self, Method, Operation};
 use crate::db::tx::{self, Call, Caller, Via};
-use crate::dispatch;
 use crate::error::ApiError;
-use crate::startup::{AppState, RequestId};
-
-/// Largest request body accepted.
-pub const MAX_BODY_BYTES: usize = 1 << 20;
 
 /// Registers one route per catalog operation.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -40,10 +39,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 Method::Patch => web::patch(),
                 Method::Delete => web::delete(),
             };
-            resource =
-                resource.route(method.to(move |req: HttpRequest, body: web::Payload, state: web::Data<AppState>| {
-                    handle(op, req, body, state)
-                }));
+            resource = resource.route(method.to(
+                move |req: HttpRequest, body: web::Payload, state: web::Data<AppState>, web: web::Data<WebState>| {
+                    handle(op, req, body, state, web)
+                },
+            ));
         }
         cfg.service(resource);
     }
@@ -69,20 +69,21 @@ async fn handle(
     req: HttpRequest,
     body: web::Payload,
     state: web::Data<AppState>,
+    web: web::Data<WebState>,
 ) -> Result<HttpResponse, ApiError> {
-    if let Some(key) = tx::publishable_key(req.headers()) {
+    if let Some(key) = publishable_key(req.headers()) {
         let key = key.to_string();
-        return publishable(op, &req, body, &state, key).await;
+        return publishable(op, &req, body, &state, &web, key).await;
     }
     // The no-key flows ignore any key sent along: they act for nobody yet.
-    let caller = if op.is_public() { Caller::Anonymous } else { Caller::from_headers(req.headers())? };
+    let caller = if op.is_public() { Caller::Anonymous } else { caller(req.headers())? };
     let mut input = input_from(op, &req, body).await?;
     op.check_input(&mut input)?;
     let idempotency_key = idempotency_key(&req, op)?;
     let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
     let confirmation_token = req.headers().get("confirmation-token").and_then(|v| v.to_str().ok());
-    let client_ip = state.client_ip(req.peer_addr(), req.headers());
-    let outcome = dispatch::call(
+    let client_ip = web.client_ip(&req);
+    let outcome = call::dispatch(
         &state,
         Call {
             op,
@@ -96,16 +97,13 @@ async fn handle(
         client_ip,
     )
     .await?;
-    let mut response = HttpResponse::build(StatusCode::from_u16(outcome.status).unwrap_or(StatusCode::OK));
+    let status = StatusCode::from_u16(outcome.status).unwrap_or(StatusCode::OK);
+    let mut response = HttpResponse::build(problem::status(status));
     if outcome.replayed {
         response.insert_header(("Idempotent-Replayed", "true"));
     }
     Ok(response.json(outcome.body))
 }
-
-/// Operations a web page may call with a publishable key (the database decides; this list only
-/// decides where browsers get CORS answers).
-const WEB_OPERATIONS: &[&str] = &["list_services", "get_available_slots", "create_booking"];
 
 /// A call with a publishable key: checked by `auth.publishable_call` (key, origin, operation),
 /// answered with CORS headers for the calling origin.
@@ -114,61 +112,30 @@ async fn publishable(
     req: &HttpRequest,
     body: web::Payload,
     state: &AppState,
+    web: &WebState,
     key: String,
 ) -> Result<HttpResponse, ApiError> {
     let origin = req.headers().get(actix_web::http::header::ORIGIN).and_then(|v| v.to_str().ok());
     // A page's key is shared by all its visitors: each visitor's address has its own budget.
-    let client_ip = state.client_ip(req.peer_addr(), req.headers());
+    let client_ip = web.client_ip(req);
     let checked = match state.abuse.web_request(client_ip, op.name == "create_booking") {
         Ok(()) => input_from(op, req, body).await.and_then(|mut input| op.check_input(&mut input).map(|()| input)),
         Err(e) => Err(e),
     };
     let input = match checked {
         Ok(input) => input,
-        Err(error) => {
-            use actix_web::ResponseError;
-            return Ok(with_cors(error.error_response(), origin));
-        }
+        Err(error) => return Ok(with_cors(error.error_response(), origin)),
     };
     let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
     let digest: [u8; 32] = sha2::Sha256::digest(key.as_bytes()).into();
     let result = tx::call_publishable(&state.db.pool, &digest, origin, op, &input, &request_id).await;
     match result {
-        Ok(body) => Ok(with_cors(
-            HttpResponse::build(StatusCode::from_u16(op.success_status).unwrap_or(StatusCode::OK)).json(body),
-            origin,
-        )),
-        Err(error) => {
-            use actix_web::ResponseError;
-            Ok(with_cors(error.error_response(), origin))
+        Ok(body) => {
+            let status = StatusCode::from_u16(op.success_status).unwrap_or(StatusCode::OK);
+            Ok(with_cors(HttpResponse::build(problem::status(status)).json(body), origin))
         }
+        Err(error) => Ok(with_cors(error.error_response(), origin)),
     }
-}
-
-/// Lets the calling page read the answer (errors included, so that it can show them).
-fn with_cors(mut response: HttpResponse, origin: Option<&str>) -> HttpResponse {
-    if let Some(origin) = origin.and_then(|o| actix_web::http::header::HeaderValue::from_str(o).ok()) {
-        response.headers_mut().insert(actix_web::http::header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-        response
-            .headers_mut()
-            .insert(actix_web::http::header::VARY, actix_web::http::header::HeaderValue::from_static("Origin"));
-    }
-    response
-}
-
-/// `OPTIONS` before a browser's call with a publishable key. The key and the origin are checked
-/// on the call itself.
-async fn preflight(req: HttpRequest) -> HttpResponse {
-    let Some(origin) = req.headers().get(actix_web::http::header::ORIGIN).cloned() else {
-        return HttpResponse::NoContent().finish();
-    };
-    HttpResponse::NoContent()
-        .insert_header((actix_web::http::header::ACCESS_CONTROL_ALLOW_ORIGIN, origin))
-        .insert_header((actix_web::http::header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST"))
-        .insert_header((actix_web::http::header::ACCESS_CONTROL_ALLOW_HEADERS, "authorization, content-type"))
-        .insert_header((actix_web::http::header::ACCESS_CONTROL_MAX_AGE, "600"))
-        .insert_header((actix_web::http::header::VARY, "Origin"))
-        .finish()
 }
 
 fn idempotency_key<'a>(req: &'a HttpRequest, op: &Operation) -> Result<Option<&'a str>, ApiError> {
@@ -269,34 +236,5 @@ fn collect_types(schema: &Value, out: &mut Vec<String>) {
 }
 
 async fn read_body(req: &HttpRequest, body: web::Payload) -> Result<web::BytesMut, ApiError> {
-    let declared =
-        req.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
-    read_limited(declared, body).await
-}
-
-/// A request body of at most [`MAX_BODY_BYTES`] (413 past it, whatever Content-Length said);
-/// REST and `/mcp` read bodies through this.
-pub async fn read_limited<S>(declared: Option<usize>, mut body: S) -> Result<web::BytesMut, ApiError>
-where
-    S: futures_util::Stream<Item = Result<web::Bytes, actix_web::error::PayloadError>> + Unpin,
-{
-    let too_large = || {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("The body is larger than {} bytes.", MAX_BODY_BYTES),
-        )
-    };
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
-        return Err(too_large());
-    }
-    let mut bytes = web::BytesMut::new();
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "unreadable_body", e.to_string()))?;
-        if bytes.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(too_large());
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    Ok(bytes)
+    read_limited(declared_length(req.headers()), body).await
 }

@@ -1,7 +1,8 @@
-//! The per-key request budget (governor, GCRA): every request that presents a bearer key is
-//! counted against that key's budget before anything else happens. Answers carry
-//! `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`; over the budget, 429 with
-//! `Retry-After` (REST: a problem body; MCP: a JSON-RPC error with the same data).
+//! The limiters (governor, GCRA), kept in memory per server process: the per-key request budget
+//! ([`KeyBudget`], applied to every HTTP request by `crate::web::ratelimit`), the tighter budget
+//! of sensitive operations ([`SensitiveBudget`]) and the limits on the flows anyone can start
+//! without a key ([`AbuseLimits`]), both applied on the call path. Limits that must hold across
+//! several servers are kept in the database as well.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -75,66 +76,6 @@ impl KeyBudget {
                 let wait = not_until.wait_time_from(self.limiter.clock().now());
                 Err(Exceeded { limit: self.per_minute, retry_after_seconds: wait.as_secs_f64().ceil().max(1.0) as u64 })
             }
-        }
-    }
-}
-
-/// Middleware: counts requests that present a bearer key; adds the RateLimit headers or
-/// answers 429.
-pub async fn enforce(
-    req: actix_web::dev::ServiceRequest,
-    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
-) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
-    use actix_web::ResponseError;
-    use actix_web::http::header::{HeaderName, HeaderValue};
-
-    let budget = req.app_data::<actix_web::web::Data<crate::startup::AppState>>().and_then(|s| s.key_budget.clone());
-    // Publishable keys are shared by every visitor of a web page: they are counted per visitor
-    // address instead (see AbuseLimits::web_request).
-    let publishable = crate::db::tx::publishable_key(req.headers()).is_some();
-    let digest = match crate::db::tx::Caller::from_headers(req.headers()) {
-        Ok(crate::db::tx::Caller::Key { digest }) if !publishable => Some(digest),
-        _ => None,
-    };
-    let (Some(budget), Some(digest)) = (budget, digest) else {
-        return Ok(next.call(req).await?.map_into_boxed_body());
-    };
-    match budget.check(&digest) {
-        Ok(state) => {
-            let mut res = next.call(req).await?.map_into_boxed_body();
-            for (name, value) in [
-                ("ratelimit-limit", state.limit as u64),
-                ("ratelimit-remaining", state.remaining as u64),
-                ("ratelimit-reset", state.reset_seconds),
-            ] {
-                res.headers_mut().insert(HeaderName::from_static(name), HeaderValue::from(value));
-            }
-            Ok(res)
-        }
-        Err(exceeded) => {
-            let detail = format!(
-                "This key made more than {} requests a minute; retry after {} s.",
-                exceeded.limit, exceeded.retry_after_seconds
-            );
-            let error = ApiError::rate_limited(detail.clone(), exceeded.retry_after_seconds)
-                .header("RateLimit-Limit", exceeded.limit.to_string())
-                .header("RateLimit-Remaining", "0")
-                .header("RateLimit-Reset", exceeded.retry_after_seconds.to_string());
-            let mut response = error.error_response();
-            if req.path().starts_with("/mcp") {
-                // MCP clients read JSON-RPC: the same data as an error object.
-                let body = serde_json::json!({
-                    "jsonrpc": "2.0",
-                    "id": null,
-                    "error": { "code": -32000, "message": detail, "data": error.body(None) }
-                });
-                let mut builder = actix_web::HttpResponse::TooManyRequests();
-                for (name, value) in &error.headers {
-                    builder.insert_header((*name, value.as_str()));
-                }
-                response = builder.json(body);
-            }
-            Ok(req.into_response(response))
         }
     }
 }

@@ -21,11 +21,13 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::{Map, Value, json};
 
+use super::WebState;
+use super::request::{RequestId, caller, declared_length, read_limited};
+use crate::call::{self, AppState};
 use crate::catalog::{self, Effect, Operation};
 use crate::db::tx::{self, Call, Caller, Principal, Via};
 use crate::error::ApiError;
 use crate::skills;
-use crate::startup::{AppState, RequestId};
 
 /// Arguments every mutating tool accepts besides its operation's input.
 pub const IDEMPOTENCY_ARG: &str = "idempotencyKey";
@@ -71,8 +73,9 @@ pub async fn gate(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
     let state = req.app_data::<web::Data<AppState>>().cloned();
+    let web = req.app_data::<web::Data<WebState>>().cloned();
     let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
-    let Some(state) = state else {
+    let (Some(state), Some(web)) = (state, web) else {
         return Ok(deny(req, ApiError::internal("no application state")));
     };
     // A web page may not make its visitors' browsers call the server: a browser always names
@@ -80,9 +83,9 @@ pub async fn gate(
     if let Some(origin) = req.headers().get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or("");
         let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
-        if !origin_allowed(origin, host, &state.mcp_allowed_origins) {
+        if !origin_allowed(origin, host, &web.mcp_allowed_origins) {
             let error = ApiError::new(
-                actix_web::http::StatusCode::FORBIDDEN,
+                http::StatusCode::FORBIDDEN,
                 "origin_not_allowed",
                 format!(
                     "Requests from the web origin {origin} are not allowed on /mcp. The operator can allow it \
@@ -99,7 +102,7 @@ pub async fn gate(
         let mime = content_type.to_str().unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
         if mime != "application/json" {
             let error = ApiError::new(
-                actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
                 "Send JSON-RPC messages as JSON with Content-Type: application/json.",
             );
@@ -108,12 +111,8 @@ pub async fn gate(
     }
     // JSON-RPC's own errors for a body that is not one JSON-RPC message (rmcp would answer 415).
     if req.method() == actix_web::http::Method::POST {
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        let bytes = match crate::rest::read_limited(declared, req.take_payload()).await {
+        let declared = declared_length(req.headers());
+        let bytes = match read_limited(declared, req.take_payload()).await {
             Ok(bytes) => bytes.freeze(),
             Err(error) => return Ok(deny(req, error)),
         };
@@ -133,7 +132,7 @@ pub async fn gate(
     // No Authorization header: a caller without a key, who may register or join a team. A
     // header that is malformed, or a key that is unknown, revoked or expired, is a 401.
     let (caller, principal) = if req.headers().contains_key(header::AUTHORIZATION) {
-        let caller = match Caller::from_headers(req.headers()) {
+        let caller = match caller(req.headers()) {
             Ok(caller) => caller,
             Err(error) => return Ok(deny(req, error)),
         };
@@ -144,7 +143,7 @@ pub async fn gate(
     } else {
         (Caller::Anonymous, None)
     };
-    let client_ip = state.client_ip(req.peer_addr(), req.headers());
+    let client_ip = web.client_ip(req.request());
     let (toolsets, read_only) = narrowing(&req);
     if let Some(unknown) = toolsets.iter().flatten().find(|t| !catalog::toolsets().contains(&t.as_str())) {
         let error = ApiError::invalid(
@@ -405,7 +404,7 @@ impl ServerHandler for FavcrmMcp {
         };
         if !mcp.enabled(op) {
             let error = ApiError::new(
-                actix_web::http::StatusCode::FORBIDDEN,
+                http::StatusCode::FORBIDDEN,
                 "tool_not_enabled",
                 format!("{} is outside the toolsets or read-only mode this connection asked for.", op.name),
             );
@@ -440,7 +439,7 @@ impl ServerHandler for FavcrmMcp {
         if let Err(e) = op.check_input(&mut input) {
             return Ok(error_result(&e).into());
         }
-        let outcome = crate::dispatch::call(
+        let outcome = call::dispatch(
             &self.state,
             Call {
                 op,

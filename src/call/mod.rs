@@ -1,0 +1,86 @@
+//! The call path every surface shares (REST, MCP, and through them the CLI): a checked call goes
+//! to the no-key flows ([`onboarding`]) or to the transaction executor (`crate::db::tx`), and
+//! the mail an operation asked for is sent once it committed. Nothing here knows HTTP: the web
+//! layer reads requests into a [`Call`] and turns an [`Outcome`] or [`ApiError`] into answers.
+
+pub mod onboarding;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::db::Database;
+use crate::db::tx::{self, Call, Caller, Outcome};
+use crate::effects::mail::{MailSettings, Mailer};
+use crate::error::ApiError;
+use crate::limits::{AbuseLimits, AbuseSettings, SensitiveBudget};
+
+/// What the call path needs, shared by every request: the database, the mailer and the limits
+/// it applies.
+pub struct AppState {
+    pub db: Arc<Database>,
+    /// The tighter per-key budget of sensitive operations; None when disabled.
+    pub sensitive_budget: Option<SensitiveBudget>,
+    /// Limits on the flows anyone can start without a key.
+    pub abuse: AbuseLimits,
+    pub mailer: Mailer,
+}
+
+impl AppState {
+    pub fn new(
+        db: Arc<Database>,
+        mail: &MailSettings,
+        abuse: AbuseSettings,
+        sensitive_requests_per_hour: u32,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            db,
+            sensitive_budget: SensitiveBudget::per_hour(sensitive_requests_per_hour),
+            abuse: AbuseLimits::new(abuse),
+            mailer: Mailer::new(mail.smtp_url.as_deref(), &mail.from, &mail.data_dir)?,
+        })
+    }
+}
+
+/// The member of an `api.*` result that asks the server for an email (never shown to clients).
+const MAIL_REQUEST: &str = "_mail";
+
+/// Runs one checked call for whoever made it; `client_ip` is what the no-key flows' limits
+/// count against.
+pub async fn dispatch(state: &AppState, call: Call<'_>, client_ip: Option<IpAddr>) -> Result<Outcome, ApiError> {
+    if call.op.is_public() {
+        let request = onboarding::Request {
+            op: call.op,
+            input: call.input,
+            via: call.via,
+            request_id: call.request_id,
+            client_ip,
+        };
+        return onboarding::run(state, request).await;
+    }
+    if let (Caller::Key { digest }, Some(budget)) = (call.caller, &state.sensitive_budget)
+        && call.op.sensitive()
+    {
+        budget.check(digest)?;
+    }
+    if matches!(call.caller, Caller::Anonymous) {
+        return Err(ApiError::unauthorized(
+            "unauthenticated",
+            format!(
+                "{} needs an API key (Authorization: Bearer fav_mcp_…). Without one, only registration \
+                 (register_organisation_request) and joining a team (accept_team_invite_request) are available.",
+                call.op.name
+            ),
+        ));
+    }
+    let mut outcome = tx::execute(&state.db.pool, call).await?;
+    if let Some(request) = outcome.body.as_object_mut().and_then(|body| body.remove(MAIL_REQUEST)) {
+        // A replay answers again; it does not mail again.
+        if !outcome.replayed {
+            let sent = onboarding::send_requested(state, &request).await;
+            outcome.body["emailSent"] = Value::Bool(sent);
+        }
+    }
+    Ok(outcome)
+}
