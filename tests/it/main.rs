@@ -15,6 +15,7 @@ mod health;
 mod idempotency;
 mod isolation;
 mod keys;
+mod layout;
 mod mail;
 mod mcp;
 mod mcp_client;
