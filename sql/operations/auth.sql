@@ -89,6 +89,7 @@ begin
   end if;
 end
 $$;
+comment on function app.require_manager() is 'Raises 42501 forbidden unless the caller is a manager, admin or owner (setting up what can be booked).';
 grant execute on function app.require_manager() to favcrm_member;
 
 -- ---------------------------------------------------------------------------------------

@@ -95,6 +95,7 @@ language sql stable parallel safe as $$
     'createdAt', app.ts(w.created_at),
     'updatedAt', app.ts(w.updated_at))
 $$;
+comment on function app.waitlist_entry_json(app.waitlist_entries) is 'The API representation of a waiting-list entry, with its position while waiting.';
 grant execute on function app.waitlist_entry_json(app.waitlist_entries) to favcrm_member;
 
 -- ---------------------------------------------------------------------------------------
@@ -305,6 +306,7 @@ begin
   return pg_catalog.tstzrange(v_from, v_to);
 end
 $$;
+comment on function app.slot_range(jsonb) is 'The range a slots request asks for: from now and a week long unless given; at most 31 days.';
 grant execute on function app.slot_range(jsonb) to favcrm_member;
 
 -- Open class sessions of a service as slots, with the seats left.
@@ -323,6 +325,7 @@ language sql stable as $$
      and cs.starts_at < least(p_to, pg_catalog.now() + pg_catalog.make_interval(days => s.max_advance_days))
      and (p_staff is null or cs.staff_id = p_staff)
 $$;
+comment on function app.class_slots_json(app.services, timestamp with time zone, timestamp with time zone, uuid) is 'Open class sessions of a service in a range as slots, with the seats left.';
 grant execute on function app.class_slots_json(app.services, timestamptz, timestamptz, uuid) to favcrm_member;
 
 -- Slots grouped by start, with who and what can take each.
@@ -352,6 +355,7 @@ language sql stable as $$
     from by_start b
     left join resources r on r.starts_at = b.starts_at
 $$;
+comment on function app.slots_json(uuid, timestamp with time zone, timestamp with time zone, uuid, uuid, uuid, integer) is 'Open slots of a service in a range, grouped by start, with the staff and resources that can take each.';
 grant execute on function app.slots_json(uuid, timestamptz, timestamptz, uuid, uuid, uuid, int) to favcrm_member;
 
 -- Why a service has no open slot in a range (only asked when it has none).
@@ -523,6 +527,7 @@ begin
   end if;
 end
 $$;
+comment on function app.require_on_grid(app.services, timestamp with time zone, uuid) is 'Raises 422 not_on_slot_grid, with the nearest open slots, unless the start is on the service''s grid in an eligible staff member''s hours.';
 grant execute on function app.require_on_grid(app.services, timestamptz, uuid) to favcrm_member;
 
 -- Raises 409 slot_taken with the next open slots (DETAIL carries them as JSON).
@@ -536,6 +541,7 @@ begin
       app.slots_json(s.id, p_start - interval '3 hours', p_start + interval '7 days', p_staff, p_resource, p_ignore, 5))::text;
 end
 $$;
+comment on function app.raise_slot_taken(app.services, timestamp with time zone, uuid, uuid, uuid) is 'Raises 409 slot_taken with the next open slots (DETAIL carries them as JSON).';
 grant execute on function app.raise_slot_taken(app.services, timestamptz, uuid, uuid, uuid) to favcrm_member;
 
 -- The staff a caller may book: staff members book only themselves.
@@ -555,6 +561,7 @@ begin
   return v_own;
 end
 $$;
+comment on function app.bookable_staff(uuid) is 'The staff member a caller may book: anyone for managers and above; staff members only themselves.';
 grant execute on function app.bookable_staff(uuid) to favcrm_member;
 
 create function app.lock_calendar(p_org uuid, p_holder uuid, p_range tstzrange) returns void
@@ -711,6 +718,7 @@ begin
   return b;
 end
 $$;
+comment on function app.take_seat(app.services, timestamp with time zone, uuid, uuid, text, text, uuid) is 'Takes a seat in the class session starting then: the seat count rises only while below capacity, so a class never has more bookings than seats.';
 grant execute on function app.take_seat(app.services, timestamptz, uuid, uuid, text, text, uuid) to favcrm_member;
 
 create function api.create_booking(p jsonb) returns jsonb
@@ -758,6 +766,7 @@ begin
   return b;
 end
 $$;
+comment on function app.booking_for_update(jsonb) is 'The booking named by bookingId, locked FOR UPDATE, or raises not_found.';
 grant execute on function app.booking_for_update(jsonb) to favcrm_member;
 
 create function app.require_status(b app.bookings, p_allowed text[], p_action text) returns void
@@ -770,6 +779,7 @@ begin
   end if;
 end
 $$;
+comment on function app.require_status(app.bookings, text[], text) is 'Raises 409 invalid_booking_state unless the booking is in one of the allowed statuses.';
 grant execute on function app.require_status(app.bookings, text[], text) to favcrm_member;
 
 create function app.set_booking_status(b app.bookings, p_status text) returns app.bookings
@@ -781,6 +791,7 @@ begin
   return b;
 end
 $$;
+comment on function app.set_booking_status(app.bookings, text) is 'Sets a booking''s status and returns the updated row.';
 grant execute on function app.set_booking_status(app.bookings, text) to favcrm_member;
 
 -- One definition of a late cancellation, for cancelling and for its preview.

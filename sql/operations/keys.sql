@@ -195,6 +195,7 @@ language sql stable parallel safe as $$
     'status', case when k.revoked_at is null then 'active' else 'revoked' end,
     'createdByUserId', k.created_by, 'createdAt', app.ts(k.created_at), 'revokedAt', app.ts(k.revoked_at))
 $$;
+comment on function app.publishable_key_json(app.publishable_keys) is 'The API representation of a publishable key (never its secret).';
 grant execute on function app.publishable_key_json(app.publishable_keys) to favcrm_member;
 
 create function api.create_publishable_key(p jsonb) returns jsonb

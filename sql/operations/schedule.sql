@@ -68,6 +68,7 @@ language sql stable as $$
     from app.hours_exceptions e
    where e.org_id = auth.org_id() and e.staff_id = p_staff and e.on_date = p_date
 $$;
+comment on function app.hours_exception_json(uuid, date) is 'The API representation of a staff member''s one-off hours on a date.';
 grant execute on function app.hours_exception_json(uuid, date) to favcrm_member;
 
 create function app.working_hours_json(p_staff uuid) returns jsonb
@@ -93,6 +94,7 @@ language sql stable as $$
                                        and e.on_date >= (pg_catalog.now() at time zone 'UTC')::date - 1
                                      group by e.on_date) x), '[]'::jsonb))
 $$;
+comment on function app.working_hours_json(uuid) is 'The API representation of a staff member''s weekly working hours, with the organisation''s time zone.';
 grant execute on function app.working_hours_json(uuid) to favcrm_member;
 
 create function app.closure_json(c app.closures) returns jsonb
@@ -100,6 +102,7 @@ language sql stable parallel safe as $$
   select pg_catalog.jsonb_build_object('id', c.id, 'startsOn', c.starts_on, 'endsOn', c.ends_on, 'reason', c.reason,
                                        'createdAt', app.ts(c.created_at))
 $$;
+comment on function app.closure_json(app.closures) is 'The API representation of a closure.';
 grant execute on function app.closure_json(app.closures) to favcrm_member;
 
 -- ---------------------------------------------------------------------------------------
@@ -121,6 +124,7 @@ begin
   return s;
 end
 $$;
+comment on function app.service_for(uuid, boolean) is 'The service of this organisation with the id (locked FOR UPDATE when asked), or raises not_found.';
 grant execute on function app.service_for(uuid, boolean) to favcrm_member;
 
 create function app.normalize_resource_types(p jsonb) returns text[]
@@ -128,6 +132,7 @@ language sql immutable parallel safe as $$
   select coalesce(array(select distinct pg_catalog.lower(pg_catalog.btrim(t))
                           from pg_catalog.jsonb_array_elements_text(p) t order by 1), '{}')
 $$;
+comment on function app.normalize_resource_types(jsonb) is 'Turns a JSON array of resource types into a sorted, lower-case, duplicate-free text[].';
 grant execute on function app.normalize_resource_types(jsonb) to favcrm_member;
 
 -- Replaces the staff who can deliver a service.
@@ -149,6 +154,7 @@ begin
   on conflict do nothing;
 end
 $$;
+comment on function app.set_service_staff(uuid, jsonb) is 'Replaces the staff who can deliver a service, writing (and auditing) only the difference.';
 grant execute on function app.set_service_staff(uuid, jsonb) to favcrm_member;
 
 -- Applies the fields present in p to a service row (PATCH semantics; absent keeps, null clears).
@@ -179,6 +185,7 @@ begin
   return s;
 end
 $$;
+comment on function app.apply_service(app.services, jsonb) is 'Applies the fields present in the input to a service row (PATCH semantics: absent keeps, null clears).';
 grant execute on function app.apply_service(app.services, jsonb) to favcrm_member;
 
 create function api.list_services(p jsonb) returns jsonb
@@ -304,6 +311,7 @@ begin
   return st;
 end
 $$;
+comment on function app.staff_for(uuid) is 'The staff member of this organisation with the id, or raises not_found.';
 grant execute on function app.staff_for(uuid) to favcrm_member;
 
 -- A staff profile links only to an active member of this organisation.
@@ -317,6 +325,7 @@ begin
   end if;
 end
 $$;
+comment on function app.require_member(uuid) is 'Raises not_found unless the user is an active member of this organisation (a staff profile links only to one).';
 grant execute on function app.require_member(uuid) to favcrm_member;
 
 create function api.list_staff(p jsonb) returns jsonb
@@ -512,6 +521,7 @@ begin
   end if;
 end
 $$;
+comment on function app.require_valid_ranges(jsonb) is 'Raises 422 unless each working range ends after it starts and no two ranges of the same day overlap.';
 grant execute on function app.require_valid_ranges(jsonb) to favcrm_member;
 
 create function api.get_working_hours(p jsonb) returns jsonb

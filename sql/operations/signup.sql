@@ -151,6 +151,7 @@ begin
   end if;
 end
 $$;
+comment on function auth.check_signup_alive(app.signup_requests) is 'Raises FV410 (used, superseded, expired or out of attempts) unless a registration request can still be verified.';
 revoke all on function auth.check_signup_alive(app.signup_requests) from public;
 
 -- Takes one of the 5 attempts and hands the server the hash to check the code against.

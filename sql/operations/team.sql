@@ -200,6 +200,7 @@ begin
   end if;
 end
 $$;
+comment on function app.require_another_owner(app.memberships) is 'Raises 409 last_owner when the membership is the organisation''s last active owner.';
 grant execute on function app.require_another_owner(app.memberships) to favcrm_member;
 
 create function api.update_team_member_role(p jsonb) returns jsonb

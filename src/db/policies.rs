@@ -83,7 +83,8 @@ pub struct PolicyReport {
 
 #[derive(Debug, Serialize, Clone, PartialEq, Eq)]
 pub struct Breach {
-    /// The DESIGN.md table rule (1 to 5), or 9: one home per function (`sql/README.md`).
+    /// The DESIGN.md table rule (1 to 5, and 8 for functions), or 9: one home per function
+    /// (`sql/README.md`).
     pub rule: u8,
     pub object: String,
     pub problem: String,
@@ -414,9 +415,10 @@ pub async fn check_functions(
     for (function, problem) in inventory.duplicates() {
         breach(9, &function, problem);
     }
-    let live: Vec<String> = client
+    let rows = client
         .query(
-            "select n.nspname || '.' || p.proname
+            "select n.nspname || '.' || p.proname, p.oid::regprocedure::text,
+                    obj_description(p.oid, 'pg_proc') is not null
                from pg_proc p join pg_namespace n on n.oid = p.pronamespace
               where n.nspname = any($1)
                 and not exists (select from pg_depend d
@@ -424,10 +426,12 @@ pub async fn check_functions(
               order by 1",
             &[&super::operations::SCHEMAS],
         )
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+        .await?;
+    let live: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    // Rule 8: every function says what it is for.
+    for row in rows.iter().filter(|r| !r.get::<_, bool>(2)) {
+        breach(8, row.get(1), "has no comment on function describing it".into());
+    }
     let known = inventory.known();
     for function in live.iter().filter(|f| !known.contains(f.as_str())) {
         breach(9, function, "exists in the database but no migration or sql/operations/ file defines it".into());
@@ -474,7 +478,7 @@ pub fn render(report: &Report) -> String {
         }
     }
     if report.breaches.is_empty() {
-        out.push_str("\nNo breach of table rules 1-5 or of rule 9 (one home per function).\n");
+        out.push_str("\nNo breach of table rules 1-5, of rule 8 for functions or of rule 9 (one home per function).\n");
     } else {
         let _ = writeln!(out, "\n{} breach(es):", report.breaches.len());
         for b in &report.breaches {

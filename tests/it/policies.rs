@@ -60,6 +60,7 @@ async fn the_audit_reports_each_planted_breach() {
         ("drop function api.get_customer(jsonb)", 9, "get_customer"),
         ("create function api.stray(p jsonb) returns jsonb language sql as 'select p'", 9, "api.stray"),
         ("create function app.by_hand() returns int language sql as 'select 1'", 9, "app.by_hand"),
+        ("comment on function api.get_customer(jsonb) is null", 8, "api.get_customer(jsonb)"),
     ];
     for (sql, rule, object) in plants {
         let app = TestApp::spawn().await;
