@@ -66,3 +66,38 @@ async fn a_database_that_ran_the_old_forms_of_v1_to_v7_migrates_and_any_other_di
     let error = migrate(&dbname).await.unwrap_err();
     assert!(format!("{error:#}").contains("divergent") || format!("{error:#}").contains("V3"), "{error:#}");
 }
+
+#[tokio::test]
+async fn a_server_keeps_answering_while_another_one_starts_and_rebuilds_the_operations() {
+    let settings = favcrm::web::ServerSettings { key_requests_per_minute: 0, ..crate::common::relaxed() };
+    let app = std::sync::Arc::new(crate::common::TestApp::spawn_with(settings).await);
+    let org = app.create_org("Rebuilt Studio").await;
+    app.customer(&org, serde_json::json!({ "name": "Ada" })).await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut callers = Vec::new();
+    for _ in 0..4 {
+        let (app, key, stop) = (app.clone(), org.key.clone(), stop.clone());
+        callers.push(tokio::spawn(async move {
+            let mut answers = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let res = app.get(&key, "/v1/customers?limit=5").await;
+                answers.push((res.status.as_u16(), res.body.to_string()));
+            }
+            answers
+        }));
+    }
+    // Another server starting on the same database migrates: the api schema is dropped and
+    // created again, in one transaction, while this one serves.
+    for _ in 0..3 {
+        migrate(&app.dbname).await.unwrap();
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut count = 0;
+    for caller in callers {
+        for (status, body) in caller.await.unwrap() {
+            count += 1;
+            assert_eq!(status, 200, "{body}");
+        }
+    }
+    assert!(count > 0);
+}
