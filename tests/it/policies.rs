@@ -107,16 +107,28 @@ async fn the_audit_reports_a_function_defined_twice() {
     assert!(once.is_empty(), "{once:?}");
 }
 
-#[test]
-fn every_policy_file_is_applied() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/policies");
+/// The `.sql` files directly in a folder of the repository, sorted, beside the names a list holds.
+fn listed_and_on_disk(folder: &str, files: &[(&str, &str)]) -> (Vec<String>, Vec<String>) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(folder);
     let mut on_disk: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n.ends_with(".sql"))
         .collect();
     on_disk.sort();
-    let mut listed: Vec<String> = policies::FILES.iter().map(|(n, _)| n.to_string()).collect();
+    let mut listed: Vec<String> = files.iter().map(|(n, _)| n.to_string()).collect();
     listed.sort();
+    (listed, on_disk)
+}
+
+#[test]
+fn every_policy_file_is_applied() {
+    let (listed, on_disk) = listed_and_on_disk("policies", policies::FILES);
+    assert_eq!(listed, on_disk);
+}
+
+#[test]
+fn every_operations_file_is_applied() {
+    let (listed, on_disk) = listed_and_on_disk("sql/operations", operations::FILES);
     assert_eq!(listed, on_disk);
 }
