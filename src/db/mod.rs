@@ -1,5 +1,6 @@
 //! The database: connection set-up (embedded cluster or `DATABASE_URL`), role bootstrap,
-//! migrations, policies, and the per-request transaction ([`tx`]).
+//! migrations, the operations' SQL ([`operations`]) and the RLS policies ([`policies`]) applied
+//! after them, and the per-request transaction ([`tx`]). Nothing here knows HTTP.
 
 pub mod embedded;
 pub mod operations;

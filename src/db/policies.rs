@@ -1,5 +1,6 @@
 //! Row-level security: applying `policies/*.sql` after every migration, and auditing the
-//! live schema against the table rules of DESIGN.md (`favcrm policies audit`).
+//! live schema against the table rules of DESIGN.md and rule 9, one home per function
+//! (`favcrm policies audit`).
 
 use anyhow::Context;
 use serde::Serialize;
