@@ -10,8 +10,8 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
 use crate::client::{Client, Config, Target, mask};
-use crate::db::policies;
 use crate::db::{ClusterUse, Database, DbSettings};
+use crate::db::{Reapply, policies};
 use crate::telemetry::{self, LogFormat};
 use crate::web::{Application, ServerSettings};
 
@@ -396,7 +396,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let db = Arc::new(Database::open(&settings).await?);
     let result = match command {
         Command::Serve => serve(&db, &cli.global).await,
-        Command::Migrate => db.migrate(settings.authenticator_password.as_deref()).await.map(|()| {
+        Command::Migrate => db.migrate(settings.authenticator_password.as_deref(), Reapply::Always).await.map(|()| {
             println!("database migrated to version {}", crate::db::latest_migration());
             ExitCode::SUCCESS
         }),
@@ -417,7 +417,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(db: &Arc<Database>, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
-    db.migrate(g.authenticator_password.as_deref()).await?;
+    db.migrate(g.authenticator_password.as_deref(), Reapply::WhenChanged).await?;
     // Fail at start, not on the first request, when the runtime role cannot log in.
     let connection = db.pool.get().await.map_err(|e| {
         anyhow::anyhow!(
@@ -455,7 +455,7 @@ async fn serve(db: &Arc<Database>, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
 }
 
 async fn create_org(db: &Database, settings: &DbSettings, args: CreateOrgArgs) -> anyhow::Result<ExitCode> {
-    db.migrate(settings.authenticator_password.as_deref()).await?;
+    db.migrate(settings.authenticator_password.as_deref(), Reapply::WhenChanged).await?;
     let client = db.admin_client().await?;
     client.batch_execute("set role favcrm_owner").await?;
     let input = json!({

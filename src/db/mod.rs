@@ -14,6 +14,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::{Client, NoTls};
 
 pub use embedded::{Durability, EmbeddedCluster};
+pub use policies::Reapply;
 
 mod migrations {
     refinery::embed_migrations!("sql");
@@ -100,8 +101,9 @@ impl Database {
     }
 
     /// Creates the roles if needed, runs the migrations under an advisory lock, then applies
-    /// the operations files and every policy file in one transaction.
-    pub async fn migrate(&self, authenticator_password: Option<&str>) -> anyhow::Result<()> {
+    /// the operations files and the policy files in one transaction (the policies as `reapply`
+    /// says; always after a migration ran).
+    pub async fn migrate(&self, authenticator_password: Option<&str>, reapply: Reapply) -> anyhow::Result<()> {
         let mut client = self.admin_client().await?;
         bootstrap_roles(&client, authenticator_password).await?;
         client.execute("select pg_advisory_lock($1)", &[&MIGRATION_LOCK]).await?;
@@ -120,10 +122,8 @@ impl Database {
                 tracing::info!(migration = %m, "applied");
             }
             client.batch_execute("set client_min_messages = warning").await?;
-            let tx = client.transaction().await?;
-            operations::apply(&tx).await?;
-            policies::apply(&tx).await?;
-            tx.commit().await?;
+            let reapply = if report.applied_migrations().is_empty() { reapply } else { Reapply::Always };
+            apply_declarative(&mut client, reapply).await?;
             client.batch_execute("reset role").await?;
             anyhow::Ok(())
         }
@@ -162,6 +162,48 @@ impl Database {
             tracing::error!(error = %e, "stopping the embedded PostgreSQL");
         }
     }
+}
+
+/// The operations files and the policies, in one transaction. Servers already serving this
+/// database keep running their requests meanwhile; dropping a policy waits for the table, so
+/// a request and this can deadlock (PostgreSQL cancels one) or wait too long: then the
+/// transaction is tried again, a few times, after a pause.
+async fn apply_declarative(client: &mut Client, reapply: Reapply) -> anyhow::Result<()> {
+    const ATTEMPTS: u32 = 6;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let result = async {
+            let tx = client.transaction().await?;
+            // Requests queue behind a waiting lock: never make them wait long.
+            tx.batch_execute("set local lock_timeout = '2s'").await?;
+            operations::apply(&tx).await?;
+            if policies::apply(&tx, reapply).await? {
+                tracing::info!("applied the policies");
+            }
+            tx.commit().await?;
+            anyhow::Ok(())
+        }
+        .await;
+        match result {
+            Err(e) if attempt < ATTEMPTS && lock_conflict(&e) => {
+                tracing::info!(attempt, error = %e, "applying operations and policies met requests; trying again");
+                let pause = 200 * u64::from(attempt) + u64::from(rand::random::<u8>());
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// A deadlock or a lock that could not be had in time.
+fn lock_conflict(error: &anyhow::Error) -> bool {
+    error.chain().filter_map(|e| e.downcast_ref::<tokio_postgres::Error>()).any(|e| {
+        e.code().is_some_and(|c| {
+            *c == tokio_postgres::error::SqlState::T_R_DEADLOCK_DETECTED
+                || *c == tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE
+        })
+    })
 }
 
 /// V1 to V7 as they were before their functions moved to `sql/operations/` (V8 hands those

@@ -35,9 +35,43 @@ pub const FILES: &[(&str, &str)] = &[
     ("publishable_keys.sql", include_str!("../../policies/publishable_keys.sql")),
 ];
 
+/// When the policies are re-applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reapply {
+    /// When the files differ from what the database last applied, or a migration just ran: a
+    /// server starting beside others on the same database (re-applying locks every table).
+    WhenChanged,
+    /// Every time (`favcrm migrate`): also repairs policies changed by hand.
+    Always,
+}
+
+/// The SHA-256 of every policy file, in order, as hex.
+pub fn digest() -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for (name, sql) in FILES {
+        hasher.update(name.as_bytes());
+        hasher.update([0]);
+        hasher.update(sql.as_bytes());
+        hasher.update([0]);
+    }
+    hex::encode(hasher.finalize())
+}
+
 /// Drops every policy on `app` and `audit` tables and re-creates them from the files, inside
-/// the caller's transaction: the files are the whole truth.
-pub async fn apply(tx: &tokio_postgres::Transaction<'_>) -> anyhow::Result<()> {
+/// the caller's transaction: the files are the whole truth. With [`Reapply::WhenChanged`] it
+/// does nothing when the database last applied these very files. Returns whether it applied.
+pub async fn apply(tx: &tokio_postgres::Transaction<'_>, reapply: Reapply) -> anyhow::Result<bool> {
+    let digest = digest();
+    if reapply == Reapply::WhenChanged {
+        let applied: Option<String> = tx
+            .query_opt("select digest from public.favcrm_applied where part = 'policies'", &[])
+            .await?
+            .map(|row| row.get(0));
+        if applied.as_deref() == Some(digest.as_str()) {
+            return Ok(false);
+        }
+    }
     let existing = tx
         .query(
             "select format('drop policy %I on %I.%I', policyname, schemaname, tablename)
@@ -51,7 +85,13 @@ pub async fn apply(tx: &tokio_postgres::Transaction<'_>) -> anyhow::Result<()> {
     for (name, sql) in FILES {
         tx.batch_execute(sql).await.with_context(|| format!("applying policies/{name}"))?;
     }
-    Ok(())
+    tx.execute(
+        "insert into public.favcrm_applied (part, digest) values ('policies', $1)
+         on conflict (part) do update set digest = excluded.digest, applied_at = pg_catalog.now()",
+        &[&digest],
+    )
+    .await?;
+    Ok(true)
 }
 
 #[derive(Debug, Serialize)]

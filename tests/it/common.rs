@@ -42,7 +42,7 @@ pub fn cluster() -> &'static Cluster {
                         1,
                     )
                     .unwrap();
-                    database.migrate(None).await.expect("migrate the template database");
+                    database.migrate(None, favcrm::db::Reapply::Always).await.expect("migrate the template database");
                 });
             })
             .join()

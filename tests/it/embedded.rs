@@ -16,7 +16,7 @@ fn the_embedded_cluster_restarts_with_its_data_intact() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let org_id: String = runtime.block_on(async {
         let db = Database::open(&settings).await.unwrap();
-        db.migrate(None).await.unwrap();
+        db.migrate(None, favcrm::db::Reapply::WhenChanged).await.unwrap();
         let admin = db.admin_client().await.unwrap();
         admin.batch_execute("set role favcrm_owner").await.unwrap();
         let row = admin
@@ -32,7 +32,7 @@ fn the_embedded_cluster_restarts_with_its_data_intact() {
     });
     let name: String = runtime.block_on(async {
         let db = Database::open(&settings).await.unwrap();
-        db.migrate(None).await.unwrap();
+        db.migrate(None, favcrm::db::Reapply::WhenChanged).await.unwrap();
         let admin = db.admin_client().await.unwrap();
         let row =
             admin.query_one("select name from app.organisations where id = $1::text::uuid", &[&org_id]).await.unwrap();

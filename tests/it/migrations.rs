@@ -1,12 +1,16 @@
 //! Migrating a database again: the operations files are the whole truth of the functions, and
 //! the rewritten V1 to V7 are accepted in their old form only.
 
-use favcrm::db::{self, Database};
+use favcrm::db::{self, Database, Reapply};
 
 use crate::common::{admin_config, fresh_database, runtime_config};
 
 async fn migrate(dbname: &str) -> anyhow::Result<()> {
-    Database::from_configs(admin_config(dbname), runtime_config(dbname), 1)?.migrate(None).await
+    migrate_with(dbname, Reapply::Always).await
+}
+
+async fn migrate_with(dbname: &str, reapply: Reapply) -> anyhow::Result<()> {
+    Database::from_configs(admin_config(dbname), runtime_config(dbname), 1)?.migrate(None, reapply).await
 }
 
 async fn exists(admin: &tokio_postgres::Client, function: &str) -> bool {
@@ -68,7 +72,7 @@ async fn a_database_that_ran_the_old_forms_of_v1_to_v7_migrates_and_any_other_di
 }
 
 #[tokio::test]
-async fn a_server_keeps_answering_while_another_one_starts_and_rebuilds_the_operations() {
+async fn a_server_keeps_answering_while_favcrm_migrate_rebuilds_the_operations_and_policies() {
     let settings = favcrm::web::ServerSettings { key_requests_per_minute: 0, ..crate::common::relaxed() };
     let app = std::sync::Arc::new(crate::common::TestApp::spawn_with(settings).await);
     let org = app.create_org("Rebuilt Studio").await;
@@ -86,8 +90,9 @@ async fn a_server_keeps_answering_while_another_one_starts_and_rebuilds_the_oper
             answers
         }));
     }
-    // Another server starting on the same database migrates: the api schema is dropped and
-    // created again, in one transaction, while this one serves.
+    // `favcrm migrate` beside a serving server: the api schema is dropped and created again and
+    // every policy too (which locks every table), in one transaction, while this one serves. A
+    // deadlock with a request is tried again on both sides.
     for _ in 0..3 {
         migrate(&app.dbname).await.unwrap();
     }
@@ -100,4 +105,36 @@ async fn a_server_keeps_answering_while_another_one_starts_and_rebuilds_the_oper
         }
     }
     assert!(count > 0);
+}
+
+/// The digest of the policies the database last applied, and when.
+async fn applied(admin: &tokio_postgres::Client) -> (String, String) {
+    let row = admin
+        .query_one("select digest, applied_at::text from public.favcrm_applied where part = 'policies'", &[])
+        .await
+        .unwrap();
+    (row.get(0), row.get(1))
+}
+
+#[tokio::test]
+async fn a_server_start_re_applies_the_policies_only_when_they_changed_and_favcrm_migrate_always() {
+    let dbname = fresh_database().await;
+    let admin = db::connect(&admin_config(&dbname)).await.unwrap();
+    let (digest, first) = applied(&admin).await;
+    assert_eq!(digest, favcrm::db::policies::digest());
+
+    migrate_with(&dbname, Reapply::WhenChanged).await.unwrap();
+    assert_eq!(applied(&admin).await.1, first, "same files: the tables were not touched");
+
+    admin
+        .batch_execute("update public.favcrm_applied set digest = 'older files' where part = 'policies'")
+        .await
+        .unwrap();
+    migrate_with(&dbname, Reapply::WhenChanged).await.unwrap();
+    let (digest, second) = applied(&admin).await;
+    assert_eq!(digest, favcrm::db::policies::digest());
+    assert_ne!(second, first, "changed files are applied");
+
+    migrate_with(&dbname, Reapply::Always).await.unwrap();
+    assert_ne!(applied(&admin).await.1, second, "favcrm migrate always applies");
 }
