@@ -46,6 +46,10 @@ pub struct McpContext {
     pub toolsets: Option<Vec<String>>,
     /// `readOnly=true` or `X-MCP-Readonly: true`: only read-only tools.
     pub read_only: bool,
+    /// A `tools/call` authenticates inside the call's own transaction; when the database
+    /// refuses the key there, the call leaves the refusal here and the gate answers HTTP 401
+    /// with it, as it would have before rmcp.
+    pub refused_key: Arc<std::sync::Mutex<Option<ApiError>>>,
 }
 
 impl McpContext {
@@ -110,6 +114,7 @@ pub async fn gate(
         }
     }
     // JSON-RPC's own errors for a body that is not one JSON-RPC message (rmcp would answer 415).
+    let mut calls_tool = false;
     if req.method() == actix_web::http::Method::POST {
         let declared = declared_length(req.headers());
         let bytes = match read_limited(declared, req.take_payload()).await {
@@ -125,20 +130,29 @@ pub async fn gate(
                     "Invalid Request: batches are not supported; send one JSON-RPC message per request.".into(),
                 ));
             }
-            Ok(_) => req.set_payload(actix_web::dev::Payload::from(bytes)),
+            Ok(message) => {
+                calls_tool = message["method"] == "tools/call";
+                req.set_payload(actix_web::dev::Payload::from(bytes));
+            }
         }
     }
     normalise_headers(&mut req);
     // No Authorization header: a caller without a key, who may register or join a team. A
-    // header that is malformed, or a key that is unknown, revoked or expired, is a 401.
+    // header that is malformed, or a key that is unknown, revoked or expired, is a 401. A tool
+    // call authenticates in its own transaction (one round trip, as on REST); other methods
+    // (tools/list needs the key's scopes) look the key up here.
     let (caller, principal) = if req.headers().contains_key(header::AUTHORIZATION) {
         let caller = match caller(req.headers()) {
             Ok(caller) => caller,
             Err(error) => return Ok(deny(req, error)),
         };
-        match tx::authenticate(&state.db.pool, &caller, Via::Mcp, &request_id).await {
-            Ok(p) => (caller, Some(p)),
-            Err(e) => return Ok(deny(req, e)),
+        if calls_tool {
+            (caller, None)
+        } else {
+            match tx::authenticate(&state.db.pool, &caller, Via::Mcp, &request_id).await {
+                Ok(p) => (caller, Some(p)),
+                Err(e) => return Ok(deny(req, e)),
+            }
         }
     } else {
         (Caller::Anonymous, None)
@@ -154,8 +168,15 @@ pub async fn gate(
         .extra("toolsets", json!(catalog::toolsets()));
         return Ok(deny(req, error));
     }
-    req.extensions_mut().insert(McpContext { caller, principal, request_id, client_ip, toolsets, read_only });
+    let refused_key = Arc::new(std::sync::Mutex::new(None));
+    let context = McpContext { caller, principal, request_id, client_ip, toolsets, read_only, refused_key };
+    let refused = context.refused_key.clone();
+    req.extensions_mut().insert(context);
     let res = next.call(req).await?;
+    if let Some(error) = refused.lock().ok().and_then(|mut r| r.take()) {
+        let (req, _) = res.into_parts();
+        return Ok(ServiceResponse::new(req, error.error_response()));
+    }
     // rmcp streams even a plain JSON answer in many small frames; sent as one body, a page of
     // tools or customers costs a fraction of the writes. (Event streams pass through as they are.)
     let is_json =
@@ -459,6 +480,16 @@ impl ServerHandler for FavcrmMcp {
                     CallToolResult::success(vec![rmcp::model::ContentBlock::text(outcome.body.to_string())]);
                 result.structured_content = Some(outcome.body);
                 result.into()
+            }
+            Err(error)
+                if error.status == http::StatusCode::UNAUTHORIZED && matches!(mcp.caller, Caller::Key { .. }) =>
+            {
+                // The key was refused inside the call: the gate answers HTTP 401 with this.
+                let message = error.detail.clone();
+                if let Ok(mut refused) = mcp.refused_key.lock() {
+                    *refused = Some(error);
+                }
+                return Err(ErrorData::invalid_request(message, None));
             }
             Err(error) => {
                 if error.status.is_server_error() {

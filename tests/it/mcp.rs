@@ -152,6 +152,46 @@ async fn a_bad_key_or_header_gets_http_401_with_a_bearer_challenge_and_no_key_ge
 }
 
 #[tokio::test]
+async fn a_tool_call_with_an_unknown_or_revoked_key_is_http_401_on_the_very_next_request() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Glow").await;
+    let call = json!({"name": "list_customers", "arguments": {}});
+    let (status, body) = app.rpc(Some("fav_mcp_not-a-real-key"), "/mcp", "tools/call", call.clone(), &[]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["code"], "invalid_api_key", "{body}");
+
+    let created = app.post(&org.key, "/v1/api-keys", json!({"name": "Claude", "scopes": ["customers:read"]})).await;
+    let spare = created.body["apiKey"].as_str().unwrap().to_string();
+    let (status, body) = app.rpc(Some(&spare), "/mcp", "tools/call", call.clone(), &[]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let revoked =
+        app.delete_confirmed(&org.key, &format!("/v1/api-keys/{}", created.body["id"].as_str().unwrap())).await;
+    assert_eq!(revoked.body["status"], "revoked");
+    let res = app
+        .http
+        .post(format!("{}/mcp", app.base))
+        .bearer_auth(&spare)
+        .header("accept", "application/json, text/event-stream")
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": call}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(res.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
+    // A no-key tool ignores a key sent along, as on REST.
+    let (status, body) = app
+        .rpc(
+            Some("fav_mcp_not-a-real-key"),
+            "/mcp",
+            "tools/call",
+            json!({"name": "accept_team_invite_request", "arguments": {"token": "fav_inv_nothing"}}),
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
 async fn an_unknown_tool_and_a_malformed_request_are_json_rpc_errors() {
     let app = TestApp::spawn().await;
     let org = app.create_org("Glow").await;
