@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# The performance goals as ratios measured in one run (see loadtest/README.md): PostgreSQL's own
+# throughput for the SQL a request needs (pgbench, pipelined) beside what the server does with it
+# over HTTP (wrk). Prints every figure and ratio; exits 1 when a ratio is below its goal.
+#
+# Needs a release build, wrk and pgbench (Debian: apt-get install wrk postgresql). Bounded: each
+# scenario runs DURATION seconds (default 8); about 15 scenarios.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-8}
+CONNECTIONS=${CONNECTIONS:-16}
+CLIENTS=${CLIENTS:-8}
+PORT=${PORT:-18080}
+DATA=$(mktemp -d /tmp/favcrm-ratios-XXXXXX)
+WORK=$(mktemp -d /tmp/favcrm-ratios-work-XXXXXX)
+BIN=target/release/favcrm
+[ -x "$BIN" ] || cargo build --release
+PGBENCH=$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench 2>/dev/null | sort -V | tail -1)
+[ -x "$PGBENCH" ] || { echo "pgbench not found (Debian: apt-get install postgresql)" >&2; exit 2; }
+command -v wrk >/dev/null || { echo "wrk not found (Debian: apt-get install wrk)" >&2; exit 2; }
+
+FAVCRM_DATA_DIR=$DATA FAVCRM_BIND=127.0.0.1:$PORT FAVCRM_LOG=warn FAVCRM_KEY_REQUESTS_PER_MINUTE=0 \
+  FAVCRM_SENSITIVE_REQUESTS_PER_HOUR=0 "$BIN" serve &
+SERVER=$!
+trap 'kill -TERM $SERVER; wait $SERVER 2>/dev/null; rm -rf "$DATA" "$WORK"' EXIT
+until curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null; do sleep 0.2; done
+BASE=http://127.0.0.1:$PORT
+PSQL=(psql -X -q -At -h "$DATA/run" -p 5432 -U postgres -d postgres)
+BENCH=("$PGBENCH" -n -M prepared -h "$DATA/run" -p 5432 -U postgres -c "$CLIENTS" -j 2 -T "$DURATION" postgres)
+
+ORG=$(FAVCRM_DATA_DIR=$DATA "$BIN" admin create-org --name Ratios --owner-email ratios@example.com --json 2>/dev/null)
+KEY=$(echo "$ORG" | python3 -c 'import json,sys; print(json.load(sys.stdin)["apiKey"])')
+ORG_ID=$(echo "$ORG" | python3 -c 'import json,sys; print(json.load(sys.stdin)["organisationId"])')
+DIGEST=$(printf '%s' "$KEY" | sha256sum | cut -d' ' -f1)
+export KEY
+echo "seeding 1,000 customers"
+for i in $(seq 1 1000); do echo "{\"name\":\"Seed $i\",\"email\":\"seed$i@example.com\",\"phone\":\"+8529000$i\",\"tags\":[\"seed\"]}"; done |
+  xargs -d '\n' -P 8 -I{} curl -sf -o /dev/null -X POST "$BASE/v1/customers" -H "Authorization: Bearer $KEY" \
+    -H 'Content-Type: application/json' -d {}
+"${PSQL[@]}" -c 'analyze'
+
+# The request context the server sets, and the claims auth.authenticate then sets.
+CONTEXT='{"via":"rest","op":"list_customers","request_id":"bench","args_digest":"00","confirmation_digest":null}'
+CLAIMS=$("${PSQL[@]}" -c "select pg_catalog.jsonb_build_object('org_id', '$ORG_ID', 'user_id', m.user_id, 'role', m.role,
+  'scopes', pg_catalog.to_jsonb(auth.role_scopes(m.role)), 'via', 'rest') from app.memberships m where m.org_id = '$ORG_ID'")
+SET_CONTEXT="select set_config('role', 'favcrm_member', true), set_config('request.claims', :ctx, true), set_config('statement_timeout', '15s', true);"
+BEGIN_RO="begin isolation level read committed read only;"
+PAGE_COLUMNS="c.id, c.name, c.email, c.phone, c.lifecycle_stage, c.source, c.tags, c.custom_fields, c.marketing_consent,
+  c.last_activity_at, c.created_at, c.updated_at, c.deleted_at"
+
+script() { # name, statements...
+  local name=$1; shift
+  { echo '\startpipeline'; printf '%s\n' "$@"; echo '\endpipeline'; } > "$WORK/$name.sql"
+}
+script empty "$BEGIN_RO" "$SET_CONTEXT" "commit;"
+script authenticate "$BEGIN_RO" "$SET_CONTEXT" "select auth.authenticate(:digest, :ctx);" "commit;"
+script plain_page "$BEGIN_RO" "$SET_CONTEXT" \
+  "select pg_catalog.json_agg(c) from (select $PAGE_COLUMNS from app.customers c where c.org_id = :org and c.deleted_at is null order by c.id desc limit 26) c;" \
+  "commit;"
+script server_sql "$BEGIN_RO" "$SET_CONTEXT" "select auth.authenticate(:digest, :ctx);" \
+  "select api.list_customers('{\"limit\": 25}'::jsonb);" "commit;"
+
+declare -A FIG
+pgbench_tps() { # name, context (claims for the set_config)
+  local out
+  out=$("${BENCH[@]}" -f "$WORK/$1.sql" -D "ctx=$2" -D "digest=\\x$DIGEST" -D "org=$ORG_ID" 2>&1) ||
+    { echo "$out" >&2; exit 2; }
+  echo "$out" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
+}
+wrk_rps() { # lua, url, [extra env]
+  wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s "$1" "$2" | sed -n 's/^Requests\/sec: *\([0-9.]*\)/\1/p'
+}
+measure() { # key, label, command...
+  local key=$1 label=$2; shift 2
+  FIG[$key]=$("$@")
+  printf '%-70s %10.0f\n' "$label" "${FIG[$key]}"
+}
+
+echo
+echo "== figures (pgbench: $CLIENTS clients, pipelined, transactions/s; wrk: $CONNECTIONS connections, requests/s)"
+measure empty "pgbench: empty tenant transaction (begin, role and claims, commit)" pgbench_tps empty "$CONTEXT"
+measure authenticate "pgbench: the same plus auth.authenticate" pgbench_tps authenticate "$CONTEXT"
+measure plain_page "pgbench: a plain json_agg of 25 customers' columns" pgbench_tps plain_page "$CLAIMS"
+measure server_sql "pgbench: the server's SQL for a page (authenticate + api.list_customers)" pgbench_tps server_sql "$CONTEXT"
+measure rest_list "REST GET /v1/customers?limit=25" wrk_rps loadtest/auth_get.lua "$BASE/v1/customers?limit=25"
+measure mcp_list "MCP tools/call list_customers" wrk_rps loadtest/mcp_list.lua "$BASE/mcp"
+
+echo
+echo "== ratios (goal in brackets)"
+FAILED=0
+ratio() { # label, numerator, denominator, goal
+  local value
+  value=$(python3 -c "print(f'{$2 / $3:.2f}')")
+  local ok
+  ok=$(python3 -c "print('ok' if $2 / $3 >= $4 else 'BELOW')")
+  printf '%-70s %6s  [>= %s] %s\n' "$1" "$value" "$4" "$ok"
+  [ "$ok" = ok ] || FAILED=1
+}
+ratio "read path: REST page / plain json_agg page" "${FIG[rest_list]}" "${FIG[plain_page]}" 0.5
+ratio "read path: REST page / pgbench of its own SQL" "${FIG[rest_list]}" "${FIG[server_sql]}" 0.9
+ratio "MCP tools/call / REST, same operation" "${FIG[mcp_list]}" "${FIG[rest_list]}" 0.97
+ratio "authentication: empty transaction with it / without it" "${FIG[authenticate]}" "${FIG[empty]}" 0.5
+exit $FAILED
