@@ -96,14 +96,36 @@ grant execute on function app.require_manager() to favcrm_member;
 -- Keys
 -- ---------------------------------------------------------------------------------------
 -- A removed member's keys stop working even if one escaped revocation.
-create function auth.authenticate(p_key_digest bytea, p_context jsonb) returns jsonb
+create function auth.authenticate(p_key_digest bytea, p_context jsonb) returns json
 language plpgsql security definer set search_path = '' as $$
 declare
-  v_key record;
-  v_claims jsonb;
+  v_claims json;
 begin
-  select k.org_id, k.id, k.user_id, k.kind, k.scopes, k.toolsets, k.read_only, k.last_used_at, m.role
-    into v_key
+  -- Built as json, not jsonb: the claims are set as text and sent back as they are. A key that
+  -- asks for nothing beyond its holder's role and has no read-only or toolset narrowing (the
+  -- common case) holds its scopes as they are; only the others are intersected row by row.
+  select pg_catalog.json_build_object(
+           'org_id', k.org_id,
+           'user_id', k.user_id,
+           'key_id', k.id,
+           'key_kind', k.kind,
+           'role', m.role,
+           'scopes', case when not k.read_only and k.toolsets is null and k.scopes <@ auth.role_scopes(m.role)
+                          then k.scopes
+                          else array(select s from pg_catalog.unnest(k.scopes) s
+                                      where s = any (auth.role_scopes(m.role))
+                                        and (not k.read_only or s like '%:read')
+                                        and (k.toolsets is null or pg_catalog.split_part(s, ':', 1) = any (k.toolsets))
+                                      order by s) end,
+           'toolsets', k.toolsets,
+           'read_only', k.read_only,
+           'via', p_context ->> 'via',
+           'op', p_context ->> 'op',
+           'request_id', p_context ->> 'request_id',
+           'args_digest', p_context ->> 'args_digest',
+           'confirmation_digest', p_context ->> 'confirmation_digest',
+           'last_used_at', k.last_used_at)
+    into v_claims
     from app.api_keys k
     join app.memberships m on m.org_id = k.org_id and m.user_id = k.user_id
    where k.key_digest = p_key_digest
@@ -114,27 +136,8 @@ begin
     raise exception using errcode = '28000', hint = 'invalid_api_key',
       message = 'The API key is unknown, revoked or expired.';
   end if;
-  v_claims := pg_catalog.jsonb_build_object(
-    'org_id', v_key.org_id,
-    'user_id', v_key.user_id,
-    'key_id', v_key.id,
-    'key_kind', v_key.kind,
-    'role', v_key.role,
-    'scopes', pg_catalog.to_jsonb(array(
-       select s from pg_catalog.unnest(v_key.scopes) s
-        where s = any (auth.role_scopes(v_key.role))
-          and (not v_key.read_only or s like '%:read')
-          and (v_key.toolsets is null or pg_catalog.split_part(s, ':', 1) = any (v_key.toolsets))
-        order by s)),
-    'toolsets', pg_catalog.to_jsonb(v_key.toolsets),
-    'read_only', v_key.read_only,
-    'via', p_context ->> 'via',
-    'op', p_context ->> 'op',
-    'request_id', p_context ->> 'request_id',
-    'args_digest', p_context ->> 'args_digest',
-    'confirmation_digest', p_context ->> 'confirmation_digest');
   perform pg_catalog.set_config('request.claims', v_claims::text, true);
-  return v_claims || pg_catalog.jsonb_build_object('last_used_at', v_key.last_used_at);
+  return v_claims;
 end
 $$;
 comment on function auth.authenticate(bytea, jsonb) is 'Looks up an API key by SHA-256 digest; sets request.claims (org, user, key, role, effective scopes) for the transaction and returns them. Raises 28000 invalid_api_key for unknown, revoked or expired keys.';

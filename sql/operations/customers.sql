@@ -33,16 +33,16 @@ $$;
 comment on function app.merge_consent(jsonb, jsonb) is 'Applies marketing-consent changes per channel, recording when and from what source each was given or withdrawn.';
 grant execute on function app.merge_consent(jsonb, jsonb) to favcrm_member;
 
-create function app.customer_json(c app.customers) returns jsonb
+create function app.customer_json(c app.customers) returns json
 language sql stable parallel safe as $$
-  select pg_catalog.jsonb_build_object(
+  select pg_catalog.json_build_object(
     'id', c.id,
     'name', c.name,
     'email', c.email,
     'phone', c.phone,
     'lifecycleStage', c.lifecycle_stage,
     'source', c.source,
-    'tags', pg_catalog.to_jsonb(c.tags),
+    'tags', c.tags,
     'customFields', c.custom_fields,
     'marketingConsent', c.marketing_consent,
     'lastActivityAt', app.ts(c.last_activity_at),
@@ -97,7 +97,7 @@ $$;
 comment on function app.customer_for_update(uuid) is 'Locks a customer of the current organisation for update, or raises not_found (404).';
 grant execute on function app.customer_for_update(uuid) to favcrm_member;
 
-create function api.list_customers(p jsonb) returns jsonb
+create function api.list_customers(p jsonb) returns json
 language plpgsql stable set search_path = '' as $$
 declare
   v_org uuid := auth.org_id();
@@ -108,27 +108,40 @@ declare
   v_stage text := p ->> 'lifecycleStage';
   v_inactive int := (p ->> 'inactiveDays')::int;
   v_deleted boolean := coalesce((p ->> 'deleted')::boolean, false);
-  v_result jsonb;
 begin
   perform auth.require_scope('customers:read');
   if v_inactive is not null and v_inactive not between 1 and 36500 then
     perform app.raise_invalid('inactiveDays', 'out_of_range', 'inactiveDays must be between 1 and 36500.');
   end if;
-  select app.page(array_agg(app.customer_json(c::app.customers) order by c.id desc), array_agg(c.id order by c.id desc), v_limit)
-    into v_result
-    from (select * from app.customers c
-           where c.org_id = v_org
-             and (c.deleted_at is not null) = v_deleted
-             and (v_after is null or c.id < v_after)
-             and (v_q is null or (c.name || ' ' || coalesce(c.email, '') || ' ' || coalesce(c.phone, ''))
-                                 ilike ('%' || app.escape_like(v_q) || '%'))
-             and (v_tag is null or c.tags @> array[v_tag])
-             and (v_stage is null or c.lifecycle_stage = v_stage)
-             and (v_inactive is null
-                  or coalesce(c.last_activity_at, c.created_at) < pg_catalog.now() - pg_catalog.make_interval(days => v_inactive))
-           order by c.id desc
-           limit v_limit + 1) c;
-  return v_result;
+  -- Without a filter, one static query: its cached plan walks the (org_id, id) index backwards.
+  -- The filters below would make that cached plan a scan of the whole organisation.
+  if v_q is null and v_tag is null and v_stage is null and v_inactive is null then
+    return (
+      select app.json_page(pg_catalog.array_agg(app.customer_json(c::app.customers) order by c.id desc),
+                           pg_catalog.array_agg(c.id order by c.id desc), v_limit)
+        from (select * from app.customers c
+               where c.org_id = v_org
+                 and (c.deleted_at is not null) = v_deleted
+                 and c.id < coalesce(v_after, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
+               order by c.id desc
+               limit v_limit + 1) c);
+  end if;
+  return (
+    select app.json_page(pg_catalog.array_agg(app.customer_json(c::app.customers) order by c.id desc),
+                         pg_catalog.array_agg(c.id order by c.id desc), v_limit)
+      from (select * from app.customers c
+             where c.org_id = v_org
+               and (c.deleted_at is not null) = v_deleted
+               and (v_after is null or c.id < v_after)
+               and (v_q is null or (c.name || ' ' || coalesce(c.email, '') || ' ' || coalesce(c.phone, ''))
+                                   ilike ('%' || app.escape_like(v_q) || '%'))
+               and (v_tag is null or c.tags @> array[v_tag])
+               and (v_stage is null or c.lifecycle_stage = v_stage)
+               and (v_inactive is null
+                    or coalesce(c.last_activity_at, c.created_at)
+                       < pg_catalog.now() - pg_catalog.make_interval(days => v_inactive))
+             order by c.id desc
+             limit v_limit + 1) c);
 end
 $$;
 comment on function api.list_customers(jsonb) is 'Lists customers, newest first, with search (q over name, email, phone), tag, lifecycleStage, inactiveDays and deleted filters; cursor pagination.';
