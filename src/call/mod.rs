@@ -75,11 +75,14 @@ pub async fn dispatch(state: &AppState, call: Call<'_>, client_ip: Option<IpAddr
         ));
     }
     let mut outcome = tx::execute(&state.db.pool, call).await?;
-    if let Some(request) = outcome.body.as_object_mut().and_then(|body| body.remove(MAIL_REQUEST)) {
+    let body = outcome.body.as_value_mut().and_then(Value::as_object_mut);
+    if let Some(request) = body.and_then(|body| body.remove(MAIL_REQUEST)) {
         // A replay answers again; it does not mail again.
         if !outcome.replayed {
             let sent = onboarding::send_requested(state, &request).await;
-            outcome.body["emailSent"] = Value::Bool(sent);
+            if let Some(body) = outcome.body.as_value_mut() {
+                body["emailSent"] = Value::Bool(sent);
+            }
         }
     }
     Ok(outcome)

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use super::AppState;
 use crate::auth::{hash_code, new_code, verify_code};
 use crate::catalog::Operation;
-use crate::db::tx::{Outcome, Via, call_entry_point};
+use crate::db::tx::{Body, Outcome, Via, call_entry_point};
 use crate::effects::mail::Email;
 use crate::error::ApiError;
 
@@ -38,7 +38,7 @@ pub async fn run(state: &AppState, req: Request<'_>) -> Result<Outcome, ApiError
         "accept_team_invite_verify" => invite_verify(state, &req).await?,
         other => return Err(ApiError::internal(format!("{other} is not a no-key flow"))),
     };
-    Ok(Outcome { status: req.op.success_status, body, principal: None, replayed: false })
+    Ok(Outcome { status: req.op.success_status, body: Body::Value(body), principal: None, replayed: false })
 }
 
 async fn entry(state: &AppState, req: &Request<'_>, function: &'static str, input: Value) -> Result<Value, ApiError> {

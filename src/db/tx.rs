@@ -97,9 +97,66 @@ pub struct Call<'a> {
 #[derive(Debug)]
 pub struct Outcome {
     pub status: u16,
-    pub body: Value,
+    pub body: Body,
     pub principal: Option<Principal>,
     pub replayed: bool,
+}
+
+/// What an operation answered: JSON the server may still change (a mutation's answer can ask
+/// for mail), or — for a read — the JSON text exactly as PostgreSQL built it, passed through
+/// without being parsed and written out again.
+#[derive(Debug)]
+pub enum Body {
+    Value(Value),
+    Text(String),
+}
+
+impl Body {
+    /// The answer as JSON text.
+    pub fn into_text(self) -> String {
+        match self {
+            Body::Value(value) => value.to_string(),
+            Body::Text(text) => text,
+        }
+    }
+
+    /// The answer as a JSON value (parsed if it came as text).
+    pub fn into_value(self) -> Result<Value, ApiError> {
+        match self {
+            Body::Value(value) => Ok(value),
+            Body::Text(text) => serde_json::from_str(&text).map_err(ApiError::internal),
+        }
+    }
+
+    /// The value, when the answer is one (mutations' answers always are).
+    pub fn as_value_mut(&mut self) -> Option<&mut Value> {
+        match self {
+            Body::Value(value) => Some(value),
+            Body::Text(_) => None,
+        }
+    }
+}
+
+/// A `json` or `jsonb` column as its JSON text, without parsing it.
+struct JsonText(String);
+
+impl<'a> tokio_postgres::types::FromSql<'a> for JsonText {
+    fn from_sql(
+        ty: &tokio_postgres::types::Type,
+        raw: &'a [u8],
+    ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        // jsonb's binary form is a version byte (1) before the text.
+        let text = if *ty == tokio_postgres::types::Type::JSONB {
+            raw.strip_prefix(&[1]).ok_or("unsupported jsonb version")?
+        } else {
+            raw
+        };
+        Ok(JsonText(std::str::from_utf8(text)?.to_owned()))
+    }
+
+    fn accepts(ty: &tokio_postgres::types::Type) -> bool {
+        *ty == tokio_postgres::types::Type::JSON || *ty == tokio_postgres::types::Type::JSONB
+    }
 }
 
 /// A pooled connection inside a transaction. If the request future is dropped half-way (the
@@ -303,7 +360,13 @@ async fn single_round_trip(guard: &TxGuard, call: &Call<'_>) -> Result<Outcome, 
     r_begin.map_err(|e| from_db_error(&e))?;
     r_context.map_err(|e| from_db_error(&e))?;
     let principal = principal_from(r_auth.map_err(|e| from_db_error(&e))?)?;
-    let body = json_column(&r_api.map_err(|e| from_db_error(&e))?)?;
+    let row = r_api.map_err(|e| from_db_error(&e))?;
+    let body = if call.op.read_only() {
+        let text = row.try_get::<_, Option<JsonText>>(0).map_err(ApiError::internal)?;
+        Body::Text(text.map_or_else(|| "null".to_string(), |t| t.0))
+    } else {
+        Body::Value(json_column(&row)?)
+    };
     r_commit.map_err(|e| from_db_error(&e))?;
     Ok(Outcome { status: call.op.success_status, body, principal, replayed: false })
 }
@@ -351,12 +414,12 @@ async fn idempotent(guard: &TxGuard, call: &Call<'_>, digest: &[u8; 32], key: &s
     if let Some(stored) = replay {
         client.batch_execute("rollback").await.map_err(|e| from_db_error(&e))?;
         let status = stored["status"].as_u64().and_then(|s| u16::try_from(s).ok()).unwrap_or(call.op.success_status);
-        return Ok(Outcome { status, body: stored["body"].clone(), principal, replayed: true });
+        return Ok(Outcome { status, body: Body::Value(stored["body"].clone()), principal, replayed: true });
     }
     let status = i32::from(call.op.success_status);
     let run_params: [&(dyn ToSql + Sync); 3] = [call.input, &key, &status];
     let (r_run, r_commit) = tokio::join!(client.query_one(&s_run, &run_params), client.batch_execute("commit"));
-    let body = json_column(&r_run.map_err(|e| from_db_error(&e))?)?;
+    let body = Body::Value(json_column(&r_run.map_err(|e| from_db_error(&e))?)?);
     r_commit.map_err(|e| from_db_error(&e))?;
     Ok(Outcome { status: call.op.success_status, body, principal, replayed: false })
 }

@@ -476,9 +476,16 @@ impl ServerHandler for FavcrmMcp {
         .await;
         Ok(match outcome {
             Ok(outcome) => {
-                let mut result =
-                    CallToolResult::success(vec![rmcp::model::ContentBlock::text(outcome.body.to_string())]);
-                result.structured_content = Some(outcome.body);
+                // The text as PostgreSQL built it when there is one; the structured copy parsed once.
+                let (text, value) = match outcome.body {
+                    tx::Body::Value(value) => (value.to_string(), value),
+                    tx::Body::Text(text) => match serde_json::from_str(&text) {
+                        Ok(value) => (text, value),
+                        Err(e) => return Err(ErrorData::internal_error(format!("tool answer: {e}"), None)),
+                    },
+                };
+                let mut result = CallToolResult::success(vec![rmcp::model::ContentBlock::text(text)]);
+                result.structured_content = Some(value);
                 result.into()
             }
             Err(error)

@@ -102,7 +102,7 @@ async fn handle(
     if outcome.replayed {
         response.insert_header(("Idempotent-Replayed", "true"));
     }
-    Ok(response.json(outcome.body))
+    Ok(response.content_type("application/json").body(outcome.body.into_text()))
 }
 
 /// A call with a publishable key: checked by `auth.publishable_call` (key, origin, operation),
