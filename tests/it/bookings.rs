@@ -70,7 +70,7 @@ fn urlencode(s: &str) -> String {
 }
 
 /// Every day of the week, these wall-clock ranges.
-fn every_day(ranges: &[(&str, &str)]) -> Value {
+pub(crate) fn every_day(ranges: &[(&str, &str)]) -> Value {
     Value::Array(
         (1..=7).flat_map(|d| ranges.iter().map(move |(s, e)| json!({"weekday": d, "start": s, "end": e}))).collect(),
     )
@@ -84,7 +84,7 @@ fn today() -> NaiveDate {
 }
 
 /// The date `days` after today.
-fn in_days(days: i64) -> NaiveDate {
+pub(crate) fn in_days(days: i64) -> NaiveDate {
     today() + Duration::days(days)
 }
 
@@ -115,7 +115,7 @@ fn upcoming(date_in: impl Fn(i32) -> NaiveDate) -> NaiveDate {
     (soon.year()..).map(&date_in).find(|d| *d >= soon).unwrap()
 }
 
-fn at(tz: Tz, day: NaiveDate, hh: u32, mm: u32) -> DateTime<Utc> {
+pub(crate) fn at(tz: Tz, day: NaiveDate, hh: u32, mm: u32) -> DateTime<Utc> {
     tz.from_local_datetime(&day.and_time(NaiveTime::from_hms_opt(hh, mm, 0).unwrap()))
         .earliest()
         .unwrap()

@@ -22,6 +22,7 @@ mod mcp_client;
 mod migrations;
 mod openapi;
 mod policies;
+mod processes;
 mod ratelimit;
 mod readme;
 mod signup;
