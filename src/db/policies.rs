@@ -105,6 +105,8 @@ pub struct Report {
 #[serde(rename_all = "camelCase")]
 pub struct TableReport {
     pub table: String,
+    /// How the table would be spread over a cluster distributed by organisation (Citus).
+    pub distribution: String,
     pub owner: String,
     pub rls_enabled: bool,
     pub rls_forced: bool,
@@ -124,8 +126,8 @@ pub struct PolicyReport {
 
 #[derive(Debug, Serialize, Clone, PartialEq, Eq)]
 pub struct Breach {
-    /// The DESIGN.md table rule (1 to 5, and 8 for functions), or 9: one home per function
-    /// (`sql/README.md`).
+    /// The DESIGN.md table rule (1 to 5, and 8 for functions), 9: one home per function, or 10:
+    /// distributable by organisation (`sql/README.md`).
     pub rule: u8,
     pub object: String,
     pub problem: String,
@@ -212,8 +214,16 @@ pub async fn audit(client: &Client) -> anyhow::Result<Report> {
             check_tenant_keys(client, oid, &name, &mut breach).await?;
         }
         check_policy_columns_indexed(client, oid, &name, &policies, &mut breach).await?;
+        let distribution = if tenant {
+            "distributed by org_id".to_string()
+        } else if name == "app.organisations" {
+            "distributed by id (the organisation itself, colocated with org_id)".to_string()
+        } else {
+            "reference table (holds no organisation; replicated to every node)".to_string()
+        };
         reports.push(TableReport {
             table: name,
+            distribution,
             owner: t.get("owner"),
             rls_enabled: rls,
             rls_forced: forced,
@@ -224,6 +234,7 @@ pub async fn audit(client: &Client) -> anyhow::Result<Report> {
     check_runtime_roles(client, &mut breach).await?;
     check_security_definers(client, &mut breach).await?;
     check_functions(client, &super::operations::Inventory::embedded(), &mut breach).await?;
+    check_distributable(client, &mut breach).await?;
     Ok(Report { tables: reports, breaches })
 }
 
@@ -494,6 +505,70 @@ pub async fn check_functions(
     Ok(())
 }
 
+/// Operations that span organisations by design, and why.
+const CROSS_ORGANISATION: &[(&str, &str)] =
+    &[("api.list_my_organisations", "lists the caller's own memberships, through auth.my_organisations (by user)")];
+
+/// Rule 10: distributable by organisation. A table without `org_id` (a reference table on a
+/// cluster) holds no foreign key into a tenant table, and every `api` function filters by the
+/// caller's organisation: its body calls `auth.org_id()`, or a function that does.
+pub async fn check_distributable(client: &Client, breach: &mut impl FnMut(u8, &str, String)) -> anyhow::Result<()> {
+    let fks = client
+        .query(
+            "select con.conrelid::regclass::text, con.conname, con.confrelid::regclass::text
+               from pg_constraint con
+               join pg_class c on c.oid = con.conrelid join pg_namespace n on n.oid = c.relnamespace
+              where con.contype = 'f' and n.nspname in ('app', 'audit')
+                and not exists (select from pg_attribute a where a.attrelid = con.conrelid and a.attname = 'org_id' and not a.attisdropped)
+                and con.conrelid <> 'app.organisations'::regclass
+                and (exists (select from pg_attribute a where a.attrelid = con.confrelid and a.attname = 'org_id' and not a.attisdropped)
+                     or con.confrelid = 'app.organisations'::regclass)",
+            &[],
+        )
+        .await?;
+    for fk in fks {
+        let (table, name, target): (String, String, String) = (fk.get(0), fk.get(1), fk.get(2));
+        breach(
+            10,
+            &table,
+            format!("has no org_id (a reference table on a cluster) but its foreign key {name} points into {target}"),
+        );
+    }
+    let bodies: std::collections::BTreeMap<String, String> = client
+        .query(
+            "select n.nspname || '.' || p.proname, p.prosrc
+               from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+              where n.nspname in ('api', 'app', 'auth')",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get::<_, String>(1).to_lowercase()))
+        .collect();
+    // Functions that reach auth.org_id(), found by following calls until nothing changes.
+    let mut filtering: std::collections::BTreeSet<&str> =
+        bodies.iter().filter(|(_, body)| body.contains("auth.org_id()")).map(|(n, _)| n.as_str()).collect();
+    loop {
+        let more: Vec<&str> = bodies
+            .iter()
+            .filter(|(name, body)| {
+                !filtering.contains(name.as_str()) && filtering.iter().any(|f| body.contains(&format!("{f}(")))
+            })
+            .map(|(n, _)| n.as_str())
+            .collect();
+        if more.is_empty() {
+            break;
+        }
+        filtering.extend(more);
+    }
+    for name in bodies.keys().filter(|n| n.starts_with("api.")) {
+        if !filtering.contains(name.as_str()) && !CROSS_ORGANISATION.iter().any(|(n, _)| n == name) {
+            breach(10, name, "does not filter by the caller's organisation (never reaches auth.org_id())".into());
+        }
+    }
+    Ok(())
+}
+
 /// Human-readable report.
 pub fn render(report: &Report) -> String {
     use std::fmt::Write;
@@ -501,12 +576,13 @@ pub fn render(report: &Report) -> String {
     for t in &report.tables {
         let _ = writeln!(
             out,
-            "{}  owner={}  rls={}  forced={}{}",
+            "{}  owner={}  rls={}  forced={}{}  ({})",
             t.table,
             t.owner,
             yes(t.rls_enabled),
             yes(t.rls_forced),
-            if t.tenant { "  tenant" } else { "" }
+            if t.tenant { "  tenant" } else { "" },
+            t.distribution
         );
         for p in &t.policies {
             let _ = writeln!(out, "  {} to {}: \"{}\"", p.command, p.roles.join(", "), p.name);
@@ -519,7 +595,10 @@ pub fn render(report: &Report) -> String {
         }
     }
     if report.breaches.is_empty() {
-        out.push_str("\nNo breach of table rules 1-5, of rule 8 for functions or of rule 9 (one home per function).\n");
+        out.push_str(
+            "\nNo breach of table rules 1-5, of rule 8 for functions, of rule 9 (one home per function) or of rule 10 \
+             (distributable by organisation).\n",
+        );
     } else {
         let _ = writeln!(out, "\n{} breach(es):", report.breaches.len());
         for b in &report.breaches {
