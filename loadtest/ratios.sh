@@ -4,7 +4,7 @@
 # over HTTP (wrk). Prints every figure and ratio; exits 1 when a ratio is below its goal.
 #
 # Needs a release build, wrk and pgbench (Debian: apt-get install wrk postgresql). Bounded: each
-# scenario runs DURATION seconds (default 8), ROUNDS times (default 2): about 2 minutes.
+# scenario runs DURATION seconds (default 8), ROUNDS times (default 2): about 4 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-8}
@@ -89,6 +89,7 @@ run_all() {
   done
   local i
   for i in "${!ORDER[@]}"; do printf '%-70s %10.0f\n' "${LABEL[$i]}" "${FIG[${ORDER[$i]}]}"; done
+  ORDER=(); LABEL=()
 }
 
 echo
@@ -99,6 +100,57 @@ measure plain_page "pgbench: a plain json_agg of 25 customers' columns" pgbench_
 measure server_sql "pgbench: the server's SQL for a page (authenticate + api.list_customers)" pgbench_tps server_sql "$CONTEXT"
 measure rest_list "REST GET /v1/customers?limit=25" wrk_rps loadtest/auth_get.lua "$BASE/v1/customers?limit=25"
 measure mcp_list "MCP tools/call list_customers" wrk_rps loadtest/mcp_list.lua "$BASE/mcp"
+run_all   # the reads first: the bookings below add customers
+
+# Bookings: 40 staff working round the clock, a 30-minute service open 730 days ahead, random
+# starts over 700 days, a new customer each time, 32 clients.
+api() { curl -sf -X "$1" "$BASE$2" -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' ${3:+-d "$3"}; }
+HOURS=$(python3 -c 'import json; print(json.dumps({"hours": [{"weekday": d, "start": "00:00", "end": "24:00"} for d in range(1, 8)]}))')
+STAFF=()
+for i in $(seq 1 40); do
+  id=$(api POST /v1/staff "{\"name\":\"Stylist $i\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+  api PUT "/v1/staff/$id/working-hours" "$HOURS" >/dev/null
+  STAFF+=("$id")
+done
+STAFF_JSON=$(printf '"%s",' "${STAFF[@]}"); STAFF_JSON="[${STAFF_JSON%,}]"
+SERVICE=$(api POST /v1/services "{\"name\":\"Trim\",\"durationMinutes\":30,\"maxAdvanceDays\":730,\"staffIds\":$STAFF_JSON}" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+export SERVICE
+STAFF_ARRAY="{$(IFS=,; echo "${STAFF[*]}")}"
+BOOK_CONTEXT='{"via":"rest","op":"create_booking","request_id":"bench","args_digest":"00","confirmation_digest":null}'
+START_EXPR="pg_catalog.date_trunc('day', pg_catalog.now()) + :slot * interval '30 minutes'"
+{ echo '\set slot random(96, 33600)'; echo '\set who random(1, 1000000000)'; echo '\startpipeline'
+  echo "begin isolation level read committed;"; echo "$SET_CONTEXT"; echo "select auth.authenticate(:digest, :ctx);"
+  echo "select api.create_booking(pg_catalog.jsonb_build_object('serviceId', :svc::text, 'start', $START_EXPR, 'customer', pg_catalog.jsonb_build_object('name', 'P' || :who, 'email', 'p' || :who || '@example.com')));"
+  echo "commit;"; echo '\endpipeline'; } > "$WORK/create_booking.sql"
+{ echo '\set slot random(96, 33600)'; echo '\set who random(1, 1000000000)'; echo '\set st random(1, 40)'; echo '\startpipeline'
+  echo "begin isolation level read committed;"; echo "$SET_CONTEXT"
+  echo "with c as (insert into app.customers (org_id, name, email) values (:org, 'P' || :who, 'p' || :who || '@example.com') returning id)
+insert into app.bookings (org_id, service_id, staff_id, customer_id, status, starts_at, ends_at, blocked, price_amount, currency)
+select :org, :svc, (:staff::uuid[])[:st], c.id, 'confirmed', $START_EXPR, $START_EXPR + interval '30 minutes',
+       pg_catalog.tstzrange($START_EXPR, $START_EXPR + interval '30 minutes'), 0, 'USD' from c
+on conflict do nothing;"  # the rare start a staff member already has is skipped, not retried
+  echo "commit;"; echo '\endpipeline'; } > "$WORK/plain_booking.sql"
+# pgbench with a latency log: transactions per second and the 99th percentile in ms.
+pgbench_booking() { # name, context
+  rm -f "$WORK"/lat*
+  local out
+  out=$("$PGBENCH" -n -M prepared -h "$DATA/run" -p 5432 -U postgres -c 32 -j 2 -T "$DURATION" -l --log-prefix="$WORK/lat" \
+    -f "$WORK/$1.sql" -D "ctx=$2" -D "digest=\\x$DIGEST" -D "org=$ORG_ID" -D "svc=$SERVICE" -D "staff=$STAFF_ARRAY" postgres 2>&1) ||
+    { echo "$out" >&2; exit 2; }
+  echo "$out" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
+  cat "$WORK"/lat* | python3 -c 'import sys; l=sorted(int(x.split()[2]) for x in sys.stdin); print(l[int(len(l)*0.99)]/1000)' > "$WORK/p99.$1"
+}
+wrk_booking() {
+  local out
+  out=$(wrk -t2 -c32 -d"${DURATION}s" --latency -s loadtest/book_any.lua "$BASE/v1/bookings")
+  echo "$out" | sed -n 's/^ *99% *\([0-9.]*\)\(m\?s\)$/\1 \2/p' | python3 -c 'import sys; v,u=sys.stdin.read().split(); print(float(v)*(1000 if u=="s" else 1))' > "$WORK/p99.rest_booking"
+  echo "$out" | sed -n 's/^non-2xx answers: \([0-9]*\) of.*/\1/p' > "$WORK/errors.rest_booking"
+  echo "$out" | sed -n 's/^Requests\/sec: *\([0-9.]*\)/\1/p'
+}
+measure plain_booking "pgbench: a new customer and a booking written plainly (32 clients)" pgbench_booking plain_booking "$CLAIMS"
+measure create_booking "pgbench: the server's create_booking transaction (32 clients)" pgbench_booking create_booking "$BOOK_CONTEXT"
+measure rest_booking "REST POST /v1/bookings, any staff (32 connections)" wrk_booking
 run_all
 
 echo
@@ -116,4 +168,11 @@ ratio "read path: REST page / plain json_agg page" "${FIG[rest_list]}" "${FIG[pl
 ratio "read path: REST page / pgbench of its own SQL" "${FIG[rest_list]}" "${FIG[server_sql]}" 0.9
 ratio "MCP tools/call / REST, same operation" "${FIG[mcp_list]}" "${FIG[rest_list]}" 0.97
 ratio "authentication: empty transaction with it / without it" "${FIG[authenticate]}" "${FIG[empty]}" 0.5
+ratio "bookings: create_booking transaction / plain write" "${FIG[create_booking]}" "${FIG[plain_booking]}" 0.6
+P99_SQL=$(cat "$WORK/p99.create_booking"); P99_REST=$(cat "$WORK/p99.rest_booking")
+printf '%-70s %6.1f ms / %.1f ms\n' "bookings: p99 REST / pgbench of its own SQL" "$P99_REST" "$P99_SQL"
+ratio "bookings: pgbench p99 x 1.5 / REST p99 (REST p99 <= 1.5 x)" "$P99_SQL * 1.5" "$P99_REST" 1
+ERRORS=$(cat "$WORK/errors.rest_booking")
+printf '%-70s %6s\n' "bookings: non-2xx REST answers (goal 0)" "$ERRORS"
+[ "$ERRORS" = 0 ] || FAILED=1
 exit $FAILED
