@@ -120,14 +120,6 @@ impl Body {
         }
     }
 
-    /// The answer as a JSON value (parsed if it came as text).
-    pub fn into_value(self) -> Result<Value, ApiError> {
-        match self {
-            Body::Value(value) => Ok(value),
-            Body::Text(text) => serde_json::from_str(&text).map_err(ApiError::internal),
-        }
-    }
-
     /// The value, when the answer is one (mutations' answers always are).
     pub fn as_value_mut(&mut self) -> Option<&mut Value> {
         match self {

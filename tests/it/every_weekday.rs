@@ -13,7 +13,7 @@ use std::process::Command;
 const MOVED: &str = "FAVCRM_TEST_CLOCK_MOVED";
 
 /// The tests whose dates come from today.
-const DATE_DEPENDENT: &[&str] = &["bookings::", "cli::a_studio_is_booked_from_the_cli"];
+const DATE_DEPENDENT: &[&str] = &["bookings::", "cli::a_studio_is_booked_from_the_cli", "processes::"];
 
 fn libfaketime() -> PathBuf {
     let candidates = std::fs::read_dir("/usr/lib")
