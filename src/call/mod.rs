@@ -8,6 +8,7 @@ pub mod onboarding;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use deadpool_postgres::Pool;
 use serde_json::Value;
 
 use crate::db::Database;
@@ -18,13 +19,17 @@ use crate::limits::{AbuseLimits, AbuseSettings, SensitiveBudget};
 
 /// What the call path needs, shared by every request: the database, the mailer and the limits
 /// it applies.
+#[derive(Clone)]
 pub struct AppState {
     pub db: Arc<Database>,
+    /// The connections this state's calls use: the database's shared pool, or an HTTP worker's
+    /// own (see [`AppState::with_pool`]).
+    pub pool: Pool,
     /// The tighter per-key budget of sensitive operations; None when disabled.
-    pub sensitive_budget: Option<SensitiveBudget>,
+    pub sensitive_budget: Option<Arc<SensitiveBudget>>,
     /// Limits on the flows anyone can start without a key.
-    pub abuse: AbuseLimits,
-    pub mailer: Mailer,
+    pub abuse: Arc<AbuseLimits>,
+    pub mailer: Arc<Mailer>,
 }
 
 impl AppState {
@@ -35,11 +40,17 @@ impl AppState {
         sensitive_requests_per_hour: u32,
     ) -> anyhow::Result<Self> {
         Ok(Self {
+            pool: db.pool.clone(),
             db,
-            sensitive_budget: SensitiveBudget::per_hour(sensitive_requests_per_hour),
-            abuse: AbuseLimits::new(abuse),
-            mailer: Mailer::new(mail.smtp_url.as_deref(), &mail.from, &mail.data_dir)?,
+            sensitive_budget: SensitiveBudget::per_hour(sensitive_requests_per_hour).map(Arc::new),
+            abuse: Arc::new(AbuseLimits::new(abuse)),
+            mailer: Arc::new(Mailer::new(mail.smtp_url.as_deref(), &mail.from, &mail.data_dir)?),
         })
+    }
+
+    /// The same state (limits and their counts shared) with calls on `pool`.
+    pub fn with_pool(&self, pool: Pool) -> Self {
+        Self { pool, ..self.clone() }
     }
 }
 
@@ -74,7 +85,7 @@ pub async fn dispatch(state: &AppState, call: Call<'_>, client_ip: Option<IpAddr
             ),
         ));
     }
-    let mut outcome = tx::execute(&state.db.pool, call).await?;
+    let mut outcome = tx::execute(&state.pool, call).await?;
     let body = outcome.body.as_value_mut().and_then(Value::as_object_mut);
     if let Some(request) = body.and_then(|body| body.remove(MAIL_REQUEST)) {
         // A replay answers again; it does not mail again.

@@ -42,7 +42,7 @@ pub async fn run(state: &AppState, req: Request<'_>) -> Result<Outcome, ApiError
 }
 
 async fn entry(state: &AppState, req: &Request<'_>, function: &'static str, input: Value) -> Result<Value, ApiError> {
-    call_entry_point(&state.db.pool, function, &input, req.via, req.op.name, req.request_id).await
+    call_entry_point(&state.pool, function, &input, req.via, req.op.name, req.request_id).await
 }
 
 fn text<'a>(value: &'a Value, name: &str) -> &'a str {

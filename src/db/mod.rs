@@ -50,6 +50,7 @@ pub enum ClusterUse {
 /// the runtime config (favcrm_authenticator) for the pool.
 pub struct Database {
     pub pool: Pool,
+    runtime: tokio_postgres::Config,
     admin: tokio_postgres::Config,
     embedded: Option<EmbeddedCluster>,
 }
@@ -80,7 +81,7 @@ impl Database {
                 (admin, Some(cluster), runtime)
             }
         };
-        Ok(Self { pool: build_pool(runtime, settings.pool_size)?, admin, embedded })
+        Ok(Self { pool: build_pool(runtime.clone(), settings.pool_size)?, runtime, admin, embedded })
     }
 
     /// Builds a database handle from explicit configs (used by the test harness).
@@ -89,7 +90,15 @@ impl Database {
         runtime: tokio_postgres::Config,
         pool_size: usize,
     ) -> anyhow::Result<Self> {
-        Ok(Self { pool: build_pool(runtime, pool_size)?, admin, embedded: None })
+        Ok(Self { pool: build_pool(runtime.clone(), pool_size)?, runtime, admin, embedded: None })
+    }
+
+    /// A further pool of at most `size` runtime connections. An HTTP worker thread keeps its own:
+    /// a connection is driven by a task on the thread that opened it, so a request served on
+    /// one worker with a connection another worker opened crosses threads twice (the query
+    /// out, the rows back), and those wake-ups cost more than the request's own work.
+    pub fn worker_pool(&self, size: usize) -> anyhow::Result<Pool> {
+        build_pool(self.runtime.clone(), size)
     }
 
     /// A fresh administrative connection. PostgreSQL's NOTICEs ("role … is already a member",

@@ -1,13 +1,16 @@
 //! The one road to PostgreSQL for requests: a transaction that sets role and claims, calls
-//! one `api.*` function, and commits — pipelined into a single round trip.
+//! one `api.*` function, and commits — sent as one Query message (one round trip, one flush):
 //!
 //! ```text
-//! BEGIN [READ ONLY]
-//! select set_config('role', …), set_config('request.claims', …), set_config('statement_timeout', …)
-//! select auth.authenticate(<key digest>, <context>)   -- keys only; sets the claims
+//! set transaction isolation level read committed[, read only];
+//! select set_config('role', …), set_config('request.claims', …), set_config('statement_timeout', …);
+//! select auth.authenticate(<key digest>, <context>);  -- keys only; sets the claims
 //! select api.<operation>(<input>)
-//! COMMIT                                             -- a ROLLBACK if anything failed
 //! ```
+//!
+//! The statements form one implicit transaction: committed after the last, rolled back whole
+//! (and the rest skipped) when one fails. The values travel as literals quoted by
+//! [`literal`]: the key digest as hex, the context and the input as JSON text written by serde.
 //!
 //! A POST with an Idempotency-Key takes a second round trip: the first claims the key (or
 //! finds the response to replay), the second runs the operation and stores its response.
@@ -126,28 +129,6 @@ impl Body {
             Body::Value(value) => Some(value),
             Body::Text(_) => None,
         }
-    }
-}
-
-/// A `json` or `jsonb` column as its JSON text, without parsing it.
-struct JsonText(String);
-
-impl<'a> tokio_postgres::types::FromSql<'a> for JsonText {
-    fn from_sql(
-        ty: &tokio_postgres::types::Type,
-        raw: &'a [u8],
-    ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
-        // jsonb's binary form is a version byte (1) before the text.
-        let text = if *ty == tokio_postgres::types::Type::JSONB {
-            raw.strip_prefix(&[1]).ok_or("unsupported jsonb version")?
-        } else {
-            raw
-        };
-        Ok(JsonText(std::str::from_utf8(text)?.to_owned()))
-    }
-
-    fn accepts(ty: &tokio_postgres::types::Type) -> bool {
-        *ty == tokio_postgres::types::Type::JSON || *ty == tokio_postgres::types::Type::JSONB
     }
 }
 
@@ -319,48 +300,73 @@ fn begin_sql(op: &Operation) -> &'static str {
 }
 
 async fn single_round_trip(guard: &TxGuard, call: &Call<'_>) -> Result<Outcome, ApiError> {
-    let client = guard.client();
-    let api_sql = call.op.sql();
-    let (s_context, s_auth, s_api) = futures_util::try_join!(
-        client.prepare_cached(SET_CONTEXT),
-        client.prepare_cached(AUTHENTICATE),
-        client.prepare_cached(&api_sql),
-    )
-    .map_err(|e| from_db_error(&e))?;
-    let ctx = context(call);
-    let claims = ctx.to_string();
-    let digest: Option<&[u8]> = match call.caller {
-        Caller::Key { digest } => Some(digest),
-        Caller::Anonymous => None,
-    };
-    let auth = async {
-        match digest {
-            Some(d) => client.query_one(&s_auth, &[&d, &ctx]).await.map(Some),
-            None => Ok(None),
-        }
-    };
-    let role = role_for(call.caller);
-    let context_params: [&(dyn ToSql + Sync); 3] = [&role, &claims, &STATEMENT_TIMEOUT];
-    let api_params: [&(dyn ToSql + Sync); 1] = [call.input];
-    let (r_begin, r_context, r_auth, r_api, r_commit) = tokio::join!(
-        client.batch_execute(begin_sql(call.op)),
-        client.query_one(&s_context, &context_params),
-        auth,
-        client.query_one(&s_api, &api_params),
-        client.batch_execute("commit"),
-    );
-    r_begin.map_err(|e| from_db_error(&e))?;
-    r_context.map_err(|e| from_db_error(&e))?;
-    let principal = principal_from(r_auth.map_err(|e| from_db_error(&e))?)?;
-    let row = r_api.map_err(|e| from_db_error(&e))?;
-    let body = if call.op.read_only() {
-        let text = row.try_get::<_, Option<JsonText>>(0).map_err(ApiError::internal)?;
-        Body::Text(text.map_or_else(|| "null".to_string(), |t| t.0))
+    let claims = context(call).to_string();
+    let claims = literal(&claims)?;
+    let isolation = if call.op.read_only() {
+        "set transaction isolation level read committed, read only"
     } else {
-        Body::Value(json_column(&row)?)
+        "set transaction isolation level read committed"
     };
-    r_commit.map_err(|e| from_db_error(&e))?;
+    let context = format!(
+        "select set_config('role', '{}', true), set_config('request.claims', {claims}, true), \
+         set_config('statement_timeout', '{STATEMENT_TIMEOUT}', true)",
+        role_for(call.caller)
+    );
+    let auth = match call.caller {
+        Caller::Key { digest } => {
+            format!("select auth.authenticate(pg_catalog.decode('{}', 'hex'), {claims}::jsonb)", hex::encode(digest))
+        }
+        Caller::Anonymous => "select null".to_string(),
+    };
+    let api = format!("select {}", call.op.sql_expr(&literal(&call.input.to_string())?));
+    let results =
+        one_message(guard.client(), &[isolation, &context, &auth, &api]).await.map_err(|e| from_db_error(&e))?;
+    let [_, _, auth, answer]: [Option<String>; 4] =
+        results.try_into().map_err(|_| ApiError::internal("a statement of the transaction returned no result"))?;
+    let principal = match auth {
+        Some(text) => Some(serde_json::from_str::<Principal>(&text).map_err(ApiError::internal)?),
+        None => None,
+    };
+    let text = answer.unwrap_or_else(|| "null".to_string());
+    let body = if call.op.read_only() {
+        Body::Text(text)
+    } else {
+        Body::Value(serde_json::from_str(&text).map_err(ApiError::internal)?)
+    };
     Ok(Outcome { status: call.op.success_status, body, principal, replayed: false })
+}
+
+/// Sends `statements` as one simple-protocol Query message: PostgreSQL runs them as one
+/// implicit transaction (committed after the last; rolled back whole if one fails, with the
+/// rest skipped) and flushes its answers once, so the request costs one write and usually
+/// one read on each side. Prepared statements pipelined with a Sync each made the server
+/// flush, and this process wake up, once per statement. Returns the first column of each
+/// statement's first row.
+async fn one_message(client: &Object, statements: &[&str]) -> Result<Vec<Option<String>>, tokio_postgres::Error> {
+    let mut results = vec![None; statements.len()];
+    let mut index = 0;
+    for message in client.simple_query(&statements.join(";\n")).await? {
+        match message {
+            tokio_postgres::SimpleQueryMessage::Row(row) => {
+                if let Some(slot) = results.get_mut(index).filter(|slot| slot.is_none()) {
+                    *slot = row.get(0).map(str::to_string);
+                }
+            }
+            tokio_postgres::SimpleQueryMessage::CommandComplete(_) => index += 1,
+            _ => {}
+        }
+    }
+    Ok(results)
+}
+
+/// A string as an SQL literal (PostgreSQL's own quoting rules, as libpq's
+/// `PQescapeLiteral`). Text with a NUL cannot travel in a Query message and is refused;
+/// JSON written by serde never holds one (it escapes control characters).
+fn literal(text: &str) -> Result<String, ApiError> {
+    if text.contains('\0') {
+        return Err(ApiError::internal("a NUL character in a statement's text"));
+    }
+    Ok(postgres_protocol::escape::escape_literal(text))
 }
 
 async fn idempotent(guard: &TxGuard, call: &Call<'_>, digest: &[u8; 32], key: &str) -> Result<Outcome, ApiError> {

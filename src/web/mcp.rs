@@ -149,7 +149,7 @@ pub async fn gate(
         if calls_tool {
             (caller, None)
         } else {
-            match tx::authenticate(&state.db.pool, &caller, Via::Mcp, &request_id).await {
+            match tx::authenticate(&state.pool, &caller, Via::Mcp, &request_id).await {
                 Ok(p) => (caller, Some(p)),
                 Err(e) => return Ok(deny(req, e)),
             }

@@ -90,22 +90,31 @@ impl Application {
 
     pub fn from_listener(db: Arc<Database>, listener: TcpListener, settings: ServerSettings) -> anyhow::Result<Self> {
         let port = listener.local_addr()?.port();
-        let state =
-            web::Data::new(AppState::new(db, &settings.mail, settings.abuse, settings.sensitive_requests_per_hour)?);
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // The pool's size is split among the workers, each with its own pool (see
+        // Database::worker_pool); the limits and their counts stay shared.
+        let per_worker = db.pool.status().max_size.div_ceil(workers).max(1);
+        let pools = (0..workers).map(|_| db.worker_pool(per_worker)).collect::<anyhow::Result<Vec<_>>>()?;
+        let pools = Arc::new(std::sync::Mutex::new(pools));
+        let shared = AppState::new(db, &settings.mail, settings.abuse, settings.sensitive_requests_per_hour)?;
         let web_state = web::Data::new(WebState {
             key_budget: KeyBudget::per_minute(settings.key_requests_per_minute).map(Arc::new),
             trusted_proxies: settings.trusted_proxies,
             mcp_allowed_origins: settings.mcp_allowed_origins.clone().unwrap_or_default(),
         });
-        let mcp = mcp::service(state.clone(), settings.mcp_allowed_hosts);
+        let mcp_allowed_hosts = settings.mcp_allowed_hosts;
         let server = HttpServer::new(move || {
+            // A worker actix starts again after a panic finds none left and shares the main pool.
+            let pool = pools.lock().ok().and_then(|mut p| p.pop()).unwrap_or_else(|| shared.pool.clone());
+            let state = web::Data::new(shared.with_pool(pool));
+            let mcp = mcp::service(state.clone(), mcp_allowed_hosts.clone());
             App::new()
                 .app_data(state.clone())
                 .app_data(web_state.clone())
                 .wrap(from_fn(limit_uri))
                 .wrap(from_fn(ratelimit::enforce))
                 .wrap(from_fn(request_context))
-                .service(mcp.clone().scope_with_path("/mcp").wrap(from_fn(mcp::gate)))
+                .service(mcp.scope_with_path("/mcp").wrap(from_fn(mcp::gate)))
                 .route("/.well-known/mcp/server-card.json", web::get().to(server_card))
                 .route("/openapi.json", web::get().to(openapi))
                 .route("/healthz", web::get().to(healthz))
@@ -113,6 +122,7 @@ impl Application {
                 .configure(rest::configure)
                 .default_service(web::to(rest::not_found))
         })
+        .workers(workers)
         .listen(listener)?
         .run();
         Ok(Self { port, server })
@@ -195,7 +205,7 @@ async fn healthz() -> HttpResponse {
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let expected = db::latest_migration();
     let result = async {
-        let client = state.db.pool.get().await?;
+        let client = state.pool.get().await?;
         let row = client.query_one("select auth.schema_version()", &[]).await?;
         anyhow::Ok(row.get::<_, i32>(0))
     }

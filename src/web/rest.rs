@@ -128,7 +128,7 @@ async fn publishable(
     };
     let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
     let digest: [u8; 32] = sha2::Sha256::digest(key.as_bytes()).into();
-    let result = tx::call_publishable(&state.db.pool, &digest, origin, op, &input, &request_id).await;
+    let result = tx::call_publishable(&state.pool, &digest, origin, op, &input, &request_id).await;
     match result {
         Ok(body) => {
             let status = StatusCode::from_u16(op.success_status).unwrap_or(StatusCode::OK);
