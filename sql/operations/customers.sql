@@ -33,22 +33,21 @@ $$;
 comment on function app.merge_consent(jsonb, jsonb) is 'Applies marketing-consent changes per channel, recording when and from what source each was given or withdrawn.';
 grant execute on function app.merge_consent(jsonb, jsonb) to favcrm_member;
 
+-- The API shape of a customer as a row type whose field names are the JSON keys: to_json of a
+-- row is about a sixth cheaper than json_build_object with 26 arguments, and writes no spaces
+-- around the colons. Dropped and created with the functions (nothing stores it).
+drop type if exists app.customer_out cascade;
+create type app.customer_out as (
+  "id" uuid, "name" text, "email" text, "phone" text, "lifecycleStage" text, "source" text,
+  "tags" text[], "customFields" jsonb, "marketingConsent" jsonb, "lastActivityAt" text,
+  "createdAt" text, "updatedAt" text, "deletedAt" text);
+comment on type app.customer_out is 'The API representation of a customer, field by field (app.customer_json).';
+
 create function app.customer_json(c app.customers) returns json
 language sql stable parallel safe as $$
-  select pg_catalog.json_build_object(
-    'id', c.id,
-    'name', c.name,
-    'email', c.email,
-    'phone', c.phone,
-    'lifecycleStage', c.lifecycle_stage,
-    'source', c.source,
-    'tags', c.tags,
-    'customFields', c.custom_fields,
-    'marketingConsent', c.marketing_consent,
-    'lastActivityAt', app.ts(c.last_activity_at),
-    'createdAt', app.ts(c.created_at),
-    'updatedAt', app.ts(c.updated_at),
-    'deletedAt', app.ts(c.deleted_at))
+  select pg_catalog.to_json(row(c.id, c.name, c.email, c.phone, c.lifecycle_stage, c.source, c.tags,
+    c.custom_fields, c.marketing_consent, app.ts(c.last_activity_at), app.ts(c.created_at),
+    app.ts(c.updated_at), app.ts(c.deleted_at))::app.customer_out)
 $$;
 comment on function app.customer_json(app.customers) is 'The API representation of a customer.';
 grant execute on function app.customer_json(app.customers) to favcrm_member;
@@ -97,8 +96,13 @@ $$;
 comment on function app.customer_for_update(uuid) is 'Locks a customer of the current organisation for update, or raises not_found (404).';
 grant execute on function app.customer_for_update(uuid) to favcrm_member;
 
+-- Two plans, chosen by what is asked. Without a filter, one static statement under a generic
+-- plan (plan_cache_mode: its "limit v_limit + 1" made PL/pgSQL's plan cache estimate a tenth
+-- of the organisation and re-plan every call) walks the (org_id, id) index backwards. With a
+-- filter, the same page through EXECUTE: planned for the values given, so an absent filter
+-- drops out and a search term can use the trigram index (customers_search_idx).
 create function api.list_customers(p jsonb) returns json
-language plpgsql stable set search_path = '' as $$
+language plpgsql stable set search_path = '' set plan_cache_mode = force_generic_plan as $$
 declare
   v_org uuid := auth.org_id();
   v_limit int := app.page_limit(p);
@@ -108,40 +112,45 @@ declare
   v_stage text := p ->> 'lifecycleStage';
   v_inactive int := (p ->> 'inactiveDays')::int;
   v_deleted boolean := coalesce((p ->> 'deleted')::boolean, false);
+  v_page json;
 begin
   perform auth.require_scope('customers:read');
   if v_inactive is not null and v_inactive not between 1 and 36500 then
     perform app.raise_invalid('inactiveDays', 'out_of_range', 'inactiveDays must be between 1 and 36500.');
   end if;
-  -- Without a filter, one static query: its cached plan walks the (org_id, id) index backwards.
-  -- The filters below would make that cached plan a scan of the whole organisation.
   if v_q is null and v_tag is null and v_stage is null and v_inactive is null then
     return (
-      select app.json_page(pg_catalog.array_agg(app.customer_json(c::app.customers) order by c.id desc),
-                           pg_catalog.array_agg(c.id order by c.id desc), v_limit)
-        from (select * from app.customers c
+      select app.page_json(pg_catalog.json_agg(app.customer_json(c.c) order by c.n) filter (where c.n <= v_limit),
+                           (pg_catalog.array_agg(c.id) filter (where c.n = v_limit))[1],
+                           pg_catalog.count(*) > v_limit)
+        from (select c.id, c, pg_catalog.row_number() over (order by c.id desc) n
+                from app.customers c
                where c.org_id = v_org
                  and (c.deleted_at is not null) = v_deleted
                  and c.id < coalesce(v_after, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
                order by c.id desc
                limit v_limit + 1) c);
   end if;
-  return (
-    select app.json_page(pg_catalog.array_agg(app.customer_json(c::app.customers) order by c.id desc),
-                         pg_catalog.array_agg(c.id order by c.id desc), v_limit)
-      from (select * from app.customers c
-             where c.org_id = v_org
-               and (c.deleted_at is not null) = v_deleted
-               and (v_after is null or c.id < v_after)
-               and (v_q is null or (c.name || ' ' || coalesce(c.email, '') || ' ' || coalesce(c.phone, ''))
-                                   ilike ('%' || app.escape_like(v_q) || '%'))
-               and (v_tag is null or c.tags @> array[v_tag])
-               and (v_stage is null or c.lifecycle_stage = v_stage)
-               and (v_inactive is null
+  execute $query$
+    select app.page_json(pg_catalog.json_agg(app.customer_json(c.c) order by c.n) filter (where c.n <= $2),
+                         (pg_catalog.array_agg(c.id) filter (where c.n = $2))[1],
+                         pg_catalog.count(*) > $2)
+      from (select c.id, c, pg_catalog.row_number() over (order by c.id desc) n
+              from app.customers c
+             where c.org_id = $1
+               and (c.deleted_at is not null) = $3
+               and ($4::uuid is null or c.id < $4)
+               and ($5::text is null or (c.name || ' ' || coalesce(c.email, '') || ' ' || coalesce(c.phone, ''))
+                                        ilike ('%' || app.escape_like($5) || '%'))
+               and ($6::text is null or c.tags @> array[$6])
+               and ($7::text is null or c.lifecycle_stage = $7)
+               and ($8::int is null
                     or coalesce(c.last_activity_at, c.created_at)
-                       < pg_catalog.now() - pg_catalog.make_interval(days => v_inactive))
+                       < pg_catalog.now() - pg_catalog.make_interval(days => $8))
              order by c.id desc
-             limit v_limit + 1) c);
+             limit $2 + 1) c
+  $query$ into v_page using v_org, v_limit, v_deleted, v_after, v_q, v_tag, v_stage, v_inactive;
+  return v_page;
 end
 $$;
 comment on function api.list_customers(jsonb) is 'Lists customers, newest first, with search (q over name, email, phone), tag, lifecycleStage, inactiveDays and deleted filters; cursor pagination.';
