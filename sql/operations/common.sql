@@ -95,22 +95,10 @@ $$;
 comment on function app.page(jsonb[], uuid[], int) is 'Builds {items, nextCursor} from up to limit + 1 rows fetched newest first.';
 grant execute on function app.page(jsonb[], uuid[], int) to favcrm_member, favcrm_anon;
 
--- The same page built as json rather than jsonb: the items are sent as they were built, with no
--- binary round trip (a page of 25 customers costs about a third less). New list operations use
--- this one.
-create function app.json_page(p_items json[], p_ids uuid[], p_limit int) returns json
-language sql stable parallel safe as $$
-  select pg_catalog.json_build_object(
-    'items', coalesce(pg_catalog.array_to_json(p_items[1:p_limit]), '[]'::json),
-    'nextCursor', case when coalesce(pg_catalog.cardinality(p_ids), 0) > p_limit
-                       then app.encode_cursor(p_ids[p_limit]) end)
-$$;
-comment on function app.json_page(json[], uuid[], int) is 'Builds {items, nextCursor} as json from up to limit + 1 rows fetched newest first.';
-grant execute on function app.json_page(json[], uuid[], int) to favcrm_member, favcrm_anon;
-
--- A page built in one pass: the caller numbers up to limit + 1 rows newest first (row_number),
--- aggregates the first limit as items and passes the last item's id and whether the extra row
--- came. Each parameter is used once, so PostgreSQL inlines this into the caller's query. The page
+-- A page built in one pass, as json (sent as built, with no binary round trip through jsonb):
+-- the caller numbers up to limit + 1 rows newest first (row_number), aggregates the first limit
+-- as items and passes the last item's id and whether the extra row came. New list operations
+-- use this one; api.list_customers shows the query. Each parameter is used once, so PostgreSQL inlines this into the caller's query. The page
 -- builders are STABLE because json_build_object is: declared IMMUTABLE they were never inlined
 -- and cost a SQL function call per page (a page of 25 customers: about 40 us of 180).
 create function app.page_json(p_items json, p_last uuid, p_more boolean) returns json

@@ -92,8 +92,10 @@ impl Application {
         let port = listener.local_addr()?.port();
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
         // The pool's size is split among the workers, each with its own pool (see
-        // Database::worker_pool); the limits and their counts stay shared.
-        let per_worker = db.pool.status().max_size.div_ceil(workers).max(1);
+        // Database::worker_pool), so FAVCRM_DB_POOL_SIZE still bounds the server's connections
+        // (the shared pool opens none unless a worker is restarted); the limits and their
+        // counts stay shared.
+        let per_worker = (db.pool.status().max_size / workers).max(1);
         let pools = (0..workers).map(|_| db.worker_pool(per_worker)).collect::<anyhow::Result<Vec<_>>>()?;
         let pools = Arc::new(std::sync::Mutex::new(pools));
         let shared = AppState::new(db, &settings.mail, settings.abuse, settings.sensitive_requests_per_hour)?;

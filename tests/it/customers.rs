@@ -248,3 +248,67 @@ async fn the_organisation_can_be_read_and_changed_by_its_owner() {
         (StatusCode::UNPROCESSABLE_ENTITY, "timezone", "invalid_timezone")
     );
 }
+
+/// Values travel to PostgreSQL as quoted literals in one Query message (src/db/tx.rs): quotes,
+/// backslashes and dollar quotes in input come back as they went in, and a search term's LIKE
+/// wildcards match literally.
+#[tokio::test]
+async fn quotes_backslashes_and_wildcards_in_input_are_only_text() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Glow").await;
+    let tricky = r#"O'Brien \ $$x$$ "quoted" ';--"#;
+    let created =
+        app.post(&org.key, "/v1/customers", json!({"name": tricky, "customFields": {"note": "it's \\n 'fine'"}})).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(created.body["name"], tricky);
+    assert_eq!(created.body["customFields"]["note"], "it's \\n 'fine'");
+    app.customer(&org, json!({"name": "100% _real_"})).await;
+    app.customer(&org, json!({"name": "Plain"})).await;
+
+    let names = |body: &serde_json::Value| -> Vec<String> {
+        body["items"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_string()).collect()
+    };
+    let found = app.get(&org.key, "/v1/customers?q=o%27brien%20%5C%20%24%24").await;
+    assert_eq!(names(&found.body), [tricky], "{}", found.body);
+    for wildcard in ["%25", "_"] {
+        let found = app.get(&org.key, &format!("/v1/customers?q={wildcard}")).await;
+        assert_eq!(names(&found.body), ["100% _real_"], "q={wildcard}: {}", found.body);
+    }
+    let all = app.get(&org.key, "/v1/customers").await;
+    assert_eq!(names(&all.body), ["Plain", "100% _real_", tricky]);
+}
+
+/// A page that is exactly full ends the list (no cursor to an empty page), with a filter (the
+/// page planned for its values) and without one (the generic plan).
+#[tokio::test]
+async fn the_last_page_is_the_last_full_one_with_and_without_a_filter() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Glow").await;
+    for i in 0..6 {
+        app.customer(&org, json!({"name": format!("T{i}"), "tags": ["regular"]})).await;
+    }
+    app.customer(&org, json!({"name": "Untagged"})).await;
+    for (filter, expected) in [
+        ("tag=regular&", vec!["T5", "T4", "T3", "T2", "T1", "T0"]),
+        ("q=t&", vec!["Untagged", "T5", "T4", "T3", "T2", "T1", "T0"]),
+        ("", vec!["Untagged", "T5", "T4", "T3", "T2", "T1", "T0"]),
+    ] {
+        let limit = if filter.starts_with("tag") { 3 } else { 7 };
+        let mut names = Vec::new();
+        let mut pages = 0;
+        let mut path = format!("/v1/customers?{filter}limit={limit}");
+        loop {
+            let page = app.get(&org.key, &path).await;
+            assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+            pages += 1;
+            names
+                .extend(page.body["items"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_string()));
+            match page.body["nextCursor"].as_str() {
+                Some(c) => path = format!("/v1/customers?{filter}limit={limit}&cursor={c}"),
+                None => break,
+            }
+        }
+        assert_eq!(names, expected, "filter {filter:?}");
+        assert_eq!(pages, expected.len() / limit, "filter {filter:?}: every page full, none empty");
+    }
+}
