@@ -10,6 +10,9 @@ insert into app.customers (org_id, id, name) values
 insert into app.customer_notes (org_id, customer_id, body) values
   ('a0000000-0000-7000-8000-000000000000', 'ac000000-0000-7000-8000-000000000000', 'A note'),
   ('b0000000-0000-7000-8000-000000000000', 'bc000000-0000-7000-8000-000000000000', 'B note');
+insert into search.customers (org_id, id, deleted, search_text) values
+  ('a0000000-0000-7000-8000-000000000000', 'ac000000-0000-7000-8000-000000000000', false, 'A customer  '),
+  ('b0000000-0000-7000-8000-000000000000', 'bc000000-0000-7000-8000-000000000000', false, 'B customer  ');
 set local session_replication_role = origin;
 
 -- Acting as staff of organisation A.
@@ -64,6 +67,36 @@ begin
     assert false, 'a note cannot point at another organisation''s customer';
   exception when foreign_key_violation then null;
   end;
+end
+$$;
+
+-- Search (search.customers has no row-level security; see V13): no member can reach the table,
+-- and auth.search_customer_ids answers only the caller's organisation, following changes.
+do $$
+begin
+  begin
+    perform count(*) from search.customers;
+    assert false, 'a member cannot read the search table';
+  exception when insufficient_privilege then null;
+  end;
+  assert auth.search_customer_ids('customer', false, null, null) = '{}',
+    'A''s customer was renamed, so searching A finds no "customer"; B''s is not A''s to find';
+  assert auth.search_customer_ids('renamed', false, null, null) = '{ac000000-0000-7000-8000-000000000000}',
+    'the rename reached the search text';
+  assert (api.list_customers('{"q": "renamed"}') -> 'items' -> 0 ->> 'id') = 'ac000000-0000-7000-8000-000000000000',
+    'list_customers finds it by its new name';
+  update app.customers set deleted_at = now() where id = 'ac000000-0000-7000-8000-000000000000';
+  assert auth.search_customer_ids('renamed', false, null, null) = '{}', 'a deleted customer leaves the search';
+  assert auth.search_customer_ids('renamed', true, null, null) = '{ac000000-0000-7000-8000-000000000000}',
+    'and is found among the deleted';
+end
+$$;
+select set_config('request.claims', '{"org_id": "a0000000-0000-7000-8000-000000000000", "user_id": "a2000000-0000-7000-8000-000000000000", "role": "staff", "scopes": ["bookings:read"]}', true);
+do $$
+begin
+  perform auth.search_customer_ids('renamed', false, null, null);
+  assert false, 'searching needs customers:read';
+exception when insufficient_privilege then null;
 end
 $$;
 

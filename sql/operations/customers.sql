@@ -96,11 +96,41 @@ $$;
 comment on function app.customer_for_update(uuid) is 'Locks a customer of the current organisation for update, or raises not_found (404).';
 grant execute on function app.customer_for_update(uuid) to favcrm_member;
 
+-- The customers of the caller's organisation whose search text contains p_q, newest first,
+-- after p_after, at most p_limit (null: all). Members cannot use a trigram index on
+-- app.customers (ILIKE is not leakproof, so row-level security evaluates it after the policy,
+-- row by row: see V13); this reads search.customers under a plan made for these values and
+-- the column's statistics: the trigram index for a rare term, the (org_id, id) key backwards
+-- for a common one. Ids only: list_customers reads the rows under the member's own policies.
+create function auth.search_customer_ids(p_q text, p_deleted boolean, p_after uuid, p_limit int) returns uuid[]
+language plpgsql stable security definer set search_path = '' as $$
+declare
+  v_ids uuid[];
+begin
+  perform auth.require_scope('customers:read');
+  execute $query$
+    select coalesce(pg_catalog.array_agg(s.id order by s.id desc), '{}')
+      from (select s.id from search.customers s
+             where s.org_id = $1
+               and s.deleted = $2
+               and ($3::uuid is null or s.id < $3)
+               and s.search_text ilike ('%' || app.escape_like($4) || '%')
+             order by s.id desc
+             limit $5) s
+  $query$ into v_ids using auth.org_id(), p_deleted, p_after, p_q, p_limit;
+  return v_ids;
+end
+$$;
+comment on function auth.search_customer_ids(text, boolean, uuid, int) is 'Ids of the claimed organisation''s customers whose name, email or phone contains the text (ILIKE), newest first, after a cursor id, at most a limit (null: all). Needs customers:read.';
+revoke all on function auth.search_customer_ids(text, boolean, uuid, int) from public;
+grant execute on function auth.search_customer_ids(text, boolean, uuid, int) to favcrm_member;
+
 -- Two plans, chosen by what is asked. Without a filter, one static statement under a generic
 -- plan (plan_cache_mode: its "limit v_limit + 1" made PL/pgSQL's plan cache estimate a tenth
 -- of the organisation and re-plan every call) walks the (org_id, id) index backwards. With a
 -- filter, the same page through EXECUTE: planned for the values given, so an absent filter
--- drops out and a search term can use the trigram index (customers_search_idx).
+-- drops out. A search term first asks auth.search_customer_ids (the trigram index), for just
+-- one page when it is the only filter; the text is matched again here, on those rows.
 create function api.list_customers(p jsonb) returns json
 language plpgsql stable set search_path = '' set plan_cache_mode = force_generic_plan as $$
 declare
@@ -112,6 +142,7 @@ declare
   v_stage text := p ->> 'lifecycleStage';
   v_inactive int := (p ->> 'inactiveDays')::int;
   v_deleted boolean := coalesce((p ->> 'deleted')::boolean, false);
+  v_found uuid[];
   v_page json;
 begin
   perform auth.require_scope('customers:read');
@@ -131,6 +162,11 @@ begin
                order by c.id desc
                limit v_limit + 1) c);
   end if;
+  if v_q is not null then
+    v_found := auth.search_customer_ids(v_q, v_deleted, v_after,
+                                        case when v_tag is null and v_stage is null and v_inactive is null
+                                             then v_limit + 1 end);
+  end if;
   execute $query$
     select app.page_json(pg_catalog.json_agg(app.customer_json(c.c) order by c.n) filter (where c.n <= $2),
                          (pg_catalog.array_agg(c.id) filter (where c.n = $2))[1],
@@ -140,8 +176,10 @@ begin
              where c.org_id = $1
                and (c.deleted_at is not null) = $3
                and ($4::uuid is null or c.id < $4)
-               and ($5::text is null or (c.name || ' ' || coalesce(c.email, '') || ' ' || coalesce(c.phone, ''))
-                                        ilike ('%' || app.escape_like($5) || '%'))
+               and ($5::text is null
+                    or (c.id = any ($9)
+                        and (c.name || ' ' || coalesce(c.email, '') || ' ' || coalesce(c.phone, ''))
+                            ilike ('%' || app.escape_like($5) || '%')))
                and ($6::text is null or c.tags @> array[$6])
                and ($7::text is null or c.lifecycle_stage = $7)
                and ($8::int is null
@@ -149,7 +187,7 @@ begin
                        < pg_catalog.now() - pg_catalog.make_interval(days => $8))
              order by c.id desc
              limit $2 + 1) c
-  $query$ into v_page using v_org, v_limit, v_deleted, v_after, v_q, v_tag, v_stage, v_inactive;
+  $query$ into v_page using v_org, v_limit, v_deleted, v_after, v_q, v_tag, v_stage, v_inactive, v_found;
   return v_page;
 end
 $$;

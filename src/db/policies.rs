@@ -410,6 +410,21 @@ async fn check_runtime_roles(client: &Client, breach: &mut impl FnMut(u8, &str, 
         for c in creates {
             breach(4, role, format!("holds CREATE on {}", c.get::<_, String>(0)));
         }
+        // The search schema has no row-level security (see V13): no runtime role may reach it.
+        let private = client
+            .query(
+                "select 'schema search' from pg_namespace where nspname = 'search' and has_schema_privilege($1, oid, 'USAGE')
+                  union all
+                 select n.nspname || '.' || c.relname
+                   from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                  where n.nspname = 'search' and c.relkind in ('r', 'p', 'v', 'm')
+                    and has_table_privilege($1, c.oid, 'SELECT, INSERT, UPDATE, DELETE')",
+                &[role],
+            )
+            .await?;
+        for p in private {
+            breach(4, role, format!("can reach {}, which has no row-level security", p.get::<_, String>(0)));
+        }
     }
     Ok(())
 }

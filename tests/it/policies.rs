@@ -60,6 +60,8 @@ async fn the_audit_reports_each_planted_breach() {
             "app.customer_notes: policy \"everything\"",
         ),
         ("grant truncate on app.customers to favcrm_member", 4, "favcrm_member"),
+        ("grant usage on schema search to favcrm_member", 4, "favcrm_member"),
+        ("grant select on search.customers to favcrm_anon", 4, "favcrm_anon"),
         ("create function auth.oops() returns int language sql security definer as 'select 1'", 5, "auth.oops()"),
         ("drop function api.get_customer(jsonb)", 9, "get_customer"),
         ("create function api.stray(p jsonb) returns jsonb language sql as 'select p'", 9, "api.stray"),
