@@ -62,7 +62,7 @@ script plain_page "$BEGIN_RO" "$SET_CONTEXT" \
   "commit;"
 # The server sends a request's transaction as one simple-protocol Query message (src/db/tx.rs):
 # its statements in one line joined by \; for pgbench, which then sends them as one message.
-echo "set transaction isolation level read committed, read only \; $(echo "$SET_CONTEXT" | sed 's/;$//') \; select auth.authenticate(:qdigest, :ctx::jsonb) \; select api.list_customers('{\"limit\": 25}'::jsonb);" \
+echo "set transaction isolation level read committed, read only \; $(echo "$SET_CONTEXT" | sed 's/;$//') \; select auth.authenticate(:qdigest, :ctx) \; select api.list_customers('{\"limit\": 25}'::jsonb);" \
   > "$WORK/server_sql.sql"
 
 declare -A FIG

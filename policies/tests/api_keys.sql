@@ -57,4 +57,33 @@ begin
   assert n = 0, 'the owner of A cannot touch B''s key';
 end
 $$;
+
+-- auth.authenticate: the claims are the request context, then the key's facts; a context that
+-- names org_id, role, scopes or key_id cannot change them.
+do $$
+declare
+  v_claims text;
+begin
+  v_claims := auth.authenticate(sha256('b'),
+    '{"via": "rest", "op": "list_customers", "org_id": "a0000000-0000-7000-8000-000000000000", "role": "staff", "scopes": ["keys:write"], "key_id": "ae100000-0000-7000-8000-000000000000"}');
+  assert auth.org_id() = 'b0000000-0000-7000-8000-000000000000', 'the key''s organisation, not the context''s';
+  assert auth.role() = 'owner', 'the holder''s role, not the context''s';
+  assert auth.key_id() = 'be100000-0000-7000-8000-000000000000', 'the key''s id, not the context''s';
+  assert auth.has_scope('customers:read') and not auth.has_scope('keys:write'), 'the key''s scopes, not the context''s';
+  assert auth.claims() ->> 'op' = 'list_customers', 'the context is kept';
+  assert (v_claims::jsonb ->> 'org_id') = 'b0000000-0000-7000-8000-000000000000', 'the returned claims read the same';
+  v_claims := auth.authenticate(sha256('b'), '{}');
+  assert auth.org_id() = 'b0000000-0000-7000-8000-000000000000', 'an empty context still gives the key''s claims';
+  begin
+    perform auth.authenticate(sha256('revoked or unknown'), '{}');
+    assert false, 'an unknown key is refused';
+  exception when invalid_authorization_specification then null;
+  end;
+  begin
+    perform auth.authenticate(sha256('b'), 'not an object');
+    assert false, 'a context that is not an object is refused';
+  exception when invalid_parameter_value then null;
+  end;
+end
+$$;
 rollback;

@@ -219,7 +219,7 @@ async fn ask_for_confirmation(pool: &Pool, call: &Call<'_>, refusal: ApiError) -
         let role = role_for(call.caller);
         let digest: &[u8] = digest;
         let context_params: [&(dyn ToSql + Sync); 3] = [&role, &claims, &STATEMENT_TIMEOUT];
-        let auth_params: [&(dyn ToSql + Sync); 2] = [&digest, &ctx];
+        let auth_params: [&(dyn ToSql + Sync); 2] = [&digest, &claims];
         let preview_params: [&(dyn ToSql + Sync); 1] = [call.input];
         let issue_params: [&(dyn ToSql + Sync); 1] = [&call.op.name];
         let (r_begin, r_context, r_auth, r_preview, r_issue, r_commit) = tokio::join!(
@@ -314,7 +314,7 @@ async fn single_round_trip(guard: &TxGuard, call: &Call<'_>) -> Result<Outcome, 
     );
     let auth = match call.caller {
         Caller::Key { digest } => {
-            format!("select auth.authenticate(pg_catalog.decode('{}', 'hex'), {claims}::jsonb)", hex::encode(digest))
+            format!("select auth.authenticate(pg_catalog.decode('{}', 'hex'), {claims})", hex::encode(digest))
         }
         Caller::Anonymous => "select null".to_string(),
     };
@@ -386,7 +386,7 @@ async fn idempotent(guard: &TxGuard, call: &Call<'_>, digest: &[u8; 32], key: &s
     let role = role_for(call.caller);
     let request_digest = request_digest.as_slice();
     let context_params: [&(dyn ToSql + Sync); 3] = [&role, &claims, &STATEMENT_TIMEOUT];
-    let auth_params: [&(dyn ToSql + Sync); 2] = [&digest, &ctx];
+    let auth_params: [&(dyn ToSql + Sync); 2] = [&digest, &claims];
     let claim_params: [&(dyn ToSql + Sync); 3] = [&key, &call.op.name, &request_digest];
     let (r_begin, r_context, r_auth, r_claim) = tokio::join!(
         client.batch_execute(begin_sql(call.op)),
@@ -437,10 +437,11 @@ fn json_column(row: &tokio_postgres::Row) -> Result<Value, ApiError> {
     row.try_get::<_, Option<Value>>(0).map(Option::unwrap_or_default).map_err(ApiError::internal)
 }
 
+/// The claims `auth.authenticate` returned (text: the request context, then the key's facts).
 fn principal_from(row: Option<tokio_postgres::Row>) -> Result<Option<Principal>, ApiError> {
     let Some(row) = row else { return Ok(None) };
-    let value = json_column(&row)?;
-    serde_json::from_value(value).map(Some).map_err(ApiError::internal)
+    let text: String = row.try_get(0).map_err(ApiError::internal)?;
+    serde_json::from_str(&text).map(Some).map_err(ApiError::internal)
 }
 
 /// Records last use at most once a minute per key, off the request path.
@@ -480,7 +481,7 @@ pub async fn authenticate(pool: &Pool, caller: &Caller, via: Via, request_id: &s
     let role = "favcrm_member";
     let digest: &[u8] = digest;
     let context_params: [&(dyn ToSql + Sync); 3] = [&role, &claims, &STATEMENT_TIMEOUT];
-    let auth_params: [&(dyn ToSql + Sync); 2] = [&digest, &ctx];
+    let auth_params: [&(dyn ToSql + Sync); 2] = [&digest, &claims];
     let (r_begin, r_context, r_auth, r_commit) = tokio::join!(
         c.batch_execute("begin read only"),
         c.query_one(&s_context, &context_params),
