@@ -128,7 +128,7 @@ START_EXPR="pg_catalog.date_trunc('day', pg_catalog.now()) + :slot * interval '3
   echo "commit;"; echo '\endpipeline'; } > "$WORK/create_booking.sql"
 { echo '\set slot random(96, 33600)'; echo '\set who random(1, 1000000000)'; echo '\set st random(1, 40)'; echo '\startpipeline'
   echo "begin isolation level read committed;"; echo "$SET_CONTEXT"
-  echo "with c as (insert into app.customers (org_id, name, email) values (:org, 'P' || :who, 'p' || :who || '@example.com') returning id)
+  echo "with c as (insert into app.customers (org_id, name, email) values (:org, 'P' || :who, 'p' || :who || '@example.com') on conflict do nothing returning id)
 insert into app.bookings (org_id, service_id, staff_id, customer_id, status, starts_at, ends_at, blocked, price_amount, currency)
 select :org, :svc, (:staff::uuid[])[:st], c.id, 'confirmed', $START_EXPR, $START_EXPR + interval '30 minutes',
        pg_catalog.tstzrange($START_EXPR, $START_EXPR + interval '30 minutes'), 0, 'USD' from c
