@@ -11,14 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
 PORT=${PORT:-18081}
-DATA=$(mktemp -d /tmp/favcrm-bookings-XXXXXX)
-BIN=target/release/favcrm
-[ -x "$BIN" ] || cargo build --release
-FAVCRM_DATA_DIR=$DATA FAVCRM_BIND=127.0.0.1:$PORT FAVCRM_LOG=warn FAVCRM_KEY_REQUESTS_PER_MINUTE=0 \
-  FAVCRM_SENSITIVE_REQUESTS_PER_HOUR=0 "$BIN" serve &
-SERVER=$!
-trap 'kill -TERM $SERVER; wait $SERVER 2>/dev/null; [ -n "${KEEP_DATA:-}" ] || rm -rf "$DATA"' EXIT
-until curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null; do sleep 0.2; done
+. loadtest/server.sh
+start_server bookings
 KEY=$(FAVCRM_DATA_DIR=$DATA "$BIN" admin create-org --name Load --owner-email load@example.com --country GB --json 2>/dev/null |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["apiKey"])')
 export KEY

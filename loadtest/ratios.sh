@@ -14,20 +14,14 @@ CLIENTS=${CLIENTS:-8}
 # run can lose a fifth to noise, which a ratio of two single runs doubles.
 ROUNDS=${ROUNDS:-2}
 PORT=${PORT:-18080}
-DATA=$(mktemp -d /tmp/favcrm-ratios-XXXXXX)
 WORK=$(mktemp -d /tmp/favcrm-ratios-work-XXXXXX)
-BIN=target/release/favcrm
-[ -x "$BIN" ] || cargo build --release
+CLEANUP=$WORK
 PGBENCH=$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench 2>/dev/null | sort -V | tail -1)
 [ -x "$PGBENCH" ] || { echo "pgbench not found (Debian: apt-get install postgresql)" >&2; exit 2; }
 command -v wrk >/dev/null || { echo "wrk not found (Debian: apt-get install wrk)" >&2; exit 2; }
 
-FAVCRM_DATA_DIR=$DATA FAVCRM_BIND=127.0.0.1:$PORT FAVCRM_LOG=warn FAVCRM_KEY_REQUESTS_PER_MINUTE=0 \
-  FAVCRM_SENSITIVE_REQUESTS_PER_HOUR=0 "$BIN" serve &
-SERVER=$!
-trap 'kill -TERM $SERVER; wait $SERVER 2>/dev/null; rm -rf "$DATA" "$WORK"' EXIT
-until curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null; do sleep 0.2; done
-BASE=http://127.0.0.1:$PORT
+. loadtest/server.sh
+start_server ratios
 PSQL=(psql -X -q -At -h "$DATA/run" -p 5432 -U postgres -d postgres)
 BENCH=("$PGBENCH" -n -h "$DATA/run" -p 5432 -U postgres -c "$CLIENTS" -j 2 -T "$DURATION" postgres)
 

@@ -7,21 +7,11 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-16}
 PORT=${PORT:-18080}
-DATA=$(mktemp -d /tmp/favcrm-load-XXXXXX)
-BIN=target/release/favcrm
-[ -x "$BIN" ] || cargo build --release
-# The per-key budget and the registration limits would refuse a load test from one key and one
-# address: they are off here.
-FAVCRM_DATA_DIR=$DATA FAVCRM_BIND=127.0.0.1:$PORT FAVCRM_LOG=warn FAVCRM_KEY_REQUESTS_PER_MINUTE=0 \
-  FAVCRM_CODE_EMAILS_PER_IP_PER_HOUR=0 FAVCRM_CODE_EMAILS_PER_IP_PER_DAY=0 FAVCRM_SIGNUPS_PER_EMAIL_PER_HOUR=0 \
-  "$BIN" serve &
-SERVER=$!
-trap 'kill -TERM $SERVER; wait $SERVER 2>/dev/null; rm -rf "$DATA"' EXIT
-until curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null; do sleep 0.2; done
+. loadtest/server.sh
+start_server load
 KEY=$(FAVCRM_DATA_DIR=$DATA "$BIN" admin create-org --name Load --owner-email load@example.com --json 2>/dev/null |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["apiKey"])')
 export KEY
-BASE=http://127.0.0.1:$PORT
 echo "seeding 1000 customers"
 for i in $(seq 1 1000); do echo "{\"name\":\"Seed $i\",\"email\":\"seed$i@example.com\"}"; done |
   xargs -d '\n' -P 8 -I{} curl -sf -o /dev/null -X POST "$BASE/v1/customers" -H "Authorization: Bearer $KEY" \

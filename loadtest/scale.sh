@@ -16,16 +16,9 @@ DURATION=${DURATION:-5}
 ROUNDS=${ROUNDS:-2}
 CONNECTIONS=${CONNECTIONS:-8}
 PORT=${PORT:-18082}
-DATA=$(mktemp -d /tmp/favcrm-scale-XXXXXX)
-BIN=target/release/favcrm
-[ -x "$BIN" ] || cargo build --release
 command -v wrk >/dev/null || { echo "wrk not found (Debian: apt-get install wrk)" >&2; exit 2; }
-FAVCRM_DATA_DIR=$DATA FAVCRM_BIND=127.0.0.1:$PORT FAVCRM_LOG=warn FAVCRM_KEY_REQUESTS_PER_MINUTE=0 \
-  FAVCRM_SENSITIVE_REQUESTS_PER_HOUR=0 "$BIN" serve &
-SERVER=$!
-trap 'kill -TERM $SERVER; wait $SERVER 2>/dev/null; [ -n "${KEEP_DATA:-}" ] || rm -rf "$DATA"' EXIT
-until curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null; do sleep 0.2; done
-BASE=http://127.0.0.1:$PORT
+. loadtest/server.sh
+start_server scale
 PSQL=(psql -X -q -At -v ON_ERROR_STOP=1 -h "$DATA/run" -p 5432 -U postgres -d postgres)
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 org() { FAVCRM_DATA_DIR=$DATA "$BIN" admin create-org --name "$1" --owner-email "$2" --country GB --json 2>/dev/null; }

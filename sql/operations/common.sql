@@ -98,9 +98,10 @@ grant execute on function app.page(jsonb[], uuid[], int) to favcrm_member, favcr
 -- A page built in one pass, as json (sent as built, with no binary round trip through jsonb):
 -- the caller numbers up to limit + 1 rows newest first (row_number), aggregates the first limit
 -- as items and passes the last item's id and whether the extra row came. New list operations
--- use this one; api.list_customers shows the query. Each parameter is used once, so PostgreSQL inlines this into the caller's query. The page
--- builders are STABLE because json_build_object is: declared IMMUTABLE they were never inlined
--- and cost a SQL function call per page (a page of 25 customers: about 40 us of 180).
+-- use this one; api.list_customers shows the query. Each parameter is used once, so PostgreSQL
+-- inlines this into the caller's query. The page builders are STABLE because json_build_object
+-- is: declared IMMUTABLE they were never inlined and cost a SQL function call per page (a page
+-- of 25 customers: about 40 us of 180).
 create function app.page_json(p_items json, p_last uuid, p_more boolean) returns json
 language sql stable parallel safe as $$
   select pg_catalog.json_build_object(

@@ -129,8 +129,9 @@ grant execute on function auth.search_customer_ids(text, boolean, uuid, int) to 
 -- plan (plan_cache_mode: its "limit v_limit + 1" made PL/pgSQL's plan cache estimate a tenth
 -- of the organisation and re-plan every call) walks the (org_id, id) index backwards. With a
 -- filter, the same page through EXECUTE: planned for the values given, so an absent filter
--- drops out. A search term first asks auth.search_customer_ids (the trigram index), for just
--- one page when it is the only filter; the text is matched again here, on those rows.
+-- drops out. A search term is answered by auth.search_customer_ids (the trigram index over
+-- search.customers, kept in step in the same transaction as each change), for just one page
+-- when it is the only filter; the ids it returns are read here under the caller's policies.
 create function api.list_customers(p jsonb) returns json
 language plpgsql stable set search_path = '' set plan_cache_mode = force_generic_plan as $$
 declare
@@ -176,10 +177,7 @@ begin
              where c.org_id = $1
                and (c.deleted_at is not null) = $3
                and ($4::uuid is null or c.id < $4)
-               and ($5::text is null
-                    or (c.id = any ($9)
-                        and (c.name || ' ' || coalesce(c.email, '') || ' ' || coalesce(c.phone, ''))
-                            ilike ('%' || app.escape_like($5) || '%')))
+               and ($9::uuid[] is null or c.id = any ($9))
                and ($6::text is null or c.tags @> array[$6])
                and ($7::text is null or c.lifecycle_stage = $7)
                and ($8::int is null

@@ -1,0 +1,17 @@
+# Sourced by the load scripts: starts a release build on its own embedded PostgreSQL in a
+# temporary data directory on 127.0.0.1:$PORT and stops it (deleting the data unless KEEP_DATA
+# is set, and the folders in CLEANUP) when the script exits. Sets DATA, BIN, SERVER and BASE.
+# The per-key budget and the registration and sensitive-request limits would refuse a load
+# test from one key and one address: they are off here.
+start_server() { # name (for the data folder)
+  DATA=$(mktemp -d "/tmp/favcrm-$1-XXXXXX")
+  BIN=target/release/favcrm
+  [ -x "$BIN" ] || cargo build --release
+  FAVCRM_DATA_DIR=$DATA FAVCRM_BIND=127.0.0.1:$PORT FAVCRM_LOG=warn FAVCRM_KEY_REQUESTS_PER_MINUTE=0 \
+    FAVCRM_SENSITIVE_REQUESTS_PER_HOUR=0 FAVCRM_CODE_EMAILS_PER_IP_PER_HOUR=0 FAVCRM_CODE_EMAILS_PER_IP_PER_DAY=0 \
+    FAVCRM_SIGNUPS_PER_EMAIL_PER_HOUR=0 "$BIN" serve &
+  SERVER=$!
+  trap 'kill -TERM $SERVER; wait $SERVER 2>/dev/null; [ -n "${KEEP_DATA:-}" ] || rm -rf "$DATA"; rm -rf ${CLEANUP:-}' EXIT
+  until curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null; do sleep 0.2; done
+  BASE=http://127.0.0.1:$PORT
+}
