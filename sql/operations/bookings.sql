@@ -484,14 +484,16 @@ begin
     if v_id is null then
       -- A concurrent booking may be creating the same customer: the insert then waits for it
       -- and does nothing, and the select after it (a new snapshot) finds that customer.
-      insert into app.customers (org_id, name, email, phone, source)
-      values (auth.org_id(), pg_catalog.btrim(p #>> '{customer,name}'), v_email, v_phone, 'booking')
+      -- A new customer's last activity is this booking: written with the row, not updated after.
+      insert into app.customers (org_id, name, email, phone, source, last_activity_at)
+      values (auth.org_id(), pg_catalog.btrim(p #>> '{customer,name}'), v_email, v_phone, 'booking', pg_catalog.now())
       on conflict (org_id, email) where deleted_at is null and email is not null do nothing
       returning id into v_id;
-      if v_id is null then
-        select c.id into v_id from app.customers c
-         where c.org_id = auth.org_id() and c.email = v_email and c.deleted_at is null;
+      if v_id is not null then
+        return v_id;
       end if;
+      select c.id into v_id from app.customers c
+       where c.org_id = auth.org_id() and c.email = v_email and c.deleted_at is null;
     end if;
   else
     perform app.raise_invalid('customer', 'required', 'Give customerId, or customer with a name and an email or phone.');
@@ -618,7 +620,6 @@ begin
     raise exception using errcode = '22023', hint = 'too_far_ahead', column = 'start',
       message = pg_catalog.format('Bookings open %s days ahead.', s.max_advance_days);
   end if;
-  perform app.require_on_grid(s, p_start, p_staff);
   select o.timezone into v_tz from app.organisations o where o.id = s.org_id;
   v_local := p_start at time zone v_tz;
   -- The staff who could take this one start, checked as the open slots are made (that local
@@ -701,6 +702,10 @@ begin
       null;
     end;
   end loop;
+  -- No one could take it: a start off the grid says so (422 not_on_slot_grid), else it is taken.
+  -- (Checked only here: the candidates above are on their grid, and asking first cost every
+  -- booking a further query over the service's staff.)
+  perform app.require_on_grid(s, p_start, p_staff);
   perform app.raise_slot_taken(s, p_start, p_staff, p_resource, p_from);
   return null;
 end
