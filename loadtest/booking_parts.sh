@@ -14,17 +14,7 @@ ORG=$(FAVCRM_DATA_DIR=$DATA "$BIN" admin create-org --name Parts --owner-email p
 KEY=$(echo "$ORG" | python3 -c 'import json,sys; print(json.load(sys.stdin)["apiKey"])')
 ORG_ID=$(echo "$ORG" | python3 -c 'import json,sys; print(json.load(sys.stdin)["organisationId"])')
 DIGEST=$(printf '%s' "$KEY" | sha256sum | cut -d' ' -f1)
-api() { curl -sf -X "$1" "$BASE$2" -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' ${3:+-d "$3"}; }
-HOURS=$(python3 -c 'import json; print(json.dumps({"hours": [{"weekday": d, "start": "00:00", "end": "24:00"} for d in range(1, 8)]}))')
-STAFF=()
-for i in $(seq 1 40); do
-  id=$(api POST /v1/staff "{\"name\":\"Stylist $i\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-  api PUT "/v1/staff/$id/working-hours" "$HOURS" >/dev/null
-  STAFF+=("$id")
-done
-STAFF_JSON=$(printf '"%s",' "${STAFF[@]}"); STAFF_JSON="[${STAFF_JSON%,}]"
-SERVICE=$(api POST /v1/services "{\"name\":\"Trim\",\"durationMinutes\":30,\"maxAdvanceDays\":730,\"staffIds\":$STAFF_JSON}" |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+seed_round_the_clock_staff
 PSQL=(psql -X -q -At -h "$DATA/run" -p 5432 -U postgres -d postgres)
 # Some bookings first, so the probes have rows to step over; the loops below book distinct
 # starts well before them (loop k: 96 + 2000 k + 3 i half-hours from today), so none collide.

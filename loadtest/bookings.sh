@@ -17,7 +17,6 @@ KEY=$(FAVCRM_DATA_DIR=$DATA "$BIN" admin create-org --name Load --owner-email lo
   python3 -c 'import json,sys; print(json.load(sys.stdin)["apiKey"])')
 export KEY
 BASE=http://127.0.0.1:$PORT
-api() { curl -sf -X "$1" "$BASE$2" -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' ${3:+-d "$3"}; }
 id() { python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'; }
 HOURS=$(python3 -c 'import json; print(json.dumps({"hours": [{"weekday": d, "start": "06:00", "end": "24:00"} for d in range(1, 8)]}))')
 staff() {

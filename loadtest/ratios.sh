@@ -101,19 +101,8 @@ run_all   # the reads first: the bookings below add customers
 if [ -z "${READS_ONLY:-}" ]; then  # READS_ONLY=1: the read path, MCP and authentication only
 # Bookings: 40 staff working round the clock, a 30-minute service open 730 days ahead, random
 # starts over 700 days, a new customer each time, 32 clients.
-api() { curl -sf -X "$1" "$BASE$2" -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' ${3:+-d "$3"}; }
-HOURS=$(python3 -c 'import json; print(json.dumps({"hours": [{"weekday": d, "start": "00:00", "end": "24:00"} for d in range(1, 8)]}))')
-STAFF=()
-for i in $(seq 1 40); do
-  id=$(api POST /v1/staff "{\"name\":\"Stylist $i\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-  api PUT "/v1/staff/$id/working-hours" "$HOURS" >/dev/null
-  STAFF+=("$id")
-done
-STAFF_JSON=$(printf '"%s",' "${STAFF[@]}"); STAFF_JSON="[${STAFF_JSON%,}]"
-SERVICE=$(api POST /v1/services "{\"name\":\"Trim\",\"durationMinutes\":30,\"maxAdvanceDays\":730,\"staffIds\":$STAFF_JSON}" |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+seed_round_the_clock_staff
 export SERVICE
-STAFF_ARRAY="{$(IFS=,; echo "${STAFF[*]}")}"
 BOOK_CONTEXT='{"via":"rest","op":"create_booking","request_id":"bench","args_digest":"00","confirmation_digest":null}'
 START_EXPR="pg_catalog.date_trunc('day', pg_catalog.now()) + :slot * interval '30 minutes'"
 { echo '\set slot random(96, 33600)'; echo '\set who random(1, 1000000000)'; echo '\startpipeline'

@@ -15,3 +15,24 @@ start_server() { # name (for the data folder)
   until curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null; do sleep 0.2; done
   BASE=http://127.0.0.1:$PORT
 }
+
+# A call to the server with $KEY.
+api() { curl -sf -X "$1" "$BASE$2" -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' ${3:+-d "$3"}; }
+
+# The booking scenario's organisation: 40 staff working round the clock and a 30-minute service
+# open 730 days ahead that any of them gives. Sets STAFF (their ids), STAFF_ARRAY (a PostgreSQL
+# uuid[] literal) and SERVICE.
+seed_round_the_clock_staff() {
+  local hours id staff_json i
+  hours=$(python3 -c 'import json; print(json.dumps({"hours": [{"weekday": d, "start": "00:00", "end": "24:00"} for d in range(1, 8)]}))')
+  STAFF=()
+  for i in $(seq 1 40); do
+    id=$(api POST /v1/staff "{\"name\":\"Stylist $i\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+    api PUT "/v1/staff/$id/working-hours" "$hours" >/dev/null
+    STAFF+=("$id")
+  done
+  staff_json=$(printf '"%s",' "${STAFF[@]}"); staff_json="[${staff_json%,}]"
+  SERVICE=$(api POST /v1/services "{\"name\":\"Trim\",\"durationMinutes\":30,\"maxAdvanceDays\":730,\"staffIds\":$staff_json}" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+  STAFF_ARRAY="{$(IFS=,; echo "${STAFF[*]}")}"
+}
