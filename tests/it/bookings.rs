@@ -294,6 +294,9 @@ async fn notice_window_time_off_closures_and_resources_remove_the_right_slots() 
     let ten = at(s.tz, day, 10, 0);
     let booked = app.book(&s.org.key, &s.service, ten, json!({"staffId": s.staff[0]})).await;
     assert_eq!(booked.body["resourceIds"], json!([room]), "{}", booked.body);
+    let listed = app.get(&s.org.key, "/v1/bookings").await;
+    let item = listed.body["items"].as_array().unwrap().iter().find(|b| b["id"] == booked.body["id"]);
+    assert_eq!(item, Some(&booked.body), "a listed booking names its resources as the booking did");
     let at_ten = app.slots(&s.org.key, &s.service, ten, ten + Duration::minutes(1), "").await;
     assert_eq!(at_ten.body["slots"], json!([]), "no room left at 10:00");
     let other = app.book(&s.org.key, &s.service, ten, json!({"staffId": s.staff[1]})).await;
@@ -481,6 +484,13 @@ async fn lifecycle_confirm_cancel_late_fee_no_show_and_atomic_reschedule() {
     let one = app.get(key, "/v1/bookings?status=no_show").await;
     assert_eq!(one.body["items"].as_array().unwrap().len(), 1);
     assert_eq!(old.body["rescheduledToId"], moved.body["id"]);
+    // A list writes each booking exactly as get_booking does (it builds the page in one statement
+    // of its own): cancelled, rescheduled both ways, no-show and pending ones here.
+    let all = app.get(key, "/v1/bookings?limit=100").await;
+    for item in all.body["items"].as_array().unwrap() {
+        let one = app.get(key, &format!("/v1/bookings/{}", item["id"].as_str().unwrap())).await;
+        assert_eq!(item, &one.body);
+    }
 
     let stats = app
         .get(
