@@ -80,7 +80,7 @@ comment on function api.create_api_key(jsonb) is 'Mints a key for the caller''s 
 grant execute on function api.create_api_key(jsonb) to favcrm_member;
 
 create function api.list_api_keys(p jsonb) returns jsonb
-language plpgsql stable set search_path = '' as $$
+language plpgsql stable set search_path = '' set plan_cache_mode = force_generic_plan as $$
 declare
   v_org uuid := auth.org_id();
   v_limit int := app.page_limit(p);
@@ -92,7 +92,7 @@ begin
   select app.page(array_agg(app.api_key_json(k::app.api_keys) order by k.id desc), array_agg(k.id order by k.id desc), v_limit)
     into v_result
     from (select * from app.api_keys k
-           where k.org_id = v_org and (v_all or k.revoked_at is null) and (v_after is null or k.id < v_after)
+           where k.org_id = v_org and (v_all or k.revoked_at is null) and k.id < coalesce(v_after, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
            order by k.id desc
            limit v_limit + 1) k;
   return v_result;

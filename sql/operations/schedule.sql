@@ -189,7 +189,7 @@ comment on function app.apply_service(app.services, jsonb) is 'Applies the field
 grant execute on function app.apply_service(app.services, jsonb) to favcrm_member;
 
 create function api.list_services(p jsonb) returns jsonb
-language plpgsql stable set search_path = '' as $$
+language plpgsql stable set search_path = '' set plan_cache_mode = force_generic_plan as $$
 declare
   v_org uuid := auth.org_id();
   v_limit int := app.page_limit(p);
@@ -201,7 +201,7 @@ begin
   select app.page(array_agg(app.service_json(s::app.services) order by s.id desc), array_agg(s.id order by s.id desc), v_limit)
     into v_result
     from (select * from app.services s
-           where s.org_id = v_org and (v_all or s.archived_at is null) and (v_after is null or s.id < v_after)
+           where s.org_id = v_org and (v_all or s.archived_at is null) and s.id < coalesce(v_after, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
            order by s.id desc limit v_limit + 1) s;
   return v_result;
 end
@@ -329,7 +329,7 @@ comment on function app.require_member(uuid) is 'Raises not_found unless the use
 grant execute on function app.require_member(uuid) to favcrm_member;
 
 create function api.list_staff(p jsonb) returns jsonb
-language plpgsql stable set search_path = '' as $$
+language plpgsql stable set search_path = '' set plan_cache_mode = force_generic_plan as $$
 declare
   v_org uuid := auth.org_id();
   v_limit int := app.page_limit(p);
@@ -341,7 +341,7 @@ begin
   select app.page(array_agg(app.staff_json(st::app.staff) order by st.id desc), array_agg(st.id order by st.id desc), v_limit)
     into v_result
     from (select * from app.staff st
-           where st.org_id = v_org and (v_all or st.archived_at is null) and (v_after is null or st.id < v_after)
+           where st.org_id = v_org and (v_all or st.archived_at is null) and st.id < coalesce(v_after, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
            order by st.id desc limit v_limit + 1) st;
   return v_result;
 end
@@ -406,7 +406,7 @@ comment on function api.update_staff(jsonb) is 'Changes a staff member: name, em
 grant execute on function api.update_staff(jsonb) to favcrm_member;
 
 create function api.list_resources(p jsonb) returns jsonb
-language plpgsql stable set search_path = '' as $$
+language plpgsql stable set search_path = '' set plan_cache_mode = force_generic_plan as $$
 declare
   v_org uuid := auth.org_id();
   v_limit int := app.page_limit(p);
@@ -419,7 +419,7 @@ begin
     into v_result
     from (select * from app.resources r
            where r.org_id = v_org and r.archived_at is null and (v_type is null or r.type = v_type)
-             and (v_after is null or r.id < v_after)
+             and r.id < coalesce(v_after, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
            order by r.id desc limit v_limit + 1) r;
   return v_result;
 end

@@ -84,7 +84,7 @@ comment on function api.create_team_member_invite(jsonb) is 'Invites a person by
 grant execute on function api.create_team_member_invite(jsonb) to favcrm_member;
 
 create function api.list_team_invites(p jsonb) returns jsonb
-language plpgsql stable set search_path = '' as $$
+language plpgsql stable set search_path = '' set plan_cache_mode = force_generic_plan as $$
 declare
   v_org uuid := auth.org_id();
   v_limit int := app.page_limit(p);
@@ -99,7 +99,7 @@ begin
   select app.page(array_agg(app.team_invite_json(i::app.team_invites) order by i.id desc), array_agg(i.id order by i.id desc), v_limit)
     into v_result
     from (select * from app.team_invites i
-           where i.org_id = v_org and (v_after is null or i.id < v_after)
+           where i.org_id = v_org and i.id < coalesce(v_after, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
              and (v_status is null or v_status = case when i.revoked_at is not null then 'revoked'
                                                       when i.accepted_at is not null then 'accepted'
                                                       when i.expires_at <= pg_catalog.now() then 'expired'
@@ -138,7 +138,7 @@ comment on function api.revoke_team_invite(jsonb) is 'Revokes a pending invitati
 grant execute on function api.revoke_team_invite(jsonb) to favcrm_member;
 
 create function api.list_team_members(p jsonb) returns jsonb
-language plpgsql stable set search_path = '' as $$
+language plpgsql stable set search_path = '' set plan_cache_mode = force_generic_plan as $$
 declare
   v_org uuid := auth.org_id();
   v_limit int := app.page_limit(p);
@@ -150,7 +150,7 @@ begin
   select app.page(array_agg(app.team_member_json(m::app.memberships) order by m.id desc), array_agg(m.id order by m.id desc), v_limit)
     into v_result
     from (select * from app.memberships m
-           where m.org_id = v_org and (v_all or m.removed_at is null) and (v_after is null or m.id < v_after)
+           where m.org_id = v_org and (v_all or m.removed_at is null) and m.id < coalesce(v_after, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
            order by m.id desc
            limit v_limit + 1) m;
   return v_result;
