@@ -189,6 +189,11 @@ pub async fn gate(
     let is_json =
         res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
     if !is_json {
+        if structured.lock().ok().is_some_and(|s| s.is_some()) {
+            // rmcp answers a stateless request with JSON (json_response); were that to change,
+            // a read's structuredContent would be missing here.
+            tracing::error!("a tool's structured content could not be added to a non-JSON response");
+        }
         return Ok(res.map_into_boxed_body());
     }
     let (req, res) = res.into_parts();
@@ -514,7 +519,8 @@ impl ServerHandler for FavcrmMcp {
                 // Value: the gate adds it to the response as structuredContent.
                 match outcome.body {
                     tx::Body::Value(value) => {
-                        let mut result = CallToolResult::success(vec![rmcp::model::ContentBlock::text(value.to_string())]);
+                        let mut result =
+                            CallToolResult::success(vec![rmcp::model::ContentBlock::text(value.to_string())]);
                         result.structured_content = Some(value);
                         result.into()
                     }
