@@ -20,8 +20,17 @@ $$;
 comment on function app.audit_event_json(audit.event) is 'The API representation of an audit event.';
 grant execute on function app.audit_event_json(audit.event) to favcrm_member;
 
-create function api.list_audit_events(p jsonb) returns jsonb
-language plpgsql stable set search_path = '' as $$
+-- An audit event as a list writes it, field by field as app.audit_event_json has it.
+drop type if exists app.audit_event_out cascade;
+create type app.audit_event_out as (
+  "id" uuid, "occurredAt" text, "actorUserId" uuid, "actorKeyId" uuid, "via" text, "operation" text,
+  "requestId" text, "tableName" text, "rowId" uuid, "action" text, "before" jsonb, "after" jsonb);
+comment on type app.audit_event_out is 'An audit event as api.list_audit_events writes it: the same fields and values as app.audit_event_json.';
+
+-- As api.list_customers: without a filter one static statement under a cached plan (the cursor
+-- an index condition), with one the same page through EXECUTE, planned for the values given.
+create function api.list_audit_events(p jsonb) returns json
+language plpgsql stable set search_path = '' set plan_cache_mode = force_generic_plan as $$
 declare
   v_org uuid := auth.org_id();
   v_limit int := app.page_limit(p);
@@ -29,20 +38,40 @@ declare
   v_row uuid := (p ->> 'rowId')::uuid;
   v_table text := p ->> 'tableName';
   v_operation text := p ->> 'operation';
-  v_result jsonb;
+  v_page json;
 begin
   perform auth.require_scope('audit:read');
-  select app.page(array_agg(app.audit_event_json(e::audit.event) order by e.id desc), array_agg(e.id order by e.id desc), v_limit)
-    into v_result
-    from (select * from audit.event e
-           where e.org_id = v_org
-             and (v_after is null or e.id < v_after)
-             and (v_row is null or e.row_id = v_row)
-             and (v_table is null or e.table_name = v_table)
-             and (v_operation is null or e.operation = v_operation)
-           order by e.id desc
-           limit v_limit + 1) e;
-  return v_result;
+  if v_row is null and v_table is null and v_operation is null then
+    return (
+      select app.page_json(pg_catalog.json_agg(pg_catalog.to_json(row(e.id, app.ts(e.occurred_at), e.actor_user_id,
+                             e.actor_key_id, e.via, e.operation, e.request_id, e.table_name, e.row_id, e.action,
+                             e.before, e.after)::app.audit_event_out) order by e.n) filter (where e.n <= v_limit),
+                           (pg_catalog.array_agg(e.id) filter (where e.n = v_limit))[1],
+                           pg_catalog.count(*) > v_limit)
+        from (select e.*, pg_catalog.row_number() over (order by e.id desc) n
+                from audit.event e
+               where e.org_id = v_org
+                 and e.id < coalesce(v_after, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
+               order by e.id desc
+               limit v_limit + 1) e);
+  end if;
+  execute $query$
+    select app.page_json(pg_catalog.json_agg(pg_catalog.to_json(row(e.id, app.ts(e.occurred_at), e.actor_user_id,
+                           e.actor_key_id, e.via, e.operation, e.request_id, e.table_name, e.row_id, e.action,
+                           e.before, e.after)::app.audit_event_out) order by e.n) filter (where e.n <= $2),
+                         (pg_catalog.array_agg(e.id) filter (where e.n = $2))[1],
+                         pg_catalog.count(*) > $2)
+      from (select e.*, pg_catalog.row_number() over (order by e.id desc) n
+              from audit.event e
+             where e.org_id = $1
+               and ($3::uuid is null or e.id < $3)
+               and ($4::uuid is null or e.row_id = $4)
+               and ($5::text is null or e.table_name = $5)
+               and ($6::text is null or e.operation = $6)
+             order by e.id desc
+             limit $2 + 1) e
+  $query$ into v_page using v_org, v_limit, v_after, v_row, v_table, v_operation;
+  return v_page;
 end
 $$;
 comment on function api.list_audit_events(jsonb) is 'Lists audit events of the organisation, newest first (owners and admins), filtered by rowId, tableName or operation.';

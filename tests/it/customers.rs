@@ -1,5 +1,5 @@
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::common::TestApp;
 
@@ -223,6 +223,28 @@ async fn every_change_is_in_the_audit_log_with_actor_surface_and_operation() {
     assert!(items[0]["actorKeyId"].is_string());
     let org_events = app.get(&org.key, "/v1/audit-events?tableName=organisations").await;
     assert_eq!(org_events.body["items"][0]["operation"], "bootstrap_organisation");
+    // The whole log a page of two at a time, unfiltered and filtered: the same events in the
+    // same order as in one page, and each as the filtered list has it.
+    let all = app.get(&org.key, "/v1/audit-events?limit=100").await;
+    let all = all.body["items"].as_array().unwrap().clone();
+    assert!(all.len() >= 5, "{all:?}");
+    for filter in ["", &format!("&rowId={id}")] {
+        let mut paged = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let page = app.get(&org.key, &format!("/v1/audit-events?limit=2{filter}{cursor}")).await;
+            assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+            paged.extend(page.body["items"].as_array().unwrap().iter().cloned());
+            match page.body["nextCursor"].as_str() {
+                Some(next) => cursor = format!("&cursor={next}"),
+                None => break,
+            }
+        }
+        let expected: Vec<Value> =
+            all.iter().filter(|e| filter.is_empty() || e["rowId"] == id.to_string()).cloned().collect();
+        assert_eq!(paged, expected, "paging with filter {filter:?}");
+    }
+    assert_eq!(items.to_vec(), all.iter().filter(|e| e["rowId"] == id.to_string()).cloned().collect::<Vec<_>>());
 }
 
 #[tokio::test]
