@@ -1,31 +1,20 @@
 -- Reading the audit log. (The log is written by the audit.record_change trigger, which
 -- lives in the migrations.)
 
-create function app.audit_event_json(e audit.event) returns jsonb
-language sql stable parallel safe as $$
-  select pg_catalog.jsonb_build_object(
-    'id', e.id,
-    'occurredAt', app.ts(e.occurred_at),
-    'actorUserId', e.actor_user_id,
-    'actorKeyId', e.actor_key_id,
-    'via', e.via,
-    'operation', e.operation,
-    'requestId', e.request_id,
-    'tableName', e.table_name,
-    'rowId', e.row_id,
-    'action', e.action,
-    'before', e.before,
-    'after', e.after)
-$$;
-comment on function app.audit_event_json(audit.event) is 'The API representation of an audit event.';
-grant execute on function app.audit_event_json(audit.event) to favcrm_member;
-
--- An audit event as a list writes it, field by field as app.audit_event_json has it.
+-- The API representation of an audit event, field by field (named as the JSON keys).
 drop type if exists app.audit_event_out cascade;
 create type app.audit_event_out as (
   "id" uuid, "occurredAt" text, "actorUserId" uuid, "actorKeyId" uuid, "via" text, "operation" text,
   "requestId" text, "tableName" text, "rowId" uuid, "action" text, "before" jsonb, "after" jsonb);
-comment on type app.audit_event_out is 'An audit event as api.list_audit_events writes it: the same fields and values as app.audit_event_json.';
+comment on type app.audit_event_out is 'The API representation of an audit event, field by field (app.audit_event_json).';
+
+create function app.audit_event_json(e audit.event) returns json
+language sql stable parallel safe as $$
+  select pg_catalog.to_json(row(e.id, app.ts(e.occurred_at), e.actor_user_id, e.actor_key_id, e.via, e.operation,
+    e.request_id, e.table_name, e.row_id, e.action, e.before, e.after)::app.audit_event_out)
+$$;
+comment on function app.audit_event_json(audit.event) is 'The API representation of an audit event.';
+grant execute on function app.audit_event_json(audit.event) to favcrm_member;
 
 -- As api.list_customers: without a filter one static statement under a cached plan (the cursor
 -- an index condition), with one the same page through EXECUTE, planned for the values given.
@@ -43,12 +32,10 @@ begin
   perform auth.require_scope('audit:read');
   if v_row is null and v_table is null and v_operation is null then
     return (
-      select app.page_json(pg_catalog.json_agg(pg_catalog.to_json(row(e.id, app.ts(e.occurred_at), e.actor_user_id,
-                             e.actor_key_id, e.via, e.operation, e.request_id, e.table_name, e.row_id, e.action,
-                             e.before, e.after)::app.audit_event_out) order by e.n) filter (where e.n <= v_limit),
+      select app.page_json(pg_catalog.json_agg(app.audit_event_json(e.e) order by e.n) filter (where e.n <= v_limit),
                            (pg_catalog.array_agg(e.id) filter (where e.n = v_limit))[1],
                            pg_catalog.count(*) > v_limit)
-        from (select e.*, pg_catalog.row_number() over (order by e.id desc) n
+        from (select e.id, e, pg_catalog.row_number() over (order by e.id desc) n
                 from audit.event e
                where e.org_id = v_org
                  and e.id < coalesce(v_after, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
@@ -56,12 +43,10 @@ begin
                limit v_limit + 1) e);
   end if;
   execute $query$
-    select app.page_json(pg_catalog.json_agg(pg_catalog.to_json(row(e.id, app.ts(e.occurred_at), e.actor_user_id,
-                           e.actor_key_id, e.via, e.operation, e.request_id, e.table_name, e.row_id, e.action,
-                           e.before, e.after)::app.audit_event_out) order by e.n) filter (where e.n <= $2),
+    select app.page_json(pg_catalog.json_agg(app.audit_event_json(e.e) order by e.n) filter (where e.n <= $2),
                          (pg_catalog.array_agg(e.id) filter (where e.n = $2))[1],
                          pg_catalog.count(*) > $2)
-      from (select e.*, pg_catalog.row_number() over (order by e.id desc) n
+      from (select e.id, e, pg_catalog.row_number() over (order by e.id desc) n
               from audit.event e
              where e.org_id = $1
                and ($3::uuid is null or e.id < $3)
