@@ -485,7 +485,7 @@ pub async fn check_functions(
     let rows = client
         .query(
             "select n.nspname || '.' || p.proname, p.oid::regprocedure::text,
-                    obj_description(p.oid, 'pg_proc') is not null
+                    obj_description(p.oid, 'pg_proc') is not null, p.prorettype::regtype::text
                from pg_proc p join pg_namespace n on n.oid = p.pronamespace
               where n.nspname = any($1)
                 and not exists (select from pg_depend d
@@ -512,6 +512,14 @@ pub async fn check_functions(
     }
     for function in live.iter().filter(|f| f.starts_with("api.") && !named.contains(f.as_str())) {
         breach(9, function, "is in the api schema but no catalog operation names it".into());
+    }
+    // An operation answers JSON that PostgreSQL has checked: the server passes a read's answer
+    // through as it is (MCP's structuredContent included) without parsing it again.
+    for row in rows.iter().filter(|r| named.contains(r.get::<_, &str>(0))) {
+        let returns: &str = row.get(3);
+        if !matches!(returns, "json" | "jsonb") {
+            breach(9, row.get(1), format!("returns {returns}; an operation answers json or jsonb"));
+        }
     }
     for function in named.iter().filter(|f| !live.contains(f)) {
         let op = function.trim_start_matches("api.");

@@ -119,6 +119,7 @@ pub async fn gate(
     }
     // JSON-RPC's own errors for a body that is not one JSON-RPC message (rmcp would answer 415).
     let mut calls_tool = false;
+    let mut direct = None;
     if req.method() == actix_web::http::Method::POST {
         let declared = declared_length(req.headers());
         let bytes = match read_limited(declared, req.take_payload()).await {
@@ -136,7 +137,10 @@ pub async fn gate(
             }
             Ok(message) => {
                 calls_tool = message["method"] == "tools/call";
-                req.set_payload(actix_web::dev::Payload::from(bytes));
+                direct = if calls_tool { plain_tool_call(&req, message, &web.mcp_allowed_hosts) } else { None };
+                if direct.is_none() {
+                    req.set_payload(actix_web::dev::Payload::from(bytes));
+                }
             }
         }
     }
@@ -176,6 +180,9 @@ pub async fn gate(
     let structured_text = Arc::new(std::sync::Mutex::new(None));
     let context =
         McpContext { caller, principal, request_id, client_ip, toolsets, read_only, refused_key, structured_text };
+    if let Some((id, params)) = direct {
+        return answer_tool_call(req, state, context, id, params).await;
+    }
     let refused = context.refused_key.clone();
     let structured = context.structured_text.clone();
     req.extensions_mut().insert(context);
@@ -206,6 +213,105 @@ pub async fn gate(
     };
     let res = head.set_body(bytes).map_into_boxed_body();
     Ok(ServiceResponse::new(req, res))
+}
+
+/// A `tools/call` that rmcp would take exactly as it is: one JSON-RPC request with a number or
+/// string id, only a tool name and arguments, no `Mcp-` headers but a protocol version of the
+/// 2025 revisions (whose tool results have this one shape), no `Origin`, and a `Host` that
+/// rmcp's list names as it is. The gate answers it without rmcp's per-request transport (the
+/// request bridged into `http` types, a one-shot service spawned and awaited through a
+/// channel), which cost a tool call about as much server time as the rest of it. The answer is
+/// rmcp's own message type serialised as rmcp does; anything else, including every request
+/// rmcp could refuse, goes through rmcp.
+fn plain_tool_call(
+    req: &ServiceRequest,
+    message: Value,
+    allowed_hosts: &[String],
+) -> Option<(rmcp::model::RequestId, CallToolRequestParams)> {
+    let Value::Object(mut message) = message else { return None };
+    let params = message.get("params")?.as_object()?;
+    let plain = message.len() == 4
+        && message.get("jsonrpc")? == "2.0"
+        && params.keys().all(|k| k == "name" || k == "arguments")
+        && params.get("name")?.is_string()
+        && params.get("arguments").is_none_or(Value::is_object);
+    if !plain {
+        return None;
+    }
+    let headers = req.headers();
+    if headers.keys().any(|name| name.as_str().starts_with("mcp-") && name.as_str() != "mcp-protocol-version")
+        || headers.contains_key(header::ORIGIN)
+    {
+        return None;
+    }
+    let mut versions = headers.get_all("mcp-protocol-version");
+    if let Some(version) = versions.next()
+        && (versions.next().is_some() || !matches!(version.as_bytes(), b"2025-03-26" | b"2025-06-18" | b"2025-11-25"))
+    {
+        return None;
+    }
+    let mut hosts = headers.get_all(header::HOST);
+    let host = hosts.next()?.to_str().ok()?;
+    if hosts.next().is_some() || !(allowed_hosts.is_empty() || allowed_hosts.iter().any(|a| host_named(a, host))) {
+        return None;
+    }
+    let id = match message.remove("id")? {
+        Value::String(id) => rmcp::model::RequestId::String(id.into()),
+        Value::Number(n) => rmcp::model::RequestId::Number(n.as_i64()?),
+        _ => return None,
+    };
+    let params = serde_json::from_value(message.remove("params")?).ok()?;
+    Some((id, params))
+}
+
+/// Whether a `Host` header names an allowed host exactly: the same host and port, or the same
+/// host when the allowed one names no port. (A subset of what rmcp accepts: whatever this does
+/// not recognise, rmcp judges.)
+fn host_named(allowed: &str, host: &str) -> bool {
+    if allowed == host {
+        return true;
+    }
+    let allowed = allowed.trim_start_matches('[').trim_end_matches(']');
+    if allowed.contains(':') && !allowed.contains("::") {
+        return false; // a port of its own: only the exact match above
+    }
+    let bare = match host.strip_prefix('[') {
+        Some(rest) => rest.split_once("]:").map(|(h, port)| (h, port)),
+        None => host.split_once(':'),
+    };
+    bare.is_some_and(|(h, port)| h == allowed && !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Answers a plain tool call (see [`plain_tool_call`]) as rmcp would: the handler's result or
+/// error in rmcp's JSON-RPC message, a read's page added as `structuredContent`, a key the
+/// database refused as HTTP 401.
+async fn answer_tool_call(
+    req: ServiceRequest,
+    state: web::Data<AppState>,
+    mcp: McpContext,
+    id: rmcp::model::RequestId,
+    params: CallToolRequestParams,
+) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let outcome = FavcrmMcp::new(state).run_tool(&mcp, params).await;
+    if let Some(error) = mcp.refused_key.lock().ok().and_then(|mut r| r.take()) {
+        return Ok(deny(req, error));
+    }
+    let message: rmcp::model::ServerJsonRpcMessage = match outcome {
+        Ok(response) => {
+            // What rmcp's handler does to a result for a peer on a 2025 revision.
+            let mut result = rmcp::model::ServerResult::from(response);
+            result.strip_result_type_for_legacy_peer();
+            result.strip_non_object_output_for_legacy_peer();
+            rmcp::model::JsonRpcMessage::response(result, id)
+        }
+        Err(error) => rmcp::model::JsonRpcMessage::error(error, Some(id)),
+    };
+    let bytes = serde_json::to_vec(&message).map_err(|e| actix_web::error::ErrorInternalServerError(e.to_string()))?;
+    let bytes = match mcp.structured_text.lock().ok().and_then(|mut s| s.take()) {
+        Some(text) => with_structured_content(bytes.into(), &text)?,
+        None => bytes.into(),
+    };
+    Ok(req.into_response(actix_web::HttpResponse::Ok().content_type("application/json").body(bytes)))
 }
 
 /// Adds `"structuredContent": <text>` to the result of a serialised JSON-RPC response whose
@@ -458,7 +564,13 @@ impl ServerHandler for FavcrmMcp {
         request: CallToolRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let mcp = context(&ctx)?;
+        self.run_tool(&context(&ctx)?, request).await
+    }
+}
+
+impl FavcrmMcp {
+    /// A tool call, whether rmcp delivered it or the gate took it directly.
+    async fn run_tool(&self, mcp: &McpContext, request: CallToolRequestParams) -> Result<CallToolResponse, ErrorData> {
         let Some(op) = catalog::find(&request.name) else {
             return Err(ErrorData::invalid_params(format!("unknown tool: {}", request.name), None));
         };
@@ -515,8 +627,10 @@ impl ServerHandler for FavcrmMcp {
         .await;
         Ok(match outcome {
             Ok(outcome) => {
-                // A read's text as PostgreSQL built it, checked to be JSON but not parsed into a
-                // Value: the gate adds it to the response as structuredContent.
+                // A read's text as PostgreSQL built it, not parsed into a Value: the gate adds
+                // it to the response as structuredContent. It is JSON because every operation's
+                // function returns json or jsonb, whose values PostgreSQL has checked (policy
+                // rule 9 holds every api function to that).
                 match outcome.body {
                     tx::Body::Value(value) => {
                         let mut result =
@@ -525,9 +639,6 @@ impl ServerHandler for FavcrmMcp {
                         result.into()
                     }
                     tx::Body::Text(text) => {
-                        if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&text) {
-                            return Err(ErrorData::internal_error(format!("tool answer: {e}"), None));
-                        }
                         if let Ok(mut structured) = mcp.structured_text.lock() {
                             *structured = Some(text.clone());
                         }

@@ -37,6 +37,9 @@ pub struct WebState {
     pub trusted_proxies: Vec<IpAddr>,
     /// Browser origins allowed to call `/mcp` besides the server's own.
     pub mcp_allowed_origins: Vec<String>,
+    /// Hosts rmcp accepts in the `Host` header of `/mcp` requests (its loopback default when
+    /// none are configured): a tool call is answered without rmcp's transport only for these.
+    pub mcp_allowed_hosts: Vec<String>,
 }
 
 impl WebState {
@@ -103,6 +106,9 @@ impl Application {
             key_budget: KeyBudget::per_minute(settings.key_requests_per_minute).map(Arc::new),
             trusted_proxies: settings.trusted_proxies,
             mcp_allowed_origins: settings.mcp_allowed_origins.clone().unwrap_or_default(),
+            mcp_allowed_hosts: settings.mcp_allowed_hosts.clone().unwrap_or_else(|| {
+                rmcp::transport::streamable_http_server::StreamableHttpServerConfig::default().allowed_hosts
+            }),
         });
         let mcp_allowed_hosts = settings.mcp_allowed_hosts;
         let server = HttpServer::new(move || {

@@ -654,3 +654,64 @@ async fn keys_can_be_made_for_every_scope_and_toolset_the_database_knows() {
     assert!(names(&tools).iter().all(|n| catalog::find(n).unwrap().toolset == "bookings"));
     assert!(names(&tools).contains(&"create_booking".to_string()));
 }
+
+/// The gate answers a plain `tools/call` itself, without rmcp's per-request transport; any
+/// request it does not recognise as plain goes through rmcp. Both roads must give the same
+/// answer, byte for byte: every read tool but the clock's, an error result, an unknown tool, a
+/// string id.
+#[tokio::test]
+async fn a_tool_call_the_gate_answers_itself_is_answered_exactly_as_rmcp_answers_it() {
+    let app = TestApp::spawn().await;
+    let (_, key, f) = fixture(&app).await;
+    let call = |body: String, through_rmcp: bool| {
+        let mut req = app
+            .http
+            .post(format!("{}/mcp", app.base))
+            .bearer_auth(&key)
+            .header("content-type", "application/json")
+            .body(body);
+        if through_rmcp {
+            // A standard header (SEP-2243) the gate leaves to rmcp to check.
+            req = req.header("mcp-method", "tools/call");
+        }
+        async move {
+            let res = req.send().await.unwrap();
+            (res.status(), res.headers().get("content-type").cloned(), res.text().await.unwrap())
+        }
+    };
+    let mut bodies: Vec<Value> = catalog::all()
+        .iter()
+        // (get_organisation tells the local time to the second: two calls may straddle one.)
+        .filter(|op| op.read_only() && !op.is_public() && op.name != "get_organisation")
+        .map(|op| {
+            json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+                         "params": {"name": op.name, "arguments": sample(op.name, &f)}})
+        })
+        .collect();
+    bodies.extend([
+        json!({"jsonrpc": "2.0", "id": "call-1", "method": "tools/call", "params": {"name": "list_customers"}}),
+        json!({"jsonrpc": "2.0", "id": 8, "method": "tools/call",
+               "params": {"name": "get_customer", "arguments": {"customerId": "not-a-uuid"}}}),
+        json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"name": "drop_database", "arguments": {}}}),
+    ]);
+    assert!(bodies.len() > 10);
+    for body in bodies {
+        let direct = call(body.to_string(), false).await;
+        let rmcp = call(body.to_string(), true).await;
+        assert_eq!(direct.0, StatusCode::OK, "{body}: {}", direct.2);
+        assert_eq!(direct, rmcp, "{body}: the gate's answer differs from rmcp's");
+    }
+    // What rmcp would refuse still goes to rmcp: a protocol version it does not know.
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "get_organisation"}});
+    let res = app
+        .http
+        .post(format!("{}/mcp", app.base))
+        .bearer_auth(&key)
+        .header("content-type", "application/json")
+        .header("mcp-protocol-version", "1999-01-01")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+}

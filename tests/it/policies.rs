@@ -66,6 +66,12 @@ async fn the_audit_reports_each_planted_breach() {
         ("drop function api.get_customer(jsonb)", 9, "get_customer"),
         ("create function api.stray(p jsonb) returns jsonb language sql as 'select p'", 9, "api.stray"),
         ("create function app.by_hand() returns int language sql as 'select 1'", 9, "app.by_hand"),
+        (
+            "drop function api.get_customer(jsonb); \
+             create function api.get_customer(p jsonb) returns text language sql as 'select p::text'",
+            9,
+            "api.get_customer(jsonb)",
+        ),
         ("comment on function api.get_customer(jsonb) is null", 8, "api.get_customer(jsonb)"),
         (
             "create table app.loose (id uuid primary key, organisation_id uuid references app.organisations (id))",
