@@ -276,7 +276,7 @@ fn host_named(allowed: &str, host: &str) -> bool {
         return false; // a port of its own: only the exact match above
     }
     let bare = match host.strip_prefix('[') {
-        Some(rest) => rest.split_once("]:").map(|(h, port)| (h, port)),
+        Some(rest) => rest.split_once("]:"),
         None => host.split_once(':'),
     };
     bare.is_some_and(|(h, port)| h == allowed && !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()))
@@ -691,6 +691,29 @@ pub fn service(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_host_is_named_only_as_rmcp_would_also_accept_it() {
+        for (allowed, host) in [
+            ("127.0.0.1", "127.0.0.1:8080"),
+            ("localhost", "localhost"),
+            ("::1", "[::1]:8080"),
+            ("api.example:443", "api.example:443"),
+        ] {
+            assert!(host_named(allowed, host), "{allowed} should name {host}");
+        }
+        for (allowed, host) in [
+            ("127.0.0.1", "127.0.0.2:8080"),
+            ("localhost", "localhost.evil:80"),
+            ("localhost", "localhost:"),
+            ("localhost", "localhost:8o"),
+            ("api.example:443", "api.example:8443"),
+            ("api.example:443", "api.example"),
+            ("::1", "[::2]:8080"),
+        ] {
+            assert!(!host_named(allowed, host), "{allowed} should not name {host}");
+        }
+    }
 
     #[test]
     fn structured_content_joins_the_result_whichever_road_it_takes() {
