@@ -307,21 +307,24 @@ async fn single_round_trip(guard: &TxGuard, call: &Call<'_>) -> Result<Outcome, 
     } else {
         "set transaction isolation level read committed"
     };
-    let context = format!(
-        "select set_config('role', '{}', true), set_config('request.claims', {claims}, true), \
-         set_config('statement_timeout', '{STATEMENT_TIMEOUT}', true)",
-        role_for(call.caller)
-    );
-    let auth = match call.caller {
-        Caller::Key { digest } => {
-            format!("select auth.authenticate(pg_catalog.decode('{}', 'hex'), {claims})", hex::encode(digest))
-        }
-        Caller::Anonymous => "select null".to_string(),
+    // The role, the claims and the time limit in one statement; with a key, auth.authenticate
+    // sets the claims (the context and what the key establishes) and answers them first.
+    let context = match call.caller {
+        Caller::Key { digest } => format!(
+            "select auth.authenticate(pg_catalog.decode('{}', 'hex'), {claims}), \
+             set_config('role', '{}', true), set_config('statement_timeout', '{STATEMENT_TIMEOUT}', true)",
+            hex::encode(digest),
+            role_for(call.caller)
+        ),
+        Caller::Anonymous => format!(
+            "select null, set_config('role', '{}', true), set_config('request.claims', {claims}, true), \
+             set_config('statement_timeout', '{STATEMENT_TIMEOUT}', true)",
+            role_for(call.caller)
+        ),
     };
     let api = format!("select {}", call.op.sql_expr(&literal(&call.input.to_string())?));
-    let results =
-        one_message(guard.client(), &[isolation, &context, &auth, &api]).await.map_err(|e| from_db_error(&e))?;
-    let [_, _, auth, answer]: [Option<String>; 4] =
+    let results = one_message(guard.client(), &[isolation, &context, &api]).await.map_err(|e| from_db_error(&e))?;
+    let [_, auth, answer]: [Option<String>; 3] =
         results.try_into().map_err(|_| ApiError::internal("a statement of the transaction returned no result"))?;
     let principal = match auth {
         Some(text) => Some(serde_json::from_str::<Principal>(&text).map_err(ApiError::internal)?),

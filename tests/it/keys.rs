@@ -149,3 +149,68 @@ async fn only_owners_and_admins_see_all_keys_and_the_audit_log() {
     assert_eq!(res.status, StatusCode::FORBIDDEN);
     assert_eq!(app.get(&staff, "/v1/organisation").await.body["name"], "Glow");
 }
+
+/// auth.authenticate uses the claims auth.touch_api_key stored with a key (V15) only while they
+/// still describe it: built for its holder's current role, since the definitions were last
+/// applied, and with its own columns unchanged. Shown by forging the stored claims: the forgery
+/// is obeyed while those hold, and ignored as soon as one does not.
+#[tokio::test]
+async fn stored_claims_are_used_only_while_they_still_describe_the_key() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Glow").await;
+    let admin = app.admin().await;
+    // The audit trigger records the changes below as made in this organisation.
+    let claims = json!({"org_id": org.id}).to_string();
+    admin.execute("select pg_catalog.set_config('request.claims', $1, false)", &[&claims]).await.unwrap();
+    let by_digest = "where k.key_digest = pg_catalog.sha256(pg_catalog.convert_to($1, 'UTF8'))";
+    let this_key = format!("from app.api_keys k {by_digest}");
+    assert_eq!(app.get(&org.key, "/v1/audit-events").await.status, StatusCode::OK);
+    // The request has the key touched, which stores its claims.
+    let mut stored = false;
+    for _ in 0..100 {
+        let row = admin.query_one(&format!("select k.claims is not null {this_key}"), &[&org.key]).await.unwrap();
+        stored = row.get(0);
+        if stored {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(stored, "the key's claims were not stored");
+    let row = admin
+        .query_one(
+            &format!("select k.claims_role, k.claims_generation = 'auth.key_claims'::regtype::oid {this_key}"),
+            &[&org.key],
+        )
+        .await
+        .unwrap();
+    assert_eq!((row.get::<_, String>(0), row.get::<_, bool>(1)), ("owner".to_string(), true));
+
+    let update = |set: &str| format!("update app.api_keys k set {set} {by_digest}");
+    let forge = update("claims = pg_catalog.jsonb_set(k.claims::jsonb, '{scopes}', '[\"customers:read\"]')::text");
+    let audit = || app.get(&org.key, "/v1/audit-events");
+    admin.execute(&forge, &[&org.key]).await.unwrap();
+    assert_eq!(audit().await.status, StatusCode::FORBIDDEN, "the stored claims are what authenticates");
+    assert_eq!(app.get(&org.key, "/v1/customers").await.status, StatusCode::OK);
+
+    // The holder's role changes: the claims were built for another one.
+    let set_role = "update app.memberships m set role = $2 where m.org_id = $1 and m.user_id = $3";
+    admin.execute(set_role, &[&org.id, &"admin", &org.owner_id]).await.unwrap();
+    assert_eq!(audit().await.status, StatusCode::OK, "claims built for the owner role were used for an admin");
+    admin.execute(set_role, &[&org.id, &"owner", &org.owner_id]).await.unwrap();
+    assert_eq!(audit().await.status, StatusCode::FORBIDDEN);
+
+    // Claims built before the definitions were last applied (the type auth.key_claims is
+    // created anew each time).
+    admin.execute(&update("claims_generation = 1"), &[&org.key]).await.unwrap();
+    assert_eq!(audit().await.status, StatusCode::OK, "claims built by older definitions were used");
+
+    // A column they were built from changes: the trigger forgets them.
+    admin.execute(&forge, &[&org.key]).await.unwrap();
+    admin.execute(&update("claims_generation = 'auth.key_claims'::regtype::oid"), &[&org.key]).await.unwrap();
+    assert_eq!(audit().await.status, StatusCode::FORBIDDEN);
+    admin.execute(&update("toolsets = '{audit,customers}'"), &[&org.key]).await.unwrap();
+    let row = admin.query_one(&format!("select k.claims is null {this_key}"), &[&org.key]).await.unwrap();
+    assert!(row.get::<_, bool>(0), "changing the key's toolsets left its claims");
+    assert_eq!(audit().await.status, StatusCode::OK);
+    assert_eq!(app.get(&org.key, "/v1/services").await.status, StatusCode::FORBIDDEN, "the toolsets now apply");
+}
