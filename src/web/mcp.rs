@@ -306,9 +306,14 @@ async fn answer_tool_call(
         }
         Err(error) => rmcp::model::JsonRpcMessage::error(error, Some(id)),
     };
-    let bytes = serde_json::to_vec(&message).map_err(|e| actix_web::error::ErrorInternalServerError(e.to_string()))?;
-    let bytes = match mcp.structured_text.lock().ok().and_then(|mut s| s.take()) {
-        Some(text) => with_structured_content(bytes.into(), &text)?,
+    let structured = mcp.structured_text.lock().ok().and_then(|mut s| s.take());
+    // Written once into a buffer of the right size: the page escaped as text, then as itself.
+    let page = structured.as_ref().map_or(0, String::len);
+    let mut bytes = Vec::with_capacity(3 * page + 256);
+    serde_json::to_writer(&mut bytes, &message)
+        .map_err(|e| actix_web::error::ErrorInternalServerError(e.to_string()))?;
+    let bytes = match structured {
+        Some(text) => with_structured_content(bytes, &text)?,
         None => bytes.into(),
     };
     Ok(req.into_response(actix_web::HttpResponse::Ok().content_type("application/json").body(bytes)))
@@ -319,15 +324,16 @@ async fn answer_tool_call(
 /// the result's closing brace and then its own: the member goes in before them. `text` is JSON
 /// PostgreSQL built (checked by the handler); any other shape takes the slow road through
 /// `Value`.
-fn with_structured_content(bytes: web::Bytes, text: &str) -> Result<web::Bytes, actix_web::Error> {
+fn with_structured_content(bytes: impl Into<Vec<u8>>, text: &str) -> Result<web::Bytes, actix_web::Error> {
     const MEMBER: &[u8] = b",\"structuredContent\":";
-    if let Some(head) = bytes.strip_suffix(b"}}") {
-        let mut out = Vec::with_capacity(bytes.len() + MEMBER.len() + text.len());
-        out.extend_from_slice(head);
-        out.extend_from_slice(MEMBER);
-        out.extend_from_slice(text.as_bytes());
-        out.extend_from_slice(b"}}");
-        return Ok(out.into());
+    let mut bytes: Vec<u8> = bytes.into();
+    if bytes.ends_with(b"}}") {
+        bytes.truncate(bytes.len() - 2);
+        bytes.reserve(MEMBER.len() + text.len() + 2);
+        bytes.extend_from_slice(MEMBER);
+        bytes.extend_from_slice(text.as_bytes());
+        bytes.extend_from_slice(b"}}");
+        return Ok(bytes.into());
     }
     let internal = |e: serde_json::Error| actix_web::error::ErrorInternalServerError(e.to_string());
     let mut message: Value = serde_json::from_slice(&bytes).map_err(internal)?;
