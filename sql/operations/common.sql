@@ -414,8 +414,10 @@ $$;
 comment on function app.country(text) is 'The ISO 3166-1 country with this alpha-2 code: English name, currency in use and default IANA time zone (no row for an unknown code).';
 grant execute on function app.country(text) to favcrm_member, favcrm_anon;
 
+-- STABLE, as jsonb_build_object is: declared IMMUTABLE around it, PostgreSQL would not inline
+-- it and called it as a function, planned afresh in every transaction.
 create function app.money(p_amount bigint, p_currency text) returns jsonb
-language sql immutable parallel safe as $$
+language sql stable parallel safe as $$
   select pg_catalog.jsonb_build_object('amount', p_amount, 'currency', p_currency)
 $$;
 comment on function app.money(bigint, text) is 'Money as {amount (integer minor units), currency (ISO 4217)}.';
