@@ -702,8 +702,10 @@ begin
       values (s.org_id, s.id, c.staff_id, c.user_id, p_customer, p_status, p_start, v_end, v_blocked,
               s.price_amount, s.currency, p_notes, p_from)
       returning * into b;
-      insert into app.booking_resources (org_id, booking_id, resource_id, staff_user_id, blocked, active)
-      select b.org_id, b.id, r, b.staff_user_id, b.blocked, true from pg_catalog.unnest(v_held) r;
+      if pg_catalog.cardinality(v_held) > 0 then
+        insert into app.booking_resources (org_id, booking_id, resource_id, staff_user_id, blocked, active)
+        select b.org_id, b.id, r, b.staff_user_id, b.blocked, true from pg_catalog.unnest(v_held) r;
+      end if;
       return b;
     exception when exclusion_violation then
       -- Taken by a concurrent booking since we looked: try the next staff member.
