@@ -68,6 +68,7 @@ begin
       pg_catalog.jsonb_build_object('name', 'U' || i, 'email', 'u' || i || '@example.com')));
   end loop;
   raise notice '% us  app.booking_customer, a new customer (insert, search text, audit row)', round(extract(epoch from clock_timestamp() - t0) * 1e6 / n);
+  -- The same calls again on purpose: now each finds the customer the loop above created.
   t0 := pg_catalog.clock_timestamp();
   for i in 1..n loop
     v_customer := app.booking_customer(pg_catalog.jsonb_build_object('customer',

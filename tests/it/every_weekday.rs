@@ -12,8 +12,17 @@ use std::process::Command;
 /// Set in the child runs, which must not start runs of their own.
 const MOVED: &str = "FAVCRM_TEST_CLOCK_MOVED";
 
-/// The tests whose dates come from today.
-const DATE_DEPENDENT: &[&str] = &["bookings::", "cli::a_studio_is_booked_from_the_cli", "processes::"];
+/// The tests whose dates come from today (the MCP ones through the bookings fixture that
+/// `mcp::fixture` builds three days from now).
+const DATE_DEPENDENT: &[&str] = &[
+    "bookings::",
+    "cli::a_studio_is_booked_from_the_cli",
+    "processes::",
+    "mcp::every_tool_answers_with_output_that_matches_its_schema",
+    "mcp::annotations_are_true",
+    "mcp::a_staff_key_is_offered_exactly_the_tools",
+    "mcp::a_tool_call_the_gate_answers_itself",
+];
 
 fn libfaketime() -> PathBuf {
     let candidates = std::fs::read_dir("/usr/lib")
