@@ -41,7 +41,9 @@ for i in $(seq 1 1000); do echo "{\"name\":\"Seed $i\",\"email\":\"seed$i@exampl
 CONTEXT='{"via":"rest","op":"list_customers","request_id":"bench","args_digest":"00","confirmation_digest":null}'
 CLAIMS=$("${PSQL[@]}" -c "select pg_catalog.jsonb_build_object('org_id', '$ORG_ID', 'user_id', m.user_id, 'role', m.role,
   'scopes', pg_catalog.to_jsonb(auth.role_scopes(m.role)), 'via', 'rest') from app.memberships m where m.org_id = '$ORG_ID'")
-SET_CONTEXT="select set_config('role', 'favcrm_member', true), set_config('request.claims', :ctx, true), set_config('statement_timeout', '15s', true);"
+read -r MEMBER ROLE < <("${PSQL[@]}" -F' ' -c "select user_id, role from app.memberships where org_id = '$ORG_ID'")
+# The claims and, beside them, the facts policies read (V16: auth.set_claims sets both).
+SET_CONTEXT="select set_config('role', 'favcrm_member', true), set_config('request.claims', :ctx, true), set_config('request.org_id', :org, true), set_config('request.user_id', :member, true), set_config('request.role', :role, true), set_config('statement_timeout', '15s', true);"
 # With a key the server lets auth.authenticate set the claims, in the same statement (src/db/tx.rs).
 AUTH_CONTEXT="select auth.authenticate(:digest, :ctx), set_config('role', 'favcrm_member', true), set_config('statement_timeout', '15s', true);"
 BEGIN_RO="begin isolation level read committed read only;"
@@ -65,7 +67,7 @@ echo "set transaction isolation level read committed, read only \; $(echo "$AUTH
 declare -A FIG
 pgbench_tps() { # name, context (claims for the set_config), [protocol]
   local out
-  out=$("${BENCH[@]}" -M "${3:-prepared}" -f "$WORK/$1.sql" -D "ctx=$2" -D "digest=\\x$DIGEST" -D "qdigest='\\x$DIGEST'::bytea" -D "org=$ORG_ID" 2>&1) ||
+  out=$("${BENCH[@]}" -M "${3:-prepared}" -f "$WORK/$1.sql" -D "ctx=$2" -D "digest=\\x$DIGEST" -D "qdigest='\\x$DIGEST'::bytea" -D "org=$ORG_ID" -D "member=$MEMBER" -D "role=$ROLE" 2>&1) ||
     { echo "$out" >&2; exit 2; }
   echo "$out" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
 }
@@ -128,7 +130,7 @@ pgbench_booking() { # name, context
   rm -f "$WORK"/lat*
   local out
   out=$("$PGBENCH" -n -M prepared -h "$DATA/run" -p 5432 -U postgres -c 32 -j 2 -T "$DURATION" -l --log-prefix="$WORK/lat" \
-    -f "$WORK/$1.sql" -D "ctx=$2" -D "digest=\\x$DIGEST" -D "org=$ORG_ID" -D "svc=$SERVICE" -D "staff=$STAFF_ARRAY" postgres 2>&1) ||
+    -f "$WORK/$1.sql" -D "ctx=$2" -D "digest=\\x$DIGEST" -D "org=$ORG_ID" -D "member=$MEMBER" -D "role=$ROLE" -D "svc=$SERVICE" -D "staff=$STAFF_ARRAY" postgres 2>&1) ||
     { echo "$out" >&2; exit 2; }
   echo "$out" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
   cat "$WORK"/lat* | python3 -c 'import sys; l=sorted(int(x.split()[2]) for x in sys.stdin); print(l[int(len(l)*0.99)]/1000)' > "$WORK/p99.$1"

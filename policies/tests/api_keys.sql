@@ -23,7 +23,7 @@ set local session_replication_role = origin;
 set local role favcrm_member;
 
 -- Acting as A's staff member.
-select set_config('request.claims', '{"org_id": "a0000000-0000-7000-8000-000000000000", "user_id": "a2000000-0000-7000-8000-000000000000", "role": "staff", "scopes": []}', true);
+select auth.set_claims('{"org_id": "a0000000-0000-7000-8000-000000000000", "user_id": "a2000000-0000-7000-8000-000000000000", "role": "staff", "scopes": []}');
 do $$
 declare
   n int;
@@ -43,7 +43,7 @@ end
 $$;
 
 -- Acting as A's owner.
-select set_config('request.claims', '{"org_id": "a0000000-0000-7000-8000-000000000000", "user_id": "a1000000-0000-7000-8000-000000000000", "role": "owner", "scopes": []}', true);
+select auth.set_claims('{"org_id": "a0000000-0000-7000-8000-000000000000", "user_id": "a1000000-0000-7000-8000-000000000000", "role": "owner", "scopes": []}');
 do $$
 declare
   n int;

@@ -10,7 +10,7 @@ insert into audit.event (org_id, table_name, action) values
 set local session_replication_role = origin;
 set local role favcrm_member;
 
-select set_config('request.claims', '{"org_id": "a0000000-0000-7000-8000-000000000000", "user_id": "a1000000-0000-7000-8000-000000000000", "role": "owner", "scopes": []}', true);
+select auth.set_claims('{"org_id": "a0000000-0000-7000-8000-000000000000", "user_id": "a1000000-0000-7000-8000-000000000000", "role": "owner", "scopes": []}');
 do $$
 begin
   assert (select count(*) from audit.event) = 1, 'the owner of A reads A''s events only';
@@ -32,7 +32,7 @@ begin
 end
 $$;
 
-select set_config('request.claims', '{"org_id": "a0000000-0000-7000-8000-000000000000", "user_id": "a2000000-0000-7000-8000-000000000000", "role": "staff", "scopes": []}', true);
+select auth.set_claims('{"org_id": "a0000000-0000-7000-8000-000000000000", "user_id": "a2000000-0000-7000-8000-000000000000", "role": "staff", "scopes": []}');
 do $$
 begin
   assert (select count(*) from audit.event) = 0, 'staff cannot read the audit log';

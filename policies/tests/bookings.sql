@@ -38,7 +38,7 @@ set local session_replication_role = origin;
 set local role favcrm_member;
 
 -- Acting as A's staff member: only their own booking, even by id.
-select set_config('request.claims', '{"org_id": "a0000000-0000-7000-8000-000000000000", "user_id": "a2000000-0000-7000-8000-000000000000", "role": "staff", "scopes": []}', true);
+select auth.set_claims('{"org_id": "a0000000-0000-7000-8000-000000000000", "user_id": "a2000000-0000-7000-8000-000000000000", "role": "staff", "scopes": []}');
 do $$
 declare
   n int;
@@ -67,7 +67,7 @@ end
 $$;
 
 -- Acting as A's manager: every booking of A, none of B.
-select set_config('request.claims', '{"org_id": "a0000000-0000-7000-8000-000000000000", "user_id": "a1000000-0000-7000-8000-000000000000", "role": "manager", "scopes": []}', true);
+select auth.set_claims('{"org_id": "a0000000-0000-7000-8000-000000000000", "user_id": "a1000000-0000-7000-8000-000000000000", "role": "manager", "scopes": []}');
 do $$
 declare
   n int;

@@ -17,7 +17,7 @@ set local session_replication_role = origin;
 
 -- Acting as staff of organisation A.
 set local role favcrm_member;
-select set_config('request.claims', '{"org_id": "a0000000-0000-7000-8000-000000000000", "user_id": "a2000000-0000-7000-8000-000000000000", "role": "staff", "scopes": ["customers:read", "customers:write"]}', true);
+select auth.set_claims('{"org_id": "a0000000-0000-7000-8000-000000000000", "user_id": "a2000000-0000-7000-8000-000000000000", "role": "staff", "scopes": ["customers:read", "customers:write"]}');
 
 do $$
 declare
@@ -91,7 +91,7 @@ begin
     'and is found among the deleted';
 end
 $$;
-select set_config('request.claims', '{"org_id": "a0000000-0000-7000-8000-000000000000", "user_id": "a2000000-0000-7000-8000-000000000000", "role": "staff", "scopes": ["bookings:read"]}', true);
+select auth.set_claims('{"org_id": "a0000000-0000-7000-8000-000000000000", "user_id": "a2000000-0000-7000-8000-000000000000", "role": "staff", "scopes": ["bookings:read"]}');
 do $$
 begin
   perform auth.search_customer_ids('renamed', false, null, null);
@@ -101,7 +101,7 @@ end
 $$;
 
 -- The same member with no claims sees nothing at all.
-select set_config('request.claims', '', true);
+select auth.set_claims('{}');
 do $$
 begin
   assert (select count(*) from app.customers) = 0, 'without claims no customer is visible';

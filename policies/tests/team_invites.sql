@@ -25,7 +25,7 @@ set local session_replication_role = origin;
 set local role favcrm_member;
 
 -- Acting as A's staff member.
-select set_config('request.claims', '{"org_id": "a0000000-0000-7000-8000-000000000000", "user_id": "a2000000-0000-7000-8000-000000000000", "role": "staff", "scopes": []}', true);
+select auth.set_claims('{"org_id": "a0000000-0000-7000-8000-000000000000", "user_id": "a2000000-0000-7000-8000-000000000000", "role": "staff", "scopes": []}');
 do $$
 declare
   n int;
@@ -50,7 +50,7 @@ end
 $$;
 
 -- Acting as A's manager.
-select set_config('request.claims', '{"org_id": "a0000000-0000-7000-8000-000000000000", "user_id": "a1000000-0000-7000-8000-000000000000", "role": "manager", "scopes": []}', true);
+select auth.set_claims('{"org_id": "a0000000-0000-7000-8000-000000000000", "user_id": "a1000000-0000-7000-8000-000000000000", "role": "manager", "scopes": []}');
 do $$
 declare
   n int;
@@ -79,7 +79,7 @@ $$;
 -- The anonymous role sees neither table.
 reset role;
 set local role favcrm_anon;
-select set_config('request.claims', '', true);
+select auth.set_claims('{}');
 do $$
 begin
   begin

@@ -144,6 +144,25 @@ $$;
 comment on function auth.key_claims_json(uuid, uuid, uuid, text, text, text[], text[], boolean, timestamptz) is 'The claims an API key establishes (auth.key_claims) as JSON text: built by auth.authenticate, and stored with the key by auth.touch_api_key.';
 grant execute on function auth.key_claims_json(uuid, uuid, uuid, text, text, text[], text[], boolean, timestamptz) to favcrm_member;
 
+-- Sets a transaction's claims and, beside them, the facts every policy asks for (V16): its
+-- organisation, user, key and role, so that auth.org_id() and the others read a setting instead
+-- of parsing the claims. With auth.authenticate (which sets them from the key it looked up) the
+-- only way to set any of them: policy rule 10.
+create function auth.set_claims(p_claims jsonb) returns void
+language plpgsql set search_path = '' as $$
+begin
+  perform pg_catalog.set_config('request.claims', p_claims::text, true),
+          pg_catalog.set_config('request.org_id', coalesce(p_claims ->> 'org_id', ''), true),
+          pg_catalog.set_config('request.user_id', coalesce(p_claims ->> 'user_id', ''), true),
+          pg_catalog.set_config('request.key_id', coalesce(p_claims ->> 'key_id', ''), true),
+          pg_catalog.set_config('request.role', coalesce(p_claims ->> 'role', ''), true);
+end
+$$;
+comment on function auth.set_claims(jsonb) is 'Sets request.claims for the transaction and, from them, request.org_id, request.user_id, request.key_id and request.role (what auth.org_id(), auth.user_id(), auth.key_id() and auth.role() read).';
+revoke all on function auth.set_claims(jsonb) from public;
+-- The runtime roles may call it as they may call set_config itself (the policy tests act through it).
+grant execute on function auth.set_claims(jsonb) to favcrm_member, favcrm_anon;
+
 -- The claims are the request context the server sent (via, op, request_id, digests; a JSON
 -- object as text) followed by what the key establishes, joined as text: extracting the
 -- context's fields one by one cost a quarter of the function. PostgreSQL's JSON readers take
@@ -161,14 +180,16 @@ declare
   v_claims text;
   v_org uuid;
   v_key uuid;
+  v_user uuid;
+  v_role text;
 begin
   if p_context not like '{%}' then
     raise exception using errcode = '22023', message = 'The request context must be a JSON object.';
   end if;
   -- (The type's OID is read when this statement is planned: a constant.)
   select case when k.claims_role = m.role and k.claims_generation = 'auth.key_claims'::regtype::oid then k.claims end,
-         k.org_id, k.id
-    into v_claims, v_org, v_key
+         k.org_id, k.id, k.user_id, m.role
+    into v_claims, v_org, v_key, v_user, v_role
     from app.api_keys k
     join app.memberships m on m.org_id = k.org_id and m.user_id = k.user_id
    where k.key_digest = p_key_digest
@@ -187,6 +208,9 @@ begin
       join app.memberships m on m.org_id = k.org_id and m.user_id = k.user_id
      where k.org_id = v_org and k.id = v_key;
   end if;
+  -- The facts policies ask for, beside the claims (V16), from the row the claims describe.
+  perform pg_catalog.set_config('request.org_id', v_org::text, true), pg_catalog.set_config('request.user_id', v_user::text, true),
+          pg_catalog.set_config('request.key_id', v_key::text, true), pg_catalog.set_config('request.role', v_role, true);
   return pg_catalog.set_config('request.claims',
            v_context
            || case when pg_catalog.ltrim(v_context, E'{ \t\n\r') = '' then '' else ', ' end
@@ -194,7 +218,7 @@ begin
            true);
 end
 $$;
-comment on function auth.authenticate(bytea, text) is 'Looks up an API key by SHA-256 digest; sets request.claims (the request context given, then org, user, key, role, effective scopes) for the transaction and returns them. Raises 28000 invalid_api_key for unknown, revoked or expired keys.';
+comment on function auth.authenticate(bytea, text) is 'Looks up an API key by SHA-256 digest; sets request.claims (the request context given, then org, user, key, role, effective scopes) and, beside them, request.org_id, request.user_id, request.key_id and request.role for the transaction, and returns the claims. Raises 28000 invalid_api_key for unknown, revoked or expired keys.';
 revoke all on function auth.authenticate(bytea, text) from public;
 -- The server calls it in the statement that switches to the member role (src/db/tx.rs), where
 -- PostgreSQL checks the right to call it before the switch: so the login role may call it too.
@@ -210,7 +234,7 @@ begin
   if v_org is null then
     return;
   end if;
-  perform pg_catalog.set_config('request.claims', pg_catalog.jsonb_build_object('org_id', v_org)::text, true);
+  perform auth.set_claims(pg_catalog.jsonb_build_object('org_id', v_org));
   -- And stores what the key establishes, for auth.authenticate (V15).
   update app.api_keys k
      set last_used_at = pg_catalog.now(),

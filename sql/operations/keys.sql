@@ -277,10 +277,10 @@ begin
     raise exception using errcode = '42501', hint = 'not_allowed_for_publishable_key',
       message = 'A publishable key can only list services, find slots and create bookings.';
   end if;
-  perform pg_catalog.set_config('request.claims', pg_catalog.jsonb_build_object(
+  perform auth.set_claims(pg_catalog.jsonb_build_object(
     'org_id', k.org_id, 'role', 'public', 'publishable_key_id', k.id,
     'scopes', pg_catalog.jsonb_build_array('bookings:read', 'bookings:write'),
-    'via', p_context ->> 'via', 'op', p_op, 'request_id', p_context ->> 'request_id')::text, true);
+    'via', p_context ->> 'via', 'op', p_op, 'request_id', p_context ->> 'request_id'));
   return case p_op
     when 'list_services' then api.list_services(p - 'includeArchived')
     when 'get_available_slots' then api.get_available_slots(p)

@@ -38,15 +38,15 @@ begin
   if v_email is null or v_email !~ '^[^@\s]+@[^@\s]+\.[^@\s]+$' then
     perform app.raise_invalid('ownerEmail', 'invalid_email', 'The owner email is not a valid address.');
   end if;
-  perform pg_catalog.set_config('request.claims', pg_catalog.jsonb_build_object(
+  perform auth.set_claims(pg_catalog.jsonb_build_object(
     'org_id', v_org, 'via', coalesce(p ->> 'via', 'cli'), 'op', coalesce(p ->> 'op', 'bootstrap_organisation'),
-    'request_id', p ->> 'requestId')::text, true);
+    'request_id', p ->> 'requestId'));
   insert into app.organisations (id, name, industry, country, timezone, default_currency)
   values (v_org, pg_catalog.btrim(p ->> 'name'), coalesce(p ->> 'industry', 'other'), v_country, v_tz, v_currency);
   insert into app.users (email) values (v_email)
     on conflict (email) do update set email = excluded.email
     returning id into v_user;
-  perform pg_catalog.set_config('request.claims', (auth.claims() || pg_catalog.jsonb_build_object('user_id', v_user))::text, true);
+  perform auth.set_claims(auth.claims() || pg_catalog.jsonb_build_object('user_id', v_user));
   insert into app.memberships (org_id, user_id, role, name, email)
   values (v_org, v_user, 'owner', coalesce(p ->> 'ownerName', pg_catalog.split_part(v_email, '@', 1)), v_email);
   insert into app.api_keys (org_id, user_id, name, kind, key_prefix, key_digest, scopes)
@@ -221,7 +221,7 @@ begin
     raise exception using errcode = 'P0002', hint = 'invite_not_found', column = 'token',
       message = 'No invitation has this token.';
   end if;
-  perform pg_catalog.set_config('request.claims', pg_catalog.jsonb_build_object('org_id', i.org_id)::text, true);
+  perform auth.set_claims(pg_catalog.jsonb_build_object('org_id', i.org_id));
   select * into i from app.team_invites where org_id = i.org_id and id = i.id for update;
   if i.revoked_at is not null then
     perform auth.raise_gone('invite_revoked', 'This invitation was revoked. Ask the organisation for a new one.');
@@ -296,9 +296,9 @@ begin
   insert into app.users (email) values (i.email)
     on conflict (email) do update set email = excluded.email
     returning id into v_user;
-  perform pg_catalog.set_config('request.claims', pg_catalog.jsonb_build_object(
+  perform auth.set_claims(pg_catalog.jsonb_build_object(
     'org_id', i.org_id, 'user_id', v_user, 'via', p ->> 'via', 'op', 'accept_team_invite_verify',
-    'request_id', p ->> 'requestContextId')::text, true);
+    'request_id', p ->> 'requestContextId'));
   select * into m from app.memberships where org_id = i.org_id and user_id = v_user for update;
   if found and m.removed_at is null then
     perform auth.raise_gone('already_member', 'You are already a member of this organisation.');

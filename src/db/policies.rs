@@ -235,6 +235,7 @@ pub async fn audit(client: &Client) -> anyhow::Result<Report> {
     check_security_definers(client, &mut breach).await?;
     check_functions(client, &super::operations::Inventory::embedded(), &mut breach).await?;
     check_distributable(client, &mut breach).await?;
+    check_claims_setters(client, &mut breach).await?;
     Ok(Report { tables: reports, breaches })
 }
 
@@ -531,6 +532,27 @@ pub async fn check_functions(
 /// Operations that span organisations by design, and why.
 const CROSS_ORGANISATION: &[(&str, &str)] =
     &[("api.list_my_organisations", "lists the caller's own memberships, through auth.my_organisations (by user)")];
+
+/// Rule 11: the caller's facts are set in one place. Policies read the organisation, user, key
+/// and role from settings kept beside the request's claims (V16); only `auth.set_claims` and
+/// `auth.authenticate` may set the claims or those settings, so they never disagree (a function
+/// that set the claims alone would leave the previous organisation in force).
+pub async fn check_claims_setters(client: &Client, breach: &mut impl FnMut(u8, &str, String)) -> anyhow::Result<()> {
+    let rows = client
+        .query(
+            "select n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')'
+               from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+              where n.nspname not in ('pg_catalog', 'information_schema', 'ext')
+                and (p.prosrc ~* 'set_config\\s*\\(\\s*''request\\.' or p.prosrc ~* '\\mset\\s+(local\\s+|session\\s+)?request\\.')
+                and p.oid not in ('auth.set_claims(jsonb)'::regprocedure, 'auth.authenticate(bytea, text)'::regprocedure)",
+            &[],
+        )
+        .await?;
+    for row in rows {
+        breach(11, row.get(0), "sets the request's claims or facts other than through auth.set_claims".into());
+    }
+    Ok(())
+}
 
 /// Rule 10: distributable by organisation. A table without `org_id` (a reference table on a
 /// cluster) holds no foreign key into a tenant table, and every `api` function filters by the

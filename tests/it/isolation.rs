@@ -211,3 +211,36 @@ async fn the_authenticator_alone_can_read_no_table() {
         assert_eq!(err.code(), Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE), "{table}");
     }
 }
+
+/// The organisation, user, key and role that policies read (V16: settings kept beside the
+/// claims) are set together with the claims, switch with them, and last one transaction: a
+/// pooled connection's next transaction starts as no one.
+#[tokio::test]
+async fn the_callers_facts_switch_with_the_claims_and_end_with_the_transaction() {
+    let app = TestApp::spawn().await;
+    let a = app.create_org("A").await;
+    let b = app.create_org("B").await;
+    let mut admin = app.admin().await;
+    let facts = "select auth.org_id()::text, auth.user_id()::text, auth.role(), auth.claims() ->> 'org_id'";
+    let tx = admin.transaction().await.unwrap();
+    let claims = json!({"org_id": a.id, "user_id": a.id, "role": "staff"}).to_string();
+    tx.execute("select auth.set_claims($1::text::jsonb)", &[&claims]).await.unwrap();
+    let row = tx.query_one(facts, &[]).await.unwrap();
+    let a_id = a.id.to_string();
+    assert_eq!(row.get::<_, Option<String>>(0).as_deref(), Some(a_id.as_str()));
+    assert_eq!(row.get::<_, Option<String>>(1).as_deref(), Some(a_id.as_str()));
+    assert_eq!(row.get::<_, Option<String>>(2).as_deref(), Some("staff"));
+    // Switching to claims that name only B's organisation leaves no user or role of A's behind.
+    tx.execute("select auth.set_claims($1::text::jsonb)", &[&json!({"org_id": b.id}).to_string()]).await.unwrap();
+    let row = tx.query_one(facts, &[]).await.unwrap();
+    let b_id = b.id.to_string();
+    assert_eq!(row.get::<_, Option<String>>(0).as_deref(), Some(b_id.as_str()));
+    assert_eq!(row.get::<_, Option<String>>(3).as_deref(), Some(b_id.as_str()));
+    assert_eq!(row.get::<_, Option<String>>(1), None);
+    assert_eq!(row.get::<_, Option<String>>(2), None);
+    tx.commit().await.unwrap();
+    let row = admin.query_one(facts, &[]).await.unwrap();
+    for i in 0..4 {
+        assert_eq!(row.get::<_, Option<String>>(i), None, "fact {i} outlived its transaction");
+    }
+}

@@ -159,9 +159,16 @@ async fn stored_claims_are_used_only_while_they_still_describe_the_key() {
     let app = TestApp::spawn().await;
     let org = app.create_org("Glow").await;
     let admin = app.admin().await;
-    // The audit trigger records the changes below as made in this organisation.
+    // The audit trigger records the changes below as made in this organisation (for the whole
+    // session, so set as auth.set_claims would, but not local to a transaction).
     let claims = json!({"org_id": org.id}).to_string();
-    admin.execute("select pg_catalog.set_config('request.claims', $1, false)", &[&claims]).await.unwrap();
+    admin
+        .execute(
+            "select pg_catalog.set_config('request.claims', $1, false), pg_catalog.set_config('request.org_id', $2, false)",
+            &[&claims, &org.id.to_string()],
+        )
+        .await
+        .unwrap();
     let by_digest = "where k.key_digest = pg_catalog.sha256(pg_catalog.convert_to($1, 'UTF8'))";
     let this_key = format!("from app.api_keys k {by_digest}");
     assert_eq!(app.get(&org.key, "/v1/audit-events").await.status, StatusCode::OK);

@@ -84,6 +84,12 @@ async fn the_audit_reports_each_planted_breach() {
             10,
             "api.list_customers",
         ),
+        (
+            "create function app.switch_org(p uuid) returns void language sql \
+             as $$ select pg_catalog.set_config('request.claims', pg_catalog.jsonb_build_object('org_id', p)::text, true) $$",
+            11,
+            "app.switch_org(p uuid)",
+        ),
     ];
     for (sql, rule, object) in plants {
         let app = TestApp::spawn().await;
