@@ -231,6 +231,36 @@ async fn any_staff_spreads_concurrent_bookings_over_free_staff() {
     assert_eq!(staff.len(), 3);
 }
 
+/// "Any" staff books the least busy that day (bookings starting within 12 hours either side),
+/// then by name; a booking on another day does not count.
+#[tokio::test]
+async fn any_staff_books_whoever_is_least_busy_that_day_then_by_name() {
+    let app = TestApp::spawn().await;
+    let s = app.studio("Europe/London", every_day(&[("09:00", "17:00")]), json!({}), 3).await;
+    let (day, next_day) = (in_days(3), in_days(4));
+    let book = |start: DateTime<Utc>, staff: Value, i: u32| {
+        let body = json!({"staffId": staff, "customer": {"name": format!("C{i}"), "email": format!("c{i}@example.com")}});
+        app.book(&s.org.key, &s.service, start, body)
+    };
+    // Stylist 0 has two bookings that day and Stylist 1 one; Stylist 2 has three the next day
+    // (from 9:00, more than 12 hours after the last start asked for below).
+    for (i, (staff, hour, on)) in [(0, 9, day), (0, 10, day), (1, 9, day), (2, 9, next_day), (2, 10, next_day), (2, 11, next_day)]
+        .into_iter()
+        .enumerate()
+    {
+        let res = book(at(s.tz, on, hour, 0), json!(s.staff[staff]), i as u32).await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    }
+    let chosen = |res: &Res| {
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+        s.staff.iter().position(|id| res.body["staffId"] == json!(id)).unwrap()
+    };
+    assert_eq!(chosen(&book(at(s.tz, day, 14, 0), json!("any"), 10).await), 2, "free that day");
+    // Stylists 1 and 2 have one each now: the first by name.
+    assert_eq!(chosen(&book(at(s.tz, day, 15, 0), json!("any"), 11).await), 1, "a tie goes by name");
+    assert_eq!(chosen(&book(at(s.tz, day, 16, 0), json!("any"), 12).await), 2, "one booking against two");
+}
+
 #[tokio::test]
 async fn dst_changes_keep_wall_clock_slots_without_gaps_filled_or_hours_doubled() {
     let app = TestApp::spawn().await;
