@@ -367,8 +367,9 @@ $$;
 comment on function api.add_customer_note(jsonb) is 'Adds a note to a customer and marks the customer as active now.';
 grant execute on function api.add_customer_note(jsonb) to favcrm_member;
 
+-- The list rule (loadtest/README.md): a cached generic plan, the cursor an index condition.
 create function api.list_customer_notes(p jsonb) returns jsonb
-language plpgsql stable set search_path = '' as $$
+language plpgsql stable set search_path = '' set plan_cache_mode = force_generic_plan as $$
 declare
   v_org uuid := auth.org_id();
   v_customer uuid := (p ->> 'customerId')::uuid;
@@ -383,7 +384,8 @@ begin
   select app.page(array_agg(app.customer_note_json(n::app.customer_notes) order by n.id desc), array_agg(n.id order by n.id desc), v_limit)
     into v_result
     from (select * from app.customer_notes n
-           where n.org_id = v_org and n.customer_id = v_customer and (v_after is null or n.id < v_after)
+           where n.org_id = v_org and n.customer_id = v_customer
+             and n.id < coalesce(v_after, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
            order by n.id desc
            limit v_limit + 1) n;
   return v_result;
