@@ -574,16 +574,17 @@ grant execute on function app.bookable_staff(uuid) to favcrm_member;
 create function app.lock_calendar(p_org uuid, p_holder uuid, p_range tstzrange) returns void
 language plpgsql volatile set search_path = '' as $$
 declare
-  v_day date;
+  v_day date := (pg_catalog.lower(p_range) at time zone 'UTC')::date;
+  v_last date := (pg_catalog.upper(p_range) at time zone 'UTC')::date;
 begin
   -- One lock per UTC day the range touches, in order (no deadlocks): bookings on other days
-  -- of the same person or room do not wait for each other.
-  for v_day in
-    select d::date from pg_catalog.generate_series((pg_catalog.lower(p_range) at time zone 'UTC')::date,
-                                                   (pg_catalog.upper(p_range) at time zone 'UTC')::date, interval '1 day') d
+  -- of the same person or room do not wait for each other. (Counted here rather than by a
+  -- generate_series query: each statement of a function costs its own executor run.)
   loop
     perform pg_catalog.pg_advisory_xact_lock(
       pg_catalog.hashtextextended('favcrm.calendar.' || p_org::text || p_holder::text || v_day::text, 0));
+    exit when v_day >= v_last;
+    v_day := v_day + 1;
   end loop;
 end
 $$;
@@ -702,25 +703,27 @@ begin
     -- the same order), free once locked: a statement after the lock sees what the booking that
     -- held it committed.
     v_held := '{}';
-    for v_type in select t from pg_catalog.unnest(s.resource_types) t order by t loop
-      v_pick := null;
-      for v_resource in
-        select r.id from app.resources r
-         where r.org_id = s.org_id and r.archived_at is null and r.type = v_type
-           and (p_resource is null or r.id = p_resource
-                or not exists (select from app.resources x where x.org_id = s.org_id and x.id = p_resource and x.type = r.type))
-         order by r.name, r.id
-      loop
-        continue when not auth.resource_free(v_resource, v_blocked, p_from);
-        perform app.lock_calendar(s.org_id, v_resource, v_blocked);
-        if auth.resource_free(v_resource, v_blocked, p_from) then
-          v_pick := v_resource;
-          exit;
-        end if;
+    if pg_catalog.cardinality(s.resource_types) > 0 then  -- (no query at all for a service without resources)
+      for v_type in select t from pg_catalog.unnest(s.resource_types) t order by t loop
+        v_pick := null;
+        for v_resource in
+          select r.id from app.resources r
+           where r.org_id = s.org_id and r.archived_at is null and r.type = v_type
+             and (p_resource is null or r.id = p_resource
+                  or not exists (select from app.resources x where x.org_id = s.org_id and x.id = p_resource and x.type = r.type))
+           order by r.name, r.id
+        loop
+          continue when not auth.resource_free(v_resource, v_blocked, p_from);
+          perform app.lock_calendar(s.org_id, v_resource, v_blocked);
+          if auth.resource_free(v_resource, v_blocked, p_from) then
+            v_pick := v_resource;
+            exit;
+          end if;
+        end loop;
+        exit when v_pick is null;
+        v_held := v_held || v_pick;
       end loop;
-      exit when v_pick is null;
-      v_held := v_held || v_pick;
-    end loop;
+    end if;
     continue when pg_catalog.cardinality(v_held) < pg_catalog.cardinality(s.resource_types);
     begin
       insert into app.bookings (org_id, service_id, staff_id, staff_user_id, customer_id, status, starts_at, ends_at,
