@@ -147,7 +147,7 @@ grant execute on function auth.key_claims_json(uuid, uuid, uuid, text, text, tex
 -- Sets a transaction's claims and, beside them, the facts every policy asks for (V16): its
 -- organisation, user, key and role, so that auth.org_id() and the others read a setting instead
 -- of parsing the claims. With auth.authenticate (which sets them from the key it looked up) the
--- only way to set any of them: policy rule 10.
+-- only way to set any of them: policy rule 11.
 create function auth.set_claims(p_claims jsonb) returns void
 language plpgsql set search_path = '' as $$
 begin

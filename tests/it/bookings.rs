@@ -239,14 +239,16 @@ async fn any_staff_books_whoever_is_least_busy_that_day_then_by_name() {
     let s = app.studio("Europe/London", every_day(&[("09:00", "17:00")]), json!({}), 3).await;
     let (day, next_day) = (in_days(3), in_days(4));
     let book = |start: DateTime<Utc>, staff: Value, i: u32| {
-        let body = json!({"staffId": staff, "customer": {"name": format!("C{i}"), "email": format!("c{i}@example.com")}});
+        let body =
+            json!({"staffId": staff, "customer": {"name": format!("C{i}"), "email": format!("c{i}@example.com")}});
         app.book(&s.org.key, &s.service, start, body)
     };
     // Stylist 0 has two bookings that day and Stylist 1 one; Stylist 2 has three the next day
     // (from 9:00, more than 12 hours after the last start asked for below).
-    for (i, (staff, hour, on)) in [(0, 9, day), (0, 10, day), (1, 9, day), (2, 9, next_day), (2, 10, next_day), (2, 11, next_day)]
-        .into_iter()
-        .enumerate()
+    for (i, (staff, hour, on)) in
+        [(0, 9, day), (0, 10, day), (1, 9, day), (2, 9, next_day), (2, 10, next_day), (2, 11, next_day)]
+            .into_iter()
+            .enumerate()
     {
         let res = book(at(s.tz, on, hour, 0), json!(s.staff[staff]), i as u32).await;
         assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
@@ -282,6 +284,16 @@ async fn dst_changes_keep_wall_clock_slots_without_gaps_filled_or_hours_doubled(
     let mut absolute = starts(&res);
     absolute.dedup();
     assert_eq!(absolute.len(), times.len());
+    // Booking follows the slots: of the two instants that read 01:00, the one not offered (an
+    // hour before or after the one that is) cannot be booked.
+    let offered = absolute[times.iter().position(|t| t == "01:00").unwrap()];
+    let other =
+        if at(s.tz, day, 1, 0) == offered { offered + Duration::hours(1) } else { offered - Duration::hours(1) };
+    assert_eq!(other.with_timezone(&s.tz).format("%H:%M").to_string(), "01:00");
+    let refused = app.book(&s.org.key, &s.service, other, json!({})).await;
+    assert_eq!(refused.code(), "slot_taken", "{}", refused.body);
+    let booked = app.book(&s.org.key, &s.service, offered, json!({})).await;
+    assert_eq!(booked.status, StatusCode::CREATED, "{}", booked.body);
 
     let london = app.studio("Europe/London", hours, json!({"slotIntervalMinutes": 30, "maxAdvanceDays": 730}), 1).await;
     let day = upcoming(|y| last_sunday(y, 3));
@@ -355,6 +367,11 @@ async fn notice_window_time_off_closures_and_resources_remove_the_right_slots() 
     assert_eq!(closed.status, StatusCode::CREATED, "{}", closed.body);
     let that_day = app.slots(&s.org.key, &s.service, at(s.tz, next_day, 0, 0), at(s.tz, next_day, 23, 0), "").await;
     assert_eq!(that_day.body["slots"], json!([]));
+    // Nor can that day be booked, by anyone, though a stylist and a room are free at 16:00.
+    for staff in [json!("any"), json!(s.staff[0])] {
+        let closed = app.book(&s.org.key, &s.service, at(s.tz, next_day, 16, 0), json!({"staffId": staff})).await;
+        assert_eq!(closed.code(), "slot_taken", "{}", closed.body);
+    }
 }
 
 #[tokio::test]

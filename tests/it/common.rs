@@ -374,9 +374,7 @@ impl TestApp {
 const KEY_USE_COLUMNS: [&str; 4] = ["last_used_at", "claims", "claims_role", "claims_generation"];
 
 async fn set_claims(tx: &tokio_postgres::Transaction<'_>, org: Uuid) {
-    tx.execute("select auth.set_claims($1::text::jsonb)", &[&json!({ "org_id": org }).to_string()])
-        .await
-        .unwrap();
+    tx.execute("select auth.set_claims($1::text::jsonb)", &[&json!({ "org_id": org }).to_string()]).await.unwrap();
 }
 
 /// Server settings with every abuse limit off.
