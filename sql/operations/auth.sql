@@ -37,14 +37,15 @@ comment on function auth.role_rank(text) is 'Orders organisation roles: owner 4,
 grant execute on function auth.role_rank(text) to favcrm_member, favcrm_anon;
 
 -- The scopes each role may hold. Everyone can read and take bookings; staff only their own
--- (the policies on app.bookings).
+-- (the policies on app.bookings). Staff hold billing:read, but see billing only where the
+-- organisation allows it, and then only their own bookings' (the policies on the billing tables).
 create function auth.role_scopes(p_role text) returns text[]
 language sql immutable parallel safe as $$
   select case p_role
-    when 'owner' then array['audit:read','bookings:read','bookings:write','customers:read','customers:write','keys:read','keys:write','organisation:read','organisation:write','team:read','team:write']
-    when 'admin' then array['audit:read','bookings:read','bookings:write','customers:read','customers:write','keys:read','keys:write','organisation:read','organisation:write','team:read','team:write']
-    when 'manager' then array['bookings:read','bookings:write','customers:read','customers:write','keys:read','keys:write','organisation:read','team:read','team:write']
-    when 'staff' then array['bookings:read','bookings:write','customers:read','customers:write','organisation:read','team:read']
+    when 'owner' then array['audit:read','billing:read','billing:write','bookings:read','bookings:write','customers:read','customers:write','keys:read','keys:write','organisation:read','organisation:write','team:read','team:write']
+    when 'admin' then array['audit:read','billing:read','billing:write','bookings:read','bookings:write','customers:read','customers:write','keys:read','keys:write','organisation:read','organisation:write','team:read','team:write']
+    when 'manager' then array['billing:read','billing:write','bookings:read','bookings:write','customers:read','customers:write','keys:read','keys:write','organisation:read','team:read','team:write']
+    when 'staff' then array['billing:read','bookings:read','bookings:write','customers:read','customers:write','organisation:read','team:read']
     else array[]::text[]
   end
 $$;

@@ -37,6 +37,7 @@ begin
     'rescheduledFromId', b.rescheduled_from_id,
     'rescheduledToId', (select n.id from app.bookings n where n.org_id = b.org_id and n.rescheduled_from_id = b.id limit 1),
     'classSessionId', b.class_session_id,
+    'invoiceId', b.invoice_id,
     'createdAt', app.ts(b.created_at),
     'updatedAt', app.ts(b.updated_at)));
 end
@@ -899,7 +900,8 @@ create type app.booking_out as (
   "id" uuid, "serviceId" uuid, "service" json, "staffId" uuid, "staff" json, "customerId" uuid, "customer" json,
   "resourceIds" uuid[], "status" text, "startsAt" text, "endsAt" text, "price" jsonb, "notes" text,
   "cancelledAt" text, "cancelledByUserId" uuid, "cancelReason" text, "lateCancel" boolean, "fee" jsonb,
-  "rescheduledFromId" uuid, "rescheduledToId" uuid, "classSessionId" uuid, "createdAt" text, "updatedAt" text);
+  "rescheduledFromId" uuid, "rescheduledToId" uuid, "classSessionId" uuid, "invoiceId" uuid, "createdAt" text,
+  "updatedAt" text);
 comment on type app.booking_out is 'A booking as api.list_bookings writes it: the same fields and values as app.booking_json.';
 
 -- Two statements. The page's ids: through EXECUTE, planned for the filters given (cheap to
@@ -961,7 +963,8 @@ begin
              coalesce(r.ids, '{}'), b.status, app.ts(b.starts_at), app.ts(b.ends_at), app.money(b.price_amount, b.currency),
              b.notes, app.ts(b.cancelled_at), b.cancelled_by_user_id, b.cancel_reason, b.late_cancel,
              case when b.fee_amount is null then null else app.money(b.fee_amount, b.currency) end,
-             b.rescheduled_from_id, n.id, b.class_session_id, app.ts(b.created_at), app.ts(b.updated_at))::app.booking_out)
+             b.rescheduled_from_id, n.id, b.class_session_id, b.invoice_id, app.ts(b.created_at),
+             app.ts(b.updated_at))::app.booking_out)
              order by p.n) filter (where p.n <= v_limit),
            (pg_catalog.array_agg(b.id) filter (where p.n = v_limit))[1],
            pg_catalog.count(*) > v_limit)

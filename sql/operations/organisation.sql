@@ -20,6 +20,11 @@ language sql stable parallel safe as $$
     'timezone', o.timezone,
     'defaultCurrency', o.default_currency,
     'timezoneIsDefault', o.country is null and o.timezone = 'UTC',
+    'billing', pg_catalog.jsonb_build_object(
+      'invoicePrefix', o.invoice_prefix,
+      'creditNotePrefix', o.credit_note_prefix,
+      'paymentTermsDays', o.payment_terms_days,
+      'staffBillingAccess', o.staff_billing_access),
     'localTime', pg_catalog.to_char(l.local, 'YYYY-MM-DD"T"HH24:MI:SS')
                  || case when l.offset_s < 0 then '-' else '+' end
                  || pg_catalog.lpad((abs(l.offset_s) / 3600)::text, 2, '0') || ':'
@@ -76,13 +81,23 @@ begin
   if p ? 'industry' then n.industry := p ->> 'industry'; end if;
   if p ? 'country' then n.country := pg_catalog.upper(p ->> 'country'); end if;
   if p ? 'timezone' then n.timezone := p ->> 'timezone'; end if;
-  if p ? 'defaultCurrency' then n.default_currency := pg_catalog.upper(p ->> 'defaultCurrency'); end if;
+  if p ? 'defaultCurrency' then
+    n.default_currency := app.require_currency(p ->> 'defaultCurrency', 'defaultCurrency');
+  end if;
+  if p ? 'billing' then
+    n.invoice_prefix := coalesce(pg_catalog.upper(p #>> '{billing,invoicePrefix}'), n.invoice_prefix);
+    n.credit_note_prefix := coalesce(pg_catalog.upper(p #>> '{billing,creditNotePrefix}'), n.credit_note_prefix);
+    n.payment_terms_days := coalesce((p #>> '{billing,paymentTermsDays}')::int, n.payment_terms_days);
+    n.staff_billing_access := coalesce((p #>> '{billing,staffBillingAccess}')::boolean, n.staff_billing_access);
+  end if;
   if n is not distinct from o then
     return app.organisation_json(o);
   end if;
   update app.organisations set
     name = n.name, industry = n.industry, country = n.country, timezone = n.timezone,
-    default_currency = n.default_currency, updated_at = pg_catalog.now()
+    default_currency = n.default_currency, invoice_prefix = n.invoice_prefix,
+    credit_note_prefix = n.credit_note_prefix, payment_terms_days = n.payment_terms_days,
+    staff_billing_access = n.staff_billing_access, updated_at = pg_catalog.now()
   where id = o.id
   returning * into o;
   if not found then
@@ -92,5 +107,5 @@ begin
   return app.organisation_json(o);
 end
 $$;
-comment on function api.update_organisation(jsonb) is 'Changes the organisation''s name, industry, country, time zone or default currency (owner, admin).';
+comment on function api.update_organisation(jsonb) is 'Changes the organisation''s name, industry, country, time zone, default currency or billing settings (owner, admin).';
 grant execute on function api.update_organisation(jsonb) to favcrm_member;

@@ -559,6 +559,9 @@ pub struct Booking {
     /// For a class: the session whose seat this is.
     #[schemars(with = "Option<uuid::Uuid>")]
     pub class_session_id: Option<String>,
+    /// The invoice that bills this booking (its price or its fee), once billed.
+    #[schemars(with = "Option<uuid::Uuid>")]
+    pub invoice_id: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }

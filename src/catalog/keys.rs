@@ -10,6 +10,10 @@ use super::{Effect, Method, Operation, Page, Preview, Spec};
 /// A permission a key can hold: `<domain>:read` or `<domain>:write`.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
 pub enum Scope {
+    #[serde(rename = "billing:read")]
+    BillingRead,
+    #[serde(rename = "billing:write")]
+    BillingWrite,
     #[serde(rename = "bookings:read")]
     BookingsRead,
     #[serde(rename = "bookings:write")]
@@ -60,6 +64,7 @@ pub struct CreateApiKey {
 #[serde(rename_all = "snake_case")]
 pub enum Toolset {
     Audit,
+    Billing,
     Bookings,
     Customers,
     Keys,

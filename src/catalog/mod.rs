@@ -6,6 +6,7 @@
 //! types, bounds, formats); the SQL function decides everything else.
 
 pub mod audit;
+pub mod billing;
 pub mod bookings;
 pub mod customers;
 pub mod keys;
@@ -141,7 +142,11 @@ impl Operation {
     /// two together.
     pub fn min_role(&self) -> &'static str {
         match self.name {
-            "update_team_member_role" | "remove_team_member" => "admin",
+            "update_team_member_role"
+            | "remove_team_member"
+            | "void_invoice"
+            | "refund_payment"
+            | "create_credit_note" => "admin",
             "create_service"
             | "update_service"
             | "archive_service"
@@ -159,7 +164,17 @@ impl Operation {
             | "cancel_class_session"
             | "create_publishable_key"
             | "revoke_publishable_key"
-            | "list_team_invites" => "manager",
+            | "list_team_invites"
+            | "create_tax_rate"
+            | "update_tax_rate"
+            | "create_product"
+            | "create_invoice"
+            | "update_invoice"
+            | "add_invoice_line"
+            | "remove_invoice_line"
+            | "finalize_invoice"
+            | "mark_uncollectible"
+            | "record_payment" => "manager",
             _ => "staff",
         }
     }
@@ -368,6 +383,7 @@ pub fn all() -> &'static [Operation] {
         ops.extend(team::operations());
         ops.extend(bookings::operations());
         ops.extend(customers::operations());
+        ops.extend(billing::operations());
         ops.extend(keys::operations());
         ops.extend(audit::operations());
         ops

@@ -4,7 +4,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::types::{Letters, Text};
+use super::types::{Int, Letters, Series, Text};
 use super::{Effect, Method, NoInput, Operation, Spec};
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
@@ -30,6 +30,31 @@ pub struct UpdateOrganisation {
     pub timezone: Option<Text<1, 64>>,
     /// ISO 4217 currency code, e.g. HKD.
     pub default_currency: Option<Letters<3>>,
+    /// How invoices are numbered and who sees them; fields left out stay as they are.
+    pub billing: Option<BillingSettingsInput>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct BillingSettingsInput {
+    /// The series new invoices are numbered in: INV gives INV-2027-0001.
+    pub invoice_prefix: Option<Series>,
+    /// The series credit notes are numbered in: CN gives CN-2027-0001.
+    pub credit_note_prefix: Option<Series>,
+    /// Days from finalisation to the due date when an invoice sets neither.
+    pub payment_terms_days: Option<Int<0, 365>>,
+    /// true lets staff read the invoices and payments of bookings assigned to them.
+    pub staff_billing_access: Option<bool>,
+}
+
+/// How the organisation bills.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BillingSettings {
+    pub invoice_prefix: String,
+    pub credit_note_prefix: String,
+    pub payment_terms_days: i64,
+    pub staff_billing_access: bool,
 }
 
 /// An organisation (the business).
@@ -46,6 +71,7 @@ pub struct Organisation {
     /// True while the organisation has neither a country nor a time zone of its own and runs on
     /// the UTC and USD defaults: ask the person for their time zone before booking by wall-clock time.
     pub timezone_is_default: bool,
+    pub billing: BillingSettings,
     /// The current time in the organisation's time zone, with its UTC offset
     /// (2026-12-02T22:21:00+08:00): what "today" and "next Tuesday at 10" are relative to.
     pub local_time: String,
@@ -80,7 +106,8 @@ pub fn operations() -> Vec<Operation> {
         Operation::new::<UpdateOrganisation, Organisation>(Spec {
             name: "update_organisation",
             title: "Update the organisation",
-            description: "Change the organisation's name, industry, country, time zone or default currency (owners \
+            description: "Change the organisation's name, industry, country, time zone, default currency or billing \
+                          settings (invoice and credit-note prefixes, payment terms, whether staff see billing; owners \
                           and admins). Fields left out stay as they are.",
             toolset: "organisation",
             scope: "organisation:write",

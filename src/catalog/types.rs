@@ -318,3 +318,30 @@ impl JsonSchema for StaffChoice {
         json_schema!({ "anyOf": [{ "type": "string", "format": "uuid" }, { "type": "string", "enum": ["any", "same"] }] })
     }
 }
+
+/// A numbering series: 1 to 10 letters or digits, upper-cased by the database (INV, POS, CN).
+#[derive(Debug, Clone, Serialize)]
+#[serde(transparent)]
+pub struct Series(pub String);
+
+impl<'de> Deserialize<'de> for Series {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if s.is_empty() || s.len() > 10 || !s.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(D::Error::custom("[invalid_format] must be 1 to 10 letters or digits, such as INV"));
+        }
+        Ok(Self(s))
+    }
+}
+
+impl JsonSchema for Series {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> Cow<'static, str> {
+        "Series".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": "string", "pattern": "^[A-Za-z0-9]{1,10}$" })
+    }
+}

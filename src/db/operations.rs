@@ -27,6 +27,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("customers.sql", include_str!("../../sql/operations/customers.sql")),
     ("schedule.sql", include_str!("../../sql/operations/schedule.sql")),
     ("bookings.sql", include_str!("../../sql/operations/bookings.sql")),
+    ("billing.sql", include_str!("../../sql/operations/billing.sql")),
 ];
 
 /// The schemas whose functions are either a migration's or an operations file's.

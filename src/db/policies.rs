@@ -33,6 +33,16 @@ pub const FILES: &[(&str, &str)] = &[
     ("waitlist_entries.sql", include_str!("../../policies/waitlist_entries.sql")),
     ("booking_events.sql", include_str!("../../policies/booking_events.sql")),
     ("publishable_keys.sql", include_str!("../../policies/publishable_keys.sql")),
+    ("tax_rates.sql", include_str!("../../policies/tax_rates.sql")),
+    ("products.sql", include_str!("../../policies/products.sql")),
+    ("document_counters.sql", include_str!("../../policies/document_counters.sql")),
+    ("invoices.sql", include_str!("../../policies/invoices.sql")),
+    ("invoice_lines.sql", include_str!("../../policies/invoice_lines.sql")),
+    ("payments.sql", include_str!("../../policies/payments.sql")),
+    ("credit_notes.sql", include_str!("../../policies/credit_notes.sql")),
+    ("credit_note_lines.sql", include_str!("../../policies/credit_note_lines.sql")),
+    ("refunds.sql", include_str!("../../policies/refunds.sql")),
+    ("customer_balance_entries.sql", include_str!("../../policies/customer_balance_entries.sql")),
 ];
 
 /// When the policies are re-applied.

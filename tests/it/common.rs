@@ -336,27 +336,26 @@ impl TestApp {
     pub async fn fingerprint(&self, org: Uuid) -> String {
         let admin = self.admin().await;
         let mut parts = Vec::new();
-        for (table, key) in [
-            ("app.organisations", "id"),
-            ("app.memberships", "org_id"),
-            ("app.api_keys", "org_id"),
-            ("app.customers", "org_id"),
-            ("app.customer_notes", "org_id"),
-            ("app.confirmations", "org_id"),
-            ("app.idempotency_keys", "org_id"),
-            ("app.team_invites", "org_id"),
-            ("app.services", "org_id"),
-            ("app.staff", "org_id"),
-            ("app.service_staff", "org_id"),
-            ("app.resources", "org_id"),
-            ("app.working_hours", "org_id"),
-            ("app.time_off", "org_id"),
-            ("app.closures", "org_id"),
-            ("app.hours_exceptions", "org_id"),
-            ("app.bookings", "org_id"),
-            ("app.booking_resources", "org_id"),
-            ("audit.event", "org_id"),
-        ] {
+        // Every table of the organisation's: the organisations row by id, every other table of
+        // app, audit and search that carries org_id.
+        let tables: Vec<(String, &str)> = std::iter::once(("app.organisations".to_string(), "id"))
+            .chain(
+                admin
+                    .query(
+                        "select c.table_schema || '.' || c.table_name from information_schema.columns c
+                           join information_schema.tables t using (table_schema, table_name)
+                          where c.table_schema in ('app', 'audit', 'search') and c.column_name = 'org_id'
+                            and t.table_type = 'BASE TABLE'
+                          order by 1",
+                        &[],
+                    )
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|r| (r.get::<_, String>(0), "org_id")),
+            )
+            .collect();
+        for (table, key) in tables {
             let row = admin
                 .query_one(
                     &format!("select coalesce(md5(string_agg((to_jsonb(t) - $2::text[])::text, '|' order by t::text)), '') from {table} t where {key} = $1"),

@@ -16,6 +16,7 @@ const MOVED: &str = "FAVCRM_TEST_CLOCK_MOVED";
 /// `mcp::fixture` builds three days from now).
 const DATE_DEPENDENT: &[&str] = &[
     "bookings::",
+    "billing::",
     "cli::a_studio_is_booked_from_the_cli",
     "processes::",
     "mcp::every_tool_answers_with_output_that_matches_its_schema",

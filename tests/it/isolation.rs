@@ -9,6 +9,7 @@ use crate::common::TestApp;
 
 struct Fixture {
     bookings: crate::bookings::BookingFixture,
+    billing: crate::billing::BillingFixture,
     customer: String,
     email: String,
     note: String,
@@ -23,6 +24,9 @@ struct Fixture {
 fn sample(op: &str, a: &Fixture) -> Value {
     // The bookings samples name A's service, staff, resource, time off and bookings.
     if let Some(input) = crate::bookings::booking_sample(op, &a.bookings) {
+        return input;
+    }
+    if let Some(input) = crate::billing::billing_sample(op, &a.billing) {
         return input;
     }
     match op {
@@ -100,8 +104,10 @@ async fn no_operation_lets_one_organisation_read_change_or_detect_anothers_rows(
     let invite =
         app.post(&a.key, "/v1/team-invites", json!({"email": "x@example.com", "name": "X", "role": "staff"})).await;
     let bookings = crate::bookings::booking_fixture(&app, &a).await;
+    let billing = crate::billing::billing_fixture(&app, &a).await;
     let fixture = Fixture {
         bookings,
+        billing,
         customer: customer.to_string(),
         email,
         note: note.body["id"].as_str().unwrap().to_string(),
@@ -128,6 +134,9 @@ async fn no_operation_lets_one_organisation_read_change_or_detect_anothers_rows(
             &fixture.bookings.service,
             &fixture.bookings.staff,
             &fixture.bookings.to_cancel,
+            &fixture.billing.to_pay,
+            &fixture.billing.payment,
+            &fixture.billing.tax_rate,
             &fixture.customer,
             &fixture.note,
             &fixture.key_id,
@@ -167,6 +176,33 @@ async fn a_transaction_without_claims_sees_no_rows_in_any_table() {
     app.signup("someone@example.com", "Someone's Org", None).await;
     let bookings = crate::bookings::booking_fixture(&app, &a).await;
     app.post(&a.key, "/v1/closures", json!({"startsOn": "2030-01-01", "endsOn": "2030-01-01"})).await;
+    // Every billing table: a product, a booking billed, paid, refunded and credited to the balance.
+    let rate = crate::billing::tax_rate(&app, &a, "VAT", 2000, false).await;
+    app.post(&a.key, "/v1/products", json!({"name": "Shampoo", "price": {"amount": 900}, "taxRateId": rate})).await;
+    let billed = app.get(&a.key, &format!("/v1/bookings/{}", bookings.to_complete)).await;
+    let invoice = crate::billing::draft(
+        &app,
+        &a,
+        billed.body["customerId"].as_str().unwrap(),
+        billed.body["price"]["currency"].as_str().unwrap(),
+        json!([{"bookingId": bookings.to_complete, "unitAmount": 1000}]),
+    )
+    .await;
+    let invoice = invoice.body["id"].as_str().unwrap().to_string();
+    app.post(&a.key, &format!("/v1/invoices/{invoice}/finalize"), json!({})).await;
+    let paid = app.post(&a.key, "/v1/payments", json!({"invoiceId": invoice, "amount": 1000, "method": "cash"})).await;
+    let payment = paid.body["id"].as_str().unwrap().to_string();
+    app.confirmed(&a.key, Method::POST, &format!("/v1/payments/{payment}/refunds"), Some(json!({"amount": 100}))).await;
+    let line = app.get(&a.key, &format!("/v1/invoices/{invoice}")).await.body["lines"][0]["id"].clone();
+    let credited = app
+        .confirmed(
+            &a.key,
+            Method::POST,
+            &format!("/v1/invoices/{invoice}/credit-notes"),
+            Some(json!({"lines": [{"invoiceLineId": line, "amount": 300}]})),
+        )
+        .await;
+    assert_eq!(credited.status, StatusCode::CREATED, "{}", credited.body);
     // A cancelled seat promotes the waiting customer: a booking event.
     app.confirmed(&a.key, Method::POST, &format!("/v1/bookings/{}/cancel", bookings.seat), Some(json!({}))).await;
     let admin = app.admin().await;

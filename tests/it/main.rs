@@ -4,6 +4,7 @@
 mod common;
 
 mod bad_input;
+mod billing;
 mod bookings;
 mod cli;
 mod confirmation;

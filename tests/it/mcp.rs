@@ -205,6 +205,7 @@ async fn an_unknown_tool_and_a_malformed_request_are_json_rpc_errors() {
 /// Records the samples name.
 pub struct Fixture {
     bookings: crate::bookings::BookingFixture,
+    billing: crate::billing::BillingFixture,
     customer: String,
     spare_key: String,
     rotatable_key: String,
@@ -217,6 +218,9 @@ pub struct Fixture {
 pub fn sample(op: &str, f: &Fixture) -> Value {
     let (customer, spare_key) = (f.customer.as_str(), f.spare_key.as_str());
     if let Some(input) = crate::bookings::booking_sample(op, &f.bookings) {
+        return input;
+    }
+    if let Some(input) = crate::billing::billing_sample(op, &f.billing) {
         return input;
     }
     match op {
@@ -267,8 +271,10 @@ pub async fn fixture(app: &TestApp) -> (Org, String, Fixture) {
         .map(|m| m["id"].as_str().unwrap().to_string())
         .collect();
     let bookings = crate::bookings::booking_fixture(app, &org).await;
+    let billing = crate::billing::billing_fixture(app, &org).await;
     let fixture = Fixture {
         bookings,
+        billing,
         customer,
         spare_key,
         rotatable_key,

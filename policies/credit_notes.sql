@@ -1,0 +1,15 @@
+-- app.credit_notes: managers and above read and write their organisation's credit notes; staff read only
+-- those of bookings assigned to them (staff_user_id), and only when the organisation lets staff
+-- see billing (organisations.staff_billing_access); nobody another organisation's.
+alter table app.credit_notes enable row level security;
+alter table app.credit_notes force row level security;
+
+create policy "members read credit notes of their own bookings if allowed (managers: all)" on app.credit_notes
+  for select to favcrm_member
+  using (org_id = (select auth.org_id())
+         and ((select auth.role()) <> 'staff'
+              or ((select auth.staff_billing_access()) and staff_user_id = (select auth.user_id()))));
+
+create policy "managers and above add credit notes" on app.credit_notes
+  for insert to favcrm_member
+  with check (org_id = (select auth.org_id()) and (select auth.role()) in ('owner', 'admin', 'manager'));

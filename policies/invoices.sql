@@ -1,0 +1,20 @@
+-- app.invoices: managers and above read and write their organisation's invoices; staff read only
+-- those of bookings assigned to them (staff_user_id), and only when the organisation lets staff
+-- see billing (organisations.staff_billing_access); nobody another organisation's.
+alter table app.invoices enable row level security;
+alter table app.invoices force row level security;
+
+create policy "members read invoices of their own bookings if allowed (managers: all)" on app.invoices
+  for select to favcrm_member
+  using (org_id = (select auth.org_id())
+         and ((select auth.role()) <> 'staff'
+              or ((select auth.staff_billing_access()) and staff_user_id = (select auth.user_id()))));
+
+create policy "managers and above add invoices" on app.invoices
+  for insert to favcrm_member
+  with check (org_id = (select auth.org_id()) and (select auth.role()) in ('owner', 'admin', 'manager'));
+
+create policy "managers and above change invoices" on app.invoices
+  for update to favcrm_member
+  using (org_id = (select auth.org_id()) and (select auth.role()) in ('owner', 'admin', 'manager'))
+  with check (org_id = (select auth.org_id()));

@@ -1,0 +1,1257 @@
+-- Billing: tax rates, products, invoices (draft → open → paid | void | uncollectible) with gapless
+-- numbers, payments, refunds and credit notes. Managers and above bill and record payments;
+-- owners and admins void, refund and credit; staff read the billing of their own bookings only
+-- when the organisation allows it (the policies on the billing tables).
+--
+-- The rounding rule, once: each line is priced on its own, in integer minor units of the
+-- invoice's currency, and every division rounds half away from zero (PostgreSQL's round() of a
+-- numeric; no floating point anywhere):
+--   gross    = quantity × unit amount
+--   discount = the amount given, or round(gross × discount bp / 10000)
+--   amount   = gross − discount
+--   tax      = round(amount × rate bp / 10000)            exclusive rate: added on top
+--            = round(amount × rate bp / (10000 + rate bp)) inclusive rate: taken out of amount
+--   total    = amount + tax (exclusive), amount (inclusive), amount (no rate)
+-- An invoice's figures are the sums of its lines' (tax per rate too), so they always add up:
+-- total = total excluding tax + tax, and subtotal − discount = Σ amount.
+
+-- ---------------------------------------------------------------------------------------
+-- Money helpers
+-- ---------------------------------------------------------------------------------------
+-- ISO 4217: the currencies in use and their minor-unit exponents (JPY 0, USD 2, KWD 3).
+create function app.currency_exponent(p_code text) returns int
+language sql immutable parallel safe as $$
+  select case
+    when p_code in ('BIF', 'CLP', 'DJF', 'GNF', 'ISK', 'JPY', 'KMF', 'KRW', 'PYG', 'RWF', 'UGX', 'UYI', 'VND', 'VUV',
+                    'XAF', 'XOF', 'XPF') then 0
+    when p_code in ('BHD', 'IQD', 'JOD', 'KWD', 'LYD', 'OMR', 'TND') then 3
+    when p_code in ('CLF', 'UYW') then 4
+    when p_code in ('AED', 'AFN', 'ALL', 'AMD', 'ANG', 'AOA', 'ARS', 'AUD', 'AWG', 'AZN', 'BAM', 'BBD', 'BDT', 'BGN',
+                    'BMD', 'BND', 'BOB', 'BRL', 'BSD', 'BTN', 'BWP', 'BYN', 'BZD', 'CAD', 'CDF', 'CHF', 'CNY', 'COP',
+                    'CRC', 'CUP', 'CVE', 'CZK', 'DKK', 'DOP', 'DZD', 'EGP', 'ERN', 'ETB', 'EUR', 'FJD', 'FKP', 'GBP',
+                    'GEL', 'GHS', 'GIP', 'GMD', 'GTQ', 'GYD', 'HKD', 'HNL', 'HTG', 'HUF', 'IDR', 'ILS', 'INR', 'IRR',
+                    'JMD', 'KES', 'KGS', 'KHR', 'KPW', 'KYD', 'KZT', 'LAK', 'LBP', 'LKR', 'LRD', 'LSL', 'MAD', 'MDL',
+                    'MGA', 'MKD', 'MMK', 'MNT', 'MOP', 'MRU', 'MUR', 'MVR', 'MWK', 'MXN', 'MYR', 'MZN', 'NAD', 'NGN',
+                    'NIO', 'NOK', 'NPR', 'NZD', 'PAB', 'PEN', 'PGK', 'PHP', 'PKR', 'PLN', 'QAR', 'RON', 'RSD', 'RUB',
+                    'SAR', 'SBD', 'SCR', 'SDG', 'SEK', 'SGD', 'SHP', 'SLE', 'SOS', 'SRD', 'SSP', 'STN', 'SVC', 'SYP',
+                    'SZL', 'THB', 'TJS', 'TMT', 'TOP', 'TRY', 'TTD', 'TWD', 'TZS', 'UAH', 'USD', 'UYU', 'UZS', 'VES',
+                    'WST', 'XCD', 'YER', 'ZAR', 'ZMW', 'ZWG') then 2
+  end
+$$;
+comment on function app.currency_exponent(text) is 'The number of minor-unit digits of an ISO 4217 currency (JPY 0, USD 2, KWD 3), or NULL for a code that is not a currency in use.';
+grant execute on function app.currency_exponent(text) to favcrm_member;
+
+create function app.require_currency(p_code text, p_field text) returns text
+language plpgsql immutable set search_path = '' as $$
+declare
+  v_code text := pg_catalog.upper(p_code);
+begin
+  if app.currency_exponent(v_code) is null then
+    perform app.raise_invalid(p_field, 'unknown_currency',
+      pg_catalog.format('%s is not an ISO 4217 currency code in use (for example EUR, JPY or KWD).', p_code));
+  end if;
+  return v_code;
+end
+$$;
+comment on function app.require_currency(text, text) is 'The upper-cased currency code, or raises 422 unknown_currency naming the field.';
+grant execute on function app.require_currency(text, text) to favcrm_member;
+
+-- Division rounded half away from zero: the one rounding rule of billing.
+create function app.div_round(p_numerator numeric, p_denominator numeric) returns bigint
+language sql immutable parallel safe as $$
+  select pg_catalog.round(p_numerator / p_denominator)::bigint
+$$;
+comment on function app.div_round(numeric, numeric) is 'numerator ÷ denominator rounded half away from zero to a whole number of minor units.';
+grant execute on function app.div_round(numeric, numeric) to favcrm_member;
+
+-- A line's figures by the rule at the top of this file.
+create function app.price_line(p_quantity int, p_unit bigint, p_discount_bp int, p_discount bigint, p_tax_bp int,
+                               p_inclusive boolean, out discount_amount bigint, out amount bigint,
+                               out tax_amount bigint, out total_amount bigint)
+language plpgsql immutable set search_path = '' as $$
+declare
+  v_gross numeric := p_quantity::numeric * p_unit;
+begin
+  discount_amount := coalesce(p_discount, app.div_round(v_gross * coalesce(p_discount_bp, 0), 10000));
+  if discount_amount > v_gross then
+    perform app.raise_invalid('discountAmount', 'discount_exceeds_line',
+      pg_catalog.format('The discount (%s) is more than the line (%s × %s).', discount_amount, p_quantity, p_unit));
+  end if;
+  amount := v_gross - discount_amount;
+  if p_tax_bp is null then
+    tax_amount := 0;
+    total_amount := amount;
+  elsif p_inclusive then
+    tax_amount := app.div_round(amount::numeric * p_tax_bp, 10000 + p_tax_bp);
+    total_amount := amount;
+  else
+    tax_amount := app.div_round(amount::numeric * p_tax_bp, 10000);
+    total_amount := amount + tax_amount;
+  end if;
+end
+$$;
+comment on function app.price_line(int, bigint, int, bigint, int, boolean) is 'Prices one invoice line: discount, amount after discount, tax (added on top for an exclusive rate, taken out for an inclusive one) and total, each rounded half away from zero.';
+grant execute on function app.price_line(int, bigint, int, bigint, int, boolean) to favcrm_member;
+
+create function app.referenced_not_found(p_field text, p_what text) returns void
+language plpgsql volatile set search_path = '' as $$
+begin
+  raise exception using errcode = 'P0002', hint = 'not_found', column = p_field,
+    message = pg_catalog.format('No %s with that id exists in this organisation.', p_what);
+end
+$$;
+comment on function app.referenced_not_found(text, text) is 'Raises P0002 (HTTP 404) not_found naming the input field that refers to the missing record.';
+grant execute on function app.referenced_not_found(text, text) to favcrm_member;
+
+-- ---------------------------------------------------------------------------------------
+-- Who may do what
+-- ---------------------------------------------------------------------------------------
+-- Staff hold billing:read by role, but read billing only where the organisation allows it (and
+-- then, through the policies, only their own bookings').
+create function app.require_billing_read() returns void
+language plpgsql stable set search_path = '' as $$
+begin
+  perform auth.require_scope('billing:read');
+  if auth.role() = 'staff' and not auth.staff_billing_access() then
+    raise exception using errcode = '42501', hint = 'staff_billing_access_off',
+      message = 'This organisation does not let staff see billing (an owner or admin can turn on staffBillingAccess with update_organisation).';
+  end if;
+end
+$$;
+comment on function app.require_billing_read() is 'Raises 42501 unless the caller holds billing:read and, for staff, the organisation lets staff see billing.';
+grant execute on function app.require_billing_read() to favcrm_member;
+
+create function app.require_billing_role(p_role text, p_action text) returns void
+language plpgsql stable set search_path = '' as $$
+begin
+  perform auth.require_scope('billing:write');
+  if auth.role_rank(auth.role()) < auth.role_rank(p_role) then
+    raise exception using errcode = '42501', hint = 'forbidden',
+      message = pg_catalog.format('Only %s can %s.',
+                                  case p_role when 'manager' then 'managers, admins and owners'
+                                              when 'admin' then 'admins and owners' else 'owners' end, p_action);
+  end if;
+end
+$$;
+comment on function app.require_billing_role(text, text) is 'Raises 42501 unless the caller holds billing:write and at least the role (manager: bill and record; admin: void, refund, credit).';
+grant execute on function app.require_billing_role(text, text) to favcrm_member;
+
+-- ---------------------------------------------------------------------------------------
+-- How billing looks to clients
+-- ---------------------------------------------------------------------------------------
+create function app.tax_rate_json(t app.tax_rates) returns jsonb
+language sql stable parallel safe as $$
+  select pg_catalog.jsonb_build_object(
+    'id', t.id,
+    'name', t.name,
+    'percentageBp', t.percentage_bp,
+    'inclusive', t.inclusive,
+    'active', t.active,
+    'createdAt', app.ts(t.created_at),
+    'updatedAt', app.ts(t.updated_at))
+$$;
+comment on function app.tax_rate_json(app.tax_rates) is 'The API representation of a tax rate.';
+grant execute on function app.tax_rate_json(app.tax_rates) to favcrm_member;
+
+create function app.product_json(pr app.products) returns jsonb
+language sql stable parallel safe as $$
+  select pg_catalog.jsonb_build_object(
+    'id', pr.id,
+    'name', pr.name,
+    'description', pr.description,
+    'price', app.money(pr.price_amount, pr.currency),
+    'taxRateId', pr.tax_rate_id,
+    'status', case when pr.archived_at is null then 'active' else 'archived' end,
+    'createdAt', app.ts(pr.created_at),
+    'updatedAt', app.ts(pr.updated_at))
+$$;
+comment on function app.product_json(app.products) is 'The API representation of a product.';
+grant execute on function app.product_json(app.products) to favcrm_member;
+
+create function app.invoice_line_json(l app.invoice_lines, p_currency text) returns jsonb
+language sql stable parallel safe as $$
+  select pg_catalog.jsonb_build_object(
+    'id', l.id,
+    'kind', l.kind,
+    'serviceId', l.service_id,
+    'productId', l.product_id,
+    'bookingId', l.booking_id,
+    'description', l.description,
+    'quantity', l.quantity,
+    'unitAmount', app.money(l.unit_amount, p_currency),
+    'discountPercentBp', l.discount_bp,
+    'discount', app.money(l.discount_amount, p_currency),
+    'amount', app.money(l.amount, p_currency),
+    'tax', case when l.tax_rate_id is null then null
+                else pg_catalog.jsonb_build_object('taxRateId', l.tax_rate_id, 'name', l.tax_name,
+                                                   'percentageBp', l.tax_bp, 'inclusive', l.tax_inclusive) end,
+    'taxAmount', app.money(l.tax_amount, p_currency),
+    'totalExcludingTax', app.money(l.total_amount - l.tax_amount, p_currency),
+    'total', app.money(l.total_amount, p_currency))
+$$;
+comment on function app.invoice_line_json(app.invoice_lines, text) is 'The API representation of an invoice line, its amounts in the invoice''s currency.';
+grant execute on function app.invoice_line_json(app.invoice_lines, text) to favcrm_member;
+
+create function app.invoice_amount_due(i app.invoices) returns bigint
+language sql immutable parallel safe as $$
+  select case when i.status in ('draft', 'open', 'uncollectible')
+              then i.total_amount - i.amount_credited - i.amount_paid + i.amount_credited_to_balance
+              else 0 end
+$$;
+comment on function app.invoice_amount_due(app.invoices) is 'What the customer still owes: total − credited − paid (net of refunds) + what credit notes moved to the credit balance; 0 once paid or void.';
+grant execute on function app.invoice_amount_due(app.invoices) to favcrm_member;
+
+-- The fields an invoice shows in lists too; app.invoice_json adds lines, payments and credit notes.
+create function app.invoice_summary_json(i app.invoices, p_today date) returns jsonb
+language sql stable parallel safe as $$
+  select pg_catalog.jsonb_build_object(
+    'id', i.id,
+    'number', i.number,
+    'series', i.series,
+    'status', i.status,
+    'customerId', i.customer_id,
+    'currency', i.currency,
+    'memo', i.memo,
+    'dueDate', i.due_date,
+    'paymentTermsDays', i.payment_terms_days,
+    'overdue', i.status = 'open' and i.due_date < p_today,
+    'subtotal', app.money(i.subtotal_amount, i.currency),
+    'discount', app.money(i.discount_amount, i.currency),
+    'totalExcludingTax', app.money(i.total_amount - i.tax_amount, i.currency),
+    'tax', app.money(i.tax_amount, i.currency),
+    'taxes', (select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                      'taxRateId', t ->> 'taxRateId', 'name', t ->> 'name',
+                      'percentageBp', (t ->> 'percentageBp')::int, 'inclusive', (t ->> 'inclusive')::boolean,
+                      'taxableAmount', app.money((t ->> 'taxableAmount')::bigint, i.currency),
+                      'amount', app.money((t ->> 'amount')::bigint, i.currency))), '[]')
+                from pg_catalog.jsonb_array_elements(i.taxes) t),
+    'total', app.money(i.total_amount, i.currency),
+    'amountPaid', app.money(i.amount_paid, i.currency),
+    'amountCredited', app.money(i.amount_credited, i.currency),
+    'amountDue', app.money(app.invoice_amount_due(i), i.currency),
+    'finalizedAt', app.ts(i.finalized_at),
+    'paidAt', app.ts(i.paid_at),
+    'voidedAt', app.ts(i.voided_at),
+    'markedUncollectibleAt', app.ts(i.uncollectible_at),
+    'createdAt', app.ts(i.created_at),
+    'updatedAt', app.ts(i.updated_at))
+$$;
+comment on function app.invoice_summary_json(app.invoices, date) is 'An invoice as lists show it: number, status, customer, dates and every total (no lines); overdue as of the given date.';
+grant execute on function app.invoice_summary_json(app.invoices, date) to favcrm_member;
+
+-- Today in the organisation's time zone: what due dates and "overdue" are measured against.
+create function app.billing_today() returns date
+language sql stable parallel safe as $$
+  select (pg_catalog.now() at time zone o.timezone)::date from app.organisations o where o.id = auth.org_id()
+$$;
+comment on function app.billing_today() is 'Today''s date in the caller''s organisation''s time zone.';
+grant execute on function app.billing_today() to favcrm_member;
+
+create function app.payment_json(pm app.payments) returns jsonb
+language plpgsql stable set search_path = '' as $$
+begin
+  return pg_catalog.jsonb_build_object(
+    'id', pm.id,
+    'invoiceId', pm.invoice_id,
+    'customerId', pm.customer_id,
+    'method', pm.method,
+    'amount', app.money(pm.amount, pm.currency),
+    'amountRefunded', app.money(pm.amount_refunded, pm.currency),
+    'receivedOn', pm.received_on,
+    'reference', pm.reference,
+    'refunds', (select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                      'id', r.id, 'amount', app.money(r.amount, r.currency), 'reason', r.reason,
+                      'creditNoteId', r.credit_note_id, 'createdAt', app.ts(r.created_at)) order by r.id), '[]')
+                  from app.refunds r where r.org_id = pm.org_id and r.payment_id = pm.id),
+    'createdAt', app.ts(pm.created_at));
+end
+$$;
+comment on function app.payment_json(app.payments) is 'The API representation of a payment, with its refunds.';
+grant execute on function app.payment_json(app.payments) to favcrm_member;
+
+create function app.credit_note_json(cn app.credit_notes) returns jsonb
+language plpgsql stable set search_path = '' as $$
+begin
+  return pg_catalog.jsonb_build_object(
+    'id', cn.id,
+    'number', cn.number,
+    'invoiceId', cn.invoice_id,
+    'customerId', cn.customer_id,
+    'reason', cn.reason,
+    'memo', cn.memo,
+    'amount', app.money(cn.amount, cn.currency),
+    'tax', app.money(cn.tax_amount, cn.currency),
+    'appliedToAmountDue', app.money(cn.applied_amount, cn.currency),
+    'refunded', app.money(cn.refund_amount, cn.currency),
+    'creditedToBalance', app.money(cn.balance_amount, cn.currency),
+    'lines', (select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                    'invoiceLineId', l.invoice_line_id, 'description', l.description,
+                    'amount', app.money(l.amount, cn.currency), 'tax', app.money(l.tax_amount, cn.currency))
+                    order by l.position), '[]')
+                from app.credit_note_lines l where l.org_id = cn.org_id and l.credit_note_id = cn.id),
+    'createdAt', app.ts(cn.created_at));
+end
+$$;
+comment on function app.credit_note_json(app.credit_notes) is 'The API representation of a credit note: its amount and tax, where the amount went (off the amount due, refunded, to the credit balance) and its lines.';
+grant execute on function app.credit_note_json(app.credit_notes) to favcrm_member;
+
+create function app.invoice_json(i app.invoices) returns jsonb
+language plpgsql stable set search_path = '' as $$
+begin
+  return app.invoice_summary_json(i, app.billing_today()) || pg_catalog.jsonb_build_object(
+    'lines', (select coalesce(pg_catalog.jsonb_agg(app.invoice_line_json(l, i.currency) order by l.position), '[]')
+                from app.invoice_lines l where l.org_id = i.org_id and l.invoice_id = i.id),
+    'payments', (select coalesce(pg_catalog.jsonb_agg(app.payment_json(pm) order by pm.id), '[]')
+                   from app.payments pm where pm.org_id = i.org_id and pm.invoice_id = i.id),
+    'creditNotes', (select coalesce(pg_catalog.jsonb_agg(app.credit_note_json(cn) order by cn.year, cn.sequence), '[]')
+                      from app.credit_notes cn where cn.org_id = i.org_id and cn.invoice_id = i.id));
+end
+$$;
+comment on function app.invoice_json(app.invoices) is 'The API representation of an invoice: its summary with lines, payments (and their refunds) and credit notes.';
+grant execute on function app.invoice_json(app.invoices) to favcrm_member;
+
+-- ---------------------------------------------------------------------------------------
+-- Tax rates and products
+-- ---------------------------------------------------------------------------------------
+create function api.create_tax_rate(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  t app.tax_rates;
+begin
+  perform app.require_billing_role('manager', 'add tax rates');
+  insert into app.tax_rates (org_id, name, percentage_bp, inclusive, active)
+  values (auth.org_id(), pg_catalog.btrim(p ->> 'name'), (p ->> 'percentageBp')::int,
+          coalesce((p ->> 'inclusive')::boolean, false), coalesce((p ->> 'active')::boolean, true))
+  returning * into t;
+  return app.tax_rate_json(t);
+end
+$$;
+comment on function api.create_tax_rate(jsonb) is 'Adds a tax rate (percentage in basis points, inclusive or exclusive).';
+grant execute on function api.create_tax_rate(jsonb) to favcrm_member;
+
+create function api.update_tax_rate(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  t app.tax_rates;
+begin
+  perform app.require_billing_role('manager', 'change tax rates');
+  select * into t from app.tax_rates where org_id = auth.org_id() and id = (p ->> 'taxRateId')::uuid for update;
+  if not found then
+    perform app.not_found('tax rate');
+  end if;
+  if (p ? 'name' and pg_catalog.btrim(p ->> 'name') is distinct from t.name)
+     or (p ? 'active' and (p ->> 'active')::boolean is distinct from t.active) then
+    update app.tax_rates
+       set name = coalesce(pg_catalog.btrim(p ->> 'name'), name), active = coalesce((p ->> 'active')::boolean, active),
+           updated_at = pg_catalog.now()
+     where org_id = t.org_id and id = t.id
+     returning * into t;
+  end if;
+  return app.tax_rate_json(t);
+end
+$$;
+comment on function api.update_tax_rate(jsonb) is 'Renames a tax rate or switches it on or off; its percentage and inclusiveness never change.';
+grant execute on function api.update_tax_rate(jsonb) to favcrm_member;
+
+create function api.list_tax_rates(p jsonb) returns jsonb
+language plpgsql stable set search_path = '' as $$
+begin
+  perform auth.require_scope('billing:read');
+  return pg_catalog.jsonb_build_object('items', (
+    select coalesce(pg_catalog.jsonb_agg(app.tax_rate_json(t) order by t.active desc, t.name, t.id), '[]')
+      from app.tax_rates t
+     where t.org_id = auth.org_id() and (t.active or coalesce((p ->> 'includeInactive')::boolean, false))));
+end
+$$;
+comment on function api.list_tax_rates(jsonb) is 'The organisation''s tax rates (active ones unless includeInactive), by name.';
+grant execute on function api.list_tax_rates(jsonb) to favcrm_member;
+
+create function app.usable_tax_rate(p_id uuid, p_field text) returns app.tax_rates
+language plpgsql stable set search_path = '' as $$
+declare
+  t app.tax_rates;
+begin
+  select * into t from app.tax_rates where org_id = auth.org_id() and id = p_id;
+  if not found then
+    perform app.referenced_not_found(p_field, 'tax rate');
+  end if;
+  if not t.active then
+    perform app.raise_invalid(p_field, 'tax_rate_inactive',
+      pg_catalog.format('The tax rate %s is switched off; switch it on with update_tax_rate or choose another.', t.name));
+  end if;
+  return t;
+end
+$$;
+comment on function app.usable_tax_rate(uuid, text) is 'The active tax rate with this id, or raises 404 not_found / 422 tax_rate_inactive naming the field.';
+grant execute on function app.usable_tax_rate(uuid, text) to favcrm_member;
+
+create function api.create_product(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  pr app.products;
+  v_tax uuid := (p ->> 'taxRateId')::uuid;
+begin
+  perform app.require_billing_role('manager', 'add products');
+  if v_tax is not null then
+    perform app.usable_tax_rate(v_tax, 'taxRateId');
+  end if;
+  insert into app.products (org_id, name, description, price_amount, currency, tax_rate_id)
+  select auth.org_id(), pg_catalog.btrim(p ->> 'name'), p ->> 'description', (p #>> '{price,amount}')::bigint,
+         app.require_currency(coalesce(p #>> '{price,currency}', o.default_currency), 'price.currency'), v_tax
+    from app.organisations o where o.id = auth.org_id()
+  returning * into pr;
+  return app.product_json(pr);
+end
+$$;
+comment on function api.create_product(jsonb) is 'Adds a product with a price (minor units; the organisation''s currency by default) and a default tax rate.';
+grant execute on function api.create_product(jsonb) to favcrm_member;
+
+create function api.list_products(p jsonb) returns json
+language plpgsql stable set search_path = '' as $$
+declare
+  v_limit int := app.page_limit(p);
+  v_after uuid := app.decode_cursor(p ->> 'cursor');
+  v_archived boolean := coalesce((p ->> 'includeArchived')::boolean, false);
+begin
+  perform auth.require_scope('billing:read');
+  return (
+    select app.page_json(pg_catalog.json_agg(app.product_json(x.pr) order by x.n) filter (where x.n <= v_limit),
+                         (pg_catalog.array_agg(x.id) filter (where x.n = v_limit))[1],
+                         pg_catalog.count(*) > v_limit)
+      from (select pr.id, pr, pg_catalog.row_number() over (order by pr.id desc) n
+              from app.products pr
+             where pr.org_id = auth.org_id()
+               and (v_archived or pr.archived_at is null)
+               and pr.id < coalesce(v_after, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
+             order by pr.id desc
+             limit v_limit + 1) x);
+end
+$$;
+comment on function api.list_products(jsonb) is 'The organisation''s products, newest first (active ones unless includeArchived).';
+grant execute on function api.list_products(jsonb) to favcrm_member;
+
+-- ---------------------------------------------------------------------------------------
+-- Invoices
+-- ---------------------------------------------------------------------------------------
+create function app.invoice_for_update(p_id uuid) returns app.invoices
+language plpgsql set search_path = '' as $$
+declare
+  i app.invoices;
+begin
+  select * into i from app.invoices where org_id = auth.org_id() and id = p_id for update;
+  if not found then
+    perform app.not_found('invoice');
+  end if;
+  return i;
+end
+$$;
+comment on function app.invoice_for_update(uuid) is 'The invoice with this id, locked FOR UPDATE, or raises not_found.';
+grant execute on function app.invoice_for_update(uuid) to favcrm_member;
+
+create function app.require_draft(i app.invoices) returns void
+language plpgsql stable set search_path = '' as $$
+begin
+  if i.status <> 'draft' then
+    raise exception using errcode = '55000', hint = 'invoice_not_draft',
+      message = pg_catalog.format('Invoice %s is %s: only a draft can change. Correct a finalised invoice with a credit note.',
+                                  coalesce(i.number, i.id::text), i.status);
+  end if;
+end
+$$;
+comment on function app.require_draft(app.invoices) is 'Raises 409 invoice_not_draft unless the invoice is a draft.';
+grant execute on function app.require_draft(app.invoices) to favcrm_member;
+
+-- Sums the lines into the invoice's totals and tax per rate (drafts only: finalised totals are frozen).
+create function app.total_invoice(i app.invoices) returns app.invoices
+language plpgsql set search_path = '' as $$
+begin
+  update app.invoices v set
+    subtotal_amount = t.subtotal, discount_amount = t.discount, tax_amount = t.tax, total_amount = t.total,
+    taxes = t.taxes, updated_at = pg_catalog.now()
+    from (select coalesce(sum(l.quantity::bigint * l.unit_amount), 0)::bigint subtotal,
+                 coalesce(sum(l.discount_amount), 0)::bigint discount,
+                 coalesce(sum(l.tax_amount), 0)::bigint tax,
+                 coalesce(sum(l.total_amount), 0)::bigint total,
+                 (select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                           'taxRateId', r.tax_rate_id, 'name', r.tax_name, 'percentageBp', r.tax_bp,
+                           'inclusive', r.tax_inclusive, 'taxableAmount', r.taxable, 'amount', r.tax)
+                           order by r.tax_bp desc, r.tax_name, r.tax_rate_id), '[]')
+                    from (select l2.tax_rate_id, l2.tax_name, l2.tax_bp, l2.tax_inclusive,
+                                 sum(l2.total_amount - l2.tax_amount)::bigint taxable, sum(l2.tax_amount)::bigint tax
+                            from app.invoice_lines l2
+                           where l2.org_id = i.org_id and l2.invoice_id = i.id and l2.tax_rate_id is not null
+                           group by 1, 2, 3, 4) r) taxes
+            from app.invoice_lines l where l.org_id = i.org_id and l.invoice_id = i.id) t
+   where v.org_id = i.org_id and v.id = i.id
+  returning v.* into i;
+  return i;
+end
+$$;
+comment on function app.total_invoice(app.invoices) is 'Recomputes a draft invoice''s subtotal, discount, tax per rate and total from its lines.';
+grant execute on function app.total_invoice(app.invoices) to favcrm_member;
+
+-- Adds one line (its input as add_invoice_line takes it) to a draft invoice, priced by the rule.
+create function app.add_line(i app.invoices, p jsonb, p_field text) returns void
+language plpgsql set search_path = '' as $$
+declare
+  l app.invoice_lines;
+  s app.services;
+  pr app.products;
+  b app.bookings;
+  t app.tax_rates;
+  v_currency text;
+  v_tax uuid;
+  v_priced record;
+  v_tz text;
+begin
+  if (select pg_catalog.count(*) from app.invoice_lines x where x.org_id = i.org_id and x.invoice_id = i.id) >= 250 then
+    perform app.raise_invalid(p_field, 'too_many_lines', 'An invoice holds at most 250 lines.');
+  end if;
+  if (p ? 'discountPercentBp') and (p ? 'discountAmount') then
+    perform app.raise_invalid(p_field || 'discountAmount', 'one_discount',
+      'Give discountPercentBp or discountAmount, not both.');
+  end if;
+  l.org_id := i.org_id;
+  l.invoice_id := i.id;
+  l.staff_user_id := i.staff_user_id;
+  l.quantity := coalesce((p ->> 'quantity')::int, 1);
+  if p ->> 'bookingId' is not null then
+    select * into b from app.bookings where org_id = i.org_id and id = (p ->> 'bookingId')::uuid for update;
+    if not found then
+      perform app.referenced_not_found(p_field || 'bookingId', 'booking');
+    end if;
+    if b.customer_id <> i.customer_id then
+      perform app.raise_invalid(p_field || 'bookingId', 'booking_customer_mismatch',
+        'The booking is another customer''s: an invoice bills one customer.');
+    end if;
+    if b.invoice_id is not null and b.invoice_id <> i.id
+       and exists (select from app.invoices x where x.org_id = b.org_id and x.id = b.invoice_id and x.status <> 'void') then
+      raise exception using errcode = '23505', hint = 'booking_already_invoiced', column = p_field || 'bookingId',
+        message = 'The booking is already on another invoice; void that invoice first to bill it again.',
+        detail = pg_catalog.jsonb_build_object('invoiceId', b.invoice_id)::text;
+    end if;
+    select * into s from app.services where org_id = b.org_id and id = b.service_id;
+    select o.timezone into v_tz from app.organisations o where o.id = i.org_id;
+    l.kind := 'booking';
+    l.booking_id := b.id;
+    l.service_id := b.service_id;
+    l.staff_user_id := coalesce(i.staff_user_id, b.staff_user_id);
+    l.description := coalesce(pg_catalog.btrim(p ->> 'description'),
+                              s.name || ', ' || pg_catalog.to_char(b.starts_at at time zone v_tz, 'YYYY-MM-DD HH24:MI'));
+    l.unit_amount := coalesce((p ->> 'unitAmount')::bigint, b.price_amount);
+    v_currency := b.currency;
+    v_tax := s.tax_rate_id;
+    update app.bookings set invoice_id = i.id, updated_at = pg_catalog.now()
+     where org_id = b.org_id and id = b.id and invoice_id is distinct from i.id;
+  elsif p ->> 'serviceId' is not null then
+    select * into s from app.services where org_id = i.org_id and id = (p ->> 'serviceId')::uuid;
+    if not found then
+      perform app.referenced_not_found(p_field || 'serviceId', 'service');
+    end if;
+    l.kind := 'service';
+    l.service_id := s.id;
+    l.description := coalesce(pg_catalog.btrim(p ->> 'description'), s.name);
+    l.unit_amount := coalesce((p ->> 'unitAmount')::bigint, s.price_amount);
+    v_currency := s.currency;
+    v_tax := s.tax_rate_id;
+  elsif p ->> 'productId' is not null then
+    select * into pr from app.products where org_id = i.org_id and id = (p ->> 'productId')::uuid;
+    if not found then
+      perform app.referenced_not_found(p_field || 'productId', 'product');
+    end if;
+    l.kind := 'product';
+    l.product_id := pr.id;
+    l.description := coalesce(pg_catalog.btrim(p ->> 'description'), pr.name);
+    l.unit_amount := coalesce((p ->> 'unitAmount')::bigint, pr.price_amount);
+    v_currency := pr.currency;
+    v_tax := pr.tax_rate_id;
+  else
+    l.kind := 'custom';
+    l.description := pg_catalog.btrim(p ->> 'description');
+    l.unit_amount := (p ->> 'unitAmount')::bigint;
+    if l.description is null then
+      perform app.raise_invalid(p_field || 'description', 'required',
+        'A line names a serviceId, productId or bookingId, or has a description and a unitAmount.');
+    end if;
+    if l.unit_amount is null then
+      perform app.raise_invalid(p_field || 'unitAmount', 'required', 'A custom line needs a unitAmount.');
+    end if;
+  end if;
+  -- A price in another currency cannot be taken over as it is.
+  if v_currency is not null and v_currency <> i.currency and not (p ? 'unitAmount') then
+    perform app.raise_invalid(p_field || 'unitAmount', 'currency_mismatch',
+      pg_catalog.format('The price is in %s and the invoice in %s: give unitAmount in %s.', v_currency, i.currency, i.currency));
+  end if;
+  if p ? 'taxRateId' then
+    v_tax := (p ->> 'taxRateId')::uuid;
+  end if;
+  if v_tax is not null then
+    t := app.usable_tax_rate(v_tax, p_field || 'taxRateId');
+    l.tax_rate_id := t.id;
+    l.tax_name := t.name;
+    l.tax_bp := t.percentage_bp;
+    l.tax_inclusive := t.inclusive;
+  end if;
+  l.discount_bp := (p ->> 'discountPercentBp')::int;
+  begin
+    v_priced := app.price_line(l.quantity, l.unit_amount, l.discount_bp, (p ->> 'discountAmount')::bigint, l.tax_bp,
+                               l.tax_inclusive);
+  exception when invalid_parameter_value then
+    perform app.raise_invalid(p_field || 'discountAmount', 'discount_exceeds_line',
+      'The discount is more than the line''s quantity × unit amount.');
+  end;
+  l.discount_amount := v_priced.discount_amount;
+  l.amount := v_priced.amount;
+  l.tax_amount := v_priced.tax_amount;
+  l.total_amount := v_priced.total_amount;
+  l.id := app.uuid_v7();
+  l.position := (select coalesce(max(x.position), 0) + 1 from app.invoice_lines x
+                  where x.org_id = i.org_id and x.invoice_id = i.id);
+  l.created_at := pg_catalog.now();
+  insert into app.invoice_lines select l.*;
+  if i.staff_user_id is null and l.staff_user_id is not null then
+    update app.invoices set staff_user_id = l.staff_user_id where org_id = i.org_id and id = i.id;
+    update app.invoice_lines set staff_user_id = l.staff_user_id
+     where org_id = i.org_id and invoice_id = i.id and staff_user_id is null;
+  end if;
+end
+$$;
+comment on function app.add_line(app.invoices, jsonb, text) is 'Adds a priced line to a draft invoice: from a booking (which it links to the invoice), a service, a product, or a custom description and amount; tax from the line, else the service''s or product''s default rate.';
+grant execute on function app.add_line(app.invoices, jsonb, text) to favcrm_member;
+
+create function api.create_invoice(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  i app.invoices;
+  o app.organisations;
+  v_line jsonb;
+  v_n int := 0;
+begin
+  perform app.require_billing_role('manager', 'create invoices');
+  select * into o from app.organisations where id = auth.org_id();
+  if not exists (select from app.customers c where c.org_id = o.id and c.id = (p ->> 'customerId')::uuid
+                                               and c.deleted_at is null) then
+    perform app.referenced_not_found('customerId', 'live customer');
+  end if;
+  if (p ? 'dueDate') and (p ? 'paymentTermsDays') then
+    perform app.raise_invalid('dueDate', 'one_due_rule', 'Give dueDate or paymentTermsDays, not both.');
+  end if;
+  insert into app.invoices (org_id, customer_id, series, currency, memo, due_date, payment_terms_days, created_by)
+  values (o.id, (p ->> 'customerId')::uuid, coalesce(pg_catalog.upper(p ->> 'series'), o.invoice_prefix),
+          app.require_currency(coalesce(p ->> 'currency', o.default_currency), 'currency'), p ->> 'memo',
+          (p ->> 'dueDate')::date, (p ->> 'paymentTermsDays')::int, auth.user_id())
+  returning * into i;
+  for v_line in select * from pg_catalog.jsonb_array_elements(coalesce(p -> 'lines', '[]')) loop
+    perform app.add_line(i, v_line, pg_catalog.format('lines[%s].', v_n));
+    v_n := v_n + 1;
+  end loop;
+  select * into i from app.invoices where org_id = i.org_id and id = i.id;
+  i := app.total_invoice(i);
+  return app.invoice_json(i);
+end
+$$;
+comment on function api.create_invoice(jsonb) is 'Creates a draft invoice for a customer, with lines if given (each from a booking, service, product or a description and amount).';
+grant execute on function api.create_invoice(jsonb) to favcrm_member;
+
+create function api.get_invoice(p jsonb) returns jsonb
+language plpgsql stable set search_path = '' as $$
+declare
+  i app.invoices;
+begin
+  perform app.require_billing_read();
+  select * into i from app.invoices where org_id = auth.org_id() and id = (p ->> 'invoiceId')::uuid;
+  if not found then
+    perform app.not_found('invoice');
+  end if;
+  return app.invoice_json(i);
+end
+$$;
+comment on function api.get_invoice(jsonb) is 'Returns one invoice with its lines, totals, payments and credit notes.';
+grant execute on function api.get_invoice(jsonb) to favcrm_member;
+
+-- Ids first (planned for the filters given), then the page's JSON.
+create function api.list_invoices(p jsonb) returns json
+language plpgsql stable set search_path = '' as $$
+declare
+  v_limit int := app.page_limit(p);
+  v_after uuid := app.decode_cursor(p ->> 'cursor');
+  v_today date := app.billing_today();
+  v_tz text := (select o.timezone from app.organisations o where o.id = auth.org_id());
+  v_from date := (p ->> 'from')::date;
+  v_to date := (p ->> 'to')::date;
+begin
+  perform app.require_billing_read();
+  if v_from is not null and v_to is not null and v_to < v_from then
+    perform app.raise_invalid('to', 'range_end_before_start', 'to is before from.');
+  end if;
+  return (
+    select app.page_json(pg_catalog.json_agg(app.invoice_summary_json(x.i, v_today) order by x.n)
+                           filter (where x.n <= v_limit),
+                         (pg_catalog.array_agg(x.id) filter (where x.n = v_limit))[1],
+                         pg_catalog.count(*) > v_limit)
+      from (select i.id, i, pg_catalog.row_number() over (order by i.id desc) n
+              from app.invoices i
+             where i.org_id = auth.org_id()
+               and i.id < coalesce(v_after, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
+               and (p ->> 'status' is null or i.status = p ->> 'status')
+               and (p ->> 'customerId' is null or i.customer_id = (p ->> 'customerId')::uuid)
+               and (not coalesce((p ->> 'overdue')::boolean, false) or (i.status = 'open' and i.due_date < v_today))
+               and (p ->> 'dueBefore' is null or i.due_date < (p ->> 'dueBefore')::date)
+               and (v_from is null or (coalesce(i.finalized_at, i.created_at) at time zone v_tz)::date >= v_from)
+               and (v_to is null or (coalesce(i.finalized_at, i.created_at) at time zone v_tz)::date <= v_to)
+             order by i.id desc
+             limit v_limit + 1) x);
+end
+$$;
+comment on function api.list_invoices(jsonb) is 'Invoices, newest first, by status, customer, overdue, due before a date, or issued (finalised; drafts: created) within a range of dates in the organisation''s time zone.';
+grant execute on function api.list_invoices(jsonb) to favcrm_member;
+
+create function api.update_invoice(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  i app.invoices;
+  n app.invoices;
+begin
+  perform app.require_billing_role('manager', 'change invoices');
+  i := app.invoice_for_update((p ->> 'invoiceId')::uuid);
+  n := i;
+  if p ? 'memo' then n.memo := p ->> 'memo'; end if;
+  if p ? 'series' then n.series := pg_catalog.upper(p ->> 'series'); end if;
+  if p ? 'dueDate' then
+    n.due_date := (p ->> 'dueDate')::date;
+    if n.due_date is not null then n.payment_terms_days := null; end if;
+  end if;
+  if p ? 'paymentTermsDays' then
+    n.payment_terms_days := (p ->> 'paymentTermsDays')::int;
+    if n.payment_terms_days is not null then n.due_date := null; end if;
+  end if;
+  if (p ? 'dueDate') and (p ? 'paymentTermsDays') and p ->> 'dueDate' is not null and p ->> 'paymentTermsDays' is not null then
+    perform app.raise_invalid('dueDate', 'one_due_rule', 'Give dueDate or paymentTermsDays, not both.');
+  end if;
+  if p ? 'currency' then
+    n.currency := app.require_currency(p ->> 'currency', 'currency');
+    if n.currency <> i.currency
+       and exists (select from app.invoice_lines l where l.org_id = i.org_id and l.invoice_id = i.id) then
+      perform app.raise_invalid('currency', 'invoice_has_lines',
+        'The currency of an invoice with lines cannot change: remove the lines first.');
+    end if;
+  end if;
+  if n is not distinct from i then
+    return app.invoice_json(i);
+  end if;
+  perform app.require_draft(i);
+  update app.invoices set memo = n.memo, series = n.series, due_date = n.due_date,
+                          payment_terms_days = n.payment_terms_days, currency = n.currency, updated_at = pg_catalog.now()
+   where org_id = i.org_id and id = i.id
+  returning * into i;
+  return app.invoice_json(i);
+end
+$$;
+comment on function api.update_invoice(jsonb) is 'Changes a draft invoice''s memo, series, currency (while it has no lines), due date or payment terms. Asking for what it already has changes nothing, whatever its status.';
+grant execute on function api.update_invoice(jsonb) to favcrm_member;
+
+create function api.add_invoice_line(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  i app.invoices;
+begin
+  perform app.require_billing_role('manager', 'change invoices');
+  i := app.invoice_for_update((p ->> 'invoiceId')::uuid);
+  perform app.require_draft(i);
+  perform app.add_line(i, p - 'invoiceId', '');
+  select * into i from app.invoices where org_id = i.org_id and id = i.id;
+  return app.invoice_json(app.total_invoice(i));
+end
+$$;
+comment on function api.add_invoice_line(jsonb) is 'Adds a line to a draft invoice and returns the invoice with its new totals.';
+grant execute on function api.add_invoice_line(jsonb) to favcrm_member;
+
+create function api.remove_invoice_line(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  i app.invoices;
+  l app.invoice_lines;
+begin
+  perform app.require_billing_role('manager', 'change invoices');
+  i := app.invoice_for_update((p ->> 'invoiceId')::uuid);
+  select * into l from app.invoice_lines
+   where org_id = i.org_id and invoice_id = i.id and id = (p ->> 'lineId')::uuid;
+  if not found then
+    perform app.not_found('line on this invoice');
+  end if;
+  perform app.require_draft(i);
+  delete from app.invoice_lines where org_id = l.org_id and id = l.id;
+  if l.booking_id is not null then
+    update app.bookings set invoice_id = null, updated_at = pg_catalog.now()
+     where org_id = l.org_id and id = l.booking_id and invoice_id = i.id
+       and not exists (select from app.invoice_lines x
+                        where x.org_id = l.org_id and x.invoice_id = i.id and x.booking_id = l.booking_id);
+  end if;
+  return app.invoice_json(app.total_invoice(i));
+end
+$$;
+comment on function api.remove_invoice_line(jsonb) is 'Removes a line from a draft invoice (a booking line unlinks its booking) and returns the invoice with its new totals.';
+grant execute on function api.remove_invoice_line(jsonb) to favcrm_member;
+
+-- The next number of a series in a year. The counter row is locked by this update until the
+-- calling transaction ends: concurrent finalisations queue on it, and a rollback returns the
+-- number, so numbers have no gaps and no duplicates.
+create function app.next_document_number(p_kind text, p_series text, p_year int) returns int
+language sql volatile as $$
+  insert into app.document_counters as c (org_id, kind, series, year, last_number)
+  values (auth.org_id(), p_kind, p_series, p_year, 1)
+  on conflict (org_id, kind, series, year) do update set last_number = c.last_number + 1
+  returning c.last_number
+$$;
+comment on function app.next_document_number(text, text, int) is 'Hands out the next number of an organisation''s invoice or credit-note series for a year, holding the counter row locked until the transaction ends (gapless; never a sequence).';
+grant execute on function app.next_document_number(text, text, int) to favcrm_member;
+
+create function app.document_number(p_series text, p_year int, p_sequence int) returns text
+language sql immutable parallel safe as $$
+  select p_series || '-' || p_year || '-' || case when p_sequence < 10000 then pg_catalog.lpad(p_sequence::text, 4, '0')
+                                                  else p_sequence::text end
+$$;
+comment on function app.document_number(text, int, int) is 'INV-2027-0001: series, year and number, zero-padded to four digits.';
+grant execute on function app.document_number(text, int, int) to favcrm_member;
+
+create function api.finalize_invoice(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  i app.invoices;
+  v_local timestamp;
+  v_terms int;
+  v_seq int;
+begin
+  perform app.require_billing_role('manager', 'finalise invoices');
+  i := app.invoice_for_update((p ->> 'invoiceId')::uuid);
+  if i.finalized_at is not null then
+    return app.invoice_json(i);
+  end if;
+  if i.status <> 'draft' then
+    raise exception using errcode = '55000', hint = 'invoice_not_draft',
+      message = 'A draft that was voided cannot be finalised: create a new invoice.';
+  end if;
+  if not exists (select from app.invoice_lines l where l.org_id = i.org_id and l.invoice_id = i.id) then
+    raise exception using errcode = '55000', hint = 'invoice_empty',
+      message = 'An invoice needs at least one line to be finalised.';
+  end if;
+  select pg_catalog.now() at time zone o.timezone, o.payment_terms_days into v_local, v_terms
+    from app.organisations o where o.id = i.org_id;
+  v_seq := app.next_document_number('invoice', i.series, extract(year from v_local)::int);
+  update app.invoices set
+    status = case when total_amount = 0 then 'paid' else 'open' end,
+    year = extract(year from v_local)::int, sequence = v_seq,
+    number = app.document_number(series, extract(year from v_local)::int, v_seq),
+    due_date = coalesce(due_date, v_local::date + coalesce(payment_terms_days, v_terms)),
+    finalized_at = pg_catalog.now(),
+    paid_at = case when total_amount = 0 then pg_catalog.now() end,
+    updated_at = pg_catalog.now()
+   where org_id = i.org_id and id = i.id
+  returning * into i;
+  return app.invoice_json(i);
+end
+$$;
+comment on function api.finalize_invoice(jsonb) is 'Finalises a draft: gives it the next number of its series for the year (gapless), fixes its due date and freezes it (open; paid at once if its total is zero). Finalising a finalised invoice changes nothing.';
+grant execute on function api.finalize_invoice(jsonb) to favcrm_member;
+
+create function api.void_invoice(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  i app.invoices;
+begin
+  perform app.require_billing_role('admin', 'void invoices');
+  perform auth.require_confirmation('void_invoice');
+  i := app.invoice_for_update((p ->> 'invoiceId')::uuid);
+  if i.status = 'void' then
+    return app.invoice_json(i);
+  end if;
+  if i.status = 'paid' or i.amount_paid > 0 then
+    raise exception using errcode = '55000', hint = 'invoice_has_payments',
+      message = 'An invoice with money paid against it cannot be voided: refund the payments or issue a credit note.';
+  end if;
+  update app.invoices set status = 'void', voided_at = pg_catalog.now(), updated_at = pg_catalog.now()
+   where org_id = i.org_id and id = i.id
+  returning * into i;
+  -- Its bookings may be billed again.
+  update app.bookings set invoice_id = null, updated_at = pg_catalog.now()
+   where org_id = i.org_id and invoice_id = i.id;
+  return app.invoice_json(i);
+end
+$$;
+comment on function api.void_invoice(jsonb) is 'Voids a draft, open or uncollectible invoice with nothing paid: it keeps its number (no gap) but is owed no more, and its bookings may be billed again. Voiding twice changes nothing.';
+grant execute on function api.void_invoice(jsonb) to favcrm_member;
+
+create function api.mark_uncollectible(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  i app.invoices;
+begin
+  perform app.require_billing_role('manager', 'write invoices off');
+  i := app.invoice_for_update((p ->> 'invoiceId')::uuid);
+  if i.status = 'uncollectible' then
+    return app.invoice_json(i);
+  end if;
+  if i.status <> 'open' then
+    raise exception using errcode = '55000', hint = 'invalid_invoice_state',
+      message = pg_catalog.format('A %s invoice cannot be marked uncollectible (only an open one).', i.status);
+  end if;
+  update app.invoices set status = 'uncollectible', uncollectible_at = pg_catalog.now(), updated_at = pg_catalog.now()
+   where org_id = i.org_id and id = i.id
+  returning * into i;
+  return app.invoice_json(i);
+end
+$$;
+comment on function api.mark_uncollectible(jsonb) is 'Writes an open invoice off as uncollectible (a payment recorded later still settles it). Marking twice changes nothing.';
+grant execute on function api.mark_uncollectible(jsonb) to favcrm_member;
+
+-- After money moved: paid once nothing is owed, open again when a refund reopens what is owed.
+create function app.settle_invoice(p_id uuid, p_paid bigint, p_credited bigint, p_to_balance bigint) returns app.invoices
+language plpgsql set search_path = '' as $$
+declare
+  i app.invoices;
+begin
+  update app.invoices v set
+    amount_paid = v.amount_paid + p_paid,
+    amount_credited = v.amount_credited + p_credited,
+    amount_credited_to_balance = v.amount_credited_to_balance + p_to_balance,
+    updated_at = pg_catalog.now()
+   where v.org_id = auth.org_id() and v.id = p_id
+  returning v.* into i;
+  if i.status in ('open', 'uncollectible')
+     and i.total_amount - i.amount_credited - i.amount_paid + i.amount_credited_to_balance = 0 then
+    update app.invoices set status = 'paid', paid_at = pg_catalog.now()
+     where org_id = i.org_id and id = i.id returning * into i;
+  elsif i.status = 'paid' and i.total_amount - i.amount_credited - i.amount_paid + i.amount_credited_to_balance > 0 then
+    update app.invoices set status = 'open', paid_at = null
+     where org_id = i.org_id and id = i.id returning * into i;
+  end if;
+  return i;
+end
+$$;
+comment on function app.settle_invoice(uuid, bigint, bigint, bigint) is 'Adds money moved to a locked invoice''s running sums and sets its status: paid when nothing is owed, open again when a refund reopens the amount due.';
+grant execute on function app.settle_invoice(uuid, bigint, bigint, bigint) to favcrm_member;
+
+-- ---------------------------------------------------------------------------------------
+-- Payments and refunds
+-- ---------------------------------------------------------------------------------------
+create function api.record_payment(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  i app.invoices;
+  pm app.payments;
+  v_amount bigint := (p ->> 'amount')::bigint;
+  v_due bigint;
+begin
+  perform app.require_billing_role('manager', 'record payments');
+  i := app.invoice_for_update((p ->> 'invoiceId')::uuid);
+  if i.status not in ('open', 'uncollectible') then
+    raise exception using errcode = '55000', hint = 'invalid_invoice_state',
+      message = pg_catalog.format('A %s invoice takes no payment (only an open or uncollectible one%s).', i.status,
+                                  case when i.status = 'draft' then ': finalise it first' else '' end);
+  end if;
+  if p ->> 'currency' is not null and pg_catalog.upper(p ->> 'currency') <> i.currency then
+    perform app.raise_invalid('currency', 'currency_mismatch',
+      pg_catalog.format('The invoice is in %s.', i.currency));
+  end if;
+  v_due := app.invoice_amount_due(i);
+  if v_amount > v_due then
+    raise exception using errcode = '22023', hint = 'overpayment', column = 'amount',
+      message = pg_catalog.format('The payment (%s) is more than the amount due (%s %s).', v_amount, v_due, i.currency),
+      detail = pg_catalog.jsonb_build_object('amountDue', app.money(v_due, i.currency))::text;
+  end if;
+  insert into app.payments (org_id, invoice_id, customer_id, method, amount, currency, received_on, reference,
+                            staff_user_id, created_by)
+  values (i.org_id, i.id, i.customer_id, p ->> 'method', v_amount, i.currency,
+          coalesce((p ->> 'receivedOn')::date, app.billing_today()), p ->> 'reference', i.staff_user_id, auth.user_id())
+  returning * into pm;
+  perform app.settle_invoice(i.id, v_amount, 0, 0);
+  return app.payment_json(pm);
+end
+$$;
+comment on function api.record_payment(jsonb) is 'Records money received for an open (or uncollectible) invoice: partial payments add up; more than the amount due is refused. The invoice is paid when nothing is owed.';
+grant execute on function api.record_payment(jsonb) to favcrm_member;
+
+create function api.get_payment(p jsonb) returns jsonb
+language plpgsql stable set search_path = '' as $$
+declare
+  pm app.payments;
+begin
+  perform app.require_billing_read();
+  select * into pm from app.payments where org_id = auth.org_id() and id = (p ->> 'paymentId')::uuid;
+  if not found then
+    perform app.not_found('payment');
+  end if;
+  return app.payment_json(pm);
+end
+$$;
+comment on function api.get_payment(jsonb) is 'Returns one payment with its refunds.';
+grant execute on function api.get_payment(jsonb) to favcrm_member;
+
+create function api.list_payments(p jsonb) returns json
+language plpgsql stable set search_path = '' as $$
+declare
+  v_limit int := app.page_limit(p);
+  v_after uuid := app.decode_cursor(p ->> 'cursor');
+begin
+  perform app.require_billing_read();
+  return (
+    select app.page_json(pg_catalog.json_agg(app.payment_json(x.pm) order by x.n) filter (where x.n <= v_limit),
+                         (pg_catalog.array_agg(x.id) filter (where x.n = v_limit))[1],
+                         pg_catalog.count(*) > v_limit)
+      from (select pm.id, pm, pg_catalog.row_number() over (order by pm.id desc) n
+              from app.payments pm
+             where pm.org_id = auth.org_id()
+               and pm.id < coalesce(v_after, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
+               and (p ->> 'invoiceId' is null or pm.invoice_id = (p ->> 'invoiceId')::uuid)
+               and (p ->> 'customerId' is null or pm.customer_id = (p ->> 'customerId')::uuid)
+               and (p ->> 'method' is null or pm.method = p ->> 'method')
+             order by pm.id desc
+             limit v_limit + 1) x);
+end
+$$;
+comment on function api.list_payments(jsonb) is 'Payments, newest first, by invoice, customer or method.';
+grant execute on function api.list_payments(jsonb) to favcrm_member;
+
+-- Gives back up to p_amount from a payment (what it still holds), recording the refund.
+create function app.refund_from(pm app.payments, p_amount bigint, p_reason text, p_credit_note uuid) returns void
+language plpgsql set search_path = '' as $$
+begin
+  insert into app.refunds (org_id, payment_id, invoice_id, credit_note_id, amount, currency, reason, staff_user_id,
+                           created_by)
+  values (pm.org_id, pm.id, pm.invoice_id, p_credit_note, p_amount, pm.currency, p_reason, pm.staff_user_id,
+          auth.user_id());
+  update app.payments set amount_refunded = amount_refunded + p_amount where org_id = pm.org_id and id = pm.id;
+end
+$$;
+comment on function app.refund_from(app.payments, bigint, text, uuid) is 'Records a refund from a payment and adds it to the payment''s refunded sum (the caller holds the invoice locked and checked the amount).';
+grant execute on function app.refund_from(app.payments, bigint, text, uuid) to favcrm_member;
+
+create function api.refund_payment(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  pm app.payments;
+  i app.invoices;
+  v_amount bigint;
+begin
+  perform app.require_billing_role('admin', 'refund payments');
+  perform auth.require_confirmation('refund_payment');
+  select * into pm from app.payments where org_id = auth.org_id() and id = (p ->> 'paymentId')::uuid;
+  if not found then
+    perform app.not_found('payment');
+  end if;
+  i := app.invoice_for_update(pm.invoice_id);
+  select * into pm from app.payments where org_id = pm.org_id and id = pm.id;
+  v_amount := coalesce((p ->> 'amount')::bigint, pm.amount - pm.amount_refunded);
+  if v_amount = 0 then
+    raise exception using errcode = '55000', hint = 'payment_fully_refunded',
+      message = 'The payment has been refunded in full already.';
+  end if;
+  if v_amount > pm.amount - pm.amount_refunded then
+    raise exception using errcode = '22023', hint = 'refund_exceeds_payment', column = 'amount',
+      message = pg_catalog.format('At most %s %s of this payment can still be refunded.', pm.amount - pm.amount_refunded,
+                                  pm.currency),
+      detail = pg_catalog.jsonb_build_object('refundable', app.money(pm.amount - pm.amount_refunded, pm.currency))::text;
+  end if;
+  perform app.refund_from(pm, v_amount, p ->> 'reason', null);
+  perform app.settle_invoice(i.id, -v_amount, 0, 0);
+  select * into pm from app.payments where org_id = pm.org_id and id = pm.id;
+  return app.payment_json(pm);
+end
+$$;
+comment on function api.refund_payment(jsonb) is 'Gives back all or part of a payment (never more than it still holds). The invoice owes the refunded amount again (paid → open); to give money back because the bill was wrong, issue a credit note with refundExcess instead.';
+grant execute on function api.refund_payment(jsonb) to favcrm_member;
+
+create function api.preview_refund(p jsonb) returns jsonb
+language plpgsql stable set search_path = '' as $$
+declare
+  pm app.payments;
+  i app.invoices;
+  v_amount bigint;
+begin
+  perform app.require_billing_read();
+  select * into pm from app.payments where org_id = auth.org_id() and id = (p ->> 'paymentId')::uuid;
+  if not found then
+    perform app.not_found('payment');
+  end if;
+  select * into i from app.invoices where org_id = pm.org_id and id = pm.invoice_id;
+  v_amount := coalesce((p ->> 'amount')::bigint, pm.amount - pm.amount_refunded);
+  return pg_catalog.jsonb_build_object(
+    'target', app.payment_json(pm),
+    'effect', pg_catalog.jsonb_build_object(
+      'refund', app.money(v_amount, pm.currency),
+      'invoiceNumber', i.number,
+      'invoiceAmountDueAfter', app.money(app.invoice_amount_due(i) + v_amount, i.currency),
+      'invoiceStatusAfter', case when i.status = 'paid' and v_amount > 0 then 'open' else i.status end));
+end
+$$;
+comment on function api.preview_refund(jsonb) is 'Not an operation of the catalog: the preview a confirmation shows for refund_payment: the payment, the amount to refund and what the invoice will owe after.';
+grant execute on function api.preview_refund(jsonb) to favcrm_member;
+
+-- ---------------------------------------------------------------------------------------
+-- Credit notes
+-- ---------------------------------------------------------------------------------------
+-- What a credit note would do, without doing it: the lines with their amounts and tax, and the
+-- split of the total between the amount due, refunds and the credit balance.
+create function app.plan_credit_note(i app.invoices, p jsonb) returns jsonb
+language plpgsql stable set search_path = '' as $$
+declare
+  v_item jsonb;
+  l app.invoice_lines;
+  v_lines jsonb := '[]';
+  v_amount bigint := 0;
+  v_tax bigint := 0;
+  v_line_amount bigint;
+  v_line_tax bigint;
+  v_credited bigint;
+  v_n int := 0;
+  v_due bigint := app.invoice_amount_due(i);
+  v_applied bigint;
+  v_excess bigint;
+begin
+  if i.status not in ('open', 'paid') then
+    raise exception using errcode = '55000', hint = 'invalid_invoice_state',
+      message = pg_catalog.format('A %s invoice cannot be credited (only an open or paid one).', i.status);
+  end if;
+  if (p ? 'lines') = (p ? 'amount') then
+    perform app.raise_invalid('amount', 'amount_or_lines', 'Give either amount or lines.');
+  end if;
+  if p ? 'lines' then
+    for v_item in select * from pg_catalog.jsonb_array_elements(p -> 'lines') loop
+      select * into l from app.invoice_lines
+       where org_id = i.org_id and invoice_id = i.id and id = (v_item ->> 'invoiceLineId')::uuid;
+      if not found then
+        perform app.referenced_not_found(pg_catalog.format('lines[%s].invoiceLineId', v_n), 'line on this invoice');
+      end if;
+      if (v_item ? 'amount') = (v_item ? 'quantity') then
+        perform app.raise_invalid(pg_catalog.format('lines[%s].amount', v_n), 'amount_or_quantity',
+          'Give either amount or quantity for each line.');
+      end if;
+      if v_item ? 'quantity' then
+        if (v_item ->> 'quantity')::int > l.quantity then
+          perform app.raise_invalid(pg_catalog.format('lines[%s].quantity', v_n), 'credit_exceeds_line',
+            pg_catalog.format('The line has a quantity of %s.', l.quantity));
+        end if;
+        v_line_amount := app.div_round(l.total_amount::numeric * (v_item ->> 'quantity')::int, l.quantity);
+      else
+        v_line_amount := (v_item ->> 'amount')::bigint;
+      end if;
+      select coalesce(sum(c.amount), 0) + coalesce((select sum((x ->> 'amount')::bigint) from pg_catalog.jsonb_array_elements(v_lines) x
+                                                     where x ->> 'invoiceLineId' = l.id::text), 0)
+        into v_credited
+        from app.credit_note_lines c where c.org_id = l.org_id and c.invoice_line_id = l.id;
+      if v_line_amount > l.total_amount - v_credited then
+        perform app.raise_invalid(pg_catalog.format('lines[%s].amount', v_n), 'credit_exceeds_line',
+          pg_catalog.format('At most %s %s of this line can still be credited.', l.total_amount - v_credited, i.currency));
+      end if;
+      if v_line_amount <= 0 then
+        perform app.raise_invalid(pg_catalog.format('lines[%s].amount', v_n), 'out_of_range', 'A credit must be more than zero.');
+      end if;
+      v_line_tax := case when l.total_amount = 0 then 0
+                         else app.div_round(v_line_amount::numeric * l.tax_amount, l.total_amount) end;
+      v_lines := v_lines || pg_catalog.jsonb_build_object('invoiceLineId', l.id, 'description', l.description,
+                                                          'amount', v_line_amount, 'tax', v_line_tax);
+      v_amount := v_amount + v_line_amount;
+      v_tax := v_tax + v_line_tax;
+      v_n := v_n + 1;
+    end loop;
+  else
+    v_amount := (p ->> 'amount')::bigint;
+    v_tax := case when i.total_amount = 0 then 0 else app.div_round(v_amount::numeric * i.tax_amount, i.total_amount) end;
+  end if;
+  if v_amount <= 0 then
+    perform app.raise_invalid('amount', 'out_of_range', 'A credit note must credit more than zero.');
+  end if;
+  if v_amount > i.total_amount - i.amount_credited then
+    raise exception using errcode = '22023', hint = 'credit_exceeds_invoice', column = 'amount',
+      message = pg_catalog.format('At most %s %s of this invoice can still be credited.', i.total_amount - i.amount_credited,
+                                  i.currency),
+      detail = pg_catalog.jsonb_build_object('creditable', app.money(i.total_amount - i.amount_credited, i.currency))::text;
+  end if;
+  v_applied := least(v_amount, v_due);
+  v_excess := v_amount - v_applied;
+  return pg_catalog.jsonb_build_object(
+    'lines', v_lines, 'amount', v_amount, 'tax', v_tax, 'applied', v_applied,
+    'refund', case when coalesce((p ->> 'refundExcess')::boolean, false) then v_excess else 0 end,
+    'balance', case when coalesce((p ->> 'refundExcess')::boolean, false) then 0 else v_excess end);
+end
+$$;
+comment on function app.plan_credit_note(app.invoices, jsonb) is 'Works out a credit note for an invoice without writing it: its lines (amount and tax), total and tax, and the split between the amount due, refunds and the customer''s credit balance; raises the refusals (state, bounds).';
+grant execute on function app.plan_credit_note(app.invoices, jsonb) to favcrm_member;
+
+create function api.create_credit_note(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  i app.invoices;
+  cn app.credit_notes;
+  pm app.payments;
+  v_plan jsonb;
+  v_local timestamp;
+  v_prefix text;
+  v_seq int;
+  v_left bigint;
+  v_take bigint;
+begin
+  perform app.require_billing_role('admin', 'issue credit notes');
+  perform auth.require_confirmation('create_credit_note');
+  i := app.invoice_for_update((p ->> 'invoiceId')::uuid);
+  v_plan := app.plan_credit_note(i, p);
+  select pg_catalog.now() at time zone o.timezone, o.credit_note_prefix into v_local, v_prefix
+    from app.organisations o where o.id = i.org_id;
+  v_seq := app.next_document_number('credit_note', v_prefix, extract(year from v_local)::int);
+  insert into app.credit_notes (org_id, invoice_id, customer_id, series, year, sequence, number, currency, reason, memo,
+                                amount, tax_amount, applied_amount, refund_amount, balance_amount, staff_user_id,
+                                created_by)
+  values (i.org_id, i.id, i.customer_id, v_prefix, extract(year from v_local)::int, v_seq,
+          app.document_number(v_prefix, extract(year from v_local)::int, v_seq), i.currency, p ->> 'reason', p ->> 'memo',
+          (v_plan ->> 'amount')::bigint, (v_plan ->> 'tax')::bigint, (v_plan ->> 'applied')::bigint,
+          (v_plan ->> 'refund')::bigint, (v_plan ->> 'balance')::bigint, i.staff_user_id, auth.user_id())
+  returning * into cn;
+  insert into app.credit_note_lines (org_id, credit_note_id, position, invoice_line_id, description, amount, tax_amount)
+  select cn.org_id, cn.id, x.n, (x.line ->> 'invoiceLineId')::uuid, x.line ->> 'description',
+         (x.line ->> 'amount')::bigint, (x.line ->> 'tax')::bigint
+    from pg_catalog.jsonb_array_elements(v_plan -> 'lines') with ordinality x (line, n);
+  -- The refund comes out of the invoice's payments, newest first.
+  v_left := cn.refund_amount;
+  for pm in select * from app.payments where org_id = i.org_id and invoice_id = i.id and amount_refunded < amount
+             order by id desc loop
+    exit when v_left = 0;
+    v_take := least(v_left, pm.amount - pm.amount_refunded);
+    perform app.refund_from(pm, v_take, coalesce(p ->> 'reason', 'credit note'), cn.id);
+    v_left := v_left - v_take;
+  end loop;
+  if cn.balance_amount > 0 then
+    insert into app.customer_balance_entries (org_id, customer_id, currency, amount, source_kind, source_id)
+    values (cn.org_id, cn.customer_id, cn.currency, cn.balance_amount, 'credit_note', cn.id);
+  end if;
+  perform app.settle_invoice(i.id, -cn.refund_amount, cn.amount, cn.balance_amount);
+  return app.credit_note_json(cn);
+end
+$$;
+comment on function api.create_credit_note(jsonb) is 'Credits an open or paid invoice, by lines or by an amount (never more than the invoice): what is still owed goes down first; any excess is refunded from its payments (refundExcess) or goes to the customer''s credit balance. Numbered in the credit-note series.';
+grant execute on function api.create_credit_note(jsonb) to favcrm_member;
+
+create function api.preview_credit_note(p jsonb) returns jsonb
+language plpgsql stable set search_path = '' as $$
+declare
+  i app.invoices;
+  v_plan jsonb;
+begin
+  perform app.require_billing_read();
+  select * into i from app.invoices where org_id = auth.org_id() and id = (p ->> 'invoiceId')::uuid;
+  if not found then
+    perform app.not_found('invoice');
+  end if;
+  v_plan := app.plan_credit_note(i, p);
+  return pg_catalog.jsonb_build_object(
+    'target', app.invoice_summary_json(i, app.billing_today()),
+    'effect', pg_catalog.jsonb_build_object(
+      'credit', app.money((v_plan ->> 'amount')::bigint, i.currency),
+      'tax', app.money((v_plan ->> 'tax')::bigint, i.currency),
+      'appliedToAmountDue', app.money((v_plan ->> 'applied')::bigint, i.currency),
+      'refunded', app.money((v_plan ->> 'refund')::bigint, i.currency),
+      'creditedToBalance', app.money((v_plan ->> 'balance')::bigint, i.currency),
+      'invoiceAmountDueAfter', app.money(app.invoice_amount_due(i) - (v_plan ->> 'applied')::bigint, i.currency)));
+end
+$$;
+comment on function api.preview_credit_note(jsonb) is 'Not an operation of the catalog: the preview a confirmation shows for create_credit_note: the invoice and where the credit will go.';
+grant execute on function api.preview_credit_note(jsonb) to favcrm_member;
