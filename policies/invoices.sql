@@ -18,3 +18,18 @@ create policy "managers and above change invoices" on app.invoices
   for update to favcrm_member
   using (org_id = (select auth.org_id()) and (select auth.role()) in ('owner', 'admin', 'manager'))
   with check (org_id = (select auth.org_id()));
+
+-- Stripe's events (auth.record_stripe_event, as the owner role) record payments and refunds for
+-- the claimed organisation.
+create policy "stripe webhooks read the claimed organisation's invoices" on app.invoices
+  for select to favcrm_owner
+  using (org_id = (select auth.org_id()));
+
+create policy "stripe webhooks add to the claimed organisation's invoices" on app.invoices
+  for insert to favcrm_owner
+  with check (org_id = (select auth.org_id()));
+
+create policy "stripe webhooks change the claimed organisation's invoices" on app.invoices
+  for update to favcrm_owner
+  using (org_id = (select auth.org_id()))
+  with check (org_id = (select auth.org_id()));

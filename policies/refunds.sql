@@ -13,3 +13,23 @@ create policy "members read refunds of their own bookings if allowed (managers: 
 create policy "managers and above add refunds" on app.refunds
   for insert to favcrm_member
   with check (org_id = (select auth.org_id()) and (select auth.role()) in ('owner', 'admin', 'manager'));
+
+-- Stripe's events (auth.record_stripe_event, as the owner role) record payments and refunds for
+-- the claimed organisation.
+create policy "stripe webhooks read the claimed organisation's refunds" on app.refunds
+  for select to favcrm_owner
+  using (org_id = (select auth.org_id()));
+
+create policy "stripe webhooks add to the claimed organisation's refunds" on app.refunds
+  for insert to favcrm_owner
+  with check (org_id = (select auth.org_id()));
+
+create policy "stripe webhooks change the claimed organisation's refunds" on app.refunds
+  for update to favcrm_owner
+  using (org_id = (select auth.org_id()))
+  with check (org_id = (select auth.org_id()));
+
+create policy "managers and above record what stripe answered for refunds" on app.refunds
+  for update to favcrm_member
+  using (org_id = (select auth.org_id()) and (select auth.role()) in ('owner', 'admin', 'manager'))
+  with check (org_id = (select auth.org_id()));

@@ -268,9 +268,12 @@ create table app.refunds (
   currency text not null check (currency ~ '^[A-Z]{3}$'),
   reason text check (pg_catalog.char_length(reason) <= 500),
   provider_refund_id text,
+  status text not null default 'succeeded' check (status in ('pending', 'succeeded', 'failed')),
+  failure_reason text,
   staff_user_id uuid,
   created_by uuid,
   created_at timestamptz not null default pg_catalog.now(),
+  updated_at timestamptz not null default pg_catalog.now(),
   primary key (org_id, id),
   foreign key (org_id, payment_id) references app.payments (org_id, id),
   foreign key (org_id, invoice_id) references app.invoices (org_id, id),
@@ -281,7 +284,7 @@ create index refunds_org_id_invoice_id_idx on app.refunds (org_id, invoice_id);
 create index refunds_org_id_credit_note_id_idx on app.refunds (org_id, credit_note_id);
 create index refunds_org_id_staff_user_id_idx on app.refunds (org_id, staff_user_id);
 create unique index refunds_org_id_provider_refund_id_key on app.refunds (org_id, provider_refund_id);
-comment on table app.refunds is 'Money given back from a payment, never more than it brought in. Append-only.';
+comment on table app.refunds is 'Money given back from a payment, never more than it brought in. A refund through Stripe is pending until Stripe answers (it counts against the payment meanwhile, so two refunds cannot both take the same money); a failed one gives its amount back.';
 
 create table app.customer_balance_entries (
   org_id uuid not null references app.organisations (id),
@@ -289,7 +292,7 @@ create table app.customer_balance_entries (
   customer_id uuid not null,
   currency text not null check (currency ~ '^[A-Z]{3}$'),
   amount bigint not null check (amount <> 0),
-  source_kind text not null check (source_kind in ('credit_note')),
+  source_kind text not null check (source_kind in ('credit_note', 'overpayment', 'failed_refund')),
   source_id uuid not null,
   created_at timestamptz not null default pg_catalog.now(),
   primary key (org_id, id),
@@ -298,6 +301,71 @@ create table app.customer_balance_entries (
 );
 create index customer_balance_entries_org_id_customer_id_idx on app.customer_balance_entries (org_id, customer_id, id);
 comment on table app.customer_balance_entries is 'The customer''s credit balance as an append-only ledger: positive entries are credit the business owes the customer. One entry per source (unique), so replaying a source changes nothing.';
+
+-- ---------------------------------------------------------------------------------------
+-- Stripe: the organisation's own account, payment links (Checkout Sessions) and the events
+-- Stripe sends, each recorded once.
+-- ---------------------------------------------------------------------------------------
+create table app.payment_providers (
+  org_id uuid not null references app.organisations (id),
+  id uuid not null default app.uuid_v7(),
+  provider text not null check (provider in ('stripe')),
+  secret_key_ciphertext bytea not null,
+  secret_key_digest bytea not null check (pg_catalog.length(secret_key_digest) = 32),
+  key_hint text not null,
+  livemode boolean not null,
+  webhook_secret_ciphertext bytea not null,
+  webhook_secret_digest bytea not null check (pg_catalog.length(webhook_secret_digest) = 32),
+  connected_by uuid,
+  connected_at timestamptz not null default pg_catalog.now(),
+  primary key (org_id, id),
+  unique (org_id, provider)
+);
+comment on table app.payment_providers is 'The organisation''s own Stripe account: its secret key and webhook signing secret, encrypted by the server with the operator''s key (XChaCha20-Poly1305, bound to the organisation), never returned. The SHA-256 of the webhook secret lets the database check that an event was verified with the right one.';
+comment on column app.payment_providers.key_hint is 'The key''s kind and last four characters (sk_test_…4242), for people to recognise it.';
+
+create table app.payment_links (
+  org_id uuid not null references app.organisations (id),
+  id uuid not null default app.uuid_v7(),
+  invoice_id uuid not null,
+  provider text not null default 'stripe' check (provider in ('stripe')),
+  status text not null default 'creating' check (status in ('creating', 'open', 'paid', 'failed')),
+  amount bigint not null check (amount > 0),
+  currency text not null check (currency ~ '^[A-Z]{3}$'),
+  provider_session_id text,
+  url text,
+  expires_at timestamptz,
+  failure_reason text,
+  created_by uuid,
+  created_at timestamptz not null default pg_catalog.now(),
+  updated_at timestamptz not null default pg_catalog.now(),
+  primary key (org_id, id),
+  foreign key (org_id, invoice_id) references app.invoices (org_id, id)
+);
+create index payment_links_org_id_invoice_id_idx on app.payment_links (org_id, invoice_id);
+create unique index payment_links_org_id_provider_session_id_key on app.payment_links (org_id, provider_session_id);
+comment on table app.payment_links is 'Stripe Checkout Sessions made for an open invoice''s amount due: creating until Stripe answered, then open with its URL, paid when Stripe reports the payment.';
+
+create table app.provider_events (
+  org_id uuid not null references app.organisations (id),
+  provider text not null check (provider in ('stripe')),
+  event_id text not null check (pg_catalog.char_length(event_id) between 1 and 255),
+  type text not null,
+  received_at timestamptz not null default pg_catalog.now(),
+  primary key (org_id, provider, event_id)
+);
+comment on table app.provider_events is 'Every provider event (webhook) acted on, once: a redelivery of the same event id changes nothing.';
+
+create trigger audit_change after insert or update or delete on app.payment_providers
+  for each row execute function audit.record_change('org_id', 'secret_key_ciphertext', 'secret_key_digest',
+                                                     'webhook_secret_ciphertext', 'webhook_secret_digest');
+create trigger audit_change after insert or update or delete on app.payment_links
+  for each row execute function audit.record_change('org_id');
+
+grant select, insert, update, delete on app.payment_providers to favcrm_member;
+grant select, insert, update on app.payment_links to favcrm_member;
+grant select on app.provider_events to favcrm_member;
+grant update (status, provider_refund_id, failure_reason, updated_at) on app.refunds to favcrm_member;
 
 -- ---------------------------------------------------------------------------------------
 -- Audit, grants. No DELETE grant on any of them but lines (of drafts): money rows are never erased.

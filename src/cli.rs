@@ -76,6 +76,20 @@ pub struct GlobalOpts {
     #[arg(long, env = "FAVCRM_SMTP_URL", global = true, hide_env_values = true)]
     pub smtp_url: Option<String>,
 
+    /// Where Stripe's API is (a local fake in tests).
+    #[arg(long, env = "FAVCRM_STRIPE_API_BASE", default_value = "https://api.stripe.com", global = true)]
+    pub stripe_api_base: String,
+
+    /// The address people reach this server at (Stripe sends payers back to it). Default: the
+    /// address it listens on.
+    #[arg(long, env = "FAVCRM_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+
+    /// The key provider secrets (Stripe keys) are encrypted under: base64 of 32 random bytes.
+    /// Default: `<data dir>/secrets.key`, generated on first start (keep it with the database).
+    #[arg(long, env = "FAVCRM_SECRETS_KEY", global = true, hide_env_values = true)]
+    pub secrets_key: Option<String>,
+
     /// The sender of outgoing mail.
     #[arg(long, env = "FAVCRM_MAIL_FROM", default_value = "favcrm <no-reply@localhost>", global = true)]
     pub mail_from: String,
@@ -453,6 +467,11 @@ async fn serve(db: &Arc<Database>, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             data_dir: g.data_dir.clone(),
         },
         trusted_proxies: g.trusted_proxies.clone(),
+        payments: crate::effects::stripe::PaymentSettings {
+            stripe_api_base: g.stripe_api_base.clone(),
+            public_url: g.public_url.clone(),
+            secrets_key: g.secrets_key.clone(),
+        },
     };
     let app = Application::build(db.clone(), &g.bind, settings)?;
     tracing::info!(address = %g.bind, "favcrm listening");

@@ -261,7 +261,9 @@ begin
     'reference', pm.reference,
     'refunds', (select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
                       'id', r.id, 'amount', app.money(r.amount, r.currency), 'reason', r.reason,
-                      'creditNoteId', r.credit_note_id, 'createdAt', app.ts(r.created_at)) order by r.id), '[]')
+                      'status', r.status, 'failureReason', r.failure_reason, 'providerRefundId', r.provider_refund_id,
+                      'creditNoteId', r.credit_note_id, 'createdAt', app.ts(r.created_at))
+                      order by r.created_at, r.id), '[]')
                   from app.refunds r where r.org_id = pm.org_id and r.payment_id = pm.id),
     'createdAt', app.ts(pm.created_at));
 end
@@ -1012,18 +1014,24 @@ $$;
 comment on function api.list_payments(jsonb) is 'Payments, newest first, by invoice, customer or method.';
 grant execute on function api.list_payments(jsonb) to favcrm_member;
 
--- Gives back up to p_amount from a payment (what it still holds), recording the refund.
-create function app.refund_from(pm app.payments, p_amount bigint, p_reason text, p_credit_note uuid) returns void
+-- Gives back p_amount from a payment (the caller holds the invoice locked and checked the amount
+-- against what the payment still holds), recording the refund: at once for money taken by hand,
+-- pending until Stripe answers for a Stripe payment (counted against the payment meanwhile).
+create function app.refund_from(pm app.payments, p_amount bigint, p_reason text, p_credit_note uuid) returns app.refunds
 language plpgsql set search_path = '' as $$
+declare
+  r app.refunds;
 begin
-  insert into app.refunds (org_id, payment_id, invoice_id, credit_note_id, amount, currency, reason, staff_user_id,
-                           created_by)
-  values (pm.org_id, pm.id, pm.invoice_id, p_credit_note, p_amount, pm.currency, p_reason, pm.staff_user_id,
-          auth.user_id());
+  insert into app.refunds (org_id, payment_id, invoice_id, credit_note_id, amount, currency, reason, status,
+                           staff_user_id, created_by)
+  values (pm.org_id, pm.id, pm.invoice_id, p_credit_note, p_amount, pm.currency, p_reason,
+          case when pm.method = 'stripe' then 'pending' else 'succeeded' end, pm.staff_user_id, auth.user_id())
+  returning * into r;
   update app.payments set amount_refunded = amount_refunded + p_amount where org_id = pm.org_id and id = pm.id;
+  return r;
 end
 $$;
-comment on function app.refund_from(app.payments, bigint, text, uuid) is 'Records a refund from a payment and adds it to the payment''s refunded sum (the caller holds the invoice locked and checked the amount).';
+comment on function app.refund_from(app.payments, bigint, text, uuid) is 'Records a refund from a payment and adds it to the payment''s refunded sum: succeeded at once for a payment taken by hand, pending until Stripe answers for a Stripe payment.';
 grant execute on function app.refund_from(app.payments, bigint, text, uuid) to favcrm_member;
 
 create function api.refund_payment(p jsonb) returns jsonb
@@ -1032,6 +1040,7 @@ declare
   pm app.payments;
   i app.invoices;
   v_amount bigint;
+  v_refund app.refunds;
 begin
   perform app.require_billing_role('admin', 'refund payments');
   perform auth.require_confirmation('refund_payment');
@@ -1052,9 +1061,13 @@ begin
                                   pm.currency),
       detail = pg_catalog.jsonb_build_object('refundable', app.money(pm.amount - pm.amount_refunded, pm.currency))::text;
   end if;
-  perform app.refund_from(pm, v_amount, p ->> 'reason', null);
+  v_refund := app.refund_from(pm, v_amount, p ->> 'reason', null);
   perform app.settle_invoice(i.id, -v_amount, 0, 0);
   select * into pm from app.payments where org_id = pm.org_id and id = pm.id;
+  if v_refund.status = 'pending' then
+    return app.payment_json(pm)
+           || pg_catalog.jsonb_build_object('_stripe', app.stripe_request(app.stripe_refund_calls(array[v_refund.id])));
+  end if;
   return app.payment_json(pm);
 end
 $$;
@@ -1190,6 +1203,8 @@ declare
   v_seq int;
   v_left bigint;
   v_take bigint;
+  v_refund app.refunds;
+  v_pending uuid[] := '{}';
 begin
   perform app.require_billing_role('admin', 'issue credit notes');
   perform auth.require_confirmation('create_credit_note');
@@ -1216,7 +1231,10 @@ begin
              order by id desc loop
     exit when v_left = 0;
     v_take := least(v_left, pm.amount - pm.amount_refunded);
-    perform app.refund_from(pm, v_take, coalesce(p ->> 'reason', 'credit note'), cn.id);
+    v_refund := app.refund_from(pm, v_take, coalesce(p ->> 'reason', 'credit note'), cn.id);
+    if v_refund.status = 'pending' then
+      v_pending := v_pending || v_refund.id;
+    end if;
     v_left := v_left - v_take;
   end loop;
   if cn.balance_amount > 0 then
@@ -1224,6 +1242,10 @@ begin
     values (cn.org_id, cn.customer_id, cn.currency, cn.balance_amount, 'credit_note', cn.id);
   end if;
   perform app.settle_invoice(i.id, -cn.refund_amount, cn.amount, cn.balance_amount);
+  if pg_catalog.cardinality(v_pending) > 0 then
+    return app.credit_note_json(cn)
+           || pg_catalog.jsonb_build_object('_stripe', app.stripe_request(app.stripe_refund_calls(v_pending)));
+  end if;
   return app.credit_note_json(cn);
 end
 $$;
@@ -1255,3 +1277,380 @@ end
 $$;
 comment on function api.preview_credit_note(jsonb) is 'Not an operation of the catalog: the preview a confirmation shows for create_credit_note: the invoice and where the credit will go.';
 grant execute on function api.preview_credit_note(jsonb) to favcrm_member;
+
+-- ---------------------------------------------------------------------------------------
+-- Stripe: the organisation's own account, payment links, refunds through Stripe, and the
+-- events Stripe sends. The server encrypts the secrets before they reach these functions and
+-- is the only one that can decrypt them; it calls Stripe after the transaction that asked for
+-- a call (under `_stripe` in the answer, removed before the client sees it) committed, with
+-- the link's or refund's id as Stripe's Idempotency-Key, and records what Stripe answered with
+-- auth.apply_stripe_results. Stripe's events arrive at auth.record_stripe_event.
+-- ---------------------------------------------------------------------------------------
+create function app.stripe_connection_json(pp app.payment_providers) returns jsonb
+language sql stable parallel safe as $$
+  select pg_catalog.jsonb_build_object(
+    'connected', pp.org_id is not null,
+    'keyHint', pp.key_hint,
+    'livemode', pp.livemode,
+    'connectedAt', app.ts(pp.connected_at),
+    'webhookPath', '/v1/webhooks/stripe/' || auth.org_id())
+$$;
+comment on function app.stripe_connection_json(app.payment_providers) is 'The API representation of the Stripe connection: whether there is one, which key (a hint), live or test mode, and the webhook path to give Stripe. Never the secrets.';
+grant execute on function app.stripe_connection_json(app.payment_providers) to favcrm_member;
+
+create function api.connect_stripe(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  pp app.payment_providers;
+begin
+  perform app.require_billing_role('owner', 'connect Stripe');
+  if p ->> 'secretKeyCiphertext' is null or p ->> 'webhookSecretCiphertext' is null then
+    raise exception using errcode = '22023', hint = 'secrets_not_sealed',
+      message = 'The server must encrypt the Stripe secrets before storing them.';
+  end if;
+  -- The same secrets again change nothing (they are compared by their digests: each sealing
+  -- of a secret is different).
+  select * into pp from app.payment_providers where org_id = auth.org_id() and provider = 'stripe';
+  if pp.secret_key_digest = pg_catalog.decode(p ->> 'secretKeyDigest', 'hex')
+     and pp.webhook_secret_digest = pg_catalog.decode(p ->> 'webhookSecretDigest', 'hex') then
+    return app.stripe_connection_json(pp);
+  end if;
+  insert into app.payment_providers as x (org_id, provider, secret_key_ciphertext, secret_key_digest, key_hint, livemode,
+                                          webhook_secret_ciphertext, webhook_secret_digest, connected_by)
+  values (auth.org_id(), 'stripe', pg_catalog.decode(p ->> 'secretKeyCiphertext', 'base64'),
+          pg_catalog.decode(p ->> 'secretKeyDigest', 'hex'), p ->> 'keyHint',
+          (p ->> 'livemode')::boolean, pg_catalog.decode(p ->> 'webhookSecretCiphertext', 'base64'),
+          pg_catalog.decode(p ->> 'webhookSecretDigest', 'hex'), auth.user_id())
+  on conflict (org_id, provider) do update set
+    secret_key_ciphertext = excluded.secret_key_ciphertext, secret_key_digest = excluded.secret_key_digest,
+    key_hint = excluded.key_hint, livemode = excluded.livemode,
+    webhook_secret_ciphertext = excluded.webhook_secret_ciphertext,
+    webhook_secret_digest = excluded.webhook_secret_digest, connected_by = excluded.connected_by,
+    connected_at = pg_catalog.now()
+  returning x.* into pp;
+  return app.stripe_connection_json(pp);
+end
+$$;
+comment on function api.connect_stripe(jsonb) is 'Stores the organisation''s Stripe secret key and webhook signing secret, encrypted by the server (owners only); connecting again replaces them.';
+grant execute on function api.connect_stripe(jsonb) to favcrm_member;
+
+create function api.disconnect_stripe(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  pp app.payment_providers;
+begin
+  perform app.require_billing_role('owner', 'disconnect Stripe');
+  perform auth.require_confirmation('disconnect_stripe');
+  delete from app.payment_providers where org_id = auth.org_id() and provider = 'stripe';
+  return app.stripe_connection_json(pp);
+end
+$$;
+comment on function api.disconnect_stripe(jsonb) is 'Forgets the organisation''s Stripe secrets (owners only): no more payment links or Stripe refunds, and Stripe''s events are refused. Disconnecting twice changes nothing.';
+grant execute on function api.disconnect_stripe(jsonb) to favcrm_member;
+
+create function api.get_stripe_connection(p jsonb) returns jsonb
+language plpgsql stable set search_path = '' as $$
+declare
+  pp app.payment_providers;
+begin
+  perform auth.require_scope('billing:read');
+  if auth.role_rank(auth.role()) < auth.role_rank('manager') then
+    raise exception using errcode = '42501', hint = 'forbidden',
+      message = 'Only managers, admins and owners can see the Stripe connection.';
+  end if;
+  select * into pp from app.payment_providers where org_id = auth.org_id() and provider = 'stripe';
+  return app.stripe_connection_json(pp);
+end
+$$;
+comment on function api.get_stripe_connection(jsonb) is 'Whether Stripe is connected, with a hint of the key and the webhook path (managers and above).';
+grant execute on function api.get_stripe_connection(jsonb) to favcrm_member;
+
+-- The request for calls to Stripe an answer carries under _stripe: the encrypted key and the calls.
+create function app.stripe_request(p_calls jsonb) returns jsonb
+language plpgsql stable set search_path = '' as $$
+declare
+  v_secret bytea;
+begin
+  select pp.secret_key_ciphertext into v_secret from app.payment_providers pp
+   where pp.org_id = auth.org_id() and pp.provider = 'stripe';
+  if v_secret is null then
+    raise exception using errcode = '55000', hint = 'stripe_not_connected',
+      message = 'Stripe is not connected: an owner connects it with connect_stripe.';
+  end if;
+  return pg_catalog.jsonb_build_object('orgId', auth.org_id(), 'secret', pg_catalog.encode(v_secret, 'base64'),
+                                       'calls', p_calls);
+end
+$$;
+comment on function app.stripe_request(jsonb) is 'What the server needs to call Stripe after the transaction: the organisation, its encrypted secret key and the calls; raises 409 stripe_not_connected when there is no connection.';
+grant execute on function app.stripe_request(jsonb) to favcrm_member;
+
+create function app.payment_link_json(pl app.payment_links) returns jsonb
+language sql stable parallel safe as $$
+  select pg_catalog.jsonb_build_object(
+    'id', pl.id,
+    'invoiceId', pl.invoice_id,
+    'status', pl.status,
+    'amount', app.money(pl.amount, pl.currency),
+    'url', pl.url,
+    'providerSessionId', pl.provider_session_id,
+    'expiresAt', app.ts(pl.expires_at),
+    'createdAt', app.ts(pl.created_at))
+$$;
+comment on function app.payment_link_json(app.payment_links) is 'The API representation of a payment link.';
+grant execute on function app.payment_link_json(app.payment_links) to favcrm_member;
+
+create function api.create_payment_link(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  i app.invoices;
+  pl app.payment_links;
+  v_due bigint;
+  v_email text;
+begin
+  perform app.require_billing_role('manager', 'make payment links');
+  i := app.invoice_for_update((p ->> 'invoiceId')::uuid);
+  if i.status not in ('open', 'uncollectible') then
+    raise exception using errcode = '55000', hint = 'invalid_invoice_state',
+      message = pg_catalog.format('A %s invoice cannot be paid (only an open or uncollectible one%s).', i.status,
+                                  case when i.status = 'draft' then ': finalise it first' else '' end);
+  end if;
+  v_due := app.invoice_amount_due(i);
+  -- Stripe takes three-decimal currencies (KWD, BHD …) in minor units whose last digit is 0.
+  if app.currency_exponent(i.currency) = 3 and v_due % 10 <> 0 then
+    raise exception using errcode = '22023', hint = 'amount_not_payable_online', column = 'invoiceId',
+      message = pg_catalog.format('Stripe charges %s only in whole hundredths (the amount due, %s, ends in a fils); record the payment by hand or credit the odd fils.', i.currency, v_due);
+  end if;
+  select c.email into v_email from app.customers c where c.org_id = i.org_id and c.id = i.customer_id;
+  insert into app.payment_links (org_id, invoice_id, amount, currency, created_by)
+  values (i.org_id, i.id, v_due, i.currency, auth.user_id())
+  returning * into pl;
+  return app.payment_link_json(pl) || pg_catalog.jsonb_build_object('_stripe', app.stripe_request(
+    pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+      'kind', 'checkout_session', 'linkId', pl.id, 'invoiceId', i.id, 'invoiceNumber', i.number,
+      'amount', v_due, 'currency', pg_catalog.lower(i.currency), 'customerEmail', v_email))));
+end
+$$;
+comment on function api.create_payment_link(jsonb) is 'Makes a Stripe Checkout Session for what an open invoice still owes (the server calls Stripe after this commits and records the URL).';
+grant execute on function api.create_payment_link(jsonb) to favcrm_member;
+
+-- What Stripe answered for the calls of one request: each link gets its session and URL (or
+-- fails), each refund gets Stripe's id (or fails: its amount is given back to the payment, and
+-- for a credit note it goes to the customer's credit balance instead). Idempotent: a result
+-- applied twice changes nothing more. Returns what the operation answers. In auth, not app,
+-- because the server prepares the call before its transaction takes the member's role, and the
+-- authenticator may name auth's functions only; it runs as the member, under the member's
+-- policies (SECURITY INVOKER).
+create function auth.apply_stripe_results(p_op text, p_results jsonb, p_body jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  v_result jsonb;
+  r app.refunds;
+  cn app.credit_notes;
+  pl app.payment_links;
+begin
+  for v_result in select * from pg_catalog.jsonb_array_elements(p_results) loop
+    if v_result ->> 'kind' = 'checkout_session' then
+      if (v_result ->> 'ok')::boolean then
+        update app.payment_links set status = 'open', provider_session_id = v_result #>> '{session,id}',
+                                     url = v_result #>> '{session,url}',
+                                     expires_at = pg_catalog.to_timestamp((v_result #>> '{session,expires_at}')::bigint),
+                                     updated_at = pg_catalog.now()
+         where org_id = auth.org_id() and id = (v_result ->> 'linkId')::uuid and status = 'creating';
+      else
+        update app.payment_links set status = 'failed', failure_reason = v_result ->> 'error', updated_at = pg_catalog.now()
+         where org_id = auth.org_id() and id = (v_result ->> 'linkId')::uuid and status = 'creating';
+      end if;
+    elsif v_result ->> 'kind' = 'refund' then
+      select * into r from app.refunds
+       where org_id = auth.org_id() and id = (v_result ->> 'refundId')::uuid and status = 'pending' for update;
+      continue when not found;
+      if (v_result ->> 'ok')::boolean then
+        update app.refunds set status = 'succeeded', provider_refund_id = v_result #>> '{refund,id}',
+                               updated_at = pg_catalog.now()
+         where org_id = r.org_id and id = r.id;
+      else
+        perform app.fail_refund(r, v_result ->> 'error');
+      end if;
+    end if;
+  end loop;
+  if p_op = 'create_payment_link' then
+    select * into pl from app.payment_links where org_id = auth.org_id() and id = (p_body ->> 'id')::uuid;
+    return app.payment_link_json(pl);
+  elsif p_op = 'create_credit_note' then
+    select * into cn from app.credit_notes where org_id = auth.org_id() and id = (p_body ->> 'id')::uuid;
+    return app.credit_note_json(cn);
+  else
+    return (select app.payment_json(pm) from app.payments pm where pm.org_id = auth.org_id() and pm.id = (p_body ->> 'id')::uuid);
+  end if;
+end
+$$;
+comment on function auth.apply_stripe_results(text, jsonb, jsonb) is 'Records what Stripe answered for the calls a request asked for (payment link sessions, refunds) and returns the operation''s answer as it now stands.';
+grant execute on function auth.apply_stripe_results(text, jsonb, jsonb) to favcrm_member;
+
+-- A refund Stripe refused: its amount goes back to the payment (and the invoice owes it no
+-- more than before); a credit note's refund becomes credit on the customer's balance instead.
+create function app.fail_refund(r app.refunds, p_reason text) returns void
+language plpgsql set search_path = '' as $$
+declare
+  i app.invoices;
+begin
+  i := app.invoice_for_update(r.invoice_id);
+  update app.refunds set status = 'failed', failure_reason = p_reason, updated_at = pg_catalog.now()
+   where org_id = r.org_id and id = r.id;
+  update app.payments set amount_refunded = amount_refunded - r.amount where org_id = r.org_id and id = r.payment_id;
+  if r.credit_note_id is not null then
+    update app.credit_notes set refund_amount = refund_amount - r.amount, balance_amount = balance_amount + r.amount
+     where org_id = r.org_id and id = r.credit_note_id;
+    insert into app.customer_balance_entries (org_id, customer_id, currency, amount, source_kind, source_id)
+    values (r.org_id, i.customer_id, r.currency, r.amount, 'failed_refund', r.id);
+    perform app.settle_invoice(i.id, r.amount, 0, r.amount);
+  else
+    perform app.settle_invoice(i.id, r.amount, 0, 0);
+  end if;
+end
+$$;
+comment on function app.fail_refund(app.refunds, text) is 'Marks a pending refund failed and gives its amount back to the payment; a credit note''s refund goes to the customer''s credit balance instead.';
+grant execute on function app.fail_refund(app.refunds, text) to favcrm_member;
+
+-- The refund calls to make for a request's pending Stripe refunds.
+create function app.stripe_refund_calls(p_refunds uuid[]) returns jsonb
+language sql stable as $$
+  select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+           'kind', 'refund', 'refundId', r.id, 'paymentIntent', pm.provider_payment_id, 'amount', r.amount,
+           'currency', pg_catalog.lower(r.currency)) order by r.id), '[]')
+    from app.refunds r
+    join app.payments pm on pm.org_id = r.org_id and pm.id = r.payment_id
+   where r.org_id = auth.org_id() and r.id = any (p_refunds) and r.status = 'pending'
+$$;
+comment on function app.stripe_refund_calls(uuid[]) is 'The Stripe refund calls for pending refunds: payment intent, amount and currency, keyed by the refund''s id.';
+grant execute on function app.stripe_refund_calls(uuid[]) to favcrm_member;
+
+-- ---------------------------------------------------------------------------------------
+-- Stripe's events. The server reads the encrypted webhook secret, decrypts it and checks the
+-- Stripe-Signature header (HMAC-SHA256 of "timestamp.payload", five minutes' tolerance,
+-- constant-time); then this entry point checks it again with the secret the server used
+-- (whose SHA-256 must be the stored one), so a forged event is refused even if the server's
+-- check were skipped, and records the event once.
+-- ---------------------------------------------------------------------------------------
+create function auth.stripe_webhook_secret(p_org uuid) returns jsonb
+language plpgsql security definer set search_path = '' as $$
+begin
+  -- The policies let this entry point read the claimed organisation's connection only.
+  perform auth.set_claims(pg_catalog.jsonb_build_object('org_id', p_org, 'via', 'stripe', 'op', 'stripe_webhook'));
+  return (select pg_catalog.jsonb_build_object('sealed', pg_catalog.encode(pp.webhook_secret_ciphertext, 'base64'))
+            from app.payment_providers pp where pp.org_id = p_org and pp.provider = 'stripe');
+end
+$$;
+comment on function auth.stripe_webhook_secret(uuid) is 'The encrypted webhook signing secret of an organisation''s Stripe connection as {sealed: base64} (NULL when none), for the server to verify an event with.';
+revoke all on function auth.stripe_webhook_secret(uuid) from public;
+grant execute on function auth.stripe_webhook_secret(uuid) to favcrm_anon;
+
+create function auth.record_stripe_event(p_org uuid, p_payload text, p_signature text, p_secret text) returns jsonb
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_digest bytea;
+  v_t text := pg_catalog.substring(p_signature, '(?:^|,)t=([0-9]+)');
+  v_event jsonb;
+  v_object jsonb;
+  v_inserted int;
+  pl app.payment_links;
+  i app.invoices;
+  pm app.payments;
+  v_amount bigint;
+  v_due bigint;
+  v_refund jsonb;
+  r app.refunds;
+begin
+  -- The policies let this entry point reach the claimed organisation's rows only.
+  perform auth.set_claims(pg_catalog.jsonb_build_object('org_id', p_org, 'via', 'stripe', 'op', 'stripe_webhook'));
+  select pp.webhook_secret_digest into v_digest from app.payment_providers pp
+   where pp.org_id = p_org and pp.provider = 'stripe';
+  if v_digest is null or v_digest <> ext.digest(pg_catalog.convert_to(p_secret, 'UTF8'), 'sha256') then
+    raise exception using errcode = '22023', hint = 'invalid_signature', message = 'The event is not signed for this organisation.';
+  end if;
+  if v_t is null or pg_catalog.abs(extract(epoch from pg_catalog.now()) - v_t::bigint) > 300 then
+    raise exception using errcode = '22023', hint = 'signature_expired', message = 'The event''s timestamp is not within five minutes of now.';
+  end if;
+  if not (pg_catalog.encode(ext.hmac(pg_catalog.convert_to(v_t || '.' || p_payload, 'UTF8'),
+                                     pg_catalog.convert_to(p_secret, 'UTF8'), 'sha256'), 'hex')
+          = any (array(select m[1] from pg_catalog.regexp_matches(p_signature, '(?:^|,)v1=([0-9a-f]+)', 'g') m))) then
+    raise exception using errcode = '22023', hint = 'invalid_signature', message = 'No v1 signature of the event matches.';
+  end if;
+  v_event := p_payload::jsonb;
+  perform auth.set_claims(pg_catalog.jsonb_build_object('org_id', p_org, 'via', 'stripe', 'op', 'stripe_webhook',
+                                                        'request_id', v_event ->> 'id'));
+  insert into app.provider_events (org_id, provider, event_id, type)
+  values (p_org, 'stripe', v_event ->> 'id', coalesce(v_event ->> 'type', 'unknown'))
+  on conflict do nothing;
+  get diagnostics v_inserted = row_count;
+  if v_inserted = 0 then
+    return pg_catalog.jsonb_build_object('received', true, 'duplicate', true);
+  end if;
+  v_object := v_event #> '{data,object}';
+  if v_event ->> 'type' in ('checkout.session.completed', 'checkout.session.async_payment_succeeded')
+     and v_object ->> 'payment_status' = 'paid' then
+    select * into pl from app.payment_links where org_id = p_org and provider_session_id = v_object ->> 'id';
+    if not found then
+      select * into pl from app.payment_links
+       where org_id = p_org and id = (v_object #>> '{metadata,favcrm_link_id}')::uuid;
+    end if;
+    if pl.id is null then
+      return pg_catalog.jsonb_build_object('received', true, 'ignored', 'unknown checkout session');
+    end if;
+    select * into i from app.invoices where org_id = p_org and id = pl.invoice_id for update;
+    v_amount := (v_object ->> 'amount_total')::bigint;
+    insert into app.payments (org_id, invoice_id, customer_id, method, amount, currency, received_on, reference,
+                              provider_payment_id, staff_user_id)
+    select p_org, i.id, i.customer_id, 'stripe', v_amount, pg_catalog.upper(v_object ->> 'currency'),
+           (pg_catalog.now() at time zone o.timezone)::date, v_object ->> 'id',
+           coalesce(v_object ->> 'payment_intent', v_object ->> 'id'), i.staff_user_id
+      from app.organisations o where o.id = p_org
+    on conflict (org_id, provider_payment_id) do nothing
+    returning * into pm;
+    if pm.id is null then
+      return pg_catalog.jsonb_build_object('received', true, 'duplicate', true);
+    end if;
+    update app.payment_links set status = 'paid', updated_at = pg_catalog.now() where org_id = p_org and id = pl.id;
+    -- Money that came in beyond what was owed (paid twice, or by hand meanwhile) is the
+    -- customer's credit, not lost.
+    v_due := case when i.status in ('open', 'uncollectible') then app.invoice_amount_due(i) else 0 end;
+    if v_amount > v_due then
+      insert into app.customer_balance_entries (org_id, customer_id, currency, amount, source_kind, source_id)
+      values (p_org, i.customer_id, pm.currency, v_amount - v_due, 'overpayment', pm.id);
+    end if;
+    perform app.settle_invoice(i.id, v_amount, 0, greatest(v_amount - v_due, 0));
+    return pg_catalog.jsonb_build_object('received', true, 'paymentId', pm.id);
+  elsif v_event ->> 'type' = 'charge.refunded' then
+    select * into pm from app.payments
+     where org_id = p_org and provider_payment_id = coalesce(v_object ->> 'payment_intent', v_object ->> 'id');
+    if not found then
+      return pg_catalog.jsonb_build_object('received', true, 'ignored', 'unknown payment');
+    end if;
+    select * into i from app.invoices where org_id = p_org and id = pm.invoice_id for update;
+    for v_refund in select * from pg_catalog.jsonb_array_elements(coalesce(v_object #> '{refunds,data}', '[]')) loop
+      continue when v_refund ->> 'status' in ('failed', 'canceled');
+      continue when exists (select from app.refunds x where x.org_id = p_org and x.provider_refund_id = v_refund ->> 'id');
+      -- One favcrm asked for and has not heard back about: now it has.
+      update app.refunds set status = 'succeeded', provider_refund_id = v_refund ->> 'id', updated_at = pg_catalog.now()
+       where org_id = p_org and id = (v_refund #>> '{metadata,favcrm_refund_id}')::uuid and status = 'pending'
+      returning * into r;
+      continue when found;
+      -- One made in Stripe's dashboard.
+      select * into pm from app.payments where org_id = p_org and id = pm.id;
+      v_amount := least((v_refund ->> 'amount')::bigint, pm.amount - pm.amount_refunded);
+      continue when v_amount <= 0;
+      insert into app.refunds (org_id, payment_id, invoice_id, amount, currency, reason, provider_refund_id,
+                               staff_user_id)
+      values (p_org, pm.id, pm.invoice_id, v_amount, pm.currency, 'refunded in Stripe', v_refund ->> 'id',
+              pm.staff_user_id);
+      update app.payments set amount_refunded = amount_refunded + v_amount where org_id = p_org and id = pm.id;
+      perform app.settle_invoice(i.id, -v_amount, 0, 0);
+    end loop;
+    return pg_catalog.jsonb_build_object('received', true);
+  end if;
+  return pg_catalog.jsonb_build_object('received', true, 'ignored', v_event ->> 'type');
+end
+$$;
+comment on function auth.record_stripe_event(uuid, text, text, text) is 'Records a Stripe event for an organisation once: checks the signature again with the secret the server verified it with, then a paid Checkout Session becomes a payment (exactly once per payment intent; what exceeds the amount due goes to the credit balance) and charge.refunded records the refunds not yet known.';
+revoke all on function auth.record_stripe_event(uuid, text, text, text) from public;
+grant execute on function auth.record_stripe_event(uuid, text, text, text) to favcrm_anon;

@@ -4,6 +4,7 @@
 //! layer reads requests into a [`Call`] and turns an [`Outcome`] or [`ApiError`] into answers.
 
 pub mod onboarding;
+pub mod payments;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -30,6 +31,14 @@ pub struct AppState {
     /// Limits on the flows anyone can start without a key.
     pub abuse: Arc<AbuseLimits>,
     pub mailer: Arc<Mailer>,
+    /// Stripe, the key its secrets are sealed under, and where payers come back to.
+    pub payments: Option<Arc<Payments>>,
+}
+
+pub struct Payments {
+    pub stripe: crate::effects::stripe::StripeClient,
+    pub secrets: crate::effects::secrets::Secrets,
+    pub public_url: String,
 }
 
 impl AppState {
@@ -45,7 +54,23 @@ impl AppState {
             sensitive_budget: SensitiveBudget::per_hour(sensitive_requests_per_hour).map(Arc::new),
             abuse: Arc::new(AbuseLimits::new(abuse)),
             mailer: Arc::new(Mailer::new(mail.smtp_url.as_deref(), &mail.from, &mail.data_dir)?),
+            payments: None,
         })
+    }
+
+    /// The same state, able to reach Stripe and open sealed secrets.
+    pub fn with_payments(
+        mut self,
+        settings: &crate::effects::stripe::PaymentSettings,
+        data_dir: &std::path::Path,
+        public_url: &str,
+    ) -> anyhow::Result<Self> {
+        self.payments = Some(Arc::new(Payments {
+            stripe: crate::effects::stripe::StripeClient::new(&settings.stripe_api_base),
+            secrets: crate::effects::secrets::Secrets::load(settings.secrets_key.as_deref(), data_dir)?,
+            public_url: public_url.trim_end_matches('/').to_string(),
+        }));
+        Ok(self)
     }
 
     /// The same state (limits and their counts shared) with calls on `pool`.
@@ -56,6 +81,9 @@ impl AppState {
 
 /// The member of an `api.*` result that asks the server for an email (never shown to clients).
 const MAIL_REQUEST: &str = "_mail";
+
+/// The member of an `api.*` result that asks the server to call Stripe (never shown to clients).
+const STRIPE_REQUEST: &str = "_stripe";
 
 /// Runs one checked call for whoever made it; `client_ip` is what the no-key flows' limits
 /// count against.
@@ -85,7 +113,20 @@ pub async fn dispatch(state: &AppState, call: Call<'_>, client_ip: Option<IpAddr
             ),
         ));
     }
+    let sealed;
+    let call = if call.op.name == "connect_stripe" {
+        sealed = payments::seal_stripe_secrets(state, &call).await?;
+        Call { input: &sealed, ..call }
+    } else {
+        call
+    };
+    let (caller, via, op, request_id) = (call.caller, call.via, call.op, call.request_id);
     let mut outcome = tx::execute(&state.pool, call).await?;
+    let stripe = outcome.body.as_value_mut().and_then(Value::as_object_mut).and_then(|b| b.remove(STRIPE_REQUEST));
+    if let (Some(request), Some(body)) = (stripe, outcome.body.as_value_mut()) {
+        let answered = payments::perform(state, caller, via, op, request_id, &request, body).await?;
+        *body = answered;
+    }
     let body = outcome.body.as_value_mut().and_then(Value::as_object_mut);
     if let Some(request) = body.and_then(|body| body.remove(MAIL_REQUEST)) {
         // A replay answers again; it does not mail again.

@@ -308,9 +308,130 @@ pub struct CreateCreditNote {
     pub refund_excess: Option<bool>,
 }
 
+/// A Stripe secret key: `sk_test_…`, `sk_live_…` or a restricted `rk_…` key.
+#[derive(Debug, Clone)]
+pub struct StripeSecretKey(pub String);
+
+impl<'de> Deserialize<'de> for StripeSecretKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let ok = (s.starts_with("sk_test_")
+            || s.starts_with("sk_live_")
+            || s.starts_with("rk_test_")
+            || s.starts_with("rk_live_"))
+            && (16..=255).contains(&s.len())
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !ok {
+            return Err(serde::de::Error::custom(
+                "[invalid_format] must be a Stripe secret key: sk_test_…, sk_live_… or a restricted rk_… key",
+            ));
+        }
+        Ok(Self(s))
+    }
+}
+
+impl JsonSchema for StripeSecretKey {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "StripeSecretKey".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": "string", "pattern": "^(sk|rk)_(test|live)_[A-Za-z0-9_]{8,247}$" })
+    }
+}
+
+/// A Stripe webhook endpoint's signing secret: `whsec_…`.
+#[derive(Debug, Clone)]
+pub struct StripeWebhookSecret(pub String);
+
+impl<'de> Deserialize<'de> for StripeWebhookSecret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let ok = s.starts_with("whsec_")
+            && (14..=255).contains(&s.len())
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_+/=".contains(&b));
+        if !ok {
+            return Err(serde::de::Error::custom("[invalid_format] must be a Stripe webhook signing secret: whsec_…"));
+        }
+        Ok(Self(s))
+    }
+}
+
+impl JsonSchema for StripeWebhookSecret {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "StripeWebhookSecret".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": "string", "pattern": "^whsec_[A-Za-z0-9_+/=]{8,249}$" })
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ConnectStripe {
+    /// The organisation's own Stripe secret key (Developers → API keys). Stored encrypted, never
+    /// shown again.
+    pub secret_key: StripeSecretKey,
+    /// The signing secret of the webhook endpoint you add in Stripe for webhookPath (events
+    /// checkout.session.completed and charge.refunded). Stored encrypted.
+    pub webhook_secret: StripeWebhookSecret,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreatePaymentLink {
+    /// The open invoice to be paid: the link asks for what it still owes.
+    pub invoice_id: Id,
+}
+
 // ---------------------------------------------------------------------------------------
 // Outputs
 // ---------------------------------------------------------------------------------------
+
+/// Whether Stripe is connected; never the secrets.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StripeConnection {
+    pub connected: bool,
+    /// The kind of key and its last four characters (sk_test_…4242).
+    pub key_hint: Option<String>,
+    /// true for a live key, false for a test key.
+    pub livemode: Option<bool>,
+    pub connected_at: Option<String>,
+    /// Add a webhook endpoint in Stripe at this server's address + this path.
+    pub webhook_path: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentLinkStatus {
+    Creating,
+    Open,
+    Paid,
+    Failed,
+}
+
+/// A Stripe Checkout page for what an invoice owes.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentLink {
+    #[schemars(with = "uuid::Uuid")]
+    pub id: String,
+    #[schemars(with = "uuid::Uuid")]
+    pub invoice_id: String,
+    pub status: PaymentLinkStatus,
+    pub amount: Money,
+    /// Send this to the customer.
+    pub url: Option<String>,
+    pub provider_session_id: Option<String>,
+    pub expires_at: Option<String>,
+    pub created_at: String,
+}
 
 /// A tax rate.
 #[derive(Debug, Serialize, JsonSchema)]
@@ -457,6 +578,14 @@ pub struct InvoiceSummary {
     pub updated_at: String,
 }
 
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundStatus {
+    Pending,
+    Succeeded,
+    Failed,
+}
+
 /// A refund from a payment.
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -465,6 +594,12 @@ pub struct Refund {
     pub id: String,
     pub amount: Money,
     pub reason: Option<String>,
+    /// pending while Stripe has not answered; failed when it refused (the amount is back on the
+    /// payment, or for a credit note on the customer's credit balance).
+    pub status: RefundStatus,
+    pub failure_reason: Option<String>,
+    /// Stripe's id of the refund (re_…).
+    pub provider_refund_id: Option<String>,
     /// The credit note that gave it back, if one did.
     #[schemars(with = "Option<uuid::Uuid>")]
     pub credit_note_id: Option<String>,
@@ -774,11 +909,12 @@ pub fn operations() -> Vec<Operation> {
         )),
         Operation::new::<RefundPayment, Payment>(Spec {
             preview: Some(Preview::Effect("api.preview_refund")),
+            open_world: true,
             ..spec(
                 "refund_payment",
                 "Refund a payment",
                 "Give back all or part of a payment (owners and admins; never more than it still holds: \
-                 refund_exceeds_payment). The invoice owes the refunded amount again. To give money back because \
+                 refund_exceeds_payment). A Stripe payment is refunded through Stripe. The invoice owes the refunded amount again. To give money back because \
                  the bill was wrong, use create_credit_note with refundExcess instead, which also lowers the \
                  invoice.",
                 Post,
@@ -790,6 +926,7 @@ pub fn operations() -> Vec<Operation> {
         }),
         Operation::new::<CreateCreditNote, CreditNote>(Spec {
             preview: Some(Preview::Effect("api.preview_credit_note")),
+            open_world: true,
             ..spec(
                 "create_credit_note",
                 "Issue a credit note",
@@ -800,6 +937,58 @@ pub fn operations() -> Vec<Operation> {
                 Post,
                 "/v1/invoices/{invoiceId}/credit-notes",
                 Destructive,
+                false,
+                201,
+            )
+        }),
+        Operation::new::<ConnectStripe, StripeConnection>(spec(
+            "connect_stripe",
+            "Connect Stripe",
+            "Connect the organisation's own Stripe account (owners only): its secret key and the signing \
+                 secret of a webhook endpoint at webhookPath. Both are stored encrypted and never returned; \
+                 connecting again with other secrets replaces them. Then create_payment_link takes card payments for invoices.",
+            Method::Put,
+            "/v1/stripe-connection",
+            Write,
+            true,
+            200,
+        )),
+        Operation::new::<super::NoInput, StripeConnection>(spec(
+            "get_stripe_connection",
+            "Get the Stripe connection",
+            "Whether Stripe is connected, which key (a hint such as sk_test_…4242, never the key) and the webhook \
+             path to add in Stripe (managers and above).",
+            Get,
+            "/v1/stripe-connection",
+            Read,
+            true,
+            200,
+        )),
+        Operation::new::<super::NoInput, StripeConnection>(Spec {
+            preview: Some(Preview::Target("get_stripe_connection")),
+            ..spec(
+                "disconnect_stripe",
+                "Disconnect Stripe",
+                "Forget the organisation's Stripe secrets (owners only): no more payment links or refunds through \
+                 Stripe, and Stripe's events are refused. Payments already recorded stay.",
+                Delete,
+                "/v1/stripe-connection",
+                Destructive,
+                true,
+                200,
+            )
+        }),
+        Operation::new::<CreatePaymentLink, PaymentLink>(Spec {
+            open_world: true,
+            ..spec(
+                "create_payment_link",
+                "Create a payment link",
+                "Make a Stripe Checkout page for what an open invoice still owes (managers and above; Stripe must be \
+                 connected: stripe_not_connected). Send its url to the customer; when they pay, Stripe tells favcrm \
+                 and the payment is recorded once, and the invoice becomes paid.",
+                Post,
+                "/v1/invoices/{invoiceId}/payment-links",
+                Write,
                 false,
                 201,
             )

@@ -147,6 +147,7 @@ impl Operation {
             | "void_invoice"
             | "refund_payment"
             | "create_credit_note" => "admin",
+            "connect_stripe" | "disconnect_stripe" => "owner",
             "create_service"
             | "update_service"
             | "archive_service"
@@ -174,7 +175,9 @@ impl Operation {
             | "remove_invoice_line"
             | "finalize_invoice"
             | "mark_uncollectible"
-            | "record_payment" => "manager",
+            | "record_payment"
+            | "get_stripe_connection"
+            | "create_payment_link" => "manager",
             _ => "staff",
         }
     }

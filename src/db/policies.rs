@@ -43,6 +43,9 @@ pub const FILES: &[(&str, &str)] = &[
     ("credit_note_lines.sql", include_str!("../../policies/credit_note_lines.sql")),
     ("refunds.sql", include_str!("../../policies/refunds.sql")),
     ("customer_balance_entries.sql", include_str!("../../policies/customer_balance_entries.sql")),
+    ("payment_providers.sql", include_str!("../../policies/payment_providers.sql")),
+    ("payment_links.sql", include_str!("../../policies/payment_links.sql")),
+    ("provider_events.sql", include_str!("../../policies/provider_events.sql")),
 ];
 
 /// When the policies are re-applied.

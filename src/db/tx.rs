@@ -564,3 +564,61 @@ async fn anonymous_call(
     r_commit.map_err(|e| from_db_error(&e))?;
     Ok(value)
 }
+
+/// Runs one statement returning jsonb for an authenticated key, in its own transaction (one
+/// round trip): what an operation does after calling a provider, such as recording what Stripe
+/// answered, under the caller's own policies.
+pub async fn run_as(
+    pool: &Pool,
+    caller: &Caller,
+    via: Via,
+    op: &str,
+    request_id: &str,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Value, ApiError> {
+    let Caller::Key { digest } = caller else {
+        return Err(ApiError::unauthorized("missing_api_key", "Send an API key as Authorization: Bearer fav_mcp_…"));
+    };
+    let client = pool.get().await.map_err(ApiError::unavailable)?;
+    let guard = TxGuard { client: Some(client) };
+    let c = guard.client();
+    // Prepared before the role is set: the statement must name what the authenticator may see
+    // (an `auth` function; it runs as the member).
+    let (s_context, s_auth, s_call) =
+        futures_util::try_join!(c.prepare_cached(SET_CONTEXT), c.prepare_cached(AUTHENTICATE), c.prepare_cached(sql))
+            .map_err(|e| from_db_error(&e))?;
+    let ctx = json!({ "via": via.as_str(), "op": op, "request_id": request_id });
+    let claims = ctx.to_string();
+    let role = "favcrm_member";
+    let digest: &[u8] = digest;
+    let context_params: [&(dyn ToSql + Sync); 3] = [&role, &claims, &STATEMENT_TIMEOUT];
+    let auth_params: [&(dyn ToSql + Sync); 2] = [&digest, &claims];
+    let (r_begin, r_context, r_auth, r_call, r_commit) = tokio::join!(
+        c.batch_execute("begin isolation level read committed"),
+        c.query_one(&s_context, &context_params),
+        c.query_one(&s_auth, &auth_params),
+        c.query_one(&s_call, params),
+        c.batch_execute("commit"),
+    );
+    guard.finish();
+    r_begin.map_err(|e| from_db_error(&e))?;
+    r_context.map_err(|e| from_db_error(&e))?;
+    r_auth.map_err(|e| from_db_error(&e))?;
+    let value = json_column(&r_call.map_err(|e| from_db_error(&e))?)?;
+    r_commit.map_err(|e| from_db_error(&e))?;
+    Ok(value)
+}
+
+/// One statement returning jsonb as `favcrm_anon`, in its own transaction: the entry points
+/// that act for no key (a provider's signed event).
+pub async fn run_anonymous(
+    pool: &Pool,
+    op: &str,
+    request_id: &str,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Value, ApiError> {
+    let ctx = json!({ "via": Via::Rest.as_str(), "op": op, "request_id": request_id });
+    anonymous_call(pool, "begin isolation level read committed", &ctx, sql, params).await
+}

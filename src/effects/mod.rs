@@ -11,3 +11,5 @@
 //! `webhooks.rs`), and records the outcome, retrying with backoff.
 
 pub mod mail;
+pub mod secrets;
+pub mod stripe;

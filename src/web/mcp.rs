@@ -456,6 +456,10 @@ pub fn server_card() -> Value {
 /// The MCP description of an operation.
 pub fn tool_json(op: &Operation) -> Value {
     let mut input = op.input_schema.clone();
+    if !op.read_only() && !op.is_public() && input.get("properties").is_none() {
+        // An operation that takes nothing still takes these.
+        input["properties"] = json!({});
+    }
     if !op.read_only()
         && !op.is_public()
         && let Some(props) = input["properties"].as_object_mut()

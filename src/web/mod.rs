@@ -10,6 +10,7 @@ pub mod problem;
 pub mod ratelimit;
 pub mod request;
 pub mod rest;
+pub mod webhooks;
 
 use std::net::{IpAddr, TcpListener};
 use std::sync::Arc;
@@ -63,6 +64,7 @@ pub struct ServerSettings {
     pub abuse: AbuseSettings,
     pub mail: MailSettings,
     pub trusted_proxies: Vec<IpAddr>,
+    pub payments: crate::effects::stripe::PaymentSettings,
 }
 
 impl Default for ServerSettings {
@@ -75,6 +77,7 @@ impl Default for ServerSettings {
             abuse: Default::default(),
             mail: Default::default(),
             trusted_proxies: Vec::new(),
+            payments: Default::default(),
         }
     }
 }
@@ -101,7 +104,9 @@ impl Application {
         let per_worker = (db.pool.status().max_size / workers).max(1);
         let pools = (0..workers).map(|_| db.worker_pool(per_worker)).collect::<anyhow::Result<Vec<_>>>()?;
         let pools = Arc::new(std::sync::Mutex::new(pools));
-        let shared = AppState::new(db, &settings.mail, settings.abuse, settings.sensitive_requests_per_hour)?;
+        let public_url = settings.payments.public_url.clone().unwrap_or_else(|| format!("http://127.0.0.1:{port}"));
+        let shared = AppState::new(db, &settings.mail, settings.abuse, settings.sensitive_requests_per_hour)?
+            .with_payments(&settings.payments, &settings.mail.data_dir, &public_url)?;
         let web_state = web::Data::new(WebState {
             key_budget: KeyBudget::per_minute(settings.key_requests_per_minute).map(Arc::new),
             trusted_proxies: settings.trusted_proxies,
@@ -127,6 +132,8 @@ impl Application {
                 .route("/openapi.json", web::get().to(openapi))
                 .route("/healthz", web::get().to(healthz))
                 .route("/readyz", web::get().to(readyz))
+                .route("/v1/webhooks/stripe/{orgId}", web::post().to(webhooks::stripe))
+                .route("/pay/done", web::get().to(webhooks::paid_page))
                 .configure(rest::configure)
                 .default_service(web::to(rest::not_found))
         })

@@ -76,6 +76,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// Where the server writes mail when no SMTP server is set (`<dir>/mail/*.eml`).
     pub mail_dir: std::path::PathBuf,
+    /// The fake Stripe this server calls (see `fake_stripe`).
+    pub stripe: std::sync::Arc<wiremock::MockServer>,
 }
 
 /// An organisation with its owner's key.
@@ -122,10 +124,12 @@ impl TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let mail_dir = std::env::temp_dir().join(format!("favcrm-test-mail-{}", Uuid::new_v4().simple()));
         settings.mail.data_dir = mail_dir.clone();
+        let stripe = std::sync::Arc::new(crate::fake_stripe::start().await);
+        settings.payments.stripe_api_base = stripe.uri();
         let app = Application::from_listener(database, listener, settings).unwrap();
         let base = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until_stopped());
-        Self { base, dbname, http: reqwest::Client::new(), mail_dir }
+        Self { base, dbname, http: reqwest::Client::new(), mail_dir, stripe }
     }
 
     /// The messages in the mailbox folder sent to `to`, oldest first, parsed as a mail

@@ -121,7 +121,12 @@ async fn no_operation_lets_one_organisation_read_change_or_detect_anothers_rows(
     for op in catalog::all() {
         let input = sample(op.name, &fixture);
         let (method, path, body) = request_for(op, &input);
-        let res = app.call(Some(&b.key), method, &path, body).await;
+        // Disconnecting Stripe names nothing: B confirms and disconnects its own.
+        let res = if op.name == "disconnect_stripe" {
+            app.confirmed(&b.key, method, &path, body).await
+        } else {
+            app.call(Some(&b.key), method, &path, body).await
+        };
         let text = res.body.to_string();
         assert!(
             res.status == StatusCode::NOT_FOUND || res.status.is_success(),
@@ -203,6 +208,14 @@ async fn a_transaction_without_claims_sees_no_rows_in_any_table() {
         )
         .await;
     assert_eq!(credited.status, StatusCode::CREATED, "{}", credited.body);
+    // Stripe: a connection, a payment link and an event.
+    crate::billing::connect_stripe(&app, &a).await;
+    let other = crate::billing::open_invoice(&app, &a, &amy.to_string(), 700).await;
+    let link = app.post(&a.key, &format!("/v1/invoices/{other}/payment-links"), json!({})).await;
+    assert_eq!(link.status, StatusCode::CREATED, "{}", link.body);
+    let event = crate::billing::session_completed("evt_isolation", &link.body, "pi_isolation");
+    let delivered = crate::billing::deliver(&app, a.id, &event).await;
+    assert_eq!(delivered.status, StatusCode::OK, "{}", delivered.body);
     // A cancelled seat promotes the waiting customer: a booking event.
     app.confirmed(&a.key, Method::POST, &format!("/v1/bookings/{}/cancel", bookings.seat), Some(json!({}))).await;
     let admin = app.admin().await;

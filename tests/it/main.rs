@@ -12,6 +12,7 @@ mod customers;
 mod embedded;
 mod errors;
 mod every_weekday;
+mod fake_stripe;
 mod health;
 mod idempotency;
 mod isolation;

@@ -31,6 +31,7 @@ impl Drop for Server {
 async fn serve(dbname: &str, mail_dir: &std::path::Path) -> Server {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let socket = cluster().embedded.socket_dir().display().to_string();
+    let stripe = std::sync::Arc::new(crate::fake_stripe::start().await);
     let child = Command::new(BIN)
         .arg("serve")
         .env("DATABASE_URL", format!("host={socket} port=5432 user=postgres dbname={dbname}"))
@@ -43,6 +44,7 @@ async fn serve(dbname: &str, mail_dir: &std::path::Path) -> Server {
         .env("FAVCRM_CODE_EMAILS_PER_IP_PER_DAY", "0")
         .env("FAVCRM_SIGNUPS_PER_EMAIL_PER_HOUR", "0")
         .env("FAVCRM_CODE_CHECKS_PER_IP_PER_HOUR", "0")
+        .env("FAVCRM_STRIPE_API_BASE", stripe.uri())
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
@@ -53,7 +55,7 @@ async fn serve(dbname: &str, mail_dir: &std::path::Path) -> Server {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let app = TestApp { base, dbname: dbname.to_string(), http, mail_dir: mail_dir.to_path_buf() };
+    let app = TestApp { base, dbname: dbname.to_string(), http, mail_dir: mail_dir.to_path_buf(), stripe };
     Server { child, app }
 }
 
