@@ -31,3 +31,9 @@ create policy "availability reads the claimed organisation's bookings" on app.bo
 create policy "web bookings add bookings to the claimed organisation" on app.bookings
   for insert to favcrm_owner
   with check (org_id = (select auth.org_id()));
+
+-- auth.bill_booking (as the owner role) links a booking to the draft invoice it started.
+create policy "billing entry points link the claimed organisation's bookings to invoices" on app.bookings
+  for update to favcrm_owner
+  using (org_id = (select auth.org_id()))
+  with check (org_id = (select auth.org_id()));

@@ -22,3 +22,18 @@ create policy "managers and above change invoice lines" on app.invoice_lines
 create policy "managers and above remove invoice lines" on app.invoice_lines
   for delete to favcrm_member
   using (org_id = (select auth.org_id()) and (select auth.role()) in ('owner', 'admin', 'manager'));
+
+-- auth.bill_booking (SECURITY DEFINER, as the owner role) adds a booking's line to the draft
+-- invoice its service asks for, for the claimed organisation only.
+create policy "billing entry points read the claimed organisation's invoice lines" on app.invoice_lines
+  for select to favcrm_owner
+  using (org_id = (select auth.org_id()));
+
+create policy "billing entry points add to the claimed organisation's invoice lines" on app.invoice_lines
+  for insert to favcrm_owner
+  with check (org_id = (select auth.org_id()));
+
+create policy "billing entry points change the claimed organisation's invoice lines" on app.invoice_lines
+  for update to favcrm_owner
+  using (org_id = (select auth.org_id()))
+  with check (org_id = (select auth.org_id()));

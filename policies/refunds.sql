@@ -14,17 +14,18 @@ create policy "managers and above add refunds" on app.refunds
   for insert to favcrm_member
   with check (org_id = (select auth.org_id()) and (select auth.role()) in ('owner', 'admin', 'manager'));
 
--- Stripe's events (auth.record_stripe_event, as the owner role) record payments and refunds for
--- the claimed organisation.
-create policy "stripe webhooks read the claimed organisation's refunds" on app.refunds
+-- The billing entry points (SECURITY DEFINER, as the owner role) act for the claimed
+-- organisation only: Stripe's events (auth.record_stripe_event) record payments and refunds, and
+-- auth.bill_booking starts the draft invoice a service asks for when staff complete a booking.
+create policy "billing entry points read the claimed organisation's refunds" on app.refunds
   for select to favcrm_owner
   using (org_id = (select auth.org_id()));
 
-create policy "stripe webhooks add to the claimed organisation's refunds" on app.refunds
+create policy "billing entry points add to the claimed organisation's refunds" on app.refunds
   for insert to favcrm_owner
   with check (org_id = (select auth.org_id()));
 
-create policy "stripe webhooks change the claimed organisation's refunds" on app.refunds
+create policy "billing entry points change the claimed organisation's refunds" on app.refunds
   for update to favcrm_owner
   using (org_id = (select auth.org_id()))
   with check (org_id = (select auth.org_id()));

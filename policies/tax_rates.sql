@@ -15,3 +15,8 @@ create policy "managers and above can change tax rates" on app.tax_rates
   for update to favcrm_member
   using (org_id = (select auth.org_id()) and (select auth.role()) in ('owner', 'admin', 'manager'))
   with check (org_id = (select auth.org_id()));
+
+-- auth.bill_booking (SECURITY DEFINER, as the owner role) prices a line with the service's rate.
+create policy "billing entry points read the claimed organisation's tax rates" on app.tax_rates
+  for select to favcrm_owner
+  using (org_id = (select auth.org_id()));

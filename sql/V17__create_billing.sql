@@ -66,7 +66,11 @@ create table app.products (
 );
 comment on table app.products is 'Things sold besides services, with a price and a default tax rate (stock and orders come with commerce).';
 
-alter table app.services add column tax_rate_id uuid;
+alter table app.services add column tax_rate_id uuid,
+  add column invoice_on_complete boolean not null default false,
+  add column invoice_fees boolean not null default false;
+comment on column app.services.invoice_on_complete is 'When true, completing a booking of this service starts a draft invoice for its price.';
+comment on column app.services.invoice_fees is 'When true, a late cancellation or no-show with a fee starts a draft invoice for the fee.';
 alter table app.services add foreign key (org_id, tax_rate_id) references app.tax_rates (org_id, id);
 comment on column app.services.tax_rate_id is 'The tax rate an invoice line for this service gets unless the line names another.';
 

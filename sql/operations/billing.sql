@@ -541,6 +541,17 @@ begin
     l.description := coalesce(pg_catalog.btrim(p ->> 'description'),
                               s.name || ', ' || pg_catalog.to_char(b.starts_at at time zone v_tz, 'YYYY-MM-DD HH24:MI'));
     l.unit_amount := coalesce((p ->> 'unitAmount')::bigint, b.price_amount);
+    if coalesce((p ->> 'fee')::boolean, false) then
+      if coalesce(b.fee_amount, 0) = 0 then
+        perform app.raise_invalid(p_field || 'bookingId', 'no_fee',
+          pg_catalog.format('The booking (%s) has no late-cancellation or no-show fee to bill.', b.status));
+      end if;
+      l.kind := 'fee';
+      l.description := coalesce(pg_catalog.btrim(p ->> 'description'),
+                                case when b.status = 'no_show' then 'No-show fee: ' else 'Late cancellation fee: ' end
+                                || s.name || ', ' || pg_catalog.to_char(b.starts_at at time zone v_tz, 'YYYY-MM-DD HH24:MI'));
+      l.unit_amount := coalesce((p ->> 'unitAmount')::bigint, b.fee_amount);
+    end if;
     v_currency := b.currency;
     v_tax := s.tax_rate_id;
     update app.bookings set invoice_id = i.id, updated_at = pg_catalog.now()
@@ -618,7 +629,7 @@ begin
   end if;
 end
 $$;
-comment on function app.add_line(app.invoices, jsonb, text) is 'Adds a priced line to a draft invoice: from a booking (which it links to the invoice), a service, a product, or a custom description and amount; tax from the line, else the service''s or product''s default rate.';
+comment on function app.add_line(app.invoices, jsonb, text) is 'Adds a priced line to a draft invoice: from a booking (its price, or with fee its late-cancellation or no-show fee; the booking is linked to the invoice), a service, a product, or a custom description and amount; tax from the line, else the service''s or product''s default rate.';
 grant execute on function app.add_line(app.invoices, jsonb, text) to favcrm_member;
 
 create function api.create_invoice(p jsonb) returns jsonb
@@ -1654,3 +1665,80 @@ $$;
 comment on function auth.record_stripe_event(uuid, text, text, text) is 'Records a Stripe event for an organisation once: checks the signature again with the secret the server verified it with, then a paid Checkout Session becomes a payment (exactly once per payment intent; what exceeds the amount due goes to the credit balance) and charge.refunded records the refunds not yet known.';
 revoke all on function auth.record_stripe_event(uuid, text, text, text) from public;
 grant execute on function auth.record_stripe_event(uuid, text, text, text) to favcrm_anon;
+
+-- ---------------------------------------------------------------------------------------
+-- Bookings meet billing
+-- ---------------------------------------------------------------------------------------
+-- A draft invoice of one customer for the fees of some bookings (late cancellations,
+-- no-shows), finalised at once if asked.
+create function api.invoice_booking_fees(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  b app.bookings;
+  i app.invoices;
+  v_booking jsonb;
+  v_n int := 0;
+begin
+  perform app.require_billing_role('manager', 'create invoices');
+  select * into b from app.bookings where org_id = auth.org_id() and id = (p #>> '{bookingIds,0}')::uuid;
+  if not found then
+    perform app.referenced_not_found('bookingIds[0]', 'booking');
+  end if;
+  insert into app.invoices (org_id, customer_id, series, currency, memo, created_by)
+  select b.org_id, b.customer_id, o.invoice_prefix, b.currency, p ->> 'memo', auth.user_id()
+    from app.organisations o where o.id = b.org_id
+  returning * into i;
+  for v_booking in select * from pg_catalog.jsonb_array_elements(p -> 'bookingIds') loop
+    perform app.add_line(i, pg_catalog.jsonb_build_object('bookingId', v_booking, 'fee', true),
+                         pg_catalog.format('bookingIds[%s].', v_n));
+    select * into i from app.invoices where org_id = i.org_id and id = i.id;
+    v_n := v_n + 1;
+  end loop;
+  i := app.total_invoice(i);
+  if coalesce((p ->> 'finalize')::boolean, false) then
+    return api.finalize_invoice(pg_catalog.jsonb_build_object('invoiceId', i.id));
+  end if;
+  return app.invoice_json(i);
+end
+$$;
+comment on function api.invoice_booking_fees(jsonb) is 'Bills the late-cancellation and no-show fees of one customer''s bookings on a new draft invoice (finalised at once with finalize), each booking linked to it.';
+grant execute on function api.invoice_booking_fees(jsonb) to favcrm_member;
+
+-- Called by complete_booking, cancel_booking and mark_no_show after the status changed: when
+-- the service says so, a booking not billed yet gets a draft invoice for its price (completed)
+-- or its fee (a late cancellation or a no-show with a fee). SECURITY DEFINER because staff
+-- complete bookings but never write billing; it acts only on the caller's organisation's
+-- booking and only by the service's own setting. Returns the invoice's id, or NULL.
+create function auth.bill_booking(p_booking uuid) returns uuid
+language plpgsql security definer set search_path = '' as $$
+declare
+  b app.bookings;
+  s app.services;
+  i app.invoices;
+  v_fee boolean;
+begin
+  select * into b from app.bookings where org_id = auth.org_id() and id = p_booking;
+  if not found or b.invoice_id is not null then
+    return null;
+  end if;
+  select * into s from app.services where org_id = b.org_id and id = b.service_id;
+  if b.status = 'completed' and s.invoice_on_complete and b.price_amount > 0 then
+    v_fee := false;
+  elsif b.status in ('cancelled', 'no_show') and s.invoice_fees and coalesce(b.fee_amount, 0) > 0 then
+    v_fee := true;
+  else
+    return null;
+  end if;
+  insert into app.invoices (org_id, customer_id, series, currency, staff_user_id, created_by)
+  select b.org_id, b.customer_id, o.invoice_prefix, b.currency, b.staff_user_id, auth.user_id()
+    from app.organisations o where o.id = b.org_id
+  returning * into i;
+  perform app.add_line(i, pg_catalog.jsonb_build_object('bookingId', b.id, 'fee', v_fee), '');
+  select * into i from app.invoices where org_id = i.org_id and id = i.id;
+  perform app.total_invoice(i);
+  return i.id;
+end
+$$;
+comment on function auth.bill_booking(uuid) is 'Starts a draft invoice for a booking when its service says so: its price once completed, its fee after a late cancellation or no-show. Acts for the claimed organisation only.';
+revoke all on function auth.bill_booking(uuid) from public;
+grant execute on function auth.bill_booking(uuid) to favcrm_member;

@@ -1041,6 +1041,9 @@ begin
     cancel_reason = p ->> 'reason', late_cancel = v_late,
     fee_amount = case when v_late then s.late_cancel_fee_amount else 0 end, updated_at = pg_catalog.now()
    where org_id = b.org_id and id = b.id returning * into b;
+  if auth.bill_booking(b.id) is not null then
+    select * into b from app.bookings where org_id = b.org_id and id = b.id;
+  end if;
   return app.booking_json(b);
 end
 $$;
@@ -1114,10 +1117,14 @@ begin
   if pg_catalog.now() < b.starts_at then
     raise exception using errcode = '55000', hint = 'not_started', message = 'A booking can be completed only once it has started.';
   end if;
-  return app.booking_json(app.set_booking_status(b, 'completed'));
+  b := app.set_booking_status(b, 'completed');
+  if auth.bill_booking(b.id) is not null then
+    select * into b from app.bookings where org_id = b.org_id and id = b.id;
+  end if;
+  return app.booking_json(b);
 end
 $$;
-comment on function api.complete_booking(jsonb) is 'Marks a booking done (after its start).';
+comment on function api.complete_booking(jsonb) is 'Marks a booking done (after its start); a service set to invoice on completion starts a draft invoice for its price.';
 grant execute on function api.complete_booking(jsonb) to favcrm_member;
 
 create function api.mark_no_show(p jsonb) returns jsonb
@@ -1140,6 +1147,9 @@ begin
   select * into s from app.services where org_id = b.org_id and id = b.service_id;
   update app.bookings set status = 'no_show', fee_amount = s.no_show_fee_amount, updated_at = pg_catalog.now()
    where org_id = b.org_id and id = b.id returning * into b;
+  if auth.bill_booking(b.id) is not null then
+    select * into b from app.bookings where org_id = b.org_id and id = b.id;
+  end if;
   return app.booking_json(b);
 end
 $$;

@@ -28,6 +28,8 @@ language sql stable parallel safe as $$
     'resourceTypes', pg_catalog.to_jsonb(s.resource_types),
     'capacity', s.capacity,
     'waitlistCutoffMinutes', s.waitlist_cutoff_minutes,
+    'billing', pg_catalog.jsonb_build_object('taxRateId', s.tax_rate_id, 'invoiceOnComplete', s.invoice_on_complete,
+                                             'invoiceFees', s.invoice_fees),
     'status', case when s.archived_at is null then 'active' else 'archived' end,
     'createdAt', app.ts(s.created_at),
     'updatedAt', app.ts(s.updated_at),
@@ -182,6 +184,16 @@ begin
   if p ? 'resourceTypes' then s.resource_types := app.normalize_resource_types(coalesce(p -> 'resourceTypes', '[]')); end if;
   if p ? 'capacity' then s.capacity := coalesce((p ->> 'capacity')::int, 1); end if;
   if p ? 'waitlistCutoffMinutes' then s.waitlist_cutoff_minutes := coalesce((p ->> 'waitlistCutoffMinutes')::int, 60); end if;
+  if p ? 'billing' then
+    if p -> 'billing' ? 'taxRateId' then
+      s.tax_rate_id := (p #>> '{billing,taxRateId}')::uuid;
+      if s.tax_rate_id is not null then
+        perform app.usable_tax_rate(s.tax_rate_id, 'billing.taxRateId');
+      end if;
+    end if;
+    s.invoice_on_complete := coalesce((p #>> '{billing,invoiceOnComplete}')::boolean, s.invoice_on_complete, false);
+    s.invoice_fees := coalesce((p #>> '{billing,invoiceFees}')::boolean, s.invoice_fees, false);
+  end if;
   return s;
 end
 $$;
@@ -234,12 +246,14 @@ begin
   insert into app.services (org_id, id, name, description, duration_minutes, price_amount, currency,
                             buffer_before_minutes, buffer_after_minutes, min_notice_minutes, max_advance_days,
                             slot_interval_minutes, requires_confirmation, free_cancel_hours, late_cancel_fee_amount,
-                            no_show_fee_amount, resource_types, capacity, waitlist_cutoff_minutes)
+                            no_show_fee_amount, resource_types, capacity, waitlist_cutoff_minutes, tax_rate_id,
+                            invoice_on_complete, invoice_fees)
   values (s.org_id, s.id, s.name, s.description, s.duration_minutes, s.price_amount, s.currency,
           coalesce(s.buffer_before_minutes, 0), coalesce(s.buffer_after_minutes, 0), coalesce(s.min_notice_minutes, 0),
           coalesce(s.max_advance_days, 90), s.slot_interval_minutes, coalesce(s.requires_confirmation, false),
           coalesce(s.free_cancel_hours, 24), coalesce(s.late_cancel_fee_amount, 0), coalesce(s.no_show_fee_amount, 0),
-          coalesce(s.resource_types, '{}'), coalesce(s.capacity, 1), coalesce(s.waitlist_cutoff_minutes, 60))
+          coalesce(s.resource_types, '{}'), coalesce(s.capacity, 1), coalesce(s.waitlist_cutoff_minutes, 60), s.tax_rate_id,
+          coalesce(s.invoice_on_complete, false), coalesce(s.invoice_fees, false))
   returning * into s;
   perform app.set_service_staff(s.id, coalesce(p -> 'staffIds', '[]'));
   return app.service_json(s);
@@ -266,7 +280,8 @@ begin
       slot_interval_minutes = s.slot_interval_minutes, requires_confirmation = s.requires_confirmation,
       free_cancel_hours = s.free_cancel_hours, late_cancel_fee_amount = s.late_cancel_fee_amount,
       no_show_fee_amount = s.no_show_fee_amount, resource_types = s.resource_types, capacity = s.capacity,
-      waitlist_cutoff_minutes = s.waitlist_cutoff_minutes, updated_at = pg_catalog.now()
+      waitlist_cutoff_minutes = s.waitlist_cutoff_minutes, tax_rate_id = s.tax_rate_id,
+      invoice_on_complete = s.invoice_on_complete, invoice_fees = s.invoice_fees, updated_at = pg_catalog.now()
     where org_id = o.org_id and id = o.id
     returning * into s;
   end if;

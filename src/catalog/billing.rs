@@ -103,6 +103,8 @@ pub struct LineInput {
     pub discount_percent_bp: Option<Int<0, 10000>>,
     /// A discount in minor units off quantity × unit amount.
     pub discount_amount: Option<Amount>,
+    /// With bookingId: bill the booking's late-cancellation or no-show fee instead of its price.
+    pub fee: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -169,6 +171,19 @@ pub struct AddInvoiceLine {
     pub discount_percent_bp: Option<Int<0, 10000>>,
     /// A discount in minor units off quantity × unit amount.
     pub discount_amount: Option<Amount>,
+    /// With bookingId: bill the booking's late-cancellation or no-show fee instead of its price.
+    pub fee: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct InvoiceBookingFees {
+    /// Bookings of one customer with a late-cancellation or no-show fee.
+    #[schemars(length(min = 1, max = 50))]
+    pub booking_ids: Vec<Id>,
+    pub memo: Option<Text<0, 5000>>,
+    /// true: finalise the invoice at once (it gets its number).
+    pub finalize: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -778,6 +793,20 @@ pub fn operations() -> Vec<Operation> {
              remove_invoice_line); finalize_invoice numbers and freezes it.",
             Post,
             "/v1/invoices",
+            Write,
+            false,
+            201,
+        )),
+        Operation::new::<InvoiceBookingFees, Invoice>(spec(
+            "invoice_booking_fees",
+            "Invoice booking fees",
+            "Bill the late-cancellation and no-show fees of one customer's bookings (cancel_booking and \
+             mark_no_show compute them from the service's policy) on a new draft invoice, one fee line per booking, \
+             each booking linked to it (managers and above); finalize true numbers it at once. A booking already \
+             billed is refused (booking_already_invoiced), one without a fee too (no_fee). A service can do this \
+             by itself: billing.invoiceFees on create_service/update_service.",
+            Post,
+            "/v1/invoices/booking-fees",
             Write,
             false,
             201,

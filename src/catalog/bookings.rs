@@ -76,6 +76,7 @@ pub struct Service {
     pub capacity: i64,
     /// A freed class seat goes to the waiting list until this many minutes before the start.
     pub waitlist_cutoff_minutes: i64,
+    pub billing: ServiceBilling,
     pub status: Status,
     pub created_at: String,
     pub updated_at: String,
@@ -112,6 +113,30 @@ pub struct CreateService {
     pub capacity: Option<Int<1, 500>>,
     /// Minutes before a class starts after which freed seats no longer go to the waiting list. Default 60.
     pub waitlist_cutoff_minutes: Option<Int<0, 10080>>,
+    /// How its bookings are billed.
+    pub billing: Option<ServiceBillingInput>,
+}
+
+/// How a service's bookings are billed; fields left out stay as they are.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ServiceBillingInput {
+    /// The tax rate its invoice lines get (null: none).
+    pub tax_rate_id: Option<Id>,
+    /// true: completing a booking starts a draft invoice for its price.
+    pub invoice_on_complete: Option<bool>,
+    /// true: a late cancellation or no-show with a fee starts a draft invoice for the fee.
+    pub invoice_fees: Option<bool>,
+}
+
+/// How a service's bookings are billed.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceBilling {
+    #[schemars(with = "Option<uuid::Uuid>")]
+    pub tax_rate_id: Option<String>,
+    pub invoice_on_complete: bool,
+    pub invoice_fees: bool,
 }
 
 /// Fields left out stay as they are.
@@ -146,6 +171,8 @@ pub struct UpdateService {
     pub capacity: Option<Int<1, 500>>,
     /// Minutes before a class starts after which freed seats no longer go to the waiting list. Default 60.
     pub waitlist_cutoff_minutes: Option<Int<0, 10080>>,
+    /// How its bookings are billed.
+    pub billing: Option<ServiceBillingInput>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

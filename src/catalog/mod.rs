@@ -170,6 +170,7 @@ impl Operation {
             | "update_tax_rate"
             | "create_product"
             | "create_invoice"
+            | "invoice_booking_fees"
             | "update_invoice"
             | "add_invoice_line"
             | "remove_invoice_line"

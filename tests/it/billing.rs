@@ -472,13 +472,33 @@ pub struct BillingFixture {
     pub to_write_off: String,
     pub to_link: String,
     pub payment: String,
+    /// A no-show booking with a fee (from the bookings fixture).
+    pub fee_booking: String,
 }
 
 pub const SECRET_KEY: &str = "sk_test_51FixtureKeyAbcdefghij4242";
 pub const WEBHOOK_SECRET: &str = "whsec_fixtureSigningSecret0123456789";
 
-pub async fn billing_fixture(app: &TestApp, org: &Org) -> BillingFixture {
+/// Billing records of `org`, whose bookings fixture gives a service and staff member to book.
+pub async fn billing_fixture(app: &TestApp, org: &Org, bookings: &crate::bookings::BookingFixture) -> BillingFixture {
     let customer = app.customer(org, json!({"name": "Billed Customer"})).await.to_string();
+    // A past no-show with a fee (written as an administrator, past the audit trigger: no request
+    // books the past).
+    let fee_booking = Uuid::now_v7().to_string();
+    app.admin()
+        .await
+        .batch_execute(&format!(
+            "set session_replication_role = replica;
+             insert into app.bookings (org_id, id, service_id, staff_id, customer_id, status, starts_at, ends_at, blocked,
+                                       price_amount, currency, fee_amount)
+             values ('{}', '{fee_booking}', '{}', '{}', '{customer}', 'no_show', now() - interval '40 days',
+                     now() - interval '40 days' + interval '1 hour',
+                     tstzrange(now() - interval '40 days', now() - interval '40 days' + interval '1 hour'),
+                     4500, 'USD', 1500)",
+            org.id, bookings.service, bookings.staff
+        ))
+        .await
+        .unwrap();
     let tax_rate = tax_rate(app, org, "VAT 20%", 2000, false).await;
     let d = draft(
         app,
@@ -503,6 +523,7 @@ pub async fn billing_fixture(app: &TestApp, org: &Org) -> BillingFixture {
         .await;
     assert_eq!(connected.status, StatusCode::OK, "{}", connected.body);
     BillingFixture {
+        fee_booking: fee_booking.to_string(),
         to_link: open_invoice(app, org, &customer, 5000).await,
         draft: id(&d),
         draft_line,
@@ -543,6 +564,7 @@ pub fn billing_sample(op: &str, f: &BillingFixture) -> Option<Value> {
         "connect_stripe" => json!({"secretKey": SECRET_KEY, "webhookSecret": WEBHOOK_SECRET}),
         "get_stripe_connection" | "disconnect_stripe" => json!({}),
         "create_payment_link" => json!({"invoiceId": f.to_link}),
+        "invoice_booking_fees" => json!({"bookingIds": [f.fee_booking], "memo": "Missed appointment"}),
         _ => return None,
     })
 }
@@ -939,4 +961,103 @@ async fn stripe_cannot_charge_a_three_decimal_amount_that_ends_in_a_fils() {
     app.post(&org.key, &format!("/v1/invoices/{even}/finalize"), json!({})).await;
     let res = app.post(&org.key, &format!("/v1/invoices/{even}/payment-links"), json!({})).await;
     assert_eq!((res.status, amount(&res.body["amount"])), (StatusCode::CREATED, 1310), "{}", res.body);
+}
+
+#[tokio::test]
+async fn completed_late_cancelled_and_no_show_bookings_reach_invoices_as_their_service_says() {
+    use crate::bookings::{at, every_day, in_days};
+    let app = TestApp::spawn().await;
+    let policy =
+        json!({"cancellationPolicy": {"freeCancelHours": 48, "lateCancelFeeAmount": 1000, "noShowFeeAmount": 2000}});
+    let s = app.studio("Europe/London", every_day(&[("00:00", "24:00")]), policy, 1).await;
+    let key = s.org.key.clone();
+    let vat = tax_rate(&app, &s.org, "VAT 20%", 2000, false).await;
+    let res = app
+        .patch(
+            &key,
+            &format!("/v1/services/{}", s.service),
+            json!({"billing": {"taxRateId": vat, "invoiceOnComplete": true, "invoiceFees": true}}),
+        )
+        .await;
+    assert_eq!(res.body["billing"], json!({"taxRateId": vat, "invoiceOnComplete": true, "invoiceFees": true}));
+    let (user, staff_key) = app.add_member(&s.org, "staff", None).await;
+    app.patch(&key, &format!("/v1/staff/{}", s.staff[0]), json!({"userId": user.to_string()})).await;
+    let day = in_days(1);
+    let mut booked = Vec::new();
+    for hour in [9, 11, 13, 15, 17] {
+        let res = app.book(&key, &s.service, at(s.tz, day, hour, 0), json!({})).await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+        booked.push(res.body["id"].as_str().unwrap().to_string());
+    }
+    // Two have started (written past the audit trigger, as no request would).
+    app.admin()
+        .await
+        .batch_execute(&format!(
+            "set session_replication_role = replica;
+             update app.bookings set starts_at = starts_at - interval '3 days', ends_at = ends_at - interval '3 days',
+                    blocked = tstzrange(lower(blocked) - interval '3 days', upper(blocked) - interval '3 days')
+              where id in ('{}', '{}')",
+            booked[0], booked[1]
+        ))
+        .await
+        .unwrap();
+    app.patch(&key, "/v1/organisation", json!({"billing": {"staffBillingAccess": true}})).await;
+
+    // Staff complete a booking: a draft invoice for its price, with the service's tax, theirs to read.
+    let done = app.post(&staff_key, &format!("/v1/bookings/{}/complete", booked[0]), json!({})).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    let invoice_id = done.body["invoiceId"].as_str().expect("the booking names its invoice").to_string();
+    let inv = invoice(&app, &staff_key, &invoice_id).await;
+    assert_eq!((inv["status"].as_str(), amount(&inv["total"]), amount(&inv["tax"])), (Some("draft"), 5400, 900));
+    assert_eq!(inv["lines"][0]["kind"], "booking");
+    assert_eq!(inv["lines"][0]["bookingId"], booked[0].as_str());
+    assert_eq!(inv["customerId"], done.body["customerId"]);
+
+    // A no-show: a draft for the fee.
+    let no_show =
+        app.confirmed(&staff_key, Method::POST, &format!("/v1/bookings/{}/no-show", booked[1]), Some(json!({}))).await;
+    assert_eq!(no_show.status, StatusCode::OK, "{}", no_show.body);
+    let inv = invoice(&app, &key, no_show.body["invoiceId"].as_str().unwrap()).await;
+    assert_eq!(inv["lines"][0]["kind"], "fee");
+    assert!(inv["lines"][0]["description"].as_str().unwrap().starts_with("No-show fee: Cut"), "{inv}");
+    assert_eq!(amount(&inv["lines"][0]["amount"]), 2000);
+
+    // A late cancellation: a draft for its fee.
+    let cancelled =
+        app.confirmed(&key, Method::POST, &format!("/v1/bookings/{}/cancel", booked[2]), Some(json!({}))).await;
+    assert_eq!((cancelled.body["lateCancel"].as_bool(), amount(&cancelled.body["fee"])), (Some(true), 1000));
+    let inv = invoice(&app, &key, cancelled.body["invoiceId"].as_str().unwrap()).await;
+    assert!(inv["lines"][0]["description"].as_str().unwrap().starts_with("Late cancellation fee: Cut"), "{inv}");
+
+    // With the setting off, a manager bills fees by hand, finalised at once.
+    app.patch(&key, &format!("/v1/services/{}", s.service), json!({"billing": {"invoiceFees": false}})).await;
+    let cancelled =
+        app.confirmed(&key, Method::POST, &format!("/v1/bookings/{}/cancel", booked[3]), Some(json!({}))).await;
+    assert!(cancelled.body["invoiceId"].is_null(), "{}", cancelled.body);
+    let (_, manager_key) = app.add_member(&s.org, "manager", None).await;
+    let billed =
+        app.post(&manager_key, "/v1/invoices/booking-fees", json!({"bookingIds": [booked[3]], "finalize": true})).await;
+    assert_eq!(billed.status, StatusCode::CREATED, "{}", billed.body);
+    assert_eq!(
+        (billed.body["status"].as_str(), amount(&billed.body["total"])),
+        (Some("open"), 1200),
+        "{}",
+        billed.body
+    );
+    assert!(billed.body["number"].as_str().unwrap().starts_with("INV-"));
+    let booking = app.get(&key, &format!("/v1/bookings/{}", booked[3])).await;
+    assert_eq!(booking.body["invoiceId"], billed.body["id"]);
+    let again = app.post(&manager_key, "/v1/invoices/booking-fees", json!({"bookingIds": [booked[3]]})).await;
+    assert_eq!((again.status, again.code()), (StatusCode::CONFLICT, "booking_already_invoiced"), "{}", again.body);
+    // A booking without a fee cannot be billed one; nothing is left behind.
+    let drafts = app.count("app.invoices", Some(s.org.id)).await;
+    let res = app.post(&manager_key, "/v1/invoices/booking-fees", json!({"bookingIds": [booked[4]]})).await;
+    assert_eq!(
+        (res.status, res.code(), res.field()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "no_fee", "bookingIds[0].bookingId")
+    );
+    assert_eq!(app.count("app.invoices", Some(s.org.id)).await, drafts);
+    // Staff never bill fees themselves.
+    let res = app.post(&staff_key, "/v1/invoices/booking-fees", json!({"bookingIds": [booked[2]]})).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
 }

@@ -104,7 +104,7 @@ async fn no_operation_lets_one_organisation_read_change_or_detect_anothers_rows(
     let invite =
         app.post(&a.key, "/v1/team-invites", json!({"email": "x@example.com", "name": "X", "role": "staff"})).await;
     let bookings = crate::bookings::booking_fixture(&app, &a).await;
-    let billing = crate::billing::billing_fixture(&app, &a).await;
+    let billing = crate::billing::billing_fixture(&app, &a, &bookings).await;
     let fixture = Fixture {
         bookings,
         billing,

@@ -271,7 +271,7 @@ pub async fn fixture(app: &TestApp) -> (Org, String, Fixture) {
         .map(|m| m["id"].as_str().unwrap().to_string())
         .collect();
     let bookings = crate::bookings::booking_fixture(app, &org).await;
-    let billing = crate::billing::billing_fixture(app, &org).await;
+    let billing = crate::billing::billing_fixture(app, &org, &bookings).await;
     let fixture = Fixture {
         bookings,
         billing,
