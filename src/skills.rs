@@ -19,6 +19,7 @@ const FILES: &[(&str, &str)] = &[
     ("agentic-registration", include_str!("../skills/agentic-registration/SKILL.md")),
     ("team-onboarding", include_str!("../skills/team-onboarding/SKILL.md")),
     ("booking-operations", include_str!("../skills/booking-operations/SKILL.md")),
+    ("billing", include_str!("../skills/billing/SKILL.md")),
 ];
 
 /// The index committed beside the skills (`skills/index.json`).

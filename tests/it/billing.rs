@@ -1061,3 +1061,36 @@ async fn completed_late_cancelled_and_no_show_bookings_reach_invoices_as_their_s
     let res = app.post(&staff_key, "/v1/invoices/booking-fees", json!({"bookingIds": [booked[2]]})).await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn concurrent_payments_and_refunds_never_take_more_than_is_owed_or_was_paid() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Glow").await;
+    let customer = app.customer(&org, json!({"name": "Amy"})).await.to_string();
+    let inv = open_invoice(&app, &org, &customer, 5000).await;
+    let paid = futures_util::future::join_all((0..10).map(|_| pay(&app, &org.key, &inv, 1000))).await;
+    let (accepted, refused): (Vec<&Res>, Vec<&Res>) = paid.iter().partition(|r| r.status == StatusCode::CREATED);
+    assert_eq!(accepted.len(), 5, "{:?}", paid.iter().map(|r| r.status).collect::<Vec<_>>());
+    // Refused as more than is owed, or, once paid, as a payment to a paid invoice.
+    assert!(
+        refused.iter().all(|r| ["overpayment", "invalid_invoice_state"].contains(&r.code())),
+        "{:?}",
+        refused.iter().map(|r| &r.body).collect::<Vec<_>>()
+    );
+    let b = invoice(&app, &org.key, &inv).await;
+    assert_eq!((b["status"].as_str(), amount(&b["amountPaid"]), amount(&b["amountDue"])), (Some("paid"), 5000, 0));
+
+    let payment = accepted[0].body["id"].as_str().unwrap().to_string();
+    let path = format!("/v1/payments/{payment}/refunds");
+    let refunds = futures_util::future::join_all(
+        (0..4).map(|_| app.confirmed(&org.key, Method::POST, &path, Some(json!({"amount": 400})))),
+    )
+    .await;
+    let done = refunds.iter().filter(|r| r.status == StatusCode::OK).count();
+    assert_eq!(done, 2, "{:?}", refunds.iter().map(|r| (r.status, r.code().to_string())).collect::<Vec<_>>());
+    assert!(refunds.iter().filter(|r| r.status != StatusCode::OK).all(|r| r.code() == "refund_exceeds_payment"));
+    let p = app.get(&org.key, &format!("/v1/payments/{payment}")).await;
+    assert_eq!(amount(&p.body["amountRefunded"]), 800);
+    assert_eq!(amount(&invoice(&app, &org.key, &inv).await["amountDue"]), 800);
+    assert_ledger_matches(&app, org.id).await;
+}

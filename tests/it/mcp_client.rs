@@ -146,3 +146,46 @@ fn a_typescript_client_generated_from_the_openapi_document_compiles_against_new_
         String::from_utf8_lossy(&compiled.stdout)
     );
 }
+
+/// The issue's "done when": an owner, from the official Python MCP SDK, bills a completed
+/// booking, sends a payment link, has it paid through the fake Stripe (the event signed by the
+/// script itself), refunds part of it and issues a credit note, confirming each.
+#[tokio::test]
+async fn the_official_python_mcp_sdk_bills_a_completed_booking_through_to_a_credit_note() {
+    use crate::bookings::{at, every_day, in_days};
+    let python = tokio::task::spawn_blocking(python_with_sdk).await.unwrap();
+    let app = TestApp::spawn().await;
+    let s = app.studio("Europe/London", every_day(&[("00:00", "24:00")]), serde_json::json!({}), 1).await;
+    let booked = app.book(&s.org.key, &s.service, at(s.tz, in_days(1), 10, 0), serde_json::json!({})).await;
+    let booking = booked.body["id"].as_str().unwrap().to_string();
+    app.admin()
+        .await
+        .batch_execute(&format!(
+            "set session_replication_role = replica;
+             update app.bookings set starts_at = starts_at - interval '3 days', ends_at = ends_at - interval '3 days',
+                    blocked = tstzrange(lower(blocked) - interval '3 days', upper(blocked) - interval '3 days')
+              where id = '{booking}'"
+        ))
+        .await
+        .unwrap();
+    let done = app.post(&s.org.key, &format!("/v1/bookings/{booking}/complete"), serde_json::json!({})).await;
+    assert_eq!(done.body["status"], "completed", "{}", done.body);
+    crate::billing::connect_stripe(&app, &s.org).await;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp_client/billing_flow.py");
+    let out = tokio::process::Command::new(&python)
+        .arg(script)
+        .arg(format!("{}/mcp", app.base))
+        .arg(&s.org.key)
+        .arg(format!("{}/v1/webhooks/stripe/{}", app.base, s.org.id))
+        .arg(crate::billing::WEBHOOK_SECRET)
+        .arg(&booking)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the billing flow through the Python SDK failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
