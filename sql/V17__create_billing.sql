@@ -208,6 +208,7 @@ create table app.payments (
 );
 create index payments_org_id_invoice_id_idx on app.payments (org_id, invoice_id, id);
 create index payments_org_id_staff_user_id_idx on app.payments (org_id, staff_user_id);
+create index payments_org_id_customer_id_idx on app.payments (org_id, customer_id, id);
 -- A provider's payment is recorded once, however often the provider tells of it.
 create unique index payments_org_id_provider_payment_id_key on app.payments (org_id, provider_payment_id);
 comment on table app.payments is 'Money received for an invoice: recorded by hand (cash, card terminal, bank transfer, other) or from Stripe. Append-only; refunds are rows of app.refunds (amount_refunded is their running sum).';

@@ -409,7 +409,7 @@ comment on function api.create_product(jsonb) is 'Adds a product with a price (m
 grant execute on function api.create_product(jsonb) to favcrm_member;
 
 create function api.list_products(p jsonb) returns json
-language plpgsql stable set search_path = '' as $$
+language plpgsql stable set search_path = '' set plan_cache_mode = force_generic_plan as $$
 declare
   v_limit int := app.page_limit(p);
   v_after uuid := app.decode_cursor(p ->> 'cursor');
@@ -682,38 +682,65 @@ $$;
 comment on function api.get_invoice(jsonb) is 'Returns one invoice with its lines, totals, payments and credit notes.';
 grant execute on function api.get_invoice(jsonb) to favcrm_member;
 
--- Ids first (planned for the filters given), then the page's JSON.
+-- As api.list_customers: the first page of everything is one static statement under a cached
+-- plan; filters go through EXECUTE, planned for the values given (an absent filter drops out).
+-- "Issued" is the finalisation time (a draft's creation) within the dates, in the organisation's
+-- time zone, compared as instants so that a range is a range.
 create function api.list_invoices(p jsonb) returns json
-language plpgsql stable set search_path = '' as $$
+language plpgsql stable set search_path = '' set plan_cache_mode = force_generic_plan as $$
 declare
+  v_org uuid := auth.org_id();
   v_limit int := app.page_limit(p);
   v_after uuid := app.decode_cursor(p ->> 'cursor');
   v_today date := app.billing_today();
-  v_tz text := (select o.timezone from app.organisations o where o.id = auth.org_id());
+  v_tz text := (select o.timezone from app.organisations o where o.id = v_org);
+  v_status text := p ->> 'status';
+  v_customer uuid := (p ->> 'customerId')::uuid;
+  v_overdue boolean := coalesce((p ->> 'overdue')::boolean, false);
+  v_due_before date := (p ->> 'dueBefore')::date;
   v_from date := (p ->> 'from')::date;
   v_to date := (p ->> 'to')::date;
+  v_page json;
 begin
   perform app.require_billing_read();
   if v_from is not null and v_to is not null and v_to < v_from then
     perform app.raise_invalid('to', 'range_end_before_start', 'to is before from.');
   end if;
-  return (
-    select app.page_json(pg_catalog.json_agg(app.invoice_summary_json(x.i, v_today) order by x.n)
-                           filter (where x.n <= v_limit),
-                         (pg_catalog.array_agg(x.id) filter (where x.n = v_limit))[1],
-                         pg_catalog.count(*) > v_limit)
+  if v_status is null and v_customer is null and not v_overdue and v_due_before is null and v_from is null
+     and v_to is null then
+    return (
+      select app.page_json(pg_catalog.json_agg(app.invoice_summary_json(x.i, v_today) order by x.n)
+                             filter (where x.n <= v_limit),
+                           (pg_catalog.array_agg(x.id) filter (where x.n = v_limit))[1],
+                           pg_catalog.count(*) > v_limit)
+        from (select i.id, i, pg_catalog.row_number() over (order by i.id desc) n
+                from app.invoices i
+               where i.org_id = v_org
+                 and i.id < coalesce(v_after, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
+               order by i.id desc
+               limit v_limit + 1) x);
+  end if;
+  execute $query$
+    select app.page_json(pg_catalog.json_agg(app.invoice_summary_json(x.i, $11) order by x.n)
+                           filter (where x.n <= $2),
+                         (pg_catalog.array_agg(x.id) filter (where x.n = $2))[1],
+                         pg_catalog.count(*) > $2)
       from (select i.id, i, pg_catalog.row_number() over (order by i.id desc) n
               from app.invoices i
-             where i.org_id = auth.org_id()
-               and i.id < coalesce(v_after, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
-               and (p ->> 'status' is null or i.status = p ->> 'status')
-               and (p ->> 'customerId' is null or i.customer_id = (p ->> 'customerId')::uuid)
-               and (not coalesce((p ->> 'overdue')::boolean, false) or (i.status = 'open' and i.due_date < v_today))
-               and (p ->> 'dueBefore' is null or i.due_date < (p ->> 'dueBefore')::date)
-               and (v_from is null or (coalesce(i.finalized_at, i.created_at) at time zone v_tz)::date >= v_from)
-               and (v_to is null or (coalesce(i.finalized_at, i.created_at) at time zone v_tz)::date <= v_to)
+             where i.org_id = $1
+               and ($3::uuid is null or i.id < $3)
+               and ($4::text is null or i.status = $4)
+               and ($5::uuid is null or i.customer_id = $5)
+               and (not $6 or (i.status = 'open' and i.due_date < $11))
+               and ($7::date is null or i.due_date < $7)
+               and ($8::date is null or coalesce(i.finalized_at, i.created_at) >= ($8::timestamp at time zone $10))
+               and ($9::date is null
+                    or coalesce(i.finalized_at, i.created_at) < (($9 + 1)::timestamp at time zone $10))
              order by i.id desc
-             limit v_limit + 1) x);
+             limit $2 + 1) x
+  $query$ into v_page
+    using v_org, v_limit, v_after, v_status, v_customer, v_overdue, v_due_before, v_from, v_to, v_tz, v_today;
+  return v_page;
 end
 $$;
 comment on function api.list_invoices(jsonb) is 'Invoices, newest first, by status, customer, overdue, due before a date, or issued (finalised; drafts: created) within a range of dates in the organisation''s time zone.';
@@ -1001,25 +1028,44 @@ comment on function api.get_payment(jsonb) is 'Returns one payment with its refu
 grant execute on function api.get_payment(jsonb) to favcrm_member;
 
 create function api.list_payments(p jsonb) returns json
-language plpgsql stable set search_path = '' as $$
+language plpgsql stable set search_path = '' set plan_cache_mode = force_generic_plan as $$
 declare
+  v_org uuid := auth.org_id();
   v_limit int := app.page_limit(p);
   v_after uuid := app.decode_cursor(p ->> 'cursor');
+  v_invoice uuid := (p ->> 'invoiceId')::uuid;
+  v_customer uuid := (p ->> 'customerId')::uuid;
+  v_method text := p ->> 'method';
+  v_page json;
 begin
   perform app.require_billing_read();
-  return (
-    select app.page_json(pg_catalog.json_agg(app.payment_json(x.pm) order by x.n) filter (where x.n <= v_limit),
-                         (pg_catalog.array_agg(x.id) filter (where x.n = v_limit))[1],
-                         pg_catalog.count(*) > v_limit)
+  if v_invoice is null and v_customer is null and v_method is null then
+    return (
+      select app.page_json(pg_catalog.json_agg(app.payment_json(x.pm) order by x.n) filter (where x.n <= v_limit),
+                           (pg_catalog.array_agg(x.id) filter (where x.n = v_limit))[1],
+                           pg_catalog.count(*) > v_limit)
+        from (select pm.id, pm, pg_catalog.row_number() over (order by pm.id desc) n
+                from app.payments pm
+               where pm.org_id = v_org
+                 and pm.id < coalesce(v_after, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
+               order by pm.id desc
+               limit v_limit + 1) x);
+  end if;
+  execute $query$
+    select app.page_json(pg_catalog.json_agg(app.payment_json(x.pm) order by x.n) filter (where x.n <= $2),
+                         (pg_catalog.array_agg(x.id) filter (where x.n = $2))[1],
+                         pg_catalog.count(*) > $2)
       from (select pm.id, pm, pg_catalog.row_number() over (order by pm.id desc) n
               from app.payments pm
-             where pm.org_id = auth.org_id()
-               and pm.id < coalesce(v_after, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
-               and (p ->> 'invoiceId' is null or pm.invoice_id = (p ->> 'invoiceId')::uuid)
-               and (p ->> 'customerId' is null or pm.customer_id = (p ->> 'customerId')::uuid)
-               and (p ->> 'method' is null or pm.method = p ->> 'method')
+             where pm.org_id = $1
+               and ($3::uuid is null or pm.id < $3)
+               and ($4::uuid is null or pm.invoice_id = $4)
+               and ($5::uuid is null or pm.customer_id = $5)
+               and ($6::text is null or pm.method = $6)
              order by pm.id desc
-             limit v_limit + 1) x);
+             limit $2 + 1) x
+  $query$ into v_page using v_org, v_limit, v_after, v_invoice, v_customer, v_method;
+  return v_page;
 end
 $$;
 comment on function api.list_payments(jsonb) is 'Payments, newest first, by invoice, customer or method.';

@@ -68,6 +68,14 @@ async fn the_readme_examples_work_as_written() {
     assert_eq!(booked["price"]["currency"], "HKD", "{booked}");
     let tools = answers.iter().find(|a| a["result"]["tools"].is_array()).expect("the MCP example listed tools");
     assert!(tools["result"]["tools"].as_array().unwrap().len() > 50, "{tools}");
+    let finalized = answers.iter().find(|a| a["number"].is_string()).expect("the billing example finalised");
+    // 450.00 + 20 % + 150.00 in Hong Kong dollars.
+    assert_eq!(
+        (finalized["status"].as_str(), &finalized["total"]),
+        (Some("open"), &serde_json::json!({"amount": 69000, "currency": "HKD"}))
+    );
+    let paid = answers.iter().find(|a| a["method"] == "cash").expect("the billing example recorded a payment");
+    assert_eq!(paid["amount"]["amount"], 10000, "{paid}");
     let deleted = answers.iter().find(|a| a["deletedAt"].is_string()).expect("the delete example deleted");
     assert_eq!(deleted["name"], "Amy Chan");
 }
