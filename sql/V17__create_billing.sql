@@ -135,7 +135,7 @@ create index invoices_org_id_customer_id_idx on app.invoices (org_id, customer_i
 create index invoices_org_id_staff_user_id_idx on app.invoices (org_id, staff_user_id);
 create index invoices_org_id_status_due_date_idx on app.invoices (org_id, status, due_date);
 comment on table app.invoices is 'Invoices: draft (editable) → open (finalised, numbered, frozen) → paid | void | uncollectible. Totals are the sums of the lines; amount due = total − credited − paid + credited to balance.';
-comment on column app.invoices.taxes is 'Tax per rate: [{taxRateId, name, percentageBp, inclusive, taxableAmount, amount}], kept with the totals.';
+comment on column app.invoices.taxes is 'Tax per rate, as the API shows it: [{taxRateId, name, percentageBp, inclusive, taxableAmount: {amount, currency}, amount: {amount, currency}}], kept with the totals.';
 comment on column app.invoices.amount_paid is 'Payments received less refunds (the sum of app.payments.amount - amount_refunded for the invoice).';
 comment on column app.invoices.amount_credited is 'The sum of the invoice''s credit notes.';
 comment on column app.invoices.amount_credited_to_balance is 'The part of the credit notes that went to the customer''s credit balance because the invoice was already paid.';
