@@ -13,3 +13,11 @@ create policy "members read credit notes of their own bookings if allowed (manag
 create policy "managers and above add credit notes" on app.credit_notes
   for insert to favcrm_member
   with check (org_id = (select auth.org_id()) and (select auth.role()) in ('owner', 'admin', 'manager'));
+
+-- What Stripe answered: a refund it refused moves that part of the credit note to the
+-- customer's credit balance (the only change a credit note ever sees; the column grants allow
+-- no other).
+create policy "managers and above record a refused refund on a credit note" on app.credit_notes
+  for update to favcrm_member
+  using (org_id = (select auth.org_id()) and (select auth.role()) in ('owner', 'admin', 'manager'))
+  with check (org_id = (select auth.org_id()));

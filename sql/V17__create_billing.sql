@@ -371,6 +371,8 @@ grant select, insert, update, delete on app.payment_providers to favcrm_member;
 grant select, insert, update on app.payment_links to favcrm_member;
 grant select on app.provider_events to favcrm_member;
 grant update (status, provider_refund_id, failure_reason, updated_at) on app.refunds to favcrm_member;
+-- A refund Stripe refused moves that part of a credit note to the customer's credit balance.
+grant update (refund_amount, balance_amount) on app.credit_notes to favcrm_member;
 
 -- ---------------------------------------------------------------------------------------
 -- Audit, grants. No DELETE grant on any of them but lines (of drafts): money rows are never erased.

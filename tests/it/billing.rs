@@ -1094,3 +1094,51 @@ async fn concurrent_payments_and_refunds_never_take_more_than_is_owed_or_was_pai
     assert_eq!(amount(&invoice(&app, &org.key, &inv).await["amountDue"]), 800);
     assert_ledger_matches(&app, org.id).await;
 }
+
+#[tokio::test]
+async fn a_credit_note_refunds_a_stripe_payment_through_stripe_or_credits_the_balance_when_stripe_refuses() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Glow").await;
+    connect_stripe(&app, &org).await;
+    let customer = app.customer(&org, json!({"name": "Amy"})).await.to_string();
+    let paid_through_stripe = |intent: &'static str, event: &'static str| {
+        let (app, org, customer) = (&app, &org, &customer);
+        async move {
+            let inv = open_invoice(app, org, customer, 4000).await;
+            let link = app.post(&org.key, &format!("/v1/invoices/{inv}/payment-links"), json!({})).await;
+            assert_eq!(
+                deliver(app, org.id, &session_completed(event, &link.body, intent)).await.status,
+                StatusCode::OK
+            );
+            inv
+        }
+    };
+    // Stripe refunds what the credit takes back from a paid invoice.
+    let inv = paid_through_stripe("pi_credit_ok", "evt_credit_ok").await;
+    let path = format!("/v1/invoices/{inv}/credit-notes");
+    let cn = app.confirmed(&org.key, Method::POST, &path, Some(json!({"amount": 1500, "refundExcess": true}))).await;
+    assert_eq!(cn.status, StatusCode::CREATED, "{}", cn.body);
+    assert_eq!((amount(&cn.body["refunded"]), amount(&cn.body["creditedToBalance"])), (1500, 0));
+    let payment = &invoice(&app, &org.key, &inv).await["payments"][0];
+    assert_eq!(payment["refunds"][0]["status"], "succeeded", "{payment}");
+    assert!(payment["refunds"][0]["providerRefundId"].as_str().unwrap().starts_with("re_"));
+    let asked = app.stripe.received_requests().await.unwrap();
+    let refund = asked.iter().find(|r| r.url.path() == "/v1/refunds").expect("Stripe was asked to refund");
+    assert_eq!(crate::fake_stripe::fields(refund)["payment_intent"], "pi_credit_ok");
+
+    // Stripe refusing: the credit note stands, and what it could not refund is the customer's credit.
+    let inv = paid_through_stripe(crate::fake_stripe::REFUSING_INTENT, "evt_credit_refused").await;
+    let path = format!("/v1/invoices/{inv}/credit-notes");
+    let cn = app.confirmed(&org.key, Method::POST, &path, Some(json!({"amount": 1000, "refundExcess": true}))).await;
+    assert_eq!(cn.status, StatusCode::CREATED, "{}", cn.body);
+    assert_eq!((amount(&cn.body["refunded"]), amount(&cn.body["creditedToBalance"])), (0, 1000), "{}", cn.body);
+    let b = invoice(&app, &org.key, &inv).await;
+    assert_eq!(
+        (b["status"].as_str(), amount(&b["amountPaid"]), amount(&b["amountDue"])),
+        (Some("paid"), 4000, 0),
+        "{b}"
+    );
+    assert_eq!(b["payments"][0]["refunds"][0]["status"], "failed");
+    assert_eq!(app.count("app.customer_balance_entries", Some(org.id)).await, 1);
+    assert_ledger_matches(&app, org.id).await;
+}
