@@ -403,3 +403,51 @@ grant update (staff_user_id) on app.invoice_lines to favcrm_member;
 grant select, insert, update on app.payments to favcrm_member;
 grant select, insert on app.refunds, app.credit_notes, app.credit_note_lines, app.customer_balance_entries
   to favcrm_member;
+
+-- ---------------------------------------------------------------------------------------
+-- Keys that held everything their holder's role allowed keep doing so: they gain the billing
+-- scopes the role now has (owners, admins and managers billing:read and billing:write; staff
+-- billing:read). A key narrowed on purpose (a subset of its role's scopes) is left as it is.
+-- Without this, an existing owner could not reach billing at all: a key holds an explicit
+-- list, and a key can only mint keys within its own. The tables' RLS is lifted for the
+-- statement (the migration runs as their owner, which FORCE would hold to the policies) and
+-- forced again. The keys' stored claims are dropped, to be built afresh.
+-- ---------------------------------------------------------------------------------------
+-- keys: begin
+alter table app.api_keys no force row level security;
+alter table app.memberships no force row level security;
+alter table audit.event no force row level security;
+alter table app.api_keys disable trigger audit_change;
+with roles (role, had, added) as (values
+  ('owner', array['audit:read','bookings:read','bookings:write','customers:read','customers:write','keys:read',
+                  'keys:write','organisation:read','organisation:write','team:read','team:write'],
+   array['billing:read','billing:write']),
+  ('admin', array['audit:read','bookings:read','bookings:write','customers:read','customers:write','keys:read',
+                  'keys:write','organisation:read','organisation:write','team:read','team:write'],
+   array['billing:read','billing:write']),
+  ('manager', array['bookings:read','bookings:write','customers:read','customers:write','keys:read','keys:write',
+                    'organisation:read','team:read','team:write'],
+   array['billing:read','billing:write']),
+  ('staff', array['bookings:read','bookings:write','customers:read','customers:write','organisation:read','team:read'],
+   array['billing:read'])),
+candidates as (
+  select k.org_id, k.id, k.scopes as before,
+         array(select distinct s from pg_catalog.unnest(k.scopes || r.added) s order by s) as after
+    from app.api_keys k
+    join app.memberships m on m.org_id = k.org_id and m.user_id = k.user_id
+    join roles r on r.role = m.role
+   where k.scopes @> r.had and not k.scopes @> r.added),
+changed as (
+  update app.api_keys k set scopes = c.after, claims = null
+    from candidates c
+   where k.org_id = c.org_id and k.id = c.id
+  returning k.org_id, k.id)
+insert into audit.event (org_id, via, operation, table_name, row_id, action, before, after)
+select c.org_id, 'migration', 'V17__create_billing', 'api_keys', c.id, 'update',
+       pg_catalog.jsonb_build_object('scopes', c.before), pg_catalog.jsonb_build_object('scopes', c.after)
+  from candidates c join changed x on x.org_id = c.org_id and x.id = c.id;
+alter table app.api_keys enable trigger audit_change;
+alter table audit.event force row level security;
+alter table app.api_keys force row level security;
+alter table app.memberships force row level security;
+-- keys: end

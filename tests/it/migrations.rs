@@ -138,3 +138,58 @@ async fn a_server_start_re_applies_the_policies_only_when_they_changed_and_favcr
     migrate_with(&dbname, Reapply::Always).await.unwrap();
     assert_ne!(applied(&admin).await.1, second, "favcrm migrate always applies");
 }
+
+/// V17 gives the billing scopes to keys that held everything their holder's role allowed, so
+/// that an owner's key made before billing reaches it; a key narrowed on purpose stays as it
+/// is. The migration's own statements (between its `keys:` markers) run here on keys put back
+/// to what they held before, as the owner that runs migrations.
+#[tokio::test]
+async fn v17_gives_the_billing_scopes_to_keys_that_had_their_roles_every_scope_and_only_to_those() {
+    let app = crate::common::TestApp::spawn().await;
+    let org = app.create_org("Old").await;
+    let (_, staff_key) = app.add_member(&org, "staff", None).await;
+    let (_, narrow_key) = app.add_member(&org, "manager", Some(&["customers:read"])).await;
+    let admin = app.admin().await;
+    let digest = |key: &str| <sha2::Sha256 as sha2::Digest>::digest(key.as_bytes()).to_vec();
+    let old_owner = "{audit:read,bookings:read,bookings:write,customers:read,customers:write,keys:read,keys:write,organisation:read,organisation:write,team:read,team:write}";
+    let old_staff = "{bookings:read,bookings:write,customers:read,customers:write,organisation:read,team:read}";
+    for (key, scopes) in [(&org.key, old_owner), (&staff_key, old_staff)] {
+        // Past the audit trigger, as the keys were written before.
+        admin
+            .batch_execute(&format!(
+                "set session_replication_role = replica;
+                 update app.api_keys set scopes = '{scopes}', claims = null where key_digest = '\\x{}';
+                 set session_replication_role = origin;",
+                hex::encode(digest(key))
+            ))
+            .await
+            .unwrap();
+    }
+    let migration = include_str!("../../sql/V17__create_billing.sql");
+    let block = migration.split("-- keys: begin").nth(1).unwrap().split("-- keys: end").next().unwrap();
+    admin.batch_execute(&format!("begin; set local role favcrm_owner; {block} commit;")).await.unwrap();
+    let scopes = |key: String| {
+        let admin = &admin;
+        async move {
+            let row = admin
+                .query_one("select scopes from app.api_keys where key_digest = $1", &[&digest(&key)])
+                .await
+                .unwrap();
+            row.get::<_, Vec<String>>(0)
+        }
+    };
+    let owner = scopes(org.key.clone()).await;
+    assert!(owner.contains(&"billing:read".to_string()) && owner.contains(&"billing:write".to_string()), "{owner:?}");
+    let staff = scopes(staff_key.clone()).await;
+    assert!(staff.contains(&"billing:read".to_string()) && !staff.contains(&"billing:write".to_string()), "{staff:?}");
+    assert_eq!(scopes(narrow_key).await, ["customers:read"]);
+    let audited: i64 = admin
+        .query_one("select count(*) from audit.event where org_id = $1 and via = 'migration'", &[&org.id])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(audited, 2, "each key changed is in the audit log");
+    // And the owner's key now reaches billing.
+    let res = app.get(&org.key, "/v1/invoices").await;
+    assert_eq!(res.status, reqwest::StatusCode::OK, "{}", res.body);
+}
