@@ -1142,3 +1142,53 @@ async fn a_credit_note_refunds_a_stripe_payment_through_stripe_or_credits_the_ba
     assert_eq!(app.count("app.customer_balance_entries", Some(org.id)).await, 1);
     assert_ledger_matches(&app, org.id).await;
 }
+
+#[tokio::test]
+async fn a_booking_freed_from_its_invoice_by_removing_the_line_or_voiding_can_be_billed_again() {
+    use crate::bookings::{at, every_day, in_days};
+    let app = TestApp::spawn().await;
+    let s = app.studio("Europe/London", every_day(&[("09:00", "17:00")]), json!({}), 1).await;
+    let key = s.org.key.clone();
+    let booked = app.book(&key, &s.service, at(s.tz, in_days(2), 10, 0), json!({})).await;
+    let (booking, customer) = (booked.body["id"].clone(), booked.body["customerId"].clone());
+    let bill = || {
+        let (app, key, booking, customer) = (&app, &key, &booking, &customer);
+        async move {
+            app.post(key, "/v1/invoices", json!({"customerId": customer, "lines": [{"bookingId": booking}]})).await
+        }
+    };
+    let linked = |invoice: Value| {
+        let (app, key, booking) = (&app, &key, &booking);
+        async move {
+            let b = app.get(key, &format!("/v1/bookings/{}", booking.as_str().unwrap())).await;
+            assert_eq!(b.body["invoiceId"], invoice, "{}", b.body);
+        }
+    };
+    let first = bill().await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    linked(first.body["id"].clone()).await;
+    // Removing the line frees the booking.
+    let line = first.body["lines"][0]["id"].as_str().unwrap();
+    let res = app.delete(&key, &format!("/v1/invoices/{}/lines/{line}", first.body["id"].as_str().unwrap())).await;
+    assert_eq!((res.status, amount(&res.body["total"])), (StatusCode::OK, 0), "{}", res.body);
+    linked(Value::Null).await;
+    // Billed again and finalised, it is held until that invoice is voided.
+    let second = bill().await;
+    let second_id = second.body["id"].as_str().unwrap().to_string();
+    app.post(&key, &format!("/v1/invoices/{second_id}/finalize"), json!({})).await;
+    assert_eq!(bill().await.code(), "booking_already_invoiced");
+    let voided = app.confirmed(&key, Method::POST, &format!("/v1/invoices/{second_id}/void"), Some(json!({}))).await;
+    assert_eq!(voided.body["status"], "void", "{}", voided.body);
+    assert!(voided.body["number"].is_string(), "a void invoice keeps its number: no gap");
+    linked(Value::Null).await;
+    let third = bill().await;
+    assert_eq!(third.status, StatusCode::CREATED, "{}", third.body);
+    linked(third.body["id"].clone()).await;
+    // A booking is billed to its own customer only.
+    let other = app.customer(&s.org, json!({"name": "Someone else"})).await.to_string();
+    let res = app.post(&key, "/v1/invoices", json!({"customerId": other, "lines": [{"bookingId": booking}]})).await;
+    assert_eq!(
+        (res.status, res.code(), res.field()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "booking_customer_mismatch", "lines[0].bookingId")
+    );
+}
