@@ -209,12 +209,12 @@ async fn a_transaction_without_claims_sees_no_rows_in_any_table() {
         .await;
     assert_eq!(credited.status, StatusCode::CREATED, "{}", credited.body);
     // Stripe: a connection, a payment link and an event.
-    crate::billing::connect_stripe(&app, &a).await;
+    crate::stripe::connect_stripe(&app, &a).await;
     let other = crate::billing::open_invoice(&app, &a, &amy.to_string(), 700).await;
     let link = app.post(&a.key, &format!("/v1/invoices/{other}/payment-links"), json!({})).await;
     assert_eq!(link.status, StatusCode::CREATED, "{}", link.body);
-    let event = crate::billing::session_completed("evt_isolation", &link.body, "pi_isolation");
-    let delivered = crate::billing::deliver(&app, a.id, &event).await;
+    let event = crate::stripe::session_completed("evt_isolation", &link.body, "pi_isolation");
+    let delivered = crate::stripe::deliver(&app, a.id, &event).await;
     assert_eq!(delivered.status, StatusCode::OK, "{}", delivered.body);
     // A cancelled seat promotes the waiting customer: a booking event.
     app.confirmed(&a.key, Method::POST, &format!("/v1/bookings/{}/cancel", bookings.seat), Some(json!({}))).await;

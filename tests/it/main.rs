@@ -28,4 +28,5 @@ mod processes;
 mod ratelimit;
 mod readme;
 mod signup;
+mod stripe;
 mod team;

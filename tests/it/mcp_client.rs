@@ -170,7 +170,7 @@ async fn the_official_python_mcp_sdk_bills_a_completed_booking_through_to_a_cred
         .unwrap();
     let done = app.post(&s.org.key, &format!("/v1/bookings/{booking}/complete"), serde_json::json!({})).await;
     assert_eq!(done.body["status"], "completed", "{}", done.body);
-    crate::billing::connect_stripe(&app, &s.org).await;
+    crate::stripe::connect_stripe(&app, &s.org).await;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp_client/billing_flow.py");
     let out = tokio::process::Command::new(&python)
         .arg(script)
