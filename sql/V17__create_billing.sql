@@ -191,7 +191,7 @@ create table app.payments (
   id uuid not null default app.uuid_v7(),
   invoice_id uuid not null,
   customer_id uuid not null,
-  method text not null check (method in ('cash', 'card_terminal', 'bank_transfer', 'other', 'stripe')),
+  method text not null check (method in ('cash', 'card_terminal', 'bank_transfer', 'other', 'stripe', 'credit_balance')),
   amount bigint not null check (amount > 0),
   amount_refunded bigint not null default 0,
   currency text not null check (currency ~ '^[A-Z]{3}$'),
@@ -211,7 +211,7 @@ create index payments_org_id_staff_user_id_idx on app.payments (org_id, staff_us
 create index payments_org_id_customer_id_idx on app.payments (org_id, customer_id, id);
 -- A provider's payment is recorded once, however often the provider tells of it.
 create unique index payments_org_id_provider_payment_id_key on app.payments (org_id, provider_payment_id);
-comment on table app.payments is 'Money received for an invoice: recorded by hand (cash, card terminal, bank transfer, other) or from Stripe. Append-only; refunds are rows of app.refunds (amount_refunded is their running sum).';
+comment on table app.payments is 'Money received for an invoice: recorded by hand (cash, card terminal, bank transfer, other), from Stripe, or taken from the customer''s credit balance. Append-only; refunds are rows of app.refunds (amount_refunded is their running sum).';
 
 create table app.credit_notes (
   org_id uuid not null references app.organisations (id),
@@ -297,7 +297,7 @@ create table app.customer_balance_entries (
   customer_id uuid not null,
   currency text not null check (currency ~ '^[A-Z]{3}$'),
   amount bigint not null check (amount <> 0),
-  source_kind text not null check (source_kind in ('credit_note', 'overpayment', 'failed_refund')),
+  source_kind text not null check (source_kind in ('credit_note', 'overpayment', 'failed_refund', 'payment', 'refund')),
   source_id uuid not null,
   created_at timestamptz not null default pg_catalog.now(),
   primary key (org_id, id),
@@ -305,7 +305,7 @@ create table app.customer_balance_entries (
   foreign key (org_id, customer_id) references app.customers (org_id, id)
 );
 create index customer_balance_entries_org_id_customer_id_idx on app.customer_balance_entries (org_id, customer_id, id);
-comment on table app.customer_balance_entries is 'The customer''s credit balance as an append-only ledger: positive entries are credit the business owes the customer. One entry per source (unique), so replaying a source changes nothing.';
+comment on table app.customer_balance_entries is 'The customer''s credit balance as an append-only ledger: positive entries are credit the business owes the customer (a credit note''s excess, an overpayment, a refund Stripe refused, a refund of a payment made from the balance), negative ones credit spent (a payment from the balance). One entry per source (unique), so replaying a source changes nothing.';
 
 -- ---------------------------------------------------------------------------------------
 -- Stripe: the organisation's own account, payment links (Checkout Sessions) and the events

@@ -35,7 +35,7 @@ language sql immutable parallel safe as $$
                     'NIO', 'NOK', 'NPR', 'NZD', 'PAB', 'PEN', 'PGK', 'PHP', 'PKR', 'PLN', 'QAR', 'RON', 'RSD', 'RUB',
                     'SAR', 'SBD', 'SCR', 'SDG', 'SEK', 'SGD', 'SHP', 'SLE', 'SOS', 'SRD', 'SSP', 'STN', 'SVC', 'SYP',
                     'SZL', 'THB', 'TJS', 'TMT', 'TOP', 'TRY', 'TTD', 'TWD', 'TZS', 'UAH', 'USD', 'UYU', 'UZS', 'VES',
-                    'WST', 'XCD', 'YER', 'ZAR', 'ZMW', 'ZWG') then 2
+                    'WST', 'XCD', 'XCG', 'YER', 'ZAR', 'ZMW', 'ZWG') then 2
   end
 $$;
 comment on function app.currency_exponent(text) is 'The number of minor-unit digits of an ISO 4217 currency (JPY 0, USD 2, KWD 3), or NULL for a code that is not a currency in use.';
@@ -979,6 +979,45 @@ comment on function app.settle_invoice(uuid, bigint, bigint, bigint) is 'Adds mo
 grant execute on function app.settle_invoice(uuid, bigint, bigint, bigint) to favcrm_member;
 
 -- ---------------------------------------------------------------------------------------
+-- The customer's credit balance: the sum of its ledger, per currency
+-- ---------------------------------------------------------------------------------------
+create function app.customer_balance(p_customer uuid, p_currency text) returns bigint
+language sql stable as $$
+  select coalesce(sum(e.amount), 0)::bigint
+    from app.customer_balance_entries e
+   where e.org_id = auth.org_id() and e.customer_id = p_customer and e.currency = p_currency
+$$;
+comment on function app.customer_balance(uuid, text) is 'The customer''s credit balance in a currency: the sum of its ledger entries.';
+grant execute on function app.customer_balance(uuid, text) to favcrm_member;
+
+create function api.get_customer_balance(p jsonb) returns jsonb
+language plpgsql stable set search_path = '' as $$
+declare
+  v_customer uuid := (p ->> 'customerId')::uuid;
+begin
+  perform app.require_billing_read();
+  if not exists (select from app.customers c where c.org_id = auth.org_id() and c.id = v_customer) then
+    perform app.not_found('customer');
+  end if;
+  return pg_catalog.jsonb_build_object(
+    'customerId', v_customer,
+    'balances', (select coalesce(pg_catalog.jsonb_agg(app.money(b.amount, b.currency) order by b.currency), '[]')
+                   from (select e.currency, sum(e.amount)::bigint amount
+                           from app.customer_balance_entries e
+                          where e.org_id = auth.org_id() and e.customer_id = v_customer
+                          group by e.currency having sum(e.amount) <> 0) b),
+    'entries', (select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                        'amount', app.money(e.amount, e.currency), 'source', e.source_kind, 'sourceId', e.source_id,
+                        'createdAt', app.ts(e.created_at)) order by e.created_at desc, e.id desc), '[]')
+                  from (select * from app.customer_balance_entries e
+                         where e.org_id = auth.org_id() and e.customer_id = v_customer
+                         order by e.created_at desc, e.id desc limit 50) e));
+end
+$$;
+comment on function api.get_customer_balance(jsonb) is 'The customer''s credit balance per currency and its latest 50 ledger entries (credit notes, overpayments, refused refunds, payments from the balance and their refunds).';
+grant execute on function api.get_customer_balance(jsonb) to favcrm_member;
+
+-- ---------------------------------------------------------------------------------------
 -- Payments and refunds
 -- ---------------------------------------------------------------------------------------
 create function api.record_payment(p jsonb) returns jsonb
@@ -988,6 +1027,7 @@ declare
   pm app.payments;
   v_amount bigint := (p ->> 'amount')::bigint;
   v_due bigint;
+  v_balance bigint;
 begin
   perform app.require_billing_role('manager', 'record payments');
   i := app.invoice_for_update((p ->> 'invoiceId')::uuid);
@@ -1006,16 +1046,31 @@ begin
       message = pg_catalog.format('The payment (%s) is more than the amount due (%s %s).', v_amount, v_due, i.currency),
       detail = pg_catalog.jsonb_build_object('amountDue', app.money(v_due, i.currency))::text;
   end if;
+  -- Credit from the balance: the customer's row is locked, so two payments cannot spend the
+  -- same credit.
+  if p ->> 'method' = 'credit_balance' then
+    perform from app.customers c where c.org_id = i.org_id and c.id = i.customer_id for update;
+    v_balance := app.customer_balance(i.customer_id, i.currency);
+    if v_amount > v_balance then
+      raise exception using errcode = '22023', hint = 'insufficient_balance', column = 'amount',
+        message = pg_catalog.format('The customer''s credit balance is %s %s.', v_balance, i.currency),
+        detail = pg_catalog.jsonb_build_object('balance', app.money(v_balance, i.currency))::text;
+    end if;
+  end if;
   insert into app.payments (org_id, invoice_id, customer_id, method, amount, currency, received_on, reference,
                             staff_user_id, created_by)
   values (i.org_id, i.id, i.customer_id, p ->> 'method', v_amount, i.currency,
           coalesce((p ->> 'receivedOn')::date, app.billing_today()), p ->> 'reference', i.staff_user_id, auth.user_id())
   returning * into pm;
+  if pm.method = 'credit_balance' then
+    insert into app.customer_balance_entries (org_id, customer_id, currency, amount, source_kind, source_id)
+    values (pm.org_id, pm.customer_id, pm.currency, -pm.amount, 'payment', pm.id);
+  end if;
   perform app.settle_invoice(i.id, v_amount, 0, 0);
   return app.payment_json(pm);
 end
 $$;
-comment on function api.record_payment(jsonb) is 'Records money received for an open (or uncollectible) invoice: partial payments add up; more than the amount due is refused. The invoice is paid when nothing is owed.';
+comment on function api.record_payment(jsonb) is 'Records money received for an open (or uncollectible) invoice, or credit taken from the customer''s balance (credit_balance): partial payments add up; more than the amount due, or than the balance holds, is refused. The invoice is paid when nothing is owed.';
 grant execute on function api.record_payment(jsonb) to favcrm_member;
 
 create function api.get_payment(p jsonb) returns jsonb
@@ -1092,6 +1147,11 @@ begin
           case when pm.method = 'stripe' then 'pending' else 'succeeded' end, pm.staff_user_id, auth.user_id())
   returning * into r;
   update app.payments set amount_refunded = amount_refunded + p_amount where org_id = pm.org_id and id = pm.id;
+  -- Credit spent from the balance comes back to it.
+  if pm.method = 'credit_balance' then
+    insert into app.customer_balance_entries (org_id, customer_id, currency, amount, source_kind, source_id)
+    values (pm.org_id, pm.customer_id, pm.currency, p_amount, 'refund', r.id);
+  end if;
   return r;
 end
 $$;

@@ -230,6 +230,7 @@ pub enum PaymentMethod {
     BankTransfer,
     Other,
     Stripe,
+    CreditBalance,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
@@ -239,6 +240,8 @@ pub enum ManualPaymentMethod {
     CardTerminal,
     BankTransfer,
     Other,
+    /// From the customer's credit balance (get_customer_balance).
+    CreditBalance,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -404,9 +407,50 @@ pub struct CreatePaymentLink {
     pub invoice_id: Id,
 }
 
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CustomerRef {
+    /// The customer's id.
+    pub customer_id: Id,
+}
+
 // ---------------------------------------------------------------------------------------
 // Outputs
 // ---------------------------------------------------------------------------------------
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BalanceSource {
+    CreditNote,
+    Overpayment,
+    FailedRefund,
+    Payment,
+    Refund,
+}
+
+/// A change of the customer's credit balance.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BalanceEntry {
+    /// Positive: credit given; negative: credit spent.
+    pub amount: Money,
+    pub source: BalanceSource,
+    #[schemars(with = "uuid::Uuid")]
+    pub source_id: String,
+    pub created_at: String,
+}
+
+/// What the business owes the customer as credit.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomerBalance {
+    #[schemars(with = "uuid::Uuid")]
+    pub customer_id: String,
+    /// One per currency with a balance.
+    pub balances: Vec<Money>,
+    /// The latest 50 changes, newest first.
+    pub entries: Vec<BalanceEntry>,
+}
 
 /// Whether Stripe is connected; never the secrets.
 #[derive(Debug, Serialize, JsonSchema)]
@@ -907,14 +951,27 @@ pub fn operations() -> Vec<Operation> {
         Operation::new::<RecordPayment, Payment>(spec(
             "record_payment",
             "Record a payment",
-            "Record money received for an open invoice by cash, card terminal, bank transfer or other (managers \
-             and above). Partial payments add up; more than the amount due is refused (422 overpayment, with \
-             amountDue). The invoice becomes paid when nothing is owed.",
+            "Record money received for an open invoice by cash, card terminal, bank transfer or other, or take it \
+             from the customer's credit balance (credit_balance; 422 insufficient_balance with balance) \
+             (managers and above). Partial payments add up; more than the amount due is refused (422 \
+             overpayment, with amountDue). The invoice becomes paid when nothing is owed.",
             Post,
             "/v1/payments",
             Write,
             false,
             201,
+        )),
+        Operation::new::<CustomerRef, CustomerBalance>(spec(
+            "get_customer_balance",
+            "Get a customer's credit balance",
+            "What the business owes a customer as credit, per currency (from credit notes' excess, payments \
+             beyond what was owed, refunds Stripe refused), with the latest changes. Spend it with record_payment \
+             method credit_balance.",
+            Get,
+            "/v1/customers/{customerId}/balance",
+            Read,
+            true,
+            200,
         )),
         Operation::new::<PaymentRef, Payment>(spec(
             "get_payment",

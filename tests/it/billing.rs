@@ -362,10 +362,10 @@ pub(crate) async fn assert_ledger_matches(app: &TestApp, org: Uuid) {
                                where c.org_id = i.org_id and c.invoice_id = i.id), 0)
                      + coalesce((select sum(e.amount) from app.customer_balance_entries e
                                    join app.payments p on p.org_id = e.org_id and p.id = e.source_id
-                                  where p.org_id = i.org_id and p.invoice_id = i.id), 0)
+                                  where p.org_id = i.org_id and p.invoice_id = i.id and e.source_kind = 'overpayment'), 0)
                      + coalesce((select sum(e.amount) from app.customer_balance_entries e
                                    join app.refunds r on r.org_id = e.org_id and r.id = e.source_id
-                                  where r.org_id = i.org_id and r.invoice_id = i.id), 0))::bigint
+                                  where r.org_id = i.org_id and r.invoice_id = i.id and e.source_kind = 'failed_refund'), 0))::bigint
                from app.invoices i where i.org_id = $1",
             &[&org],
         )
@@ -431,6 +431,28 @@ async fn payments_refunds_and_credit_notes_keep_every_sum_and_state_consistent()
     );
     assert_eq!(b["creditNotes"].as_array().unwrap().len(), 3);
     assert_eq!(app.count("app.customer_balance_entries", Some(org.id)).await, 1);
+    // The balance pays another invoice, never beyond what it holds; a refund puts it back.
+    let balance = app.get(&org.key, &format!("/v1/customers/{customer}/balance")).await;
+    assert_eq!(balance.body["balances"], json!([{"amount": 500, "currency": "GBP"}]), "{}", balance.body);
+    assert_eq!(balance.body["entries"][0]["source"], "credit_note");
+    let next = open_invoice(&app, &org, &customer, 1_000).await;
+    let from_balance = |amount: i64| {
+        let (app, key, next) = (&app, &org.key, &next);
+        async move {
+            app.post(key, "/v1/payments", json!({"invoiceId": next, "amount": amount, "method": "credit_balance"}))
+                .await
+        }
+    };
+    let spent = from_balance(300).await;
+    assert_eq!(spent.status, StatusCode::CREATED, "{}", spent.body);
+    let res = from_balance(300).await;
+    assert_eq!((res.status, res.code()), (StatusCode::UNPROCESSABLE_ENTITY, "insufficient_balance"), "{}", res.body);
+    assert_eq!(amount(&res.body["balance"]), 200);
+    let path = format!("/v1/payments/{}/refunds", spent.body["id"].as_str().unwrap());
+    assert_eq!(app.confirmed(&org.key, Method::POST, &path, Some(json!({"amount": 100}))).await.status, StatusCode::OK);
+    let balance = app.get(&org.key, &format!("/v1/customers/{customer}/balance")).await;
+    assert_eq!(balance.body["balances"], json!([{"amount": 300, "currency": "GBP"}]), "{}", balance.body);
+    assert_eq!(amount(&invoice(&app, &org.key, &next).await["amountDue"]), 800);
     // Credit by line and quantity on another invoice: tax follows the line's share.
     let vat = tax_rate(&app, &org, "VAT 20%", 2000, false).await;
     let d = draft(
@@ -559,6 +581,7 @@ pub fn billing_sample(op: &str, f: &BillingFixture) -> Option<Value> {
             json!({"invoiceId": f.to_pay, "amount": 1000, "method": "card_terminal", "reference": "T-1"})
         }
         "get_payment" => json!({"paymentId": f.payment}),
+        "get_customer_balance" => json!({"customerId": f.customer}),
         "refund_payment" => json!({"paymentId": f.payment, "amount": 100, "reason": "goodwill"}),
         "create_credit_note" => json!({"invoiceId": f.to_credit, "amount": 500, "reason": "order_change"}),
         "connect_stripe" => json!({"secretKey": SECRET_KEY, "webhookSecret": WEBHOOK_SECRET}),
@@ -928,4 +951,25 @@ async fn a_booking_freed_from_its_invoice_by_removing_the_line_or_voiding_can_be
         (res.status, res.code(), res.field()),
         (StatusCode::UNPROCESSABLE_ENTITY, "booking_customer_mismatch", "lines[0].bookingId")
     );
+}
+
+/// Every currency a country of `app.country` uses (an organisation's default) is one billing
+/// knows the minor units of.
+#[test]
+fn every_countrys_currency_has_known_minor_units() {
+    let common = include_str!("../../sql/operations/common.sql");
+    let billing = include_str!("../../sql/operations/billing.sql");
+    let start = billing.find("create function app.currency_exponent").unwrap();
+    let end = billing.find("comment on function app.currency_exponent").unwrap();
+    let known = &billing[start..end];
+    let mut missing = Vec::new();
+    for line in common.lines().filter(|l| l.trim_start().starts_with("('")) {
+        let fields: Vec<&str> = line.split("', '").collect();
+        if let Some(currency) = fields.get(2).filter(|c| c.len() == 3)
+            && !known.contains(&format!("'{currency}'"))
+        {
+            missing.push(currency.to_string());
+        }
+    }
+    assert!(missing.is_empty(), "currencies without minor units in app.currency_exponent: {missing:?}");
 }
