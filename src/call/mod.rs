@@ -116,7 +116,9 @@ pub async fn dispatch(state: &AppState, call: Call<'_>, client_ip: Option<IpAddr
     let sealed;
     let call = if call.op.name == "connect_stripe" {
         sealed = payments::seal_stripe_secrets(state, &call).await?;
-        Call { input: &sealed, ..call }
+        // Sealing is different each time, so a retry's input would never match the first: the
+        // operation is idempotent by itself instead (the same secrets again change nothing).
+        Call { input: &sealed, idempotency_key: None, ..call }
     } else {
         call
     };

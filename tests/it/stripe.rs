@@ -270,3 +270,36 @@ async fn a_credit_note_refunds_a_stripe_payment_through_stripe_or_credits_the_ba
     assert_eq!(app.count("app.customer_balance_entries", Some(org.id)).await, 1);
     assert_ledger_matches(&app, org.id).await;
 }
+
+#[tokio::test]
+async fn connecting_stripe_again_with_the_same_secrets_and_idempotency_key_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Glow").await;
+    let body = json!({"secretKey": SECRET_KEY, "webhookSecret": WEBHOOK_SECRET, "idempotencyKey": "connect-1"});
+    let first = app.tool(&org.key, "connect_stripe", body.clone()).await;
+    assert_eq!(first["isError"], false, "{first}");
+    let before = app.fingerprint(org.id).await;
+    let again = app.tool(&org.key, "connect_stripe", body).await;
+    assert_eq!(again["isError"], false, "{again}");
+    assert_eq!(app.fingerprint(org.id).await, before);
+    // Another key replaces the secrets; a staff or manager key may not.
+    let res = app
+        .call(
+            Some(&org.key),
+            Method::PUT,
+            "/v1/stripe-connection",
+            Some(json!({"secretKey": "sk_live_51OtherKeyAbcdefghij9999", "webhookSecret": WEBHOOK_SECRET})),
+        )
+        .await;
+    assert_eq!((res.body["keyHint"].as_str(), res.body["livemode"].as_bool()), (Some("sk_live_…9999"), Some(true)));
+    let (_, manager) = app.add_member(&org, "manager", None).await;
+    let res = app
+        .call(
+            Some(&manager),
+            Method::PUT,
+            "/v1/stripe-connection",
+            Some(json!({"secretKey": SECRET_KEY, "webhookSecret": WEBHOOK_SECRET})),
+        )
+        .await;
+    assert_eq!((res.status, res.code()), (StatusCode::FORBIDDEN, "forbidden"), "{}", res.body);
+}
