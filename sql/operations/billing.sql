@@ -1,4 +1,4 @@
--- Billing: tax rates, products, invoices (draft → open → paid | void | uncollectible) with gapless
+-- Billing: tax rates, invoices (draft → open → paid | void | uncollectible) with gapless
 -- numbers, payments, refunds and credit notes. Managers and above bill and record payments;
 -- owners and admins void, refund and credit; staff read the billing of their own bookings only
 -- when the organisation allows it (the policies on the billing tables).
@@ -153,20 +153,6 @@ $$;
 comment on function app.tax_rate_json(app.tax_rates) is 'The API representation of a tax rate.';
 grant execute on function app.tax_rate_json(app.tax_rates) to favcrm_member;
 
-create function app.product_json(pr app.products) returns jsonb
-language sql stable parallel safe as $$
-  select pg_catalog.jsonb_build_object(
-    'id', pr.id,
-    'name', pr.name,
-    'description', pr.description,
-    'price', app.money(pr.price_amount, pr.currency),
-    'taxRateId', pr.tax_rate_id,
-    'status', case when pr.archived_at is null then 'active' else 'archived' end,
-    'createdAt', app.ts(pr.created_at),
-    'updatedAt', app.ts(pr.updated_at))
-$$;
-comment on function app.product_json(app.products) is 'The API representation of a product.';
-grant execute on function app.product_json(app.products) to favcrm_member;
 
 create function app.invoice_line_json(l app.invoice_lines, p_currency text) returns jsonb
 language sql stable parallel safe as $$
@@ -319,7 +305,7 @@ comment on function app.invoice_json(app.invoices) is 'The API representation of
 grant execute on function app.invoice_json(app.invoices) to favcrm_member;
 
 -- ---------------------------------------------------------------------------------------
--- Tax rates and products
+-- Tax rates (products are commerce's: operations/commerce.sql)
 -- ---------------------------------------------------------------------------------------
 create function api.create_tax_rate(p jsonb) returns jsonb
 language plpgsql set search_path = '' as $$
@@ -393,50 +379,6 @@ $$;
 comment on function app.usable_tax_rate(uuid, text) is 'The active tax rate with this id, or raises 404 not_found / 422 tax_rate_inactive naming the field.';
 grant execute on function app.usable_tax_rate(uuid, text) to favcrm_member;
 
-create function api.create_product(p jsonb) returns jsonb
-language plpgsql set search_path = '' as $$
-declare
-  pr app.products;
-  v_tax uuid := (p ->> 'taxRateId')::uuid;
-begin
-  perform app.require_billing_role('manager', 'add products');
-  if v_tax is not null then
-    perform app.usable_tax_rate(v_tax, 'taxRateId');
-  end if;
-  insert into app.products (org_id, name, description, price_amount, currency, tax_rate_id)
-  select auth.org_id(), pg_catalog.btrim(p ->> 'name'), p ->> 'description', (p #>> '{price,amount}')::bigint,
-         app.require_currency(coalesce(p #>> '{price,currency}', o.default_currency), 'price.currency'), v_tax
-    from app.organisations o where o.id = auth.org_id()
-  returning * into pr;
-  return app.product_json(pr);
-end
-$$;
-comment on function api.create_product(jsonb) is 'Adds a product with a price (minor units; the organisation''s currency by default) and a default tax rate.';
-grant execute on function api.create_product(jsonb) to favcrm_member;
-
-create function api.list_products(p jsonb) returns json
-language plpgsql stable set search_path = '' set plan_cache_mode = force_generic_plan as $$
-declare
-  v_limit int := app.page_limit(p);
-  v_after uuid := app.decode_cursor(p ->> 'cursor');
-  v_archived boolean := coalesce((p ->> 'includeArchived')::boolean, false);
-begin
-  perform auth.require_scope('billing:read');
-  return (
-    select app.page_json(pg_catalog.json_agg(app.product_json(x.pr) order by x.n) filter (where x.n <= v_limit),
-                         (pg_catalog.array_agg(x.id) filter (where x.n = v_limit))[1],
-                         pg_catalog.count(*) > v_limit)
-      from (select pr.id, pr, pg_catalog.row_number() over (order by pr.id desc) n
-              from app.products pr
-             where pr.org_id = auth.org_id()
-               and (v_archived or pr.archived_at is null)
-               and pr.id < coalesce(v_after, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
-             order by pr.id desc
-             limit v_limit + 1) x);
-end
-$$;
-comment on function api.list_products(jsonb) is 'The organisation''s products, newest first (active ones unless includeArchived).';
-grant execute on function api.list_products(jsonb) to favcrm_member;
 
 -- ---------------------------------------------------------------------------------------
 -- Invoices

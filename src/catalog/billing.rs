@@ -1,4 +1,4 @@
-//! Billing: tax rates, products, invoices with gapless numbers, payments, refunds and credit
+//! Billing: tax rates, invoices with gapless numbers, payments, refunds and credit
 //! notes. Toolset `billing`; scopes `billing:read` and `billing:write`. Managers and above bill
 //! and record payments; owners and admins void, refund and credit; staff read the billing of
 //! their own bookings only where the organisation allows it (row-level security). Money is
@@ -13,7 +13,7 @@ use super::types::{Cursor, Date, Id, Int, Letters, Limit, Series, Text};
 use super::{Effect, Method, Operation, Page, Preview, Spec};
 
 /// An amount in minor units (cents, pence, yen, fils), up to 10^11.
-type Amount = Int<0, 100_000_000_000>;
+pub(super) type Amount = Int<0, 100_000_000_000>;
 
 /// A positive amount in minor units.
 type PositiveAmount = Int<1, 100_000_000_000>;
@@ -50,34 +50,6 @@ pub struct UpdateTaxRate {
 pub struct ListTaxRates {
     /// true to list switched-off rates too.
     pub include_inactive: Option<bool>,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PriceInput {
-    /// Integer minor units, e.g. 4500 for 45.00 (JPY: 4500 is ¥4,500; KWD: 4500 is 4.500).
-    pub amount: Amount,
-    /// ISO 4217 code. Default: the organisation's currency.
-    pub currency: Option<Letters<3>>,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct CreateProduct {
-    pub name: Text<1, 200>,
-    pub description: Option<Text<0, 5000>>,
-    pub price: PriceInput,
-    /// The tax rate its invoice lines get unless a line names another.
-    pub tax_rate_id: Option<Id>,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct ListProducts {
-    /// true to list archived products too.
-    pub include_archived: Option<bool>,
-    pub limit: Option<Limit>,
-    pub cursor: Option<Cursor>,
 }
 
 /// One line of an invoice: a booking (its price, and the booking is linked to the invoice), a
@@ -515,29 +487,6 @@ pub struct TaxRates {
     pub items: Vec<TaxRate>,
 }
 
-#[derive(Debug, Serialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Active,
-    Archived,
-}
-
-/// A product.
-#[derive(Debug, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Product {
-    #[schemars(with = "uuid::Uuid")]
-    pub id: String,
-    pub name: String,
-    pub description: Option<String>,
-    pub price: Money,
-    #[schemars(with = "Option<uuid::Uuid>")]
-    pub tax_rate_id: Option<String>,
-    pub status: Status,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
 /// The tax rate a line carries, as it was when the line was written.
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -803,27 +752,6 @@ pub fn operations() -> Vec<Operation> {
              lines, services and products.",
             Get,
             "/v1/tax-rates",
-            Read,
-            true,
-            200,
-        )),
-        Operation::new::<CreateProduct, Product>(spec(
-            "create_product",
-            "Create a product",
-            "Add something sold besides services (managers and above), with a price in minor units and a default \
-             tax rate, so that invoice lines can name it by productId.",
-            Post,
-            "/v1/products",
-            Write,
-            false,
-            201,
-        )),
-        Operation::new::<ListProducts, Page<Product>>(spec(
-            "list_products",
-            "List products",
-            "The organisation's products, newest first (active ones unless includeArchived).",
-            Get,
-            "/v1/products",
             Read,
             true,
             200,

@@ -18,6 +18,10 @@ pub enum Scope {
     BookingsRead,
     #[serde(rename = "bookings:write")]
     BookingsWrite,
+    #[serde(rename = "commerce:read")]
+    CommerceRead,
+    #[serde(rename = "commerce:write")]
+    CommerceWrite,
     #[serde(rename = "customers:read")]
     CustomersRead,
     #[serde(rename = "customers:write")]
@@ -66,6 +70,7 @@ pub enum Toolset {
     Audit,
     Billing,
     Bookings,
+    Commerce,
     Customers,
     Keys,
     Organisation,

@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod billing;
 pub mod bookings;
+pub mod commerce;
 pub mod customers;
 pub mod keys;
 pub mod organisation;
@@ -169,6 +170,8 @@ impl Operation {
             | "create_tax_rate"
             | "update_tax_rate"
             | "create_product"
+            | "update_product"
+            | "adjust_stock"
             | "create_invoice"
             | "invoice_booking_fees"
             | "update_invoice"
@@ -388,6 +391,7 @@ pub fn all() -> &'static [Operation] {
         ops.extend(bookings::operations());
         ops.extend(customers::operations());
         ops.extend(billing::operations());
+        ops.extend(commerce::operations());
         ops.extend(keys::operations());
         ops.extend(audit::operations());
         ops

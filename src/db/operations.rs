@@ -28,6 +28,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("schedule.sql", include_str!("../../sql/operations/schedule.sql")),
     ("bookings.sql", include_str!("../../sql/operations/bookings.sql")),
     ("billing.sql", include_str!("../../sql/operations/billing.sql")),
+    ("commerce.sql", include_str!("../../sql/operations/commerce.sql")),
 ];
 
 /// The schemas whose functions are either a migration's or an operations file's.

@@ -46,6 +46,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("payment_providers.sql", include_str!("../../policies/payment_providers.sql")),
     ("payment_links.sql", include_str!("../../policies/payment_links.sql")),
     ("provider_events.sql", include_str!("../../policies/provider_events.sql")),
+    ("stock_movements.sql", include_str!("../../policies/stock_movements.sql")),
 ];
 
 /// When the policies are re-applied.

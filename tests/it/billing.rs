@@ -565,8 +565,7 @@ pub fn billing_sample(op: &str, f: &BillingFixture) -> Option<Value> {
     Some(match op {
         "create_tax_rate" => json!({"name": "GST 10%", "percentageBp": 1000}),
         "update_tax_rate" => json!({"taxRateId": f.tax_rate, "name": "VAT (standard)"}),
-        "list_tax_rates" | "list_products" | "list_invoices" | "list_payments" => json!({}),
-        "create_product" => json!({"name": "Shampoo", "price": {"amount": 1500}, "taxRateId": f.tax_rate}),
+        "list_tax_rates" | "list_invoices" | "list_payments" => json!({}),
         "create_invoice" => {
             json!({"customerId": f.customer, "memo": "Thank you", "lines": [{"description": "Blow-dry", "unitAmount": 2500}]})
         }

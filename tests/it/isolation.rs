@@ -10,6 +10,7 @@ use crate::common::TestApp;
 struct Fixture {
     bookings: crate::bookings::BookingFixture,
     billing: crate::billing::BillingFixture,
+    commerce: crate::commerce::CommerceFixture,
     customer: String,
     email: String,
     note: String,
@@ -27,6 +28,9 @@ fn sample(op: &str, a: &Fixture) -> Value {
         return input;
     }
     if let Some(input) = crate::billing::billing_sample(op, &a.billing) {
+        return input;
+    }
+    if let Some(input) = crate::commerce::commerce_sample(op, &a.commerce) {
         return input;
     }
     match op {
@@ -105,9 +109,11 @@ async fn no_operation_lets_one_organisation_read_change_or_detect_anothers_rows(
         app.post(&a.key, "/v1/team-invites", json!({"email": "x@example.com", "name": "X", "role": "staff"})).await;
     let bookings = crate::bookings::booking_fixture(&app, &a).await;
     let billing = crate::billing::billing_fixture(&app, &a, &bookings).await;
+    let commerce = crate::commerce::commerce_fixture(&app, &a).await;
     let fixture = Fixture {
         bookings,
         billing,
+        commerce,
         customer: customer.to_string(),
         email,
         note: note.body["id"].as_str().unwrap().to_string(),
@@ -142,6 +148,7 @@ async fn no_operation_lets_one_organisation_read_change_or_detect_anothers_rows(
             &fixture.billing.to_pay,
             &fixture.billing.payment,
             &fixture.billing.tax_rate,
+            &fixture.commerce.product,
             &fixture.customer,
             &fixture.note,
             &fixture.key_id,
@@ -183,7 +190,15 @@ async fn a_transaction_without_claims_sees_no_rows_in_any_table() {
     app.post(&a.key, "/v1/closures", json!({"startsOn": "2030-01-01", "endsOn": "2030-01-01"})).await;
     // Every billing table: a product, a booking billed, paid, refunded and credited to the balance.
     let rate = crate::billing::tax_rate(&app, &a, "VAT", 2000, false).await;
-    app.post(&a.key, "/v1/products", json!({"name": "Shampoo", "price": {"amount": 900}, "taxRateId": rate})).await;
+    let product = app
+        .post(
+            &a.key,
+            "/v1/products",
+            json!({"name": "Shampoo", "price": {"amount": 900}, "taxRateId": rate, "trackStock": true}),
+        )
+        .await;
+    let product = product.body["id"].as_str().unwrap().to_string();
+    app.post(&a.key, &format!("/v1/products/{product}/stock-movements"), json!({"quantity": 3})).await;
     let billed = app.get(&a.key, &format!("/v1/bookings/{}", bookings.to_complete)).await;
     let invoice = crate::billing::draft(
         &app,

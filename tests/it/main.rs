@@ -7,6 +7,7 @@ mod bad_input;
 mod billing;
 mod bookings;
 mod cli;
+mod commerce;
 mod confirmation;
 mod customers;
 mod embedded;

@@ -206,6 +206,7 @@ async fn an_unknown_tool_and_a_malformed_request_are_json_rpc_errors() {
 pub struct Fixture {
     bookings: crate::bookings::BookingFixture,
     billing: crate::billing::BillingFixture,
+    commerce: crate::commerce::CommerceFixture,
     customer: String,
     spare_key: String,
     rotatable_key: String,
@@ -221,6 +222,9 @@ pub fn sample(op: &str, f: &Fixture) -> Value {
         return input;
     }
     if let Some(input) = crate::billing::billing_sample(op, &f.billing) {
+        return input;
+    }
+    if let Some(input) = crate::commerce::commerce_sample(op, &f.commerce) {
         return input;
     }
     match op {
@@ -272,9 +276,11 @@ pub async fn fixture(app: &TestApp) -> (Org, String, Fixture) {
         .collect();
     let bookings = crate::bookings::booking_fixture(app, &org).await;
     let billing = crate::billing::billing_fixture(app, &org, &bookings).await;
+    let commerce = crate::commerce::commerce_fixture(app, &org).await;
     let fixture = Fixture {
         bookings,
         billing,
+        commerce,
         customer,
         spare_key,
         rotatable_key,

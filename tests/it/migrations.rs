@@ -139,12 +139,13 @@ async fn a_server_start_re_applies_the_policies_only_when_they_changed_and_favcr
     assert_ne!(applied(&admin).await.1, second, "favcrm migrate always applies");
 }
 
-/// V17 gives the billing scopes to keys that held everything their holder's role allowed, so
-/// that an owner's key made before billing reaches it; a key narrowed on purpose stays as it
-/// is. The migration's own statements (between its `keys:` markers) run here on keys put back
-/// to what they held before, as the owner that runs migrations.
+/// V17 gives the billing scopes, and V18 the commerce ones, to keys that held everything their
+/// holder's role allowed, so that an owner's key made before reaches them; a key narrowed on
+/// purpose stays as it is. The migrations' own statements (between their `keys:` markers) run
+/// here, in order, on keys put back to what they held before, as the owner that runs
+/// migrations.
 #[tokio::test]
-async fn v17_gives_the_billing_scopes_to_keys_that_had_their_roles_every_scope_and_only_to_those() {
+async fn v17_and_v18_give_new_scopes_to_keys_that_had_their_roles_every_scope_and_only_to_those() {
     let app = crate::common::TestApp::spawn().await;
     let org = app.create_org("Old").await;
     let (_, staff_key) = app.add_member(&org, "staff", None).await;
@@ -165,9 +166,12 @@ async fn v17_gives_the_billing_scopes_to_keys_that_had_their_roles_every_scope_a
             .await
             .unwrap();
     }
-    let migration = include_str!("../../sql/V17__create_billing.sql");
-    let block = migration.split("-- keys: begin").nth(1).unwrap().split("-- keys: end").next().unwrap();
-    admin.batch_execute(&format!("begin; set local role favcrm_owner; {block} commit;")).await.unwrap();
+    for migration in
+        [include_str!("../../sql/V17__create_billing.sql"), include_str!("../../sql/V18__create_stock.sql")]
+    {
+        let block = migration.split("-- keys: begin").nth(1).unwrap().split("-- keys: end").next().unwrap();
+        admin.batch_execute(&format!("begin; set local role favcrm_owner; {block} commit;")).await.unwrap();
+    }
     let scopes = |key: String| {
         let admin = &admin;
         async move {
@@ -179,17 +183,25 @@ async fn v17_gives_the_billing_scopes_to_keys_that_had_their_roles_every_scope_a
         }
     };
     let owner = scopes(org.key.clone()).await;
-    assert!(owner.contains(&"billing:read".to_string()) && owner.contains(&"billing:write".to_string()), "{owner:?}");
+    for scope in ["billing:read", "billing:write", "commerce:read", "commerce:write"] {
+        assert!(owner.contains(&scope.to_string()), "{scope}: {owner:?}");
+    }
     let staff = scopes(staff_key.clone()).await;
-    assert!(staff.contains(&"billing:read".to_string()) && !staff.contains(&"billing:write".to_string()), "{staff:?}");
+    for (scope, held) in
+        [("billing:read", true), ("billing:write", false), ("commerce:read", true), ("commerce:write", false)]
+    {
+        assert_eq!(staff.contains(&scope.to_string()), held, "{scope}: {staff:?}");
+    }
     assert_eq!(scopes(narrow_key).await, ["customers:read"]);
     let audited: i64 = admin
         .query_one("select count(*) from audit.event where org_id = $1 and via = 'migration'", &[&org.id])
         .await
         .unwrap()
         .get(0);
-    assert_eq!(audited, 2, "each key changed is in the audit log");
+    assert_eq!(audited, 4, "each key changed is in the audit log, once per migration");
     // And the owner's key now reaches billing.
-    let res = app.get(&org.key, "/v1/invoices").await;
-    assert_eq!(res.status, reqwest::StatusCode::OK, "{}", res.body);
+    for path in ["/v1/invoices", "/v1/products"] {
+        let res = app.get(&org.key, path).await;
+        assert_eq!(res.status, reqwest::StatusCode::OK, "{path}: {}", res.body);
+    }
 }

@@ -1,0 +1,75 @@
+-- Commerce, first part: products get a SKU and, when they track stock, a stock level that is
+-- the sum of an append-only ledger of movements (received, counted, adjusted; sold and
+-- returned once orders come). No counter is edited in place: a movement that would take the
+-- level below zero is refused under the product's row lock.
+
+alter table app.products
+  add column sku text check (sku ~ '^[A-Z0-9][A-Z0-9._-]{0,63}$'),
+  add column track_stock boolean not null default false;
+create unique index products_org_id_sku_key on app.products (org_id, sku);
+comment on column app.products.sku is 'Stock-keeping unit, unique in the organisation, stored upper-case (sku-1 and SKU-1 are one).';
+comment on column app.products.track_stock is 'When true, the product has a stock level (the sum of its movements) that never goes below zero.';
+
+create table app.stock_movements (
+  org_id uuid not null references app.organisations (id),
+  id uuid not null default app.uuid_v7(),
+  product_id uuid not null,
+  quantity int not null check (quantity <> 0 and quantity between -1000000 and 1000000),
+  reason text not null check (reason in ('received', 'count', 'adjustment', 'damaged', 'sold', 'returned')),
+  note text check (pg_catalog.char_length(note) <= 500),
+  created_by uuid,
+  created_at timestamptz not null default pg_catalog.now(),
+  primary key (org_id, id),
+  foreign key (org_id, product_id) references app.products (org_id, id)
+);
+create index stock_movements_org_id_product_id_idx on app.stock_movements (org_id, product_id, id);
+comment on table app.stock_movements is 'Append-only ledger of a product''s stock: the level is the sum of its quantities (positive in, negative out).';
+
+create trigger audit_change after insert or update or delete on app.stock_movements
+  for each row execute function audit.record_change('org_id');
+grant select, insert on app.stock_movements to favcrm_member;
+
+-- Keys that held every scope of their holder's role keep doing so: they gain the commerce
+-- scopes (owners, admins and managers commerce:read and commerce:write; staff commerce:read),
+-- as V17 did for billing.
+-- keys: begin
+alter table app.api_keys no force row level security;
+alter table app.memberships no force row level security;
+alter table audit.event no force row level security;
+alter table app.api_keys disable trigger audit_change;
+with roles (role, had, added) as (values
+  ('owner', array['audit:read','billing:read','billing:write','bookings:read','bookings:write','customers:read',
+                  'customers:write','keys:read','keys:write','organisation:read','organisation:write','team:read',
+                  'team:write'],
+   array['commerce:read','commerce:write']),
+  ('admin', array['audit:read','billing:read','billing:write','bookings:read','bookings:write','customers:read',
+                  'customers:write','keys:read','keys:write','organisation:read','organisation:write','team:read',
+                  'team:write'],
+   array['commerce:read','commerce:write']),
+  ('manager', array['billing:read','billing:write','bookings:read','bookings:write','customers:read','customers:write',
+                    'keys:read','keys:write','organisation:read','team:read','team:write'],
+   array['commerce:read','commerce:write']),
+  ('staff', array['billing:read','bookings:read','bookings:write','customers:read','customers:write',
+                  'organisation:read','team:read'],
+   array['commerce:read'])),
+candidates as (
+  select k.org_id, k.id, k.scopes as before,
+         array(select distinct s from pg_catalog.unnest(k.scopes || r.added) s order by s) as after
+    from app.api_keys k
+    join app.memberships m on m.org_id = k.org_id and m.user_id = k.user_id
+    join roles r on r.role = m.role
+   where k.scopes @> r.had and not k.scopes @> r.added),
+changed as (
+  update app.api_keys k set scopes = c.after, claims = null
+    from candidates c
+   where k.org_id = c.org_id and k.id = c.id
+  returning k.org_id, k.id)
+insert into audit.event (org_id, via, operation, table_name, row_id, action, before, after)
+select c.org_id, 'migration', 'V18__create_stock', 'api_keys', c.id, 'update',
+       pg_catalog.jsonb_build_object('scopes', c.before), pg_catalog.jsonb_build_object('scopes', c.after)
+  from candidates c join changed x on x.org_id = c.org_id and x.id = c.id;
+alter table app.api_keys enable trigger audit_change;
+alter table audit.event force row level security;
+alter table app.api_keys force row level security;
+alter table app.memberships force row level security;
+-- keys: end

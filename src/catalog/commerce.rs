@@ -1,0 +1,298 @@
+//! Commerce: products with a SKU and, when they track stock, a stock level kept as an
+//! append-only ledger of movements. Toolset `commerce`; scopes `commerce:read` and
+//! `commerce:write`. Every member reads products and stock; managers and above change them.
+//! Orders, packages, plans and promotions come next.
+#![allow(dead_code)] // Input fields are read by serde to check shape; SQL reads the values.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::billing::Amount;
+use super::bookings::Money;
+use super::types::{Cursor, Id, Int, Letters, Limit, Text};
+use super::{Effect, Method, Operation, Page, Spec};
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PriceInput {
+    /// Integer minor units, e.g. 4500 for 45.00 (JPY: 4500 is ¥4,500; KWD: 4500 is 4.500).
+    pub amount: Amount,
+    /// ISO 4217 code. Default: the organisation's currency (on update: the product's).
+    pub currency: Option<Letters<3>>,
+}
+
+/// A stock-keeping unit: letters, digits, `.`, `_` and `-`, unique in the organisation
+/// whatever the case (stored upper-case).
+#[derive(Debug, Clone, Serialize)]
+#[serde(transparent)]
+pub struct Sku(pub String);
+
+impl<'de> Deserialize<'de> for Sku {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let t = s.trim();
+        let ok = !t.is_empty()
+            && t.len() <= 64
+            && t.as_bytes()[0].is_ascii_alphanumeric()
+            && t.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+        if !ok {
+            return Err(serde::de::Error::custom(
+                "[invalid_format] must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+            ));
+        }
+        Ok(Self(s))
+    }
+}
+
+impl JsonSchema for Sku {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Sku".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": "string", "pattern": "^\\s*[A-Za-z0-9][A-Za-z0-9._-]{0,63}\\s*$" })
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateProduct {
+    pub name: Text<1, 200>,
+    pub description: Option<Text<0, 5000>>,
+    /// Unique in the organisation (case does not matter).
+    pub sku: Option<Sku>,
+    pub price: PriceInput,
+    /// The tax rate its invoice lines get unless a line names another.
+    pub tax_rate_id: Option<Id>,
+    /// true: the product has a stock level that adjust_stock moves and that never goes below zero.
+    pub track_stock: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProductStatus {
+    Active,
+    Archived,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UpdateProduct {
+    /// The product to change; fields left out stay as they are.
+    pub product_id: Id,
+    pub name: Option<Text<1, 200>>,
+    /// null clears it.
+    pub description: Option<Text<0, 5000>>,
+    /// null clears it.
+    pub sku: Option<Sku>,
+    pub price: Option<PriceInput>,
+    /// null: no tax by default.
+    pub tax_rate_id: Option<Id>,
+    pub track_stock: Option<bool>,
+    /// archived hides it from lists; active brings it back.
+    pub status: Option<ProductStatus>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ProductRef {
+    /// The product's id.
+    pub product_id: Id,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ListProducts {
+    /// Text in the name, or the exact SKU.
+    pub q: Option<Text<1, 200>>,
+    /// true to list archived products too.
+    pub include_archived: Option<bool>,
+    pub limit: Option<Limit>,
+    pub cursor: Option<Cursor>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StockReason {
+    Received,
+    Adjustment,
+    Damaged,
+    Returned,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AdjustStock {
+    /// A product that tracks stock.
+    pub product_id: Id,
+    /// A change: positive in (received, returned), negative out (damaged, adjustment) …
+    pub quantity: Option<Int<-1_000_000, 1_000_000>>,
+    /// … or a count: the level is set to this (recorded as the difference, reason count).
+    pub counted_quantity: Option<Int<0, 1_000_000>>,
+    /// Why, for a change. Default adjustment.
+    pub reason: Option<StockReason>,
+    pub note: Option<Text<1, 500>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ListStockMovements {
+    pub product_id: Id,
+    pub limit: Option<Limit>,
+    pub cursor: Option<Cursor>,
+}
+
+/// A product.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Product {
+    #[schemars(with = "uuid::Uuid")]
+    pub id: String,
+    pub name: String,
+    pub sku: Option<String>,
+    pub description: Option<String>,
+    pub price: Money,
+    #[schemars(with = "Option<uuid::Uuid>")]
+    pub tax_rate_id: Option<String>,
+    pub track_stock: bool,
+    /// The sum of its stock movements; null when it does not track stock.
+    pub stock_on_hand: Option<i64>,
+    pub status: ProductStatus,
+    pub created_at: String,
+    pub updated_at: String,
+    pub archived_at: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MovementReason {
+    Received,
+    Count,
+    Adjustment,
+    Damaged,
+    Sold,
+    Returned,
+}
+
+/// Stock that came in or went out.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StockMovement {
+    #[schemars(with = "uuid::Uuid")]
+    pub id: String,
+    #[schemars(with = "uuid::Uuid")]
+    pub product_id: String,
+    /// Positive in, negative out.
+    pub quantity: i64,
+    pub reason: MovementReason,
+    pub note: Option<String>,
+    #[schemars(with = "Option<uuid::Uuid>")]
+    pub created_by_user_id: Option<String>,
+    pub created_at: String,
+}
+
+const READ: &str = "commerce:read";
+const WRITE: &str = "commerce:write";
+
+#[allow(clippy::too_many_arguments)]
+fn spec(
+    name: &'static str,
+    title: &'static str,
+    description: &'static str,
+    method: Method,
+    path: &'static str,
+    effect: Effect,
+    idempotent: bool,
+    success_status: u16,
+) -> Spec {
+    Spec {
+        name,
+        title,
+        description,
+        toolset: "commerce",
+        scope: if effect == Effect::Read { READ } else { WRITE },
+        method,
+        path,
+        effect,
+        idempotent,
+        confirm: effect == Effect::Destructive,
+        preview: None,
+        success_status,
+        open_world: false,
+    }
+}
+
+pub fn operations() -> Vec<Operation> {
+    use Effect::{Read, Write};
+    use Method::{Get, Patch, Post};
+    vec![
+        Operation::new::<CreateProduct, Product>(spec(
+            "create_product",
+            "Create a product",
+            "Add something sold besides services (managers and above): a price in minor units, a default tax \
+             rate, an optional SKU unique in the organisation (409 sku_taken), and whether it tracks stock. \
+             Invoice lines name it by productId.",
+            Post,
+            "/v1/products",
+            Write,
+            false,
+            201,
+        )),
+        Operation::new::<UpdateProduct, Product>(spec(
+            "update_product",
+            "Update a product",
+            "Change a product's name, description, SKU, price, tax rate or stock tracking, or archive it \
+             (managers and above). Fields left out stay as they are. Lines already billed keep their price.",
+            Patch,
+            "/v1/products/{productId}",
+            Write,
+            true,
+            200,
+        )),
+        Operation::new::<ProductRef, Product>(spec(
+            "get_product",
+            "Get a product",
+            "Return one product with its price, tax rate, SKU and stock level (when it tracks stock).",
+            Get,
+            "/v1/products/{productId}",
+            Read,
+            true,
+            200,
+        )),
+        Operation::new::<ListProducts, Page<Product>>(spec(
+            "list_products",
+            "List products",
+            "The organisation's products, newest first: active ones unless includeArchived, q matching the name \
+             or exactly the SKU. Each shows its stock level when it tracks stock.",
+            Get,
+            "/v1/products",
+            Read,
+            true,
+            200,
+        )),
+        Operation::new::<AdjustStock, Product>(spec(
+            "adjust_stock",
+            "Adjust stock",
+            "Record stock coming in or going out of a product that tracks it (managers and above): quantity with a \
+             reason (received, returned, damaged, adjustment), or countedQuantity after a stocktake. Every \
+             movement is kept; the level never goes below zero (409 insufficient_stock, with stockOnHand).",
+            Post,
+            "/v1/products/{productId}/stock-movements",
+            Write,
+            false,
+            201,
+        )),
+        Operation::new::<ListStockMovements, Page<StockMovement>>(spec(
+            "list_stock_movements",
+            "List stock movements",
+            "A product's stock movements, newest first: how much came in or went out, why, and who recorded it.",
+            Get,
+            "/v1/products/{productId}/stock-movements",
+            Read,
+            true,
+            200,
+        )),
+    ]
+}

@@ -1,0 +1,135 @@
+//! Commerce: products with SKUs and stock levels kept as a ledger of movements.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::common::{Org, Res, TestApp};
+
+fn id(res: &Res) -> String {
+    res.body["id"].as_str().unwrap_or_else(|| panic!("no id in {} {}", res.status, res.body)).to_string()
+}
+
+async fn adjust(app: &TestApp, key: &str, product: &str, body: Value) -> Res {
+    app.post(key, &format!("/v1/products/{product}/stock-movements"), body).await
+}
+
+/// A product that tracks stock, with 10 in stock.
+pub struct CommerceFixture {
+    pub product: String,
+}
+
+pub async fn commerce_fixture(app: &TestApp, org: &Org) -> CommerceFixture {
+    let res = app
+        .post(
+            &org.key,
+            "/v1/products",
+            json!({"name": "Fixture shampoo", "sku": "FIX-1", "price": {"amount": 1500}, "trackStock": true}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let product = id(&res);
+    let res = adjust(app, &org.key, &product, json!({"quantity": 10, "reason": "received"})).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    CommerceFixture { product }
+}
+
+/// A valid input for each commerce operation, naming the fixture's records.
+pub fn commerce_sample(op: &str, f: &CommerceFixture) -> Option<Value> {
+    Some(match op {
+        "create_product" => {
+            json!({"name": "Sample conditioner", "sku": "sample-1", "price": {"amount": 1200}, "trackStock": true})
+        }
+        "update_product" => json!({"productId": f.product, "name": "Fixture shampoo (large)"}),
+        "get_product" | "list_stock_movements" => json!({"productId": f.product}),
+        "list_products" => json!({}),
+        "adjust_stock" => json!({"productId": f.product, "quantity": 5, "reason": "received", "note": "delivery"}),
+        _ => return None,
+    })
+}
+
+#[tokio::test]
+async fn skus_are_unique_per_organisation_whatever_their_case() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Glow").await;
+    let other = app.create_org("Other").await;
+    let body = json!({"name": "Shampoo", "sku": "sh-500", "price": {"amount": 1500}});
+    let first = app.post(&org.key, "/v1/products", body.clone()).await;
+    assert_eq!((first.status, first.body["sku"].as_str()), (StatusCode::CREATED, Some("SH-500")), "{}", first.body);
+    let mut again = body.clone();
+    again["sku"] = json!("SH-500");
+    let res = app.post(&org.key, "/v1/products", again).await;
+    assert_eq!((res.status, res.code(), res.field()), (StatusCode::CONFLICT, "sku_taken", "sku"), "{}", res.body);
+    // Another organisation's SKUs are its own.
+    assert_eq!(app.post(&other.key, "/v1/products", body).await.status, StatusCode::CREATED);
+    // Found by its SKU; renamed; archived products leave the list until asked for.
+    let found = app.get(&org.key, "/v1/products?q=sh-500").await;
+    assert_eq!(found.body["items"][0]["id"], first.body["id"], "{}", found.body);
+    let product = id(&first);
+    let res = app.patch(&org.key, &format!("/v1/products/{product}"), json!({"status": "archived"})).await;
+    assert_eq!(res.body["status"], "archived", "{}", res.body);
+    assert!(app.get(&org.key, "/v1/products").await.body["items"].as_array().unwrap().is_empty());
+    assert_eq!(app.get(&org.key, "/v1/products?includeArchived=true").await.body["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn stock_is_the_sum_of_its_movements_and_never_goes_below_zero_under_concurrency() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Glow").await;
+    let f = commerce_fixture(&app, &org).await;
+    let product = f.product.clone();
+    // 30 concurrent removals of one against 10 in stock: exactly 10 happen.
+    let results = futures_util::future::join_all(
+        (0..30).map(|_| adjust(&app, &org.key, &product, json!({"quantity": -1, "reason": "damaged"}))),
+    )
+    .await;
+    let done = results.iter().filter(|r| r.status == StatusCode::CREATED).count();
+    assert_eq!(done, 10, "{:?}", results.iter().map(|r| (r.status, r.code().to_string())).collect::<Vec<_>>());
+    let refused = results.iter().find(|r| r.status != StatusCode::CREATED).unwrap();
+    assert_eq!((refused.status, refused.code()), (StatusCode::CONFLICT, "insufficient_stock"), "{}", refused.body);
+    let p = app.get(&org.key, &format!("/v1/products/{product}")).await;
+    assert_eq!(p.body["stockOnHand"], 0, "{}", p.body);
+    // A stocktake sets the level, recorded as the difference.
+    let counted = adjust(&app, &org.key, &product, json!({"countedQuantity": 7, "note": "stocktake"})).await;
+    assert_eq!(counted.body["stockOnHand"], 7, "{}", counted.body);
+    let movements = app.get(&org.key, &format!("/v1/products/{product}/stock-movements?limit=1")).await;
+    assert_eq!(movements.body["items"][0]["reason"], "count");
+    assert_eq!(movements.body["items"][0]["quantity"], 7);
+    let admin = app.admin().await;
+    let (ledger, rows): (i64, i64) = {
+        let row = admin
+            .query_one(
+                "select coalesce(sum(quantity), 0)::bigint, count(*) from app.stock_movements where org_id = $1",
+                &[&org.id],
+            )
+            .await
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    assert_eq!((ledger, rows), (7, 12), "10 in, 10 out, one count");
+    // Both a change and a count at once is refused; an untracked product has no stock.
+    let res = adjust(&app, &org.key, &product, json!({"quantity": 1, "countedQuantity": 3})).await;
+    assert_eq!((res.status, res.code()), (StatusCode::UNPROCESSABLE_ENTITY, "quantity_or_count"));
+    let untracked =
+        id(&app.post(&org.key, "/v1/products", json!({"name": "Gift card", "price": {"amount": 5000}})).await);
+    let res = adjust(&app, &org.key, &untracked, json!({"quantity": 1})).await;
+    assert_eq!((res.status, res.code()), (StatusCode::CONFLICT, "stock_not_tracked"));
+    assert!(app.get(&org.key, &format!("/v1/products/{untracked}")).await.body["stockOnHand"].is_null());
+}
+
+#[tokio::test]
+async fn staff_read_products_and_stock_but_only_managers_change_them() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Glow").await;
+    let f = commerce_fixture(&app, &org).await;
+    let (_, staff) = app.add_member(&org, "staff", None).await;
+    let res = app.get(&staff, &format!("/v1/products/{}", f.product)).await;
+    assert_eq!((res.status, res.body["stockOnHand"].as_i64()), (StatusCode::OK, Some(10)), "{}", res.body);
+    let res = adjust(&app, &staff, &f.product, json!({"quantity": -1})).await;
+    assert_eq!((res.status, res.code()), (StatusCode::FORBIDDEN, "insufficient_scope"), "{}", res.body);
+    let res =
+        app.call(Some(&staff), Method::PATCH, &format!("/v1/products/{}", f.product), Some(json!({"name": "x"}))).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    let (_, manager) = app.add_member(&org, "manager", None).await;
+    let res = adjust(&app, &manager, &f.product, json!({"quantity": -2, "reason": "damaged"})).await;
+    assert_eq!((res.status, res.body["stockOnHand"].as_i64()), (StatusCode::CREATED, Some(8)), "{}", res.body);
+}
