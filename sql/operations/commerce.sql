@@ -272,3 +272,282 @@ end
 $$;
 comment on function api.list_stock_movements(jsonb) is 'A product''s stock movements, newest first: what came in and went out, why, and who recorded it.';
 grant execute on function api.list_stock_movements(jsonb) to favcrm_member;
+
+-- ---------------------------------------------------------------------------------------
+-- Orders: lines of products and services for one customer. Making one reserves the stock of
+-- its tracked products (a 'reserved' movement each), the products locked in id order so that
+-- concurrent orders take turns without deadlocking and the level never goes below zero.
+-- pay_order bills it through an invoice; cancel_order releases the stock.
+-- ---------------------------------------------------------------------------------------
+create function app.order_json(o app.orders) returns jsonb
+language plpgsql stable set search_path = '' as $$
+declare
+  v_invoice app.invoices;
+begin
+  if o.invoice_id is not null then
+    select * into v_invoice from app.invoices i where i.org_id = o.org_id and i.id = o.invoice_id;
+  end if;
+  return pg_catalog.jsonb_build_object(
+    'id', o.id,
+    'customerId', o.customer_id,
+    'status', o.status,
+    'currency', o.currency,
+    'memo', o.memo,
+    'lines', (select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                      'id', l.id, 'kind', l.kind, 'productId', l.product_id, 'serviceId', l.service_id,
+                      'description', l.description, 'quantity', l.quantity,
+                      'unitAmount', app.money(l.unit_amount, o.currency),
+                      'amount', app.money(l.quantity::bigint * l.unit_amount, o.currency)) order by l.position), '[]')
+                from app.order_lines l where l.org_id = o.org_id and l.order_id = o.id),
+    'amount', app.money((select coalesce(sum(l.quantity::bigint * l.unit_amount), 0)::bigint
+                           from app.order_lines l where l.org_id = o.org_id and l.order_id = o.id), o.currency),
+    'invoiceId', o.invoice_id,
+    'paymentStatus', case when o.invoice_id is null then 'not_invoiced'
+                          when v_invoice.status = 'paid' then 'paid'
+                          when v_invoice.status = 'void' then 'void'
+                          when v_invoice.id is null then 'not_visible'
+                          else 'awaiting_payment' end,
+    'amountDue', case when v_invoice.id is not null
+                      then app.money(app.invoice_amount_due(v_invoice), v_invoice.currency) end,
+    'createdAt', app.ts(o.created_at),
+    'updatedAt', app.ts(o.updated_at),
+    'fulfilledAt', app.ts(o.fulfilled_at),
+    'cancelledAt', app.ts(o.cancelled_at));
+end
+$$;
+comment on function app.order_json(app.orders) is 'The API representation of an order: its lines, amount before tax, and how its invoice stands (not_invoiced, awaiting_payment, paid, void).';
+grant execute on function app.order_json(app.orders) to favcrm_member;
+
+create function app.order_for_update(p_id uuid) returns app.orders
+language plpgsql set search_path = '' as $$
+declare
+  o app.orders;
+begin
+  select * into o from app.orders where org_id = auth.org_id() and id = p_id for update;
+  if not found then
+    perform app.not_found('order');
+  end if;
+  return o;
+end
+$$;
+comment on function app.order_for_update(uuid) is 'The order with this id, locked FOR UPDATE, or raises not_found.';
+grant execute on function app.order_for_update(uuid) to favcrm_member;
+
+create function api.create_order(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  o app.orders;
+  pr app.products;
+  s app.services;
+  v_line jsonb;
+  v_n int := 0;
+  v_currency text;
+  v_unit bigint;
+  v_on_hand bigint;
+  v_wanted bigint;
+begin
+  perform app.require_commerce_manager('take orders');
+  if not exists (select from app.customers c where c.org_id = auth.org_id() and c.id = (p ->> 'customerId')::uuid
+                                               and c.deleted_at is null) then
+    perform app.referenced_not_found('customerId', 'live customer');
+  end if;
+  select coalesce(pg_catalog.upper(p ->> 'currency'), x.default_currency) into v_currency
+    from app.organisations x where x.id = auth.org_id();
+  v_currency := app.require_currency(v_currency, 'currency');
+  -- Lock the tracked products in id order first: concurrent orders queue, never deadlock.
+  perform from app.products x
+   where x.org_id = auth.org_id() and x.track_stock
+     and x.id in (select (l ->> 'productId')::uuid from pg_catalog.jsonb_array_elements(p -> 'lines') l)
+   order by x.id
+   for update;
+  insert into app.orders (org_id, customer_id, currency, memo, created_by)
+  values (auth.org_id(), (p ->> 'customerId')::uuid, v_currency, p ->> 'memo', auth.user_id())
+  returning * into o;
+  for v_line in select * from pg_catalog.jsonb_array_elements(p -> 'lines') loop
+    v_n := v_n + 1;
+    if (v_line ->> 'productId' is null) = (v_line ->> 'serviceId' is null) then
+      perform app.raise_invalid(pg_catalog.format('lines[%s].productId', v_n - 1), 'product_or_service',
+        'Each line names a productId or a serviceId.');
+    end if;
+    if v_line ->> 'productId' is not null then
+      select * into pr from app.products where org_id = o.org_id and id = (v_line ->> 'productId')::uuid;
+      if not found then
+        perform app.referenced_not_found(pg_catalog.format('lines[%s].productId', v_n - 1), 'product');
+      end if;
+      if pr.archived_at is not null then
+        perform app.raise_invalid(pg_catalog.format('lines[%s].productId', v_n - 1), 'product_archived',
+          pg_catalog.format('%s is archived.', pr.name));
+      end if;
+      v_unit := coalesce((v_line ->> 'unitAmount')::bigint, pr.price_amount);
+      if pr.currency <> o.currency and not (v_line ? 'unitAmount') then
+        perform app.raise_invalid(pg_catalog.format('lines[%s].unitAmount', v_n - 1), 'currency_mismatch',
+          pg_catalog.format('%s is priced in %s and the order is in %s: give unitAmount.', pr.name, pr.currency, o.currency));
+      end if;
+      insert into app.order_lines (org_id, order_id, position, kind, product_id, description, quantity, unit_amount)
+      values (o.org_id, o.id, v_n, 'product', pr.id, coalesce(pg_catalog.btrim(v_line ->> 'description'), pr.name),
+              coalesce((v_line ->> 'quantity')::int, 1), v_unit);
+      if pr.track_stock then
+        v_wanted := coalesce((v_line ->> 'quantity')::int, 1);
+        v_on_hand := app.stock_on_hand(pr.id);
+        if v_on_hand < v_wanted then
+          raise exception using errcode = '55000', hint = 'insufficient_stock',
+            column = pg_catalog.format('lines[%s].quantity', v_n - 1),
+            message = pg_catalog.format('Only %s of %s in stock.', v_on_hand, pr.name),
+            detail = pg_catalog.jsonb_build_object('productId', pr.id, 'stockOnHand', v_on_hand)::text;
+        end if;
+        insert into app.stock_movements (org_id, product_id, quantity, reason, order_id, created_by)
+        values (o.org_id, pr.id, -v_wanted, 'reserved', o.id, auth.user_id());
+      end if;
+    else
+      select * into s from app.services where org_id = o.org_id and id = (v_line ->> 'serviceId')::uuid;
+      if not found then
+        perform app.referenced_not_found(pg_catalog.format('lines[%s].serviceId', v_n - 1), 'service');
+      end if;
+      if s.currency <> o.currency and not (v_line ? 'unitAmount') then
+        perform app.raise_invalid(pg_catalog.format('lines[%s].unitAmount', v_n - 1), 'currency_mismatch',
+          pg_catalog.format('%s is priced in %s and the order is in %s: give unitAmount.', s.name, s.currency, o.currency));
+      end if;
+      insert into app.order_lines (org_id, order_id, position, kind, service_id, description, quantity, unit_amount)
+      values (o.org_id, o.id, v_n, 'service', s.id, coalesce(pg_catalog.btrim(v_line ->> 'description'), s.name),
+              coalesce((v_line ->> 'quantity')::int, 1), coalesce((v_line ->> 'unitAmount')::bigint, s.price_amount));
+    end if;
+  end loop;
+  return app.order_json(o);
+end
+$$;
+comment on function api.create_order(jsonb) is 'Makes an order of products and services for a customer, reserving the stock of tracked products (never below zero: insufficient_stock).';
+grant execute on function api.create_order(jsonb) to favcrm_member;
+
+create function api.get_order(p jsonb) returns jsonb
+language plpgsql stable set search_path = '' as $$
+declare
+  o app.orders;
+begin
+  perform auth.require_scope('commerce:read');
+  select * into o from app.orders where org_id = auth.org_id() and id = (p ->> 'orderId')::uuid;
+  if not found then
+    perform app.not_found('order');
+  end if;
+  return app.order_json(o);
+end
+$$;
+comment on function api.get_order(jsonb) is 'Returns one order with its lines and how its invoice stands.';
+grant execute on function api.get_order(jsonb) to favcrm_member;
+
+create function api.list_orders(p jsonb) returns json
+language plpgsql stable set search_path = '' set plan_cache_mode = force_generic_plan as $$
+declare
+  v_org uuid := auth.org_id();
+  v_limit int := app.page_limit(p);
+  v_after uuid := app.decode_cursor(p ->> 'cursor');
+  v_page json;
+begin
+  perform auth.require_scope('commerce:read');
+  execute $query$
+    select app.page_json(pg_catalog.json_agg(app.order_json(x.o)::json order by x.n) filter (where x.n <= $2),
+                         (pg_catalog.array_agg(x.id) filter (where x.n = $2))[1],
+                         pg_catalog.count(*) > $2)
+      from (select o.id, o, pg_catalog.row_number() over (order by o.id desc) n
+              from app.orders o
+             where o.org_id = $1
+               and ($3::uuid is null or o.id < $3)
+               and ($4::text is null or o.status = $4)
+               and ($5::uuid is null or o.customer_id = $5)
+             order by o.id desc
+             limit $2 + 1) x
+  $query$ into v_page using v_org, v_limit, v_after, p ->> 'status', (p ->> 'customerId')::uuid;
+  return v_page;
+end
+$$;
+comment on function api.list_orders(jsonb) is 'Orders, newest first, by status or customer.';
+grant execute on function api.list_orders(jsonb) to favcrm_member;
+
+-- Bills an order: a finalised invoice of its lines (each product line with the product's tax
+-- rate, each service line with the service's), made through billing's own operations, so the
+-- caller needs billing:write too. Paying an order again returns the same invoice.
+create function api.pay_order(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  o app.orders;
+  v_invoice jsonb;
+begin
+  perform app.require_commerce_manager('bill orders');
+  o := app.order_for_update((p ->> 'orderId')::uuid);
+  if o.status = 'cancelled' then
+    raise exception using errcode = '55000', hint = 'order_cancelled', message = 'A cancelled order cannot be billed.';
+  end if;
+  if o.invoice_id is not null
+     and exists (select from app.invoices i where i.org_id = o.org_id and i.id = o.invoice_id and i.status <> 'void') then
+    return app.order_json(o);
+  end if;
+  v_invoice := api.create_invoice(pg_catalog.jsonb_build_object(
+    'customerId', o.customer_id, 'currency', o.currency, 'memo', o.memo,
+    'lines', (select pg_catalog.jsonb_agg(pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+                       'productId', l.product_id, 'serviceId', l.service_id, 'description', l.description,
+                       'quantity', l.quantity, 'unitAmount', l.unit_amount)) order by l.position)
+                from app.order_lines l where l.org_id = o.org_id and l.order_id = o.id)));
+  perform api.finalize_invoice(pg_catalog.jsonb_build_object('invoiceId', v_invoice ->> 'id'));
+  update app.orders set invoice_id = (v_invoice ->> 'id')::uuid, updated_at = pg_catalog.now()
+   where org_id = o.org_id and id = o.id
+  returning * into o;
+  return app.order_json(o);
+end
+$$;
+comment on function api.pay_order(jsonb) is 'Bills an order with a finalised invoice of its lines (taxed as their products and services are); then record_payment or create_payment_link on that invoice. Billing it again returns the same invoice.';
+grant execute on function api.pay_order(jsonb) to favcrm_member;
+
+create function api.fulfil_order(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  o app.orders;
+begin
+  perform app.require_commerce_manager('fulfil orders');
+  o := app.order_for_update((p ->> 'orderId')::uuid);
+  if o.status = 'fulfilled' then
+    return app.order_json(o);
+  end if;
+  if o.status <> 'open' then
+    raise exception using errcode = '55000', hint = 'order_cancelled', message = 'A cancelled order cannot be fulfilled.';
+  end if;
+  update app.orders set status = 'fulfilled', fulfilled_at = pg_catalog.now(), updated_at = pg_catalog.now()
+   where org_id = o.org_id and id = o.id
+  returning * into o;
+  return app.order_json(o);
+end
+$$;
+comment on function api.fulfil_order(jsonb) is 'Marks an open order handed over (its reserved stock is gone for good). Fulfilling twice changes nothing.';
+grant execute on function api.fulfil_order(jsonb) to favcrm_member;
+
+create function api.cancel_order(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  o app.orders;
+begin
+  perform app.require_commerce_manager('cancel orders');
+  perform auth.require_confirmation('cancel_order');
+  o := app.order_for_update((p ->> 'orderId')::uuid);
+  if o.status = 'cancelled' then
+    return app.order_json(o);
+  end if;
+  if o.status = 'fulfilled' then
+    raise exception using errcode = '55000', hint = 'order_fulfilled',
+      message = 'A fulfilled order cannot be cancelled: record what came back with adjust_stock (returned) and credit its invoice.';
+  end if;
+  if o.invoice_id is not null
+     and exists (select from app.invoices i where i.org_id = o.org_id and i.id = o.invoice_id and i.status <> 'void') then
+    raise exception using errcode = '55000', hint = 'order_invoiced',
+      message = 'The order''s invoice stands: an owner or admin voids it (or credits it if paid) before the order is cancelled.',
+      detail = pg_catalog.jsonb_build_object('invoiceId', o.invoice_id)::text;
+  end if;
+  insert into app.stock_movements (org_id, product_id, quantity, reason, order_id, created_by)
+  select m.org_id, m.product_id, -m.quantity, 'released', m.order_id, auth.user_id()
+    from app.stock_movements m
+   where m.org_id = o.org_id and m.order_id = o.id and m.reason = 'reserved';
+  update app.orders set status = 'cancelled', cancelled_at = pg_catalog.now(), updated_at = pg_catalog.now()
+   where org_id = o.org_id and id = o.id
+  returning * into o;
+  return app.order_json(o);
+end
+$$;
+comment on function api.cancel_order(jsonb) is 'Cancels an open order whose invoice, if any, is void, and puts its reserved stock back. Cancelling twice changes nothing.';
+grant execute on function api.cancel_order(jsonb) to favcrm_member;

@@ -172,8 +172,11 @@ pub enum MovementReason {
     Count,
     Adjustment,
     Damaged,
-    Sold,
     Returned,
+    /// Taken by an order when it was made.
+    Reserved,
+    /// Given back when that order was cancelled.
+    Released,
 }
 
 /// Stock that came in or went out.
@@ -191,6 +194,120 @@ pub struct StockMovement {
     #[schemars(with = "Option<uuid::Uuid>")]
     pub created_by_user_id: Option<String>,
     pub created_at: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct OrderLineInput {
+    /// A product (its stock is reserved when it tracks stock) …
+    pub product_id: Option<Id>,
+    /// … or a service.
+    pub service_id: Option<Id>,
+    /// Default: the product's or service's name.
+    pub description: Option<Text<1, 500>>,
+    /// Default 1.
+    pub quantity: Option<Int<1, 1_000_000>>,
+    /// Price of one, minor units of the order's currency. Default: the product's or service's price.
+    pub unit_amount: Option<Amount>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateOrder {
+    /// Who buys.
+    pub customer_id: Id,
+    /// ISO 4217. Default: the organisation's currency.
+    pub currency: Option<Letters<3>>,
+    #[schemars(length(min = 1, max = 100))]
+    pub lines: Vec<OrderLineInput>,
+    pub memo: Option<Text<0, 5000>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct OrderRef {
+    /// The order's id.
+    pub order_id: Id,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    Open,
+    Fulfilled,
+    Cancelled,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ListOrders {
+    pub status: Option<OrderStatus>,
+    pub customer_id: Option<Id>,
+    pub limit: Option<Limit>,
+    pub cursor: Option<Cursor>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderLineKind {
+    Product,
+    Service,
+}
+
+/// A line of an order.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderLine {
+    #[schemars(with = "uuid::Uuid")]
+    pub id: String,
+    pub kind: OrderLineKind,
+    #[schemars(with = "Option<uuid::Uuid>")]
+    pub product_id: Option<String>,
+    #[schemars(with = "Option<uuid::Uuid>")]
+    pub service_id: Option<String>,
+    pub description: String,
+    pub quantity: i64,
+    pub unit_amount: Money,
+    /// quantity × unit amount, before tax.
+    pub amount: Money,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderPaymentStatus {
+    NotInvoiced,
+    AwaitingPayment,
+    Paid,
+    Void,
+    NotVisible,
+}
+
+/// An order.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Order {
+    #[schemars(with = "uuid::Uuid")]
+    pub id: String,
+    #[schemars(with = "uuid::Uuid")]
+    pub customer_id: String,
+    pub status: OrderStatus,
+    pub currency: String,
+    pub memo: Option<String>,
+    pub lines: Vec<OrderLine>,
+    /// The lines' amounts, before tax (the invoice adds tax).
+    pub amount: Money,
+    /// The invoice pay_order made.
+    #[schemars(with = "Option<uuid::Uuid>")]
+    pub invoice_id: Option<String>,
+    /// not_invoiced until pay_order; then the invoice's state (not_visible: the caller may not
+    /// read billing).
+    pub payment_status: OrderPaymentStatus,
+    /// What the invoice still owes.
+    pub amount_due: Option<Money>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub fulfilled_at: Option<String>,
+    pub cancelled_at: Option<String>,
 }
 
 const READ: &str = "commerce:read";
@@ -225,7 +342,7 @@ fn spec(
 }
 
 pub fn operations() -> Vec<Operation> {
-    use Effect::{Read, Write};
+    use Effect::{Destructive, Read, Write};
     use Method::{Get, Patch, Post};
     vec![
         Operation::new::<CreateProduct, Product>(spec(
@@ -294,5 +411,74 @@ pub fn operations() -> Vec<Operation> {
             true,
             200,
         )),
+        Operation::new::<CreateOrder, Order>(spec(
+            "create_order",
+            "Create an order",
+            "Take an order of products and services for a customer (managers and above). The stock of products \
+             that track it is reserved at once and never goes below zero (409 insufficient_stock, naming the \
+             line). Then pay_order bills it.",
+            Post,
+            "/v1/orders",
+            Write,
+            false,
+            201,
+        )),
+        Operation::new::<OrderRef, Order>(spec(
+            "get_order",
+            "Get an order",
+            "Return one order: its lines, amount, status, and its invoice with what it still owes.",
+            Get,
+            "/v1/orders/{orderId}",
+            Read,
+            true,
+            200,
+        )),
+        Operation::new::<ListOrders, Page<Order>>(spec(
+            "list_orders",
+            "List orders",
+            "Orders, newest first, by status (open, fulfilled, cancelled) or customer.",
+            Get,
+            "/v1/orders",
+            Read,
+            true,
+            200,
+        )),
+        Operation::new::<OrderRef, Order>(spec(
+            "pay_order",
+            "Bill an order",
+            "Bill an order with a finalised invoice of its lines, taxed as their products and services are \
+             (managers and above; needs billing:write too). Then record_payment or create_payment_link on \
+             invoiceId. Billing it again returns the same invoice.",
+            Post,
+            "/v1/orders/{orderId}/pay",
+            Write,
+            true,
+            200,
+        )),
+        Operation::new::<OrderRef, Order>(spec(
+            "fulfil_order",
+            "Fulfil an order",
+            "Mark an open order handed over to the customer (managers and above). Fulfilling twice changes nothing.",
+            Post,
+            "/v1/orders/{orderId}/fulfil",
+            Write,
+            true,
+            200,
+        )),
+        Operation::new::<OrderRef, Order>(Spec {
+            preview: Some(super::Preview::Target("get_order")),
+            ..spec(
+                "cancel_order",
+                "Cancel an order",
+                "Cancel an open order and put its reserved stock back (managers and above). An order whose invoice \
+                 stands is refused (order_invoiced): an owner or admin voids the invoice first; a fulfilled one \
+                 too (order_fulfilled).",
+                Post,
+                "/v1/orders/{orderId}/cancel",
+                Destructive,
+                true,
+                200,
+            )
+        }),
     ]
 }

@@ -13,9 +13,23 @@ async fn adjust(app: &TestApp, key: &str, product: &str, body: Value) -> Res {
     app.post(key, &format!("/v1/products/{product}/stock-movements"), body).await
 }
 
-/// A product that tracks stock, with 10 in stock.
+/// A product that tracks stock (10 received, 3 reserved by the orders), a customer and three
+/// open orders.
 pub struct CommerceFixture {
     pub product: String,
+    pub customer: String,
+    pub to_pay: String,
+    pub to_fulfil: String,
+    pub to_cancel: String,
+}
+
+async fn order(app: &TestApp, key: &str, customer: &str, product: &str, quantity: i64) -> Res {
+    app.post(
+        key,
+        "/v1/orders",
+        json!({"customerId": customer, "lines": [{"productId": product, "quantity": quantity}]}),
+    )
+    .await
 }
 
 pub async fn commerce_fixture(app: &TestApp, org: &Org) -> CommerceFixture {
@@ -30,7 +44,20 @@ pub async fn commerce_fixture(app: &TestApp, org: &Org) -> CommerceFixture {
     let product = id(&res);
     let res = adjust(app, &org.key, &product, json!({"quantity": 10, "reason": "received"})).await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
-    CommerceFixture { product }
+    let customer = app.customer(org, json!({"name": "Shopper"})).await.to_string();
+    let mut orders = Vec::new();
+    for _ in 0..3 {
+        let res = order(app, &org.key, &customer, &product, 1).await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+        orders.push(id(&res));
+    }
+    CommerceFixture {
+        product,
+        customer,
+        to_pay: orders[0].clone(),
+        to_fulfil: orders[1].clone(),
+        to_cancel: orders[2].clone(),
+    }
 }
 
 /// A valid input for each commerce operation, naming the fixture's records.
@@ -43,6 +70,11 @@ pub fn commerce_sample(op: &str, f: &CommerceFixture) -> Option<Value> {
         "get_product" | "list_stock_movements" => json!({"productId": f.product}),
         "list_products" => json!({}),
         "adjust_stock" => json!({"productId": f.product, "quantity": 5, "reason": "received", "note": "delivery"}),
+        "create_order" => json!({"customerId": f.customer, "lines": [{"productId": f.product, "quantity": 1}]}),
+        "get_order" | "pay_order" => json!({"orderId": f.to_pay}),
+        "list_orders" => json!({}),
+        "fulfil_order" => json!({"orderId": f.to_fulfil}),
+        "cancel_order" => json!({"orderId": f.to_cancel}),
         _ => return None,
     })
 }
@@ -77,13 +109,13 @@ async fn stock_is_the_sum_of_its_movements_and_never_goes_below_zero_under_concu
     let org = app.create_org("Glow").await;
     let f = commerce_fixture(&app, &org).await;
     let product = f.product.clone();
-    // 30 concurrent removals of one against 10 in stock: exactly 10 happen.
+    // 30 concurrent removals of one against the 7 left in stock: exactly 7 happen.
     let results = futures_util::future::join_all(
         (0..30).map(|_| adjust(&app, &org.key, &product, json!({"quantity": -1, "reason": "damaged"}))),
     )
     .await;
     let done = results.iter().filter(|r| r.status == StatusCode::CREATED).count();
-    assert_eq!(done, 10, "{:?}", results.iter().map(|r| (r.status, r.code().to_string())).collect::<Vec<_>>());
+    assert_eq!(done, 7, "{:?}", results.iter().map(|r| (r.status, r.code().to_string())).collect::<Vec<_>>());
     let refused = results.iter().find(|r| r.status != StatusCode::CREATED).unwrap();
     assert_eq!((refused.status, refused.code()), (StatusCode::CONFLICT, "insufficient_stock"), "{}", refused.body);
     let p = app.get(&org.key, &format!("/v1/products/{product}")).await;
@@ -105,7 +137,7 @@ async fn stock_is_the_sum_of_its_movements_and_never_goes_below_zero_under_concu
             .unwrap();
         (row.get(0), row.get(1))
     };
-    assert_eq!((ledger, rows), (7, 12), "10 in, 10 out, one count");
+    assert_eq!((ledger, rows), (7, 12), "10 received, 3 reserved, 7 removed, one count");
     // Both a change and a count at once is refused; an untracked product has no stock.
     let res = adjust(&app, &org.key, &product, json!({"quantity": 1, "countedQuantity": 3})).await;
     assert_eq!((res.status, res.code()), (StatusCode::UNPROCESSABLE_ENTITY, "quantity_or_count"));
@@ -123,7 +155,7 @@ async fn staff_read_products_and_stock_but_only_managers_change_them() {
     let f = commerce_fixture(&app, &org).await;
     let (_, staff) = app.add_member(&org, "staff", None).await;
     let res = app.get(&staff, &format!("/v1/products/{}", f.product)).await;
-    assert_eq!((res.status, res.body["stockOnHand"].as_i64()), (StatusCode::OK, Some(10)), "{}", res.body);
+    assert_eq!((res.status, res.body["stockOnHand"].as_i64()), (StatusCode::OK, Some(7)), "{}", res.body);
     let res = adjust(&app, &staff, &f.product, json!({"quantity": -1})).await;
     assert_eq!((res.status, res.code()), (StatusCode::FORBIDDEN, "insufficient_scope"), "{}", res.body);
     let res =
@@ -131,5 +163,86 @@ async fn staff_read_products_and_stock_but_only_managers_change_them() {
     assert_eq!(res.status, StatusCode::FORBIDDEN);
     let (_, manager) = app.add_member(&org, "manager", None).await;
     let res = adjust(&app, &manager, &f.product, json!({"quantity": -2, "reason": "damaged"})).await;
-    assert_eq!((res.status, res.body["stockOnHand"].as_i64()), (StatusCode::CREATED, Some(8)), "{}", res.body);
+    assert_eq!((res.status, res.body["stockOnHand"].as_i64()), (StatusCode::CREATED, Some(5)), "{}", res.body);
+    // Staff read orders but do not take them.
+    assert_eq!(app.get(&staff, &format!("/v1/orders/{}", f.to_pay)).await.status, StatusCode::OK);
+    let res = order(&app, &staff, &f.customer, &f.product, 1).await;
+    assert_eq!((res.status, res.code()), (StatusCode::FORBIDDEN, "insufficient_scope"));
+}
+
+#[tokio::test]
+async fn thirty_concurrent_orders_for_ten_items_sell_exactly_ten_and_a_cancel_restocks() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Glow").await;
+    let product = id(&app
+        .post(&org.key, "/v1/products", json!({"name": "Candle", "price": {"amount": 2500}, "trackStock": true}))
+        .await);
+    adjust(&app, &org.key, &product, json!({"quantity": 10, "reason": "received"})).await;
+    let customer = app.customer(&org, json!({"name": "Amy"})).await.to_string();
+    let results = futures_util::future::join_all((0..30).map(|_| order(&app, &org.key, &customer, &product, 1))).await;
+    let made: Vec<&Res> = results.iter().filter(|r| r.status == StatusCode::CREATED).collect();
+    assert_eq!(made.len(), 10, "{:?}", results.iter().map(|r| (r.status, r.code().to_string())).collect::<Vec<_>>());
+    let refused = results.iter().find(|r| r.status != StatusCode::CREATED).unwrap();
+    assert_eq!((refused.code(), refused.field()), ("insufficient_stock", "lines[0].quantity"), "{}", refused.body);
+    assert_eq!(refused.body["stockOnHand"], 0);
+    assert_eq!(app.get(&org.key, &format!("/v1/products/{product}")).await.body["stockOnHand"], 0);
+    // A failed order leaves nothing behind.
+    assert_eq!(app.count("app.orders", Some(org.id)).await, 10);
+    // Cancelling an order puts its stock back, once.
+    let cancelled = id(made[0]);
+    let path = format!("/v1/orders/{cancelled}/cancel");
+    for _ in 0..2 {
+        let res = app.confirmed(&org.key, Method::POST, &path, Some(json!({}))).await;
+        assert_eq!(res.body["status"], "cancelled", "{}", res.body);
+    }
+    assert_eq!(app.get(&org.key, &format!("/v1/products/{product}")).await.body["stockOnHand"], 1);
+    let res = app.post(&org.key, &format!("/v1/orders/{cancelled}/pay"), json!({})).await;
+    assert_eq!((res.status, res.code()), (StatusCode::CONFLICT, "order_cancelled"));
+}
+
+#[tokio::test]
+async fn an_order_is_billed_through_an_invoice_taxed_as_its_products_and_paid_there() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Glow").await;
+    let vat = crate::billing::tax_rate(&app, &org, "VAT 20%", 2000, false).await;
+    let product = id(&app
+        .post(
+            &org.key,
+            "/v1/products",
+            json!({"name": "Candle", "sku": "c-1", "price": {"amount": 2500, "currency": "GBP"}, "taxRateId": vat,
+                   "trackStock": true}),
+        )
+        .await);
+    adjust(&app, &org.key, &product, json!({"quantity": 5})).await;
+    let customer = app.customer(&org, json!({"name": "Amy"})).await.to_string();
+    let made = app
+        .post(
+            &org.key,
+            "/v1/orders",
+            json!({"customerId": customer, "currency": "GBP", "lines": [{"productId": product, "quantity": 2}]}),
+        )
+        .await;
+    assert_eq!((made.status, made.body["paymentStatus"].as_str()), (StatusCode::CREATED, Some("not_invoiced")));
+    assert_eq!(made.body["amount"], json!({"amount": 5000, "currency": "GBP"}));
+    let order_id = id(&made);
+    let paid = app.post(&org.key, &format!("/v1/orders/{order_id}/pay"), json!({})).await;
+    assert_eq!(paid.status, StatusCode::OK, "{}", paid.body);
+    assert_eq!(paid.body["paymentStatus"], "awaiting_payment");
+    assert_eq!(paid.body["amountDue"], json!({"amount": 6000, "currency": "GBP"}), "5000 + 20 %");
+    let invoice = paid.body["invoiceId"].as_str().unwrap().to_string();
+    // Billing it again gives the same invoice.
+    let again = app.post(&org.key, &format!("/v1/orders/{order_id}/pay"), json!({})).await;
+    assert_eq!(again.body["invoiceId"], paid.body["invoiceId"]);
+    // While its invoice stands the order cannot be cancelled.
+    let res = app.confirmed(&org.key, Method::POST, &format!("/v1/orders/{order_id}/cancel"), Some(json!({}))).await;
+    assert_eq!((res.status, res.code()), (StatusCode::CONFLICT, "order_invoiced"), "{}", res.body);
+    let res = app
+        .post(&org.key, "/v1/payments", json!({"invoiceId": invoice, "amount": 6000, "method": "card_terminal"}))
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let done = app.post(&org.key, &format!("/v1/orders/{order_id}/fulfil"), json!({})).await;
+    assert_eq!((done.body["status"].as_str(), done.body["paymentStatus"].as_str()), (Some("fulfilled"), Some("paid")));
+    let res = app.confirmed(&org.key, Method::POST, &format!("/v1/orders/{order_id}/cancel"), Some(json!({}))).await;
+    assert_eq!((res.status, res.code()), (StatusCode::CONFLICT, "order_fulfilled"));
+    assert_eq!(app.get(&org.key, &format!("/v1/products/{product}")).await.body["stockOnHand"], 3);
 }

@@ -199,6 +199,9 @@ async fn a_transaction_without_claims_sees_no_rows_in_any_table() {
         .await;
     let product = product.body["id"].as_str().unwrap().to_string();
     app.post(&a.key, &format!("/v1/products/{product}/stock-movements"), json!({"quantity": 3})).await;
+    let ordered =
+        app.post(&a.key, "/v1/orders", json!({"customerId": amy.to_string(), "lines": [{"productId": product}]})).await;
+    assert_eq!(ordered.status, StatusCode::CREATED, "{}", ordered.body);
     let billed = app.get(&a.key, &format!("/v1/bookings/{}", bookings.to_complete)).await;
     let invoice = crate::billing::draft(
         &app,

@@ -166,9 +166,10 @@ async fn v17_and_v18_give_new_scopes_to_keys_that_had_their_roles_every_scope_an
             .await
             .unwrap();
     }
-    for migration in
-        [include_str!("../../sql/V17__create_billing.sql"), include_str!("../../sql/V18__create_stock.sql")]
-    {
+    for migration in [
+        include_str!("../../sql/V17__create_billing.sql"),
+        include_str!("../../sql/V18__create_products_stock_and_orders.sql"),
+    ] {
         let block = migration.split("-- keys: begin").nth(1).unwrap().split("-- keys: end").next().unwrap();
         admin.batch_execute(&format!("begin; set local role favcrm_owner; {block} commit;")).await.unwrap();
     }
