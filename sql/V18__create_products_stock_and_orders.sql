@@ -11,6 +11,32 @@ create unique index products_org_id_sku_key on app.products (org_id, sku);
 comment on column app.products.sku is 'Stock-keeping unit, unique in the organisation, stored upper-case (sku-1 and SKU-1 are one).';
 comment on column app.products.track_stock is 'When true, the product has a stock level (the sum of its movements) that never goes below zero.';
 
+create table app.promotions (
+  org_id uuid not null references app.organisations (id),
+  id uuid not null default app.uuid_v7(),
+  code text not null check (code ~ '^[A-Z0-9][A-Z0-9_-]{1,39}$'),
+  description text check (pg_catalog.char_length(description) <= 500),
+  percent_off_bp int check (percent_off_bp between 1 and 10000),
+  amount_off bigint check (amount_off > 0),
+  currency text check (currency ~ '^[A-Z]{3}$'),
+  applies_to text[] not null default '{products,services}'
+    check (applies_to <@ '{products,services,plans}' and pg_catalog.cardinality(applies_to) > 0),
+  min_spend bigint not null default 0 check (min_spend >= 0),
+  starts_at timestamptz,
+  ends_at timestamptz,
+  max_redemptions int check (max_redemptions > 0),
+  max_per_customer int check (max_per_customer > 0),
+  deactivated_at timestamptz,
+  created_by uuid,
+  created_at timestamptz not null default pg_catalog.now(),
+  primary key (org_id, id),
+  -- Either a percentage, or an amount in a currency.
+  check ((percent_off_bp is null) <> (amount_off is null) and (amount_off is null) = (currency is null)),
+  check (ends_at is null or starts_at is null or ends_at > starts_at)
+);
+create unique index promotions_org_id_code_key on app.promotions (org_id, code);
+comment on table app.promotions is 'Codes that take a percentage or an amount off what an order spends on the kinds it applies to, within a window, up to a number of redemptions in all and per customer.';
+
 create table app.orders (
   org_id uuid not null references app.organisations (id),
   id uuid not null default app.uuid_v7(),
@@ -19,6 +45,8 @@ create table app.orders (
   currency text not null check (currency ~ '^[A-Z]{3}$'),
   memo text check (pg_catalog.char_length(memo) <= 5000),
   invoice_id uuid,
+  promotion_id uuid,
+  discount_amount bigint not null default 0 check (discount_amount >= 0),
   created_by uuid,
   created_at timestamptz not null default pg_catalog.now(),
   updated_at timestamptz not null default pg_catalog.now(),
@@ -26,11 +54,13 @@ create table app.orders (
   cancelled_at timestamptz,
   primary key (org_id, id),
   foreign key (org_id, customer_id) references app.customers (org_id, id),
-  foreign key (org_id, invoice_id) references app.invoices (org_id, id)
+  foreign key (org_id, invoice_id) references app.invoices (org_id, id),
+  foreign key (org_id, promotion_id) references app.promotions (org_id, id)
 );
+create index orders_org_id_promotion_id_idx on app.orders (org_id, promotion_id, customer_id);
 create index orders_org_id_customer_id_idx on app.orders (org_id, customer_id, id);
 create index orders_org_id_invoice_id_idx on app.orders (org_id, invoice_id);
-comment on table app.orders is 'Things a customer buys: open (stock reserved) → fulfilled, or cancelled (stock released). Paid through an invoice (invoice_id) made by pay_order.';
+comment on table app.orders is 'Things a customer buys: open (stock reserved) → fulfilled, or cancelled (stock released). Paid through an invoice (invoice_id) made by pay_order. A promotion redeemed is the order''s promotion_id: its redemptions are the orders that name it and are not cancelled, counted under the promotion''s row lock.';
 
 create table app.order_lines (
   org_id uuid not null references app.organisations (id),
@@ -43,6 +73,7 @@ create table app.order_lines (
   description text not null check (pg_catalog.char_length(description) between 1 and 500),
   quantity int not null check (quantity between 1 and 1000000),
   unit_amount bigint not null check (unit_amount >= 0),
+  discount_amount bigint not null default 0 check (discount_amount >= 0),
   primary key (org_id, id),
   foreign key (org_id, order_id) references app.orders (org_id, id),
   foreign key (org_id, product_id) references app.products (org_id, id),
@@ -75,12 +106,16 @@ comment on table app.stock_movements is 'Append-only ledger of a product''s stoc
 
 create trigger audit_change after insert or update or delete on app.stock_movements
   for each row execute function audit.record_change('org_id');
+create trigger audit_change after insert or update or delete on app.promotions
+  for each row execute function audit.record_change('org_id');
 create trigger audit_change after insert or update or delete on app.orders
   for each row execute function audit.record_change('org_id');
 create trigger audit_change after insert or update or delete on app.order_lines
   for each row execute function audit.record_change('org_id');
 grant select, insert on app.stock_movements, app.order_lines to favcrm_member;
-grant select, insert, update on app.orders to favcrm_member;
+-- A promotion's discount is spread over the lines of the order just made.
+grant update (discount_amount) on app.order_lines to favcrm_member;
+grant select, insert, update on app.orders, app.promotions to favcrm_member;
 
 -- Keys that held every scope of their holder's role keep doing so: they gain the commerce
 -- scopes (owners, admins and managers commerce:read and commerce:write; staff commerce:read),

@@ -20,6 +20,7 @@ const FILES: &[(&str, &str)] = &[
     ("team-onboarding", include_str!("../skills/team-onboarding/SKILL.md")),
     ("booking-operations", include_str!("../skills/booking-operations/SKILL.md")),
     ("billing", include_str!("../skills/billing/SKILL.md")),
+    ("commerce", include_str!("../skills/commerce/SKILL.md")),
 ];
 
 /// The index committed beside the skills (`skills/index.json`).

@@ -274,6 +274,177 @@ comment on function api.list_stock_movements(jsonb) is 'A product''s stock movem
 grant execute on function api.list_stock_movements(jsonb) to favcrm_member;
 
 -- ---------------------------------------------------------------------------------------
+-- Promotions: a code takes a percentage or an amount off what an order spends on the kinds it
+-- applies to. Its redemptions are the orders that name it and are not cancelled, counted while
+-- the promotion's row is locked: a limit of 10 gives exactly 10 of 30 concurrent orders.
+-- ---------------------------------------------------------------------------------------
+create function app.promotion_json(pm app.promotions) returns jsonb
+language sql stable as $$
+  select pg_catalog.jsonb_build_object(
+    'id', pm.id,
+    'code', pm.code,
+    'description', pm.description,
+    'percentOffBp', pm.percent_off_bp,
+    'amountOff', case when pm.amount_off is not null then app.money(pm.amount_off, pm.currency) end,
+    'appliesTo', pg_catalog.to_jsonb(pm.applies_to),
+    'minSpend', pm.min_spend,
+    'startsAt', app.ts(pm.starts_at),
+    'endsAt', app.ts(pm.ends_at),
+    'maxRedemptions', pm.max_redemptions,
+    'maxPerCustomer', pm.max_per_customer,
+    'redemptions', (select pg_catalog.count(*) from app.orders o
+                     where o.org_id = pm.org_id and o.promotion_id = pm.id and o.status <> 'cancelled'),
+    'active', pm.deactivated_at is null,
+    'deactivatedAt', app.ts(pm.deactivated_at),
+    'createdAt', app.ts(pm.created_at))
+$$;
+comment on function app.promotion_json(app.promotions) is 'The API representation of a promotion, with its redemptions so far (orders naming it that are not cancelled).';
+grant execute on function app.promotion_json(app.promotions) to favcrm_member;
+
+create function api.create_promotion(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  pm app.promotions;
+  v_code text := pg_catalog.upper(pg_catalog.btrim(p ->> 'code'));
+begin
+  perform app.require_commerce_manager('create promotions');
+  if (p ? 'percentOffBp') = (p ? 'amountOff') then
+    perform app.raise_invalid('percentOffBp', 'percent_or_amount', 'Give percentOffBp or amountOff.');
+  end if;
+  if exists (select from app.promotions x where x.org_id = auth.org_id() and x.code = v_code) then
+    raise exception using errcode = '23505', hint = 'promotion_code_taken', column = 'code',
+      message = pg_catalog.format('The code %s is taken.', v_code);
+  end if;
+  insert into app.promotions (org_id, code, description, percent_off_bp, amount_off, currency, applies_to, min_spend,
+                              starts_at, ends_at, max_redemptions, max_per_customer, created_by)
+  select auth.org_id(), v_code, p ->> 'description', (p ->> 'percentOffBp')::int, (p #>> '{amountOff,amount}')::bigint,
+         case when p ? 'amountOff'
+              then app.require_currency(coalesce(p #>> '{amountOff,currency}', o.default_currency), 'amountOff.currency') end,
+         case when p -> 'appliesTo' is not null and p -> 'appliesTo' <> 'null'::jsonb
+              then array(select distinct t from pg_catalog.jsonb_array_elements_text(p -> 'appliesTo') t order by t)
+              else '{products,services}' end,
+         coalesce((p ->> 'minSpend')::bigint, 0), (p ->> 'startsAt')::timestamptz, (p ->> 'endsAt')::timestamptz,
+         (p ->> 'maxRedemptions')::int, (p ->> 'maxPerCustomer')::int, auth.user_id()
+    from app.organisations o where o.id = auth.org_id()
+  returning * into pm;
+  return app.promotion_json(pm);
+end
+$$;
+comment on function api.create_promotion(jsonb) is 'Creates a promotion code (unique in the organisation, case-insensitive): a percentage or an amount off, on products, services or plans, with a minimum spend, a window and redemption limits.';
+grant execute on function api.create_promotion(jsonb) to favcrm_member;
+
+create function api.list_promotions(p jsonb) returns jsonb
+language plpgsql stable set search_path = '' as $$
+begin
+  perform auth.require_scope('commerce:read');
+  return pg_catalog.jsonb_build_object('items', (
+    select coalesce(pg_catalog.jsonb_agg(app.promotion_json(pm) order by pm.code), '[]')
+      from app.promotions pm
+     where pm.org_id = auth.org_id()
+       and (pm.deactivated_at is null or coalesce((p ->> 'includeInactive')::boolean, false))));
+end
+$$;
+comment on function api.list_promotions(jsonb) is 'The organisation''s promotions by code (active ones unless includeInactive), with their redemptions.';
+grant execute on function api.list_promotions(jsonb) to favcrm_member;
+
+create function api.deactivate_promotion(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  pm app.promotions;
+begin
+  perform app.require_commerce_manager('deactivate promotions');
+  select * into pm from app.promotions where org_id = auth.org_id() and id = (p ->> 'promotionId')::uuid for update;
+  if not found then
+    perform app.not_found('promotion');
+  end if;
+  if pm.deactivated_at is null then
+    update app.promotions set deactivated_at = pg_catalog.now() where org_id = pm.org_id and id = pm.id
+    returning * into pm;
+  end if;
+  return app.promotion_json(pm);
+end
+$$;
+comment on function api.deactivate_promotion(jsonb) is 'Stops a promotion code being accepted; orders that used it keep their discount. Deactivating twice changes nothing.';
+grant execute on function api.deactivate_promotion(jsonb) to favcrm_member;
+
+-- Applies a promotion code to an order just made (its lines written): checks the code's
+-- window, minimum spend and limits under the promotion's lock, then spreads the discount over
+-- the eligible lines (a percentage per line, rounded half away from zero; an amount line by
+-- line in order until used up).
+create function app.apply_promotion(o app.orders, p_code text) returns void
+language plpgsql set search_path = '' as $$
+declare
+  pm app.promotions;
+  v_eligible bigint;
+  v_used bigint;
+  v_left bigint;
+  l app.order_lines;
+  v_take bigint;
+  v_total bigint := 0;
+begin
+  select * into pm from app.promotions
+   where org_id = o.org_id and code = pg_catalog.upper(pg_catalog.btrim(p_code)) for update;
+  if not found then
+    perform app.raise_invalid('promotionCode', 'unknown_promotion', 'No promotion has that code.');
+  end if;
+  if pm.deactivated_at is not null then
+    perform app.raise_invalid('promotionCode', 'promotion_inactive', 'The promotion was deactivated.');
+  end if;
+  if pm.starts_at is not null and pg_catalog.now() < pm.starts_at then
+    perform app.raise_invalid('promotionCode', 'promotion_not_started',
+      pg_catalog.format('The promotion starts at %s.', app.ts(pm.starts_at)));
+  end if;
+  if pm.ends_at is not null and pg_catalog.now() >= pm.ends_at then
+    perform app.raise_invalid('promotionCode', 'promotion_expired', 'The promotion has ended.');
+  end if;
+  if pm.currency is not null and pm.currency <> o.currency then
+    perform app.raise_invalid('promotionCode', 'currency_mismatch',
+      pg_catalog.format('The promotion takes %s off; the order is in %s.', pm.currency, o.currency));
+  end if;
+  select coalesce(sum(x.quantity::bigint * x.unit_amount), 0)::bigint into v_eligible
+    from app.order_lines x
+   where x.org_id = o.org_id and x.order_id = o.id and (x.kind || 's') = any (pm.applies_to);
+  if v_eligible = 0 or v_eligible < pm.min_spend then
+    raise exception using errcode = '22023', hint = 'below_minimum_spend', column = 'promotionCode',
+      message = pg_catalog.format('The promotion needs a spend of %s on %s (this order: %s).', pm.min_spend,
+                                  pg_catalog.array_to_string(pm.applies_to, ', '), v_eligible),
+      detail = pg_catalog.jsonb_build_object('minSpend', pm.min_spend, 'eligibleSpend', v_eligible)::text;
+  end if;
+  select pg_catalog.count(*) into v_used from app.orders x
+   where x.org_id = o.org_id and x.promotion_id = pm.id and x.status <> 'cancelled';
+  if pm.max_redemptions is not null and v_used >= pm.max_redemptions then
+    raise exception using errcode = '55000', hint = 'promotion_used_up', column = 'promotionCode',
+      message = pg_catalog.format('The promotion has been redeemed %s times, its limit.', v_used);
+  end if;
+  if pm.max_per_customer is not null and (select pg_catalog.count(*) from app.orders x
+                                           where x.org_id = o.org_id and x.promotion_id = pm.id
+                                             and x.customer_id = o.customer_id and x.status <> 'cancelled')
+                                          >= pm.max_per_customer then
+    raise exception using errcode = '55000', hint = 'promotion_limit_reached', column = 'promotionCode',
+      message = 'This customer has used the promotion as often as it allows.';
+  end if;
+  v_left := least(coalesce(pm.amount_off, v_eligible), v_eligible);
+  for l in select * from app.order_lines x
+            where x.org_id = o.org_id and x.order_id = o.id and (x.kind || 's') = any (pm.applies_to)
+            order by x.position loop
+    if pm.percent_off_bp is not null then
+      v_take := app.div_round(l.quantity::numeric * l.unit_amount * pm.percent_off_bp, 10000);
+    else
+      v_take := least(v_left, l.quantity::bigint * l.unit_amount);
+      v_left := v_left - v_take;
+    end if;
+    if v_take > 0 then
+      update app.order_lines set discount_amount = v_take where org_id = l.org_id and id = l.id;
+      v_total := v_total + v_take;
+    end if;
+  end loop;
+  update app.orders set promotion_id = pm.id, discount_amount = v_total where org_id = o.org_id and id = o.id;
+end
+$$;
+comment on function app.apply_promotion(app.orders, text) is 'Checks a promotion code for an order under the promotion''s lock (window, currency, minimum spend, limits in all and per customer) and spreads its discount over the eligible lines.';
+grant execute on function app.apply_promotion(app.orders, text) to favcrm_member;
+
+-- ---------------------------------------------------------------------------------------
 -- Orders: lines of products and services for one customer. Making one reserves the stock of
 -- its tracked products (a 'reserved' movement each), the products locked in id order so that
 -- concurrent orders take turns without deadlocking and the level never goes below zero.
@@ -297,9 +468,13 @@ begin
                       'id', l.id, 'kind', l.kind, 'productId', l.product_id, 'serviceId', l.service_id,
                       'description', l.description, 'quantity', l.quantity,
                       'unitAmount', app.money(l.unit_amount, o.currency),
-                      'amount', app.money(l.quantity::bigint * l.unit_amount, o.currency)) order by l.position), '[]')
+                      'discount', app.money(l.discount_amount, o.currency),
+                      'amount', app.money(l.quantity::bigint * l.unit_amount - l.discount_amount, o.currency))
+                      order by l.position), '[]')
                 from app.order_lines l where l.org_id = o.org_id and l.order_id = o.id),
-    'amount', app.money((select coalesce(sum(l.quantity::bigint * l.unit_amount), 0)::bigint
+    'promotionCode', (select pm.code from app.promotions pm where pm.org_id = o.org_id and pm.id = o.promotion_id),
+    'discount', app.money(o.discount_amount, o.currency),
+    'amount', app.money((select coalesce(sum(l.quantity::bigint * l.unit_amount - l.discount_amount), 0)::bigint
                            from app.order_lines l where l.org_id = o.org_id and l.order_id = o.id), o.currency),
     'invoiceId', o.invoice_id,
     'paymentStatus', case when o.invoice_id is null then 'not_invoiced'
@@ -412,6 +587,10 @@ begin
               coalesce((v_line ->> 'quantity')::int, 1), coalesce((v_line ->> 'unitAmount')::bigint, s.price_amount));
     end if;
   end loop;
+  if p ->> 'promotionCode' is not null then
+    perform app.apply_promotion(o, p ->> 'promotionCode');
+    select * into o from app.orders where org_id = o.org_id and id = o.id;
+  end if;
   return app.order_json(o);
 end
 $$;
@@ -484,7 +663,8 @@ begin
     'customerId', o.customer_id, 'currency', o.currency, 'memo', o.memo,
     'lines', (select pg_catalog.jsonb_agg(pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
                        'productId', l.product_id, 'serviceId', l.service_id, 'description', l.description,
-                       'quantity', l.quantity, 'unitAmount', l.unit_amount)) order by l.position)
+                       'quantity', l.quantity, 'unitAmount', l.unit_amount,
+                       'discountAmount', nullif(l.discount_amount, 0))) order by l.position)
                 from app.order_lines l where l.org_id = o.org_id and l.order_id = o.id)));
   perform api.finalize_invoice(pg_catalog.jsonb_build_object('invoiceId', v_invoice ->> 'id'));
   update app.orders set invoice_id = (v_invoice ->> 'id')::uuid, updated_at = pg_catalog.now()

@@ -221,6 +221,127 @@ pub struct CreateOrder {
     #[schemars(length(min = 1, max = 100))]
     pub lines: Vec<OrderLineInput>,
     pub memo: Option<Text<0, 5000>>,
+    /// A promotion code (case does not matter): its discount is spread over the lines it applies to.
+    pub promotion_code: Option<Text<1, 40>>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PromotionTarget {
+    Products,
+    Services,
+    Plans,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AmountOffInput {
+    /// Minor units off.
+    pub amount: Int<1, 100_000_000_000>,
+    /// ISO 4217. Default: the organisation's currency.
+    pub currency: Option<Letters<3>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreatePromotion {
+    /// What customers type: 2 to 40 letters, digits, '_' or '-'; case does not matter.
+    pub code: PromotionCode,
+    pub description: Option<Text<1, 500>>,
+    /// A percentage off in basis points (1000 = 10 %) …
+    pub percent_off_bp: Option<Int<1, 10000>>,
+    /// … or an amount off.
+    pub amount_off: Option<AmountOffInput>,
+    /// What it takes money off. Default: products and services.
+    #[schemars(length(min = 1, max = 3))]
+    pub applies_to: Option<Vec<PromotionTarget>>,
+    /// The least an order must spend on what it applies to, in minor units. Default 0.
+    pub min_spend: Option<Amount>,
+    /// RFC 3339; default: now.
+    pub starts_at: Option<super::types::Timestamp>,
+    /// RFC 3339; default: never.
+    pub ends_at: Option<super::types::Timestamp>,
+    /// Redemptions in all (orders not cancelled). Default: no limit.
+    pub max_redemptions: Option<Int<1, 10_000_000>>,
+    /// Redemptions per customer. Default: no limit.
+    pub max_per_customer: Option<Int<1, 10_000>>,
+}
+
+/// A promotion code: letters, digits, `_` and `-`, stored upper-case.
+#[derive(Debug, Clone, Serialize)]
+#[serde(transparent)]
+pub struct PromotionCode(pub String);
+
+impl<'de> Deserialize<'de> for PromotionCode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let t = s.trim();
+        let ok = (2..=40).contains(&t.len())
+            && t.as_bytes()[0].is_ascii_alphanumeric()
+            && t.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-".contains(&b));
+        if !ok {
+            return Err(serde::de::Error::custom(
+                "[invalid_format] must be 2 to 40 letters, digits, '_' or '-', starting with a letter or digit",
+            ));
+        }
+        Ok(Self(s))
+    }
+}
+
+impl JsonSchema for PromotionCode {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "PromotionCode".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": "string", "pattern": "^\\s*[A-Za-z0-9][A-Za-z0-9_-]{1,39}\\s*$" })
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ListPromotions {
+    /// true to list deactivated ones too.
+    pub include_inactive: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PromotionRef {
+    /// The promotion's id.
+    pub promotion_id: Id,
+}
+
+/// A promotion code.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Promotion {
+    #[schemars(with = "uuid::Uuid")]
+    pub id: String,
+    pub code: String,
+    pub description: Option<String>,
+    pub percent_off_bp: Option<i64>,
+    pub amount_off: Option<Money>,
+    pub applies_to: Vec<PromotionTarget>,
+    /// Minor units of the order's currency.
+    pub min_spend: i64,
+    pub starts_at: Option<String>,
+    pub ends_at: Option<String>,
+    pub max_redemptions: Option<i64>,
+    pub max_per_customer: Option<i64>,
+    /// Orders that used it and are not cancelled.
+    pub redemptions: i64,
+    pub active: bool,
+    pub deactivated_at: Option<String>,
+    pub created_at: String,
+}
+
+/// Promotions.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Promotions {
+    pub items: Vec<Promotion>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -268,7 +389,9 @@ pub struct OrderLine {
     pub description: String,
     pub quantity: i64,
     pub unit_amount: Money,
-    /// quantity × unit amount, before tax.
+    /// The promotion's share on this line.
+    pub discount: Money,
+    /// quantity × unit amount − discount, before tax.
     pub amount: Money,
 }
 
@@ -294,7 +417,10 @@ pub struct Order {
     pub currency: String,
     pub memo: Option<String>,
     pub lines: Vec<OrderLine>,
-    /// The lines' amounts, before tax (the invoice adds tax).
+    /// The promotion code used, if any.
+    pub promotion_code: Option<String>,
+    pub discount: Money,
+    /// The lines' amounts after discount, before tax (the invoice adds tax).
     pub amount: Money,
     /// The invoice pay_order made.
     #[schemars(with = "Option<uuid::Uuid>")]
@@ -408,6 +534,40 @@ pub fn operations() -> Vec<Operation> {
             Get,
             "/v1/products/{productId}/stock-movements",
             Read,
+            true,
+            200,
+        )),
+        Operation::new::<CreatePromotion, Promotion>(spec(
+            "create_promotion",
+            "Create a promotion",
+            "Create a promotion code (managers and above; unique, case-insensitive: 409 promotion_code_taken): a \
+             percentage (percentOffBp) or an amount off, on products, services or plans, with an optional \
+             minimum spend, window and limits in all and per customer. Customers' orders use it with \
+             promotionCode.",
+            Post,
+            "/v1/promotions",
+            Write,
+            false,
+            201,
+        )),
+        Operation::new::<ListPromotions, Promotions>(spec(
+            "list_promotions",
+            "List promotions",
+            "The organisation's promotion codes (active ones unless includeInactive) with their redemptions so far.",
+            Get,
+            "/v1/promotions",
+            Read,
+            true,
+            200,
+        )),
+        Operation::new::<PromotionRef, Promotion>(spec(
+            "deactivate_promotion",
+            "Deactivate a promotion",
+            "Stop a promotion code being accepted (managers and above); orders that used it keep their discount. \
+             Deactivating twice changes nothing.",
+            Post,
+            "/v1/promotions/{promotionId}/deactivate",
+            Write,
             true,
             200,
         )),

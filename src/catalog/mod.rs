@@ -173,6 +173,8 @@ impl Operation {
             | "update_product"
             | "adjust_stock"
             | "create_order"
+            | "create_promotion"
+            | "deactivate_promotion"
             | "pay_order"
             | "fulfil_order"
             | "cancel_order"

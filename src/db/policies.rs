@@ -46,6 +46,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("payment_providers.sql", include_str!("../../policies/payment_providers.sql")),
     ("payment_links.sql", include_str!("../../policies/payment_links.sql")),
     ("provider_events.sql", include_str!("../../policies/provider_events.sql")),
+    ("promotions.sql", include_str!("../../policies/promotions.sql")),
     ("orders.sql", include_str!("../../policies/orders.sql")),
     ("order_lines.sql", include_str!("../../policies/order_lines.sql")),
     ("stock_movements.sql", include_str!("../../policies/stock_movements.sql")),

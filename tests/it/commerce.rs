@@ -21,6 +21,7 @@ pub struct CommerceFixture {
     pub to_pay: String,
     pub to_fulfil: String,
     pub to_cancel: String,
+    pub promotion: String,
 }
 
 async fn order(app: &TestApp, key: &str, customer: &str, product: &str, quantity: i64) -> Res {
@@ -51,7 +52,12 @@ pub async fn commerce_fixture(app: &TestApp, org: &Org) -> CommerceFixture {
         assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
         orders.push(id(&res));
     }
+    let promotion = app
+        .post(&org.key, "/v1/promotions", json!({"code": "fix10", "percentOffBp": 1000, "description": "Fixture"}))
+        .await;
+    assert_eq!(promotion.status, StatusCode::CREATED, "{}", promotion.body);
     CommerceFixture {
+        promotion: id(&promotion),
         product,
         customer,
         to_pay: orders[0].clone(),
@@ -75,6 +81,11 @@ pub fn commerce_sample(op: &str, f: &CommerceFixture) -> Option<Value> {
         "list_orders" => json!({}),
         "fulfil_order" => json!({"orderId": f.to_fulfil}),
         "cancel_order" => json!({"orderId": f.to_cancel}),
+        "create_promotion" => {
+            json!({"code": "SAMPLE20", "percentOffBp": 2000, "appliesTo": ["products"], "maxRedemptions": 100})
+        }
+        "list_promotions" => json!({}),
+        "deactivate_promotion" => json!({"promotionId": f.promotion}),
         _ => return None,
     })
 }
@@ -245,4 +256,95 @@ async fn an_order_is_billed_through_an_invoice_taxed_as_its_products_and_paid_th
     let res = app.confirmed(&org.key, Method::POST, &format!("/v1/orders/{order_id}/cancel"), Some(json!({}))).await;
     assert_eq!((res.status, res.code()), (StatusCode::CONFLICT, "order_fulfilled"));
     assert_eq!(app.get(&org.key, &format!("/v1/products/{product}")).await.body["stockOnHand"], 3);
+}
+
+async fn order_with_code(app: &TestApp, key: &str, customer: &str, product: &str, quantity: i64, code: &str) -> Res {
+    app.post(
+        key,
+        "/v1/orders",
+        json!({"customerId": customer, "lines": [{"productId": product, "quantity": quantity}], "promotionCode": code}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_promotion_limited_to_ten_is_redeemed_by_exactly_ten_of_thirty_concurrent_orders() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Glow").await;
+    let product = id(&app.post(&org.key, "/v1/products", json!({"name": "Mug", "price": {"amount": 1000}})).await);
+    let promo = app
+        .post(&org.key, "/v1/promotions", json!({"code": "launch", "percentOffBp": 2500, "maxRedemptions": 10}))
+        .await;
+    assert_eq!((promo.status, promo.body["code"].as_str()), (StatusCode::CREATED, Some("LAUNCH")), "{}", promo.body);
+    let mut customers = Vec::new();
+    for i in 0..30 {
+        customers.push(app.customer(&org, json!({"name": format!("Buyer {i}")})).await.to_string());
+    }
+    let results = futures_util::future::join_all(
+        customers.iter().map(|c| order_with_code(&app, &org.key, c, &product, 1, "Launch")),
+    )
+    .await;
+    let made: Vec<&Res> = results.iter().filter(|r| r.status == StatusCode::CREATED).collect();
+    assert_eq!(made.len(), 10, "{:?}", results.iter().map(|r| (r.status, r.code().to_string())).collect::<Vec<_>>());
+    assert!(results.iter().filter(|r| r.status != StatusCode::CREATED).all(|r| r.code() == "promotion_used_up"));
+    assert_eq!(made[0].body["discount"]["amount"], 250);
+    assert_eq!(made[0].body["amount"]["amount"], 750);
+    let listed = app.get(&org.key, "/v1/promotions").await;
+    assert_eq!(listed.body["items"][0]["redemptions"], 10, "{}", listed.body);
+    // A cancelled order gives its redemption back.
+    let path = format!("/v1/orders/{}/cancel", made[0].body["id"].as_str().unwrap());
+    app.confirmed(&org.key, Method::POST, &path, Some(json!({}))).await;
+    let res = order_with_code(&app, &org.key, &customers[0], &product, 1, "LAUNCH").await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let res = order_with_code(&app, &org.key, &customers[1], &product, 1, "LAUNCH").await;
+    assert_eq!(res.code(), "promotion_used_up");
+}
+
+#[tokio::test]
+async fn promotion_rules_window_minimum_spend_per_customer_and_amounts_reach_the_invoice() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Glow").await;
+    let vat = crate::billing::tax_rate(&app, &org, "VAT 20%", 2000, false).await;
+    let product = id(&app
+        .post(&org.key, "/v1/products", json!({"name": "Candle", "price": {"amount": 2000}, "taxRateId": vat}))
+        .await);
+    let amy = app.customer(&org, json!({"name": "Amy"})).await.to_string();
+    let create = |body: Value| {
+        let (app, key) = (&app, &org.key);
+        async move { app.post(key, "/v1/promotions", body).await }
+    };
+    assert_eq!(create(json!({"code": "TEN", "percentOffBp": 1000})).await.status, StatusCode::CREATED);
+    let taken = create(json!({"code": "ten", "percentOffBp": 500})).await;
+    assert_eq!((taken.status, taken.code()), (StatusCode::CONFLICT, "promotion_code_taken"));
+    let both = create(json!({"code": "BOTH", "percentOffBp": 500, "amountOff": {"amount": 100}})).await;
+    assert_eq!((both.status, both.code()), (StatusCode::UNPROCESSABLE_ENTITY, "percent_or_amount"));
+    create(json!({"code": "FIFTEEN", "amountOff": {"amount": 1500}, "minSpend": 3000, "maxPerCustomer": 1})).await;
+    create(json!({"code": "OLD", "percentOffBp": 5000, "startsAt": "2020-01-01T00:00:00Z", "endsAt": "2020-02-01T00:00:00Z"}))
+        .await;
+    let gone = id(&create(json!({"code": "GONE", "percentOffBp": 5000})).await);
+    app.post(&org.key, &format!("/v1/promotions/{gone}/deactivate"), json!({})).await;
+    for (code, quantity, refusal) in [
+        ("NOPE", 1, "unknown_promotion"),
+        ("OLD", 1, "promotion_expired"),
+        ("GONE", 1, "promotion_inactive"),
+        ("FIFTEEN", 1, "below_minimum_spend"),
+    ] {
+        let res = order_with_code(&app, &org.key, &amy, &product, quantity, code).await;
+        assert_eq!((res.code(), res.field()), (refusal, "promotionCode"), "{code}: {}", res.body);
+    }
+    assert_eq!(app.count("app.orders", Some(org.id)).await, 0, "a refused order leaves nothing");
+    // 15.00 off 2 × 20.00: the amount comes off the lines; the invoice taxes what is left.
+    let order = order_with_code(&app, &org.key, &amy, &product, 2, "fifteen").await;
+    assert_eq!(order.status, StatusCode::CREATED, "{}", order.body);
+    assert_eq!(
+        (order.body["discount"]["amount"].as_i64(), order.body["amount"]["amount"].as_i64()),
+        (Some(1500), Some(2500))
+    );
+    let paid = app.post(&org.key, &format!("/v1/orders/{}/pay", id(&order)), json!({})).await;
+    assert_eq!(paid.body["amountDue"]["amount"], 3000, "2,500 + 20 %: {}", paid.body);
+    let invoice = crate::billing::invoice(&app, &org.key, paid.body["invoiceId"].as_str().unwrap()).await;
+    assert_eq!(invoice["discount"]["amount"], 1500);
+    // Once per customer.
+    let again = order_with_code(&app, &org.key, &amy, &product, 2, "FIFTEEN").await;
+    assert_eq!(again.code(), "promotion_limit_reached", "{}", again.body);
 }

@@ -199,8 +199,9 @@ async fn a_transaction_without_claims_sees_no_rows_in_any_table() {
         .await;
     let product = product.body["id"].as_str().unwrap().to_string();
     app.post(&a.key, &format!("/v1/products/{product}/stock-movements"), json!({"quantity": 3})).await;
-    let ordered =
-        app.post(&a.key, "/v1/orders", json!({"customerId": amy.to_string(), "lines": [{"productId": product}]})).await;
+    app.post(&a.key, "/v1/promotions", json!({"code": "WELCOME", "percentOffBp": 1000})).await;
+    let order = json!({"customerId": amy.to_string(), "lines": [{"productId": product}], "promotionCode": "welcome"});
+    let ordered = app.post(&a.key, "/v1/orders", order).await;
     assert_eq!(ordered.status, StatusCode::CREATED, "{}", ordered.body);
     let billed = app.get(&a.key, &format!("/v1/bookings/{}", bookings.to_complete)).await;
     let invoice = crate::billing::draft(
