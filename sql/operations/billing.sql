@@ -93,15 +93,6 @@ $$;
 comment on function app.price_line(int, bigint, int, bigint, int, boolean) is 'Prices one invoice line: discount, amount after discount, tax (added on top for an exclusive rate, taken out for an inclusive one) and total, each rounded half away from zero.';
 grant execute on function app.price_line(int, bigint, int, bigint, int, boolean) to favcrm_member;
 
-create function app.referenced_not_found(p_field text, p_what text) returns void
-language plpgsql volatile set search_path = '' as $$
-begin
-  raise exception using errcode = 'P0002', hint = 'not_found', column = p_field,
-    message = pg_catalog.format('No %s with that id exists in this organisation.', p_what);
-end
-$$;
-comment on function app.referenced_not_found(text, text) is 'Raises P0002 (HTTP 404) not_found naming the input field that refers to the missing record.';
-grant execute on function app.referenced_not_found(text, text) to favcrm_member;
 
 -- ---------------------------------------------------------------------------------------
 -- Who may do what
@@ -367,7 +358,7 @@ declare
 begin
   select * into t from app.tax_rates where org_id = auth.org_id() and id = p_id;
   if not found then
-    perform app.referenced_not_found(p_field, 'tax rate');
+    perform app.not_found('tax rate', p_field);
   end if;
   if not t.active then
     perform app.raise_invalid(p_field, 'tax_rate_inactive',
@@ -469,7 +460,7 @@ begin
   if p ->> 'bookingId' is not null then
     select * into b from app.bookings where org_id = i.org_id and id = (p ->> 'bookingId')::uuid for update;
     if not found then
-      perform app.referenced_not_found(p_field || 'bookingId', 'booking');
+      perform app.not_found('booking', p_field || 'bookingId');
     end if;
     if b.customer_id <> i.customer_id then
       perform app.raise_invalid(p_field || 'bookingId', 'booking_customer_mismatch',
@@ -508,7 +499,7 @@ begin
   elsif p ->> 'serviceId' is not null then
     select * into s from app.services where org_id = i.org_id and id = (p ->> 'serviceId')::uuid;
     if not found then
-      perform app.referenced_not_found(p_field || 'serviceId', 'service');
+      perform app.not_found('service', p_field || 'serviceId');
     end if;
     l.kind := 'service';
     l.service_id := s.id;
@@ -519,7 +510,7 @@ begin
   elsif p ->> 'productId' is not null then
     select * into pr from app.products where org_id = i.org_id and id = (p ->> 'productId')::uuid;
     if not found then
-      perform app.referenced_not_found(p_field || 'productId', 'product');
+      perform app.not_found('product', p_field || 'productId');
     end if;
     l.kind := 'product';
     l.product_id := pr.id;
@@ -593,7 +584,7 @@ begin
   select * into o from app.organisations where id = auth.org_id();
   if not exists (select from app.customers c where c.org_id = o.id and c.id = (p ->> 'customerId')::uuid
                                                and c.deleted_at is null) then
-    perform app.referenced_not_found('customerId', 'live customer');
+    perform app.not_found('live customer', 'customerId');
   end if;
   if (p ? 'dueDate') and (p ? 'paymentTermsDays') then
     perform app.raise_invalid('dueDate', 'one_due_rule', 'Give dueDate or paymentTermsDays, not both.');
@@ -1199,7 +1190,7 @@ begin
       select * into l from app.invoice_lines
        where org_id = i.org_id and invoice_id = i.id and id = (v_item ->> 'invoiceLineId')::uuid;
       if not found then
-        perform app.referenced_not_found(pg_catalog.format('lines[%s].invoiceLineId', v_n), 'line on this invoice');
+        perform app.not_found('line on this invoice', pg_catalog.format('lines[%s].invoiceLineId', v_n));
       end if;
       if (v_item ? 'amount') = (v_item ? 'quantity') then
         perform app.raise_invalid(pg_catalog.format('lines[%s].amount', v_n), 'amount_or_quantity',
@@ -1737,7 +1728,7 @@ begin
   perform app.require_billing_role('manager', 'create invoices');
   select * into b from app.bookings where org_id = auth.org_id() and id = (p #>> '{bookingIds,0}')::uuid;
   if not found then
-    perform app.referenced_not_found('bookingIds[0]', 'booking');
+    perform app.not_found('booking', 'bookingIds[0]');
   end if;
   insert into app.invoices (org_id, customer_id, series, currency, memo, created_by)
   select b.org_id, b.customer_id, o.invoice_prefix, b.currency, p ->> 'memo', auth.user_id()

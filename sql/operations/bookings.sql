@@ -1041,7 +1041,8 @@ begin
     cancel_reason = p ->> 'reason', late_cancel = v_late,
     fee_amount = case when v_late then s.late_cancel_fee_amount else 0 end, updated_at = pg_catalog.now()
    where org_id = b.org_id and id = b.id returning * into b;
-  if auth.bill_booking(b.id) is not null then
+  -- Only a fee the service bills by itself starts an invoice (the service is at hand here).
+  if s.invoice_fees and b.fee_amount > 0 and auth.bill_booking(b.id) is not null then
     select * into b from app.bookings where org_id = b.org_id and id = b.id;
   end if;
   return app.booking_json(b);
@@ -1147,7 +1148,7 @@ begin
   select * into s from app.services where org_id = b.org_id and id = b.service_id;
   update app.bookings set status = 'no_show', fee_amount = s.no_show_fee_amount, updated_at = pg_catalog.now()
    where org_id = b.org_id and id = b.id returning * into b;
-  if auth.bill_booking(b.id) is not null then
+  if s.invoice_fees and b.fee_amount > 0 and auth.bill_booking(b.id) is not null then
     select * into b from app.bookings where org_id = b.org_id and id = b.id;
   end if;
   return app.booking_json(b);

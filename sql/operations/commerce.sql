@@ -524,7 +524,7 @@ begin
   perform app.require_commerce_manager('take orders');
   if not exists (select from app.customers c where c.org_id = auth.org_id() and c.id = (p ->> 'customerId')::uuid
                                                and c.deleted_at is null) then
-    perform app.referenced_not_found('customerId', 'live customer');
+    perform app.not_found('live customer', 'customerId');
   end if;
   select coalesce(pg_catalog.upper(p ->> 'currency'), x.default_currency) into v_currency
     from app.organisations x where x.id = auth.org_id();
@@ -547,7 +547,7 @@ begin
     if v_line ->> 'productId' is not null then
       select * into pr from app.products where org_id = o.org_id and id = (v_line ->> 'productId')::uuid;
       if not found then
-        perform app.referenced_not_found(pg_catalog.format('lines[%s].productId', v_n - 1), 'product');
+        perform app.not_found('product', pg_catalog.format('lines[%s].productId', v_n - 1));
       end if;
       if pr.archived_at is not null then
         perform app.raise_invalid(pg_catalog.format('lines[%s].productId', v_n - 1), 'product_archived',
@@ -576,7 +576,7 @@ begin
     else
       select * into s from app.services where org_id = o.org_id and id = (v_line ->> 'serviceId')::uuid;
       if not found then
-        perform app.referenced_not_found(pg_catalog.format('lines[%s].serviceId', v_n - 1), 'service');
+        perform app.not_found('service', pg_catalog.format('lines[%s].serviceId', v_n - 1));
       end if;
       if s.currency <> o.currency and not (v_line ? 'unitAmount') then
         perform app.raise_invalid(pg_catalog.format('lines[%s].unitAmount', v_n - 1), 'currency_mismatch',

@@ -22,15 +22,19 @@ $$;
 comment on function app.raise_invalid(text, text, text) is 'Raises 22023 (HTTP 422) naming the field at fault and a stable code.';
 grant execute on function app.raise_invalid(text, text, text) to favcrm_member, favcrm_anon;
 
-create function app.not_found(p_what text) returns void
+create function app.not_found(p_what text, p_field text default null) returns void
 language plpgsql volatile set search_path = '' as $$
 begin
-  raise exception using errcode = 'P0002', hint = 'not_found',
+  if p_field is null then
+    raise exception using errcode = 'P0002', hint = 'not_found',
+      message = pg_catalog.format('No %s with that id exists in this organisation.', p_what);
+  end if;
+  raise exception using errcode = 'P0002', hint = 'not_found', column = p_field,
     message = pg_catalog.format('No %s with that id exists in this organisation.', p_what);
 end
 $$;
-comment on function app.not_found(text) is 'Raises P0002 (HTTP 404) not_found for the named kind of thing.';
-grant execute on function app.not_found(text) to favcrm_member, favcrm_anon;
+comment on function app.not_found(text, text) is 'Raises P0002 (HTTP 404) not_found for the named kind of thing, naming the input field that referred to it when given.';
+grant execute on function app.not_found(text, text) to favcrm_member, favcrm_anon;
 
 create function app.is_timezone(p_tz text) returns boolean
 language sql stable as $$

@@ -114,7 +114,7 @@ pub async fn dispatch(state: &AppState, call: Call<'_>, client_ip: Option<IpAddr
         ));
     }
     let sealed;
-    let call = if call.op.name == "connect_stripe" {
+    let call = if call.op.seals_provider_secrets() {
         sealed = payments::seal_stripe_secrets(state, &call).await?;
         // Sealing is different each time, so a retry's input would never match the first: the
         // operation is idempotent by itself instead (the same secrets again change nothing).

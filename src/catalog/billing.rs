@@ -702,21 +702,18 @@ fn spec(
     idempotent: bool,
     success_status: u16,
 ) -> Spec {
-    Spec {
+    super::toolset_spec(
+        "billing",
+        (READ, WRITE),
         name,
         title,
         description,
-        toolset: "billing",
-        scope: if effect == Effect::Read { READ } else { WRITE },
         method,
         path,
         effect,
         idempotent,
-        confirm: effect == Effect::Destructive,
-        preview: None,
         success_status,
-        open_world: false,
-    }
+    )
 }
 
 pub fn operations() -> Vec<Operation> {

@@ -439,6 +439,7 @@ pub struct Order {
 const READ: &str = "commerce:read";
 const WRITE: &str = "commerce:write";
 
+/// A spec of this toolset with the usual defaults.
 #[allow(clippy::too_many_arguments)]
 fn spec(
     name: &'static str,
@@ -450,21 +451,18 @@ fn spec(
     idempotent: bool,
     success_status: u16,
 ) -> Spec {
-    Spec {
+    super::toolset_spec(
+        "commerce",
+        (READ, WRITE),
         name,
         title,
         description,
-        toolset: "commerce",
-        scope: if effect == Effect::Read { READ } else { WRITE },
         method,
         path,
         effect,
         idempotent,
-        confirm: effect == Effect::Destructive,
-        preview: None,
         success_status,
-        open_world: false,
-    }
+    )
 }
 
 pub fn operations() -> Vec<Operation> {

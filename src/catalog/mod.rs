@@ -76,6 +76,39 @@ pub struct Spec {
     pub open_world: bool,
 }
 
+/// A spec of a toolset whose reads need `<toolset>:read` and whose writes need
+/// `<toolset>:write`, with the usual defaults: destructive operations ask agents for
+/// confirmation, nothing is previewed but the input, nothing reaches outside.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn toolset_spec(
+    toolset: &'static str,
+    (read, write): (&'static str, &'static str),
+    name: &'static str,
+    title: &'static str,
+    description: &'static str,
+    method: Method,
+    path: &'static str,
+    effect: Effect,
+    idempotent: bool,
+    success_status: u16,
+) -> Spec {
+    Spec {
+        name,
+        title,
+        description,
+        toolset,
+        scope: if effect == Effect::Read { read } else { write },
+        method,
+        path,
+        effect,
+        idempotent,
+        confirm: effect == Effect::Destructive,
+        preview: None,
+        success_status,
+        open_world: false,
+    }
+}
+
 /// The scope of operations anyone may call without a key (registration, joining a team).
 pub const PUBLIC: &str = "";
 
@@ -190,6 +223,13 @@ impl Operation {
             | "create_payment_link" => "manager",
             _ => "staff",
         }
+    }
+
+    /// Its input carries provider secrets that the call path seals (encrypts) for the caller's
+    /// organisation before the database sees them (`call::payments`), and it is idempotent by
+    /// itself (a sealing differs each time, so an idempotency key could never match a retry).
+    pub fn seals_provider_secrets(&self) -> bool {
+        self.name == "connect_stripe"
     }
 
     /// Whether a member with `role` may call the operation (scopes aside).

@@ -3,11 +3,8 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use crate::billing::id;
 use crate::common::{Org, Res, TestApp};
-
-fn id(res: &Res) -> String {
-    res.body["id"].as_str().unwrap_or_else(|| panic!("no id in {} {}", res.status, res.body)).to_string()
-}
 
 async fn adjust(app: &TestApp, key: &str, product: &str, body: Value) -> Res {
     app.post(key, &format!("/v1/products/{product}/stock-movements"), body).await

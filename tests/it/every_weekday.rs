@@ -17,6 +17,9 @@ const MOVED: &str = "FAVCRM_TEST_CLOCK_MOVED";
 const DATE_DEPENDENT: &[&str] = &[
     "bookings::",
     "billing::",
+    "stripe::",
+    "commerce::",
+    "mcp_client::the_official_python_mcp_sdk_bills",
     "cli::a_studio_is_booked_from_the_cli",
     "processes::",
     "mcp::every_tool_answers_with_output_that_matches_its_schema",

@@ -75,6 +75,9 @@ async fn the_readme_examples_work_as_written() {
         (Some("open"), &serde_json::json!({"amount": 69000, "currency": "HKD"}))
     );
     let paid = answers.iter().find(|a| a["method"] == "cash").expect("the billing example recorded a payment");
+    let order = answers.iter().find(|a| a["paymentStatus"] == "awaiting_payment").expect("the order example billed");
+    // 2 × 120.00 − 10 %.
+    assert_eq!(order["amount"], serde_json::json!({"amount": 21600, "currency": "HKD"}), "{order}");
     assert_eq!(paid["amount"]["amount"], 10000, "{paid}");
     let deleted = answers.iter().find(|a| a["deletedAt"].is_string()).expect("the delete example deleted");
     assert_eq!(deleted["name"], "Amy Chan");

@@ -303,3 +303,41 @@ async fn connecting_stripe_again_with_the_same_secrets_and_idempotency_key_chang
         .await;
     assert_eq!((res.status, res.code()), (StatusCode::FORBIDDEN, "forbidden"), "{}", res.body);
 }
+
+/// The database checks an event's signature again, with the secret the server used: called
+/// past the server (as the no-key role may), a forged event, or one signed for another secret,
+/// records nothing.
+#[tokio::test]
+async fn the_database_refuses_an_event_the_server_did_not_verify() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Glow").await;
+    connect_stripe(&app, &org).await;
+    let payload = json!({"id": "evt_forged", "type": "checkout.session.completed", "data": {"object": {}}}).to_string();
+    let now = chrono::Utc::now().timestamp();
+    let client = favcrm::db::connect(&crate::common::runtime_config(&app.dbname)).await.unwrap();
+    let call = |secret: &'static str, signed_with: &'static str, at: i64| {
+        let (client, payload, org) = (&client, payload.clone(), org.id);
+        async move {
+            let header = favcrm::effects::stripe::sign(signed_with, payload.as_bytes(), at);
+            client.batch_execute("begin; select set_config('role', 'favcrm_anon', true)").await.unwrap();
+            let result = client
+                .query_one("select auth.record_stripe_event($1, $2, $3, $4)", &[&org, &payload, &header, &secret])
+                .await;
+            client.batch_execute("rollback").await.unwrap();
+            result
+                .map(|_| ())
+                .map_err(|e| e.as_db_error().and_then(|d| d.hint().map(str::to_string)).unwrap_or_default())
+        }
+    };
+    // A secret other than the stored one, even with a header that matches it.
+    assert_eq!(
+        call("whsec_notTheStoredOne012345", "whsec_notTheStoredOne012345", now).await,
+        Err("invalid_signature".into())
+    );
+    // The stored secret, but a header signed with another.
+    assert_eq!(call(WEBHOOK_SECRET, "whsec_notTheStoredOne012345", now).await, Err("invalid_signature".into()));
+    // The stored secret and a matching header, but signed too long ago.
+    assert_eq!(call(WEBHOOK_SECRET, WEBHOOK_SECRET, now - 600).await, Err("signature_expired".into()));
+    assert_eq!(call(WEBHOOK_SECRET, WEBHOOK_SECRET, now).await, Ok(()));
+    assert_eq!(app.count("app.provider_events", Some(org.id)).await, 0, "each call was rolled back");
+}
