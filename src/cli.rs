@@ -123,6 +123,11 @@ pub struct GlobalOpts {
     #[arg(long, env = "FAVCRM_TRUSTED_PROXIES", value_delimiter = ',', global = true)]
     pub trusted_proxies: Vec<std::net::IpAddr>,
 
+    /// Seconds between scheduler runs in `serve` and `worker` (renewals, payment checks, credit
+    /// expiry); 0 turns it off in `serve`.
+    #[arg(long, env = "FAVCRM_SCHEDULER_INTERVAL_SECONDS", default_value_t = 60, global = true)]
+    pub scheduler_interval_seconds: u64,
+
     /// Log filter: a level (error, warn, info, debug, trace) or directives such as favcrm=debug.
     #[arg(long, env = "FAVCRM_LOG", default_value = "info", global = true)]
     pub log: String,
@@ -136,6 +141,9 @@ pub struct GlobalOpts {
 pub enum Command {
     /// Migrate the database and serve REST (/v1) and MCP (/mcp) (the default).
     Serve,
+    /// Run the scheduler alone (subscription renewals, payment checks, credit expiry) beside
+    /// servers on the same database; `serve` runs it too.
+    Worker(WorkerArgs),
     /// Create favcrm's roles if needed, run migrations, then re-apply the operations' SQL
     /// (sql/operations/) and the RLS policies.
     Migrate,
@@ -162,6 +170,17 @@ pub enum Command {
     Doctor(ClientOpts),
     /// Print the OpenAPI 3.1 document generated from the operation catalog.
     Openapi,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// One pass over what is due, then exit (printing what it did as JSON).
+    #[arg(long)]
+    pub once: bool,
+    /// Act as if it were this time (RFC 3339), e.g. to see what a date will bring on a copy of
+    /// the database. Only with --once.
+    #[arg(long, requires = "once")]
+    pub as_of: Option<String>,
 }
 
 /// Where the server is and which key to use. URL: --url > FAVCRM_MCP_URL > FAVCRM_API_BASE +
@@ -423,6 +442,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }),
         Command::Admin(AdminCommand::CreateOrg(args)) => create_org(&db, &settings, args).await,
         Command::Policies(PoliciesCommand::Audit { json }) => audit(&db, json).await,
+        Command::Worker(args) => worker(&db, &cli.global, args).await,
         Command::Tool(_)
         | Command::Login(_)
         | Command::Signup(_)
@@ -448,6 +468,9 @@ async fn serve(db: &Arc<Database>, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     })?;
     drop(connection);
     db.spawn_housekeeping();
+    if g.scheduler_interval_seconds > 0 {
+        crate::scheduler::spawn(db.pool.clone(), std::time::Duration::from_secs(g.scheduler_interval_seconds));
+    }
     let settings = ServerSettings {
         mcp_allowed_hosts: g.mcp_allowed_hosts.clone(),
         mcp_allowed_origins: g.mcp_allowed_origins.clone(),
@@ -477,6 +500,22 @@ async fn serve(db: &Arc<Database>, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     tracing::info!(address = %g.bind, "favcrm listening");
     app.run_until_stopped().await.context("serving")?;
     tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn worker(db: &Database, g: &GlobalOpts, args: WorkerArgs) -> anyhow::Result<ExitCode> {
+    if let Some(t) = &args.as_of {
+        chrono::DateTime::parse_from_rfc3339(t).with_context(|| format!("--as-of {t} is not an RFC 3339 time"))?;
+    }
+    if args.once {
+        let report = crate::scheduler::run_once(&db.pool, args.as_of.as_deref()).await?;
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let every = std::time::Duration::from_secs(g.scheduler_interval_seconds.max(1));
+    crate::scheduler::spawn(db.pool.clone(), every);
+    tracing::info!(every_seconds = every.as_secs(), "scheduler running");
+    tokio::signal::ctrl_c().await.context("waiting for a stop signal")?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -21,6 +21,7 @@ const FILES: &[(&str, &str)] = &[
     ("booking-operations", include_str!("../skills/booking-operations/SKILL.md")),
     ("billing", include_str!("../skills/billing/SKILL.md")),
     ("commerce", include_str!("../skills/commerce/SKILL.md")),
+    ("subscriptions", include_str!("../skills/subscriptions/SKILL.md")),
 ];
 
 /// The index committed beside the skills (`skills/index.json`).

@@ -472,6 +472,10 @@ begin
         message = 'The booking is already on another invoice; void that invoice first to bill it again.',
         detail = pg_catalog.jsonb_build_object('invoiceId', b.invoice_id)::text;
     end if;
+    if b.credit_grant_id is not null and not coalesce((p ->> 'fee')::boolean, false) then
+      perform app.raise_invalid(p_field || 'bookingId', 'booking_paid_with_credits',
+        'The booking was paid with a credit: only its fee, if it has one, can be billed.');
+    end if;
     select * into s from app.services where org_id = b.org_id and id = b.service_id;
     select o.timezone into v_tz from app.organisations o where o.id = i.org_id;
     l.kind := 'booking';
@@ -1768,7 +1772,7 @@ begin
     return null;
   end if;
   select * into s from app.services where org_id = b.org_id and id = b.service_id;
-  if b.status = 'completed' and s.invoice_on_complete and b.price_amount > 0 then
+  if b.status = 'completed' and s.invoice_on_complete and b.price_amount > 0 and b.credit_grant_id is null then
     v_fee := false;
   elsif b.status in ('cancelled', 'no_show') and s.invoice_fees and coalesce(b.fee_amount, 0) > 0 then
     v_fee := true;

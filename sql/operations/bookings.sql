@@ -38,6 +38,8 @@ begin
     'rescheduledToId', (select n.id from app.bookings n where n.org_id = b.org_id and n.rescheduled_from_id = b.id limit 1),
     'classSessionId', b.class_session_id,
     'invoiceId', b.invoice_id,
+    'paidWith', case when b.credit_grant_id is not null then 'credits' end,
+    'creditGrantId', b.credit_grant_id,
     'createdAt', app.ts(b.created_at),
     'updatedAt', app.ts(b.updated_at)));
 end
@@ -57,8 +59,12 @@ begin
   if coalesce(p #>> '{customer,email}', p #>> '{customer,phone}') is null then
     perform app.raise_invalid('customer', 'contact_required', 'Give the customer''s email or phone.');
   end if;
+  if p ? 'payWith' then
+    perform app.raise_invalid('payWith', 'not_allowed_for_publishable_key',
+      'A web page cannot spend a customer''s credits: the business books those.');
+  end if;
   -- For a known email or phone these would name (and date) an existing customer.
-  return api.create_booking(p) - 'customerId' - 'customer';
+  return api.create_booking(p) - 'customerId' - 'customer' - 'creditGrantId';
 end
 $$;
 comment on function app.public_booking(jsonb) is 'create_booking for a web page (publishable key): by customer name and email or phone only; the answer leaves out customerId and customer, so it does not tell whether the customer existed.';
@@ -819,10 +825,14 @@ begin
     b := app.take_slot(s, (p ->> 'start')::timestamptz, v_staff, (p ->> 'resourceId')::uuid, app.booking_customer(p),
                        case when s.requires_confirmation then 'pending' else 'confirmed' end, p ->> 'notes', null);
   end if;
+  -- Paid with a credit: spent in this transaction, so a booking without its credit never stands.
+  if p ->> 'payWith' = 'credits' then
+    b := app.spend_credit(b);
+  end if;
   return app.booking_json(b);
 end
 $$;
-comment on function api.create_booking(jsonb) is 'Books a slot: pending when the service needs confirmation, else confirmed. The slot is checked again here and guarded by an exclusion constraint; a clash is 409 slot_taken with nearby open slots.';
+comment on function api.create_booking(jsonb) is 'Books a slot: pending when the service needs confirmation, else confirmed. The slot is checked again here and guarded by an exclusion constraint; a clash is 409 slot_taken with nearby open slots. payWith credits spends one of the customer''s credits in the same transaction (409 no_credits).';
 grant execute on function api.create_booking(jsonb) to favcrm_member;
 
 -- ---------------------------------------------------------------------------------------
@@ -900,8 +910,8 @@ create type app.booking_out as (
   "id" uuid, "serviceId" uuid, "service" json, "staffId" uuid, "staff" json, "customerId" uuid, "customer" json,
   "resourceIds" uuid[], "status" text, "startsAt" text, "endsAt" text, "price" jsonb, "notes" text,
   "cancelledAt" text, "cancelledByUserId" uuid, "cancelReason" text, "lateCancel" boolean, "fee" jsonb,
-  "rescheduledFromId" uuid, "rescheduledToId" uuid, "classSessionId" uuid, "invoiceId" uuid, "createdAt" text,
-  "updatedAt" text);
+  "rescheduledFromId" uuid, "rescheduledToId" uuid, "classSessionId" uuid, "invoiceId" uuid, "paidWith" text,
+  "creditGrantId" uuid, "createdAt" text, "updatedAt" text);
 comment on type app.booking_out is 'A booking as api.list_bookings writes it: the same fields and values as app.booking_json.';
 
 -- Two statements. The page's ids: through EXECUTE, planned for the filters given (cheap to
@@ -963,7 +973,8 @@ begin
              coalesce(r.ids, '{}'), b.status, app.ts(b.starts_at), app.ts(b.ends_at), app.money(b.price_amount, b.currency),
              b.notes, app.ts(b.cancelled_at), b.cancelled_by_user_id, b.cancel_reason, b.late_cancel,
              case when b.fee_amount is null then null else app.money(b.fee_amount, b.currency) end,
-             b.rescheduled_from_id, n.id, b.class_session_id, b.invoice_id, app.ts(b.created_at),
+             b.rescheduled_from_id, n.id, b.class_session_id, b.invoice_id,
+             case when b.credit_grant_id is not null then 'credits' end, b.credit_grant_id, app.ts(b.created_at),
              app.ts(b.updated_at))::app.booking_out)
              order by p.n) filter (where p.n <= v_limit),
            (pg_catalog.array_agg(b.id) filter (where p.n = v_limit))[1],
@@ -1014,6 +1025,7 @@ begin
   perform app.require_status(b, array['pending'], 'declined');
   update app.bookings set status = 'declined', cancel_reason = p ->> 'reason', updated_at = pg_catalog.now()
    where org_id = b.org_id and id = b.id returning * into b;
+  perform app.return_credit(b, 'Declined');
   return app.booking_json(b);
 end
 $$;
@@ -1041,6 +1053,10 @@ begin
     cancel_reason = p ->> 'reason', late_cancel = v_late,
     fee_amount = case when v_late then s.late_cancel_fee_amount else 0 end, updated_at = pg_catalog.now()
    where org_id = b.org_id and id = b.id returning * into b;
+  -- A credit comes back from a free cancellation; a late one keeps it (the service's policy).
+  if not v_late then
+    perform app.return_credit(b, 'Cancelled in time');
+  end if;
   -- Only a fee the service bills by itself starts an invoice (the service is at hand here).
   if s.invoice_fees and b.fee_amount > 0 and auth.bill_booking(b.id) is not null then
     select * into b from app.bookings where org_id = b.org_id and id = b.id;
@@ -1080,6 +1096,10 @@ begin
                        o.customer_id, o.status, o.notes, o.id);
   else
     n := app.take_slot(s, (p ->> 'start')::timestamptz, v_staff, null, o.customer_id, o.status, o.notes, o.id);
+  end if;
+  -- The credit that paid for the old time pays for the new one.
+  if o.credit_grant_id is not null then
+    update app.bookings set credit_grant_id = o.credit_grant_id where org_id = n.org_id and id = n.id returning * into n;
   end if;
   return app.booking_json(n);
 end
@@ -1340,6 +1360,7 @@ create function api.cancel_class_session(p jsonb) returns jsonb
 language plpgsql set search_path = '' as $$
 declare
   cs app.class_sessions;
+  v_cancelled uuid[];
 begin
   perform auth.require_scope('bookings:write');
   perform app.require_manager();
@@ -1354,10 +1375,17 @@ begin
   -- The session first, so that freed seats are not offered to the waiting list.
   update app.class_sessions set status = 'cancelled', updated_at = pg_catalog.now()
    where org_id = cs.org_id and id = cs.id;
-  update app.bookings set status = 'cancelled', cancelled_at = pg_catalog.now(), cancelled_by_user_id = auth.user_id(),
-                          cancel_reason = coalesce(p ->> 'reason', 'class cancelled'), late_cancel = false, fee_amount = 0,
-                          updated_at = pg_catalog.now()
-   where org_id = cs.org_id and class_session_id = cs.id and active;
+  with cancelled as (
+    update app.bookings set status = 'cancelled', cancelled_at = pg_catalog.now(), cancelled_by_user_id = auth.user_id(),
+                            cancel_reason = coalesce(p ->> 'reason', 'class cancelled'), late_cancel = false, fee_amount = 0,
+                            updated_at = pg_catalog.now()
+     where org_id = cs.org_id and class_session_id = cs.id and active
+    returning id)
+  select pg_catalog.array_agg(c.id) into v_cancelled from cancelled c;
+  -- Their credits come back: the business cancelled.
+  perform app.return_credit(b, 'Class cancelled')
+     from app.bookings b
+    where b.org_id = cs.org_id and b.id = any (v_cancelled) and b.credit_grant_id is not null;
   update app.waitlist_entries set status = 'closed', updated_at = pg_catalog.now()
    where org_id = cs.org_id and class_session_id = cs.id and status = 'waiting';
   select * into cs from app.class_sessions where org_id = cs.org_id and id = cs.id;

@@ -23,6 +23,7 @@ language sql stable as $$
     'taxRateId', pr.tax_rate_id,
     'trackStock', pr.track_stock,
     'stockOnHand', case when pr.track_stock then app.stock_on_hand(pr.id) end,
+    'webListing', pr.web_listing,
     'status', case when pr.archived_at is null then 'active' else 'archived' end,
     'createdAt', app.ts(pr.created_at),
     'updatedAt', app.ts(pr.updated_at),
@@ -89,10 +90,11 @@ begin
     perform app.usable_tax_rate(v_tax, 'taxRateId');
   end if;
   perform app.check_sku_free(v_sku, null);
-  insert into app.products (org_id, name, description, sku, price_amount, currency, tax_rate_id, track_stock)
+  insert into app.products (org_id, name, description, sku, price_amount, currency, tax_rate_id, track_stock,
+                            web_listing)
   select auth.org_id(), pg_catalog.btrim(p ->> 'name'), p ->> 'description', v_sku, (p #>> '{price,amount}')::bigint,
          app.require_currency(coalesce(p #>> '{price,currency}', o.default_currency), 'price.currency'), v_tax,
-         coalesce((p ->> 'trackStock')::boolean, false)
+         coalesce((p ->> 'trackStock')::boolean, false), coalesce(p ->> 'webListing', 'listed')
     from app.organisations o where o.id = auth.org_id()
   returning * into pr;
   return app.product_json(pr);
@@ -124,6 +126,7 @@ begin
     end if;
   end if;
   if p ? 'trackStock' then pr.track_stock := coalesce((p ->> 'trackStock')::boolean, false); end if;
+  if p ? 'webListing' then pr.web_listing := coalesce(p ->> 'webListing', 'listed'); end if;
   if p ? 'status' then
     pr.archived_at := case when p ->> 'status' = 'archived' then coalesce(o.archived_at, pg_catalog.now()) end;
   end if;
@@ -135,7 +138,8 @@ begin
   end if;
   update app.products set
     name = pr.name, description = pr.description, sku = pr.sku, price_amount = pr.price_amount, currency = pr.currency,
-    tax_rate_id = pr.tax_rate_id, track_stock = pr.track_stock, archived_at = pr.archived_at, updated_at = pg_catalog.now()
+    tax_rate_id = pr.tax_rate_id, track_stock = pr.track_stock, web_listing = pr.web_listing, archived_at = pr.archived_at,
+    updated_at = pg_catalog.now()
   where org_id = o.org_id and id = o.id
   returning * into pr;
   return app.product_json(pr);
@@ -278,6 +282,24 @@ grant execute on function api.list_stock_movements(jsonb) to favcrm_member;
 -- applies to. Its redemptions are the orders that name it and are not cancelled, counted while
 -- the promotion's row is locked: a limit of 10 gives exactly 10 of 30 concurrent orders.
 -- ---------------------------------------------------------------------------------------
+-- A promotion's redemptions: the orders naming it that are not cancelled, and the
+-- subscriptions naming it unless cancelled before their first invoice (the discount goes on
+-- that one). Counted under the promotion's row lock when a code is taken (app.take_promotion).
+create function app.promotion_redemptions(pm app.promotions, p_customer uuid) returns bigint
+language sql stable set search_path = '' as $$
+  select (select pg_catalog.count(*) from app.orders o
+           where o.org_id = pm.org_id and o.promotion_id = pm.id and o.status <> 'cancelled'
+             and (p_customer is null or o.customer_id = p_customer))
+       + (select pg_catalog.count(*) from app.subscriptions s
+           where s.org_id = pm.org_id and s.promotion_id = pm.id
+             and (p_customer is null or s.customer_id = p_customer)
+             and (s.status <> 'cancelled'
+                  or exists (select from app.subscription_periods sp
+                              where sp.org_id = s.org_id and sp.subscription_id = s.id and sp.invoice_id is not null)))
+$$;
+comment on function app.promotion_redemptions(app.promotions, uuid) is 'How often a promotion was redeemed (by one customer, or by all when NULL): orders not cancelled and subscriptions not cancelled before their first invoice.';
+grant execute on function app.promotion_redemptions(app.promotions, uuid) to favcrm_member;
+
 create function app.promotion_json(pm app.promotions) returns jsonb
 language sql stable as $$
   select pg_catalog.jsonb_build_object(
@@ -292,13 +314,12 @@ language sql stable as $$
     'endsAt', app.ts(pm.ends_at),
     'maxRedemptions', pm.max_redemptions,
     'maxPerCustomer', pm.max_per_customer,
-    'redemptions', (select pg_catalog.count(*) from app.orders o
-                     where o.org_id = pm.org_id and o.promotion_id = pm.id and o.status <> 'cancelled'),
+    'redemptions', app.promotion_redemptions(pm, null),
     'active', pm.deactivated_at is null,
     'deactivatedAt', app.ts(pm.deactivated_at),
     'createdAt', app.ts(pm.created_at))
 $$;
-comment on function app.promotion_json(app.promotions) is 'The API representation of a promotion, with its redemptions so far (orders naming it that are not cancelled).';
+comment on function app.promotion_json(app.promotions) is 'The API representation of a promotion, with its redemptions so far (app.promotion_redemptions).';
 grant execute on function app.promotion_json(app.promotions) to favcrm_member;
 
 create function api.create_promotion(p jsonb) returns jsonb
@@ -367,23 +388,18 @@ $$;
 comment on function api.deactivate_promotion(jsonb) is 'Stops a promotion code being accepted; orders that used it keep their discount. Deactivating twice changes nothing.';
 grant execute on function api.deactivate_promotion(jsonb) to favcrm_member;
 
--- Applies a promotion code to an order just made (its lines written): checks the code's
--- window, minimum spend and limits under the promotion's lock, then spreads the discount over
--- the eligible lines (a percentage per line, rounded half away from zero; an amount line by
--- line in order until used up).
-create function app.apply_promotion(o app.orders, p_code text) returns void
+-- Takes a promotion code for a customer's purchase of one kind (products, services, plans):
+-- checks the code's window, currency, minimum spend (on what it applies to) and limits in all
+-- and per customer under the promotion's row lock, so concurrent purchases count exactly.
+create function app.take_promotion(p_code text, p_customer uuid, p_currency text, p_kinds text[], p_eligible bigint)
+returns app.promotions
 language plpgsql set search_path = '' as $$
 declare
   pm app.promotions;
-  v_eligible bigint;
   v_used bigint;
-  v_left bigint;
-  l app.order_lines;
-  v_take bigint;
-  v_total bigint := 0;
 begin
   select * into pm from app.promotions
-   where org_id = o.org_id and code = pg_catalog.upper(pg_catalog.btrim(p_code)) for update;
+   where org_id = auth.org_id() and code = pg_catalog.upper(pg_catalog.btrim(p_code)) for update;
   if not found then
     perform app.raise_invalid('promotionCode', 'unknown_promotion', 'No promotion has that code.');
   end if;
@@ -397,32 +413,57 @@ begin
   if pm.ends_at is not null and pg_catalog.now() >= pm.ends_at then
     perform app.raise_invalid('promotionCode', 'promotion_expired', 'The promotion has ended.');
   end if;
-  if pm.currency is not null and pm.currency <> o.currency then
+  if pm.currency is not null and pm.currency <> p_currency then
     perform app.raise_invalid('promotionCode', 'currency_mismatch',
-      pg_catalog.format('The promotion takes %s off; the order is in %s.', pm.currency, o.currency));
+      pg_catalog.format('The promotion takes %s off; the purchase is in %s.', pm.currency, p_currency));
   end if;
-  select coalesce(sum(x.quantity::bigint * x.unit_amount), 0)::bigint into v_eligible
-    from app.order_lines x
-   where x.org_id = o.org_id and x.order_id = o.id and (x.kind || 's') = any (pm.applies_to);
-  if v_eligible = 0 or v_eligible < pm.min_spend then
+  if not (pm.applies_to && p_kinds) then
+    perform app.raise_invalid('promotionCode', 'promotion_not_applicable',
+      pg_catalog.format('The promotion applies to %s.', pg_catalog.array_to_string(pm.applies_to, ', ')));
+  end if;
+  if p_eligible = 0 or p_eligible < pm.min_spend then
     raise exception using errcode = '22023', hint = 'below_minimum_spend', column = 'promotionCode',
-      message = pg_catalog.format('The promotion needs a spend of %s on %s (this order: %s).', pm.min_spend,
-                                  pg_catalog.array_to_string(pm.applies_to, ', '), v_eligible),
-      detail = pg_catalog.jsonb_build_object('minSpend', pm.min_spend, 'eligibleSpend', v_eligible)::text;
+      message = pg_catalog.format('The promotion needs a spend of %s on %s (this purchase: %s).', pm.min_spend,
+                                  pg_catalog.array_to_string(pm.applies_to, ', '), p_eligible),
+      detail = pg_catalog.jsonb_build_object('minSpend', pm.min_spend, 'eligibleSpend', p_eligible)::text;
   end if;
-  select pg_catalog.count(*) into v_used from app.orders x
-   where x.org_id = o.org_id and x.promotion_id = pm.id and x.status <> 'cancelled';
+  v_used := app.promotion_redemptions(pm, null);
   if pm.max_redemptions is not null and v_used >= pm.max_redemptions then
     raise exception using errcode = '55000', hint = 'promotion_used_up', column = 'promotionCode',
       message = pg_catalog.format('The promotion has been redeemed %s times, its limit.', v_used);
   end if;
-  if pm.max_per_customer is not null and (select pg_catalog.count(*) from app.orders x
-                                           where x.org_id = o.org_id and x.promotion_id = pm.id
-                                             and x.customer_id = o.customer_id and x.status <> 'cancelled')
-                                          >= pm.max_per_customer then
+  if pm.max_per_customer is not null and app.promotion_redemptions(pm, p_customer) >= pm.max_per_customer then
     raise exception using errcode = '55000', hint = 'promotion_limit_reached', column = 'promotionCode',
       message = 'This customer has used the promotion as often as it allows.';
   end if;
+  return pm;
+end
+$$;
+comment on function app.take_promotion(text, uuid, text, text[], bigint) is 'Checks a promotion code for a purchase under the promotion''s lock (window, currency, kinds, minimum spend, limits in all and per customer) and returns it; raises a stable code naming promotionCode otherwise.';
+grant execute on function app.take_promotion(text, uuid, text, text[], bigint) to favcrm_member;
+
+-- Applies a promotion code to an order just made (its lines written), then spreads the
+-- discount over the eligible lines (a percentage per line, rounded half away from zero; an
+-- amount line by line in order until used up).
+create function app.apply_promotion(o app.orders, p_code text) returns void
+language plpgsql set search_path = '' as $$
+declare
+  pm app.promotions;
+  v_eligible bigint;
+  v_left bigint;
+  l app.order_lines;
+  v_take bigint;
+  v_total bigint := 0;
+begin
+  select coalesce(sum(x.quantity::bigint * x.unit_amount)
+                    filter (where (x.kind || 's') = any (coalesce(pm2.applies_to, '{}'))), 0)::bigint
+    into v_eligible
+    from app.order_lines x
+    left join app.promotions pm2 on pm2.org_id = o.org_id and pm2.code = pg_catalog.upper(pg_catalog.btrim(p_code))
+   where x.org_id = o.org_id and x.order_id = o.id;
+  pm := app.take_promotion(p_code, o.customer_id, o.currency,
+                           array(select distinct x.kind || 's' from app.order_lines x
+                                  where x.org_id = o.org_id and x.order_id = o.id), v_eligible);
   v_left := least(coalesce(pm.amount_off, v_eligible), v_eligible);
   for l in select * from app.order_lines x
             where x.org_id = o.org_id and x.order_id = o.id and (x.kind || 's') = any (pm.applies_to)
@@ -441,7 +482,7 @@ begin
   update app.orders set promotion_id = pm.id, discount_amount = v_total where org_id = o.org_id and id = o.id;
 end
 $$;
-comment on function app.apply_promotion(app.orders, text) is 'Checks a promotion code for an order under the promotion''s lock (window, currency, minimum spend, limits in all and per customer) and spreads its discount over the eligible lines.';
+comment on function app.apply_promotion(app.orders, text) is 'Takes a promotion code for an order (app.take_promotion) and spreads its discount over the eligible lines.';
 grant execute on function app.apply_promotion(app.orders, text) to favcrm_member;
 
 -- ---------------------------------------------------------------------------------------

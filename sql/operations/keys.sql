@@ -273,9 +273,9 @@ begin
     raise exception using errcode = '42501', hint = 'origin_not_allowed',
       message = pg_catalog.format('This publishable key is not allowed from %s.', p_origin);
   end if;
-  if p_op not in ('list_services', 'get_available_slots', 'create_booking') then
+  if p_op not in ('list_services', 'get_available_slots', 'create_booking', 'list_products', 'list_plans') then
     raise exception using errcode = '42501', hint = 'not_allowed_for_publishable_key',
-      message = 'A publishable key can only list services, find slots and create bookings.';
+      message = 'A publishable key can only list services, products and plans, find slots and create bookings.';
   end if;
   perform auth.set_claims(pg_catalog.jsonb_build_object(
     'org_id', k.org_id, 'role', 'public', 'publishable_key_id', k.id,
@@ -285,9 +285,11 @@ begin
     when 'list_services' then api.list_services(p - 'includeArchived')
     when 'get_available_slots' then api.get_available_slots(p)
     when 'create_booking' then app.public_booking(p)
+    when 'list_products' then app.public_catalog('products')
+    when 'list_plans' then app.public_catalog('plans')
   end;
 end
 $$;
-comment on function auth.publishable_call(bytea, text, text, jsonb, jsonb) is 'Runs list_services, get_available_slots or create_booking for a publishable key from an allowed origin, as a web page: active services only, bookings for a customer given by name, email or phone.';
+comment on function auth.publishable_call(bytea, text, text, jsonb, jsonb) is 'Runs list_services, get_available_slots, create_booking, list_products or list_plans for a publishable key from an allowed origin, as a web page: active services only, bookings for a customer given by name, email or phone, active products and plans that are listed (their price unless hidden).';
 revoke all on function auth.publishable_call(bytea, text, text, jsonb, jsonb) from public;
 grant execute on function auth.publishable_call(bytea, text, text, jsonb, jsonb) to favcrm_anon;

@@ -518,6 +518,17 @@ pub struct CreateBooking {
     /// pass customerId, or an email or phone for a new customer.
     pub customer: Option<NewCustomer>,
     pub notes: Option<Text<0, 5000>>,
+    /// credits: pay with one of the customer's credits (a pack or a membership), spent in the
+    /// same transaction: the eligible one that expires first and is valid at the start (409
+    /// no_credits when there is none). A free cancellation gives it back; a late one keeps it.
+    pub pay_with: Option<PayWith>,
+}
+
+/// How a booking is paid for, besides its invoice.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PayWith {
+    Credits,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
@@ -589,6 +600,11 @@ pub struct Booking {
     /// The invoice that bills this booking (its price or its fee), once billed.
     #[schemars(with = "Option<uuid::Uuid>")]
     pub invoice_id: Option<String>,
+    /// credits when a credit paid for it (its price is then not invoiced).
+    pub paid_with: Option<PayWith>,
+    /// The credit grant it drew on.
+    #[schemars(with = "Option<uuid::Uuid>")]
+    pub credit_grant_id: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }

@@ -68,6 +68,20 @@ pub struct CreateProduct {
     pub tax_rate_id: Option<Id>,
     /// true: the product has a stock level that adjust_stock moves and that never goes below zero.
     pub track_stock: Option<bool>,
+    /// What web pages (publishable keys) see of it while active. Default listed.
+    pub web_listing: Option<WebListing>,
+}
+
+/// What web pages (publishable keys) see of a product or plan while it is active.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WebListing {
+    /// Listed with its price.
+    Listed,
+    /// Listed, its price shown as null ("ask us").
+    PriceHidden,
+    /// Not listed.
+    Unlisted,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
@@ -91,6 +105,7 @@ pub struct UpdateProduct {
     /// null: no tax by default.
     pub tax_rate_id: Option<Id>,
     pub track_stock: Option<bool>,
+    pub web_listing: Option<WebListing>,
     /// archived hides it from lists; active brings it back.
     pub status: Option<ProductStatus>,
 }
@@ -159,6 +174,7 @@ pub struct Product {
     pub track_stock: bool,
     /// The sum of its stock movements; null when it does not track stock.
     pub stock_on_hand: Option<i64>,
+    pub web_listing: WebListing,
     pub status: ProductStatus,
     pub created_at: String,
     pub updated_at: String,
@@ -506,7 +522,9 @@ pub fn operations() -> Vec<Operation> {
             "list_products",
             "List products",
             "The organisation's products, newest first: active ones unless includeArchived, q matching the name \
-             or exactly the SKU. Each shows its stock level when it tracks stock.",
+             or exactly the SKU. Each shows its stock level when it tracks stock. With a publishable key (a web \
+             page): {items: [{id, name, description, price}]} of the active products not unlisted, price null \
+             when hidden.",
             Get,
             "/v1/products",
             Read,

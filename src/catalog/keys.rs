@@ -34,6 +34,10 @@ pub enum Scope {
     KeysRead,
     #[serde(rename = "keys:write")]
     KeysWrite,
+    #[serde(rename = "subscriptions:read")]
+    SubscriptionsRead,
+    #[serde(rename = "subscriptions:write")]
+    SubscriptionsWrite,
     #[serde(rename = "audit:read")]
     AuditRead,
     #[serde(rename = "team:read")]
@@ -74,6 +78,7 @@ pub enum Toolset {
     Customers,
     Keys,
     Organisation,
+    Subscriptions,
     Team,
 }
 

@@ -13,6 +13,7 @@ pub mod customers;
 pub mod keys;
 pub mod organisation;
 pub mod signup;
+pub mod subscriptions;
 pub mod team;
 pub mod types;
 
@@ -220,7 +221,16 @@ impl Operation {
             | "mark_uncollectible"
             | "record_payment"
             | "get_stripe_connection"
-            | "create_payment_link" => "manager",
+            | "create_payment_link"
+            | "create_plan"
+            | "archive_plan"
+            | "create_subscription"
+            | "pause_subscription"
+            | "resume_subscription"
+            | "cancel_subscription"
+            | "change_subscription_plan"
+            | "sell_package"
+            | "adjust_credits" => "manager",
             _ => "staff",
         }
     }
@@ -438,6 +448,7 @@ pub fn all() -> &'static [Operation] {
         ops.extend(customers::operations());
         ops.extend(billing::operations());
         ops.extend(commerce::operations());
+        ops.extend(subscriptions::operations());
         ops.extend(keys::operations());
         ops.extend(audit::operations());
         ops

@@ -29,6 +29,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("bookings.sql", include_str!("../../sql/operations/bookings.sql")),
     ("billing.sql", include_str!("../../sql/operations/billing.sql")),
     ("commerce.sql", include_str!("../../sql/operations/commerce.sql")),
+    ("subscriptions.sql", include_str!("../../sql/operations/subscriptions.sql")),
 ];
 
 /// The schemas whose functions are either a migration's or an operations file's.

@@ -50,6 +50,11 @@ pub const FILES: &[(&str, &str)] = &[
     ("orders.sql", include_str!("../../policies/orders.sql")),
     ("order_lines.sql", include_str!("../../policies/order_lines.sql")),
     ("stock_movements.sql", include_str!("../../policies/stock_movements.sql")),
+    ("plans.sql", include_str!("../../policies/plans.sql")),
+    ("subscriptions.sql", include_str!("../../policies/subscriptions.sql")),
+    ("subscription_periods.sql", include_str!("../../policies/subscription_periods.sql")),
+    ("credit_grants.sql", include_str!("../../policies/credit_grants.sql")),
+    ("credit_entries.sql", include_str!("../../policies/credit_entries.sql")),
 ];
 
 /// When the policies are re-applied.

@@ -19,6 +19,7 @@ const DATE_DEPENDENT: &[&str] = &[
     "billing::",
     "stripe::",
     "commerce::",
+    "subscriptions::",
     "mcp_client::the_official_python_mcp_sdk_bills",
     "cli::a_studio_is_booked_from_the_cli",
     "processes::",

@@ -11,6 +11,7 @@ struct Fixture {
     bookings: crate::bookings::BookingFixture,
     billing: crate::billing::BillingFixture,
     commerce: crate::commerce::CommerceFixture,
+    subscriptions: crate::subscriptions::SubscriptionsFixture,
     customer: String,
     email: String,
     note: String,
@@ -31,6 +32,9 @@ fn sample(op: &str, a: &Fixture) -> Value {
         return input;
     }
     if let Some(input) = crate::commerce::commerce_sample(op, &a.commerce) {
+        return input;
+    }
+    if let Some(input) = crate::subscriptions::subscriptions_sample(op, &a.subscriptions) {
         return input;
     }
     match op {
@@ -110,10 +114,12 @@ async fn no_operation_lets_one_organisation_read_change_or_detect_anothers_rows(
     let bookings = crate::bookings::booking_fixture(&app, &a).await;
     let billing = crate::billing::billing_fixture(&app, &a, &bookings).await;
     let commerce = crate::commerce::commerce_fixture(&app, &a).await;
+    let subscriptions = crate::subscriptions::subscriptions_fixture(&app, &a).await;
     let fixture = Fixture {
         bookings,
         billing,
         commerce,
+        subscriptions,
         customer: customer.to_string(),
         email,
         note: note.body["id"].as_str().unwrap().to_string(),
@@ -149,6 +155,9 @@ async fn no_operation_lets_one_organisation_read_change_or_detect_anothers_rows(
             &fixture.billing.payment,
             &fixture.billing.tax_rate,
             &fixture.commerce.product,
+            &fixture.subscriptions.plan,
+            &fixture.subscriptions.subscription,
+            &fixture.subscriptions.customer,
             &fixture.customer,
             &fixture.note,
             &fixture.key_id,
@@ -235,6 +244,16 @@ async fn a_transaction_without_claims_sees_no_rows_in_any_table() {
     let event = crate::stripe::session_completed("evt_isolation", &link.body, "pi_isolation");
     let delivered = crate::stripe::deliver(&app, a.id, &event).await;
     assert_eq!(delivered.status, StatusCode::OK, "{}", delivered.body);
+    // A membership with credits, a booking paid with one.
+    let member = crate::subscriptions::subscriptions_fixture(&app, &a).await;
+    let paid = app
+        .post(
+            &a.key,
+            "/v1/bookings",
+            json!({"serviceId": bookings.service, "start": bookings.free_start, "customerId": member.customer, "payWith": "credits"}),
+        )
+        .await;
+    assert_eq!(paid.status, StatusCode::CREATED, "{}", paid.body);
     // A cancelled seat promotes the waiting customer: a booking event.
     app.confirmed(&a.key, Method::POST, &format!("/v1/bookings/{}/cancel", bookings.seat), Some(json!({}))).await;
     let admin = app.admin().await;

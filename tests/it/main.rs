@@ -30,4 +30,5 @@ mod ratelimit;
 mod readme;
 mod signup;
 mod stripe;
+mod subscriptions;
 mod team;

@@ -207,6 +207,7 @@ pub struct Fixture {
     bookings: crate::bookings::BookingFixture,
     billing: crate::billing::BillingFixture,
     commerce: crate::commerce::CommerceFixture,
+    subscriptions: crate::subscriptions::SubscriptionsFixture,
     customer: String,
     spare_key: String,
     rotatable_key: String,
@@ -225,6 +226,9 @@ pub fn sample(op: &str, f: &Fixture) -> Value {
         return input;
     }
     if let Some(input) = crate::commerce::commerce_sample(op, &f.commerce) {
+        return input;
+    }
+    if let Some(input) = crate::subscriptions::subscriptions_sample(op, &f.subscriptions) {
         return input;
     }
     match op {
@@ -277,10 +281,12 @@ pub async fn fixture(app: &TestApp) -> (Org, String, Fixture) {
     let bookings = crate::bookings::booking_fixture(app, &org).await;
     let billing = crate::billing::billing_fixture(app, &org, &bookings).await;
     let commerce = crate::commerce::commerce_fixture(app, &org).await;
+    let subscriptions = crate::subscriptions::subscriptions_fixture(app, &org).await;
     let fixture = Fixture {
         bookings,
         billing,
         commerce,
+        subscriptions,
         customer,
         spare_key,
         rotatable_key,

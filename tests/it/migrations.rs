@@ -139,13 +139,13 @@ async fn a_server_start_re_applies_the_policies_only_when_they_changed_and_favcr
     assert_ne!(applied(&admin).await.1, second, "favcrm migrate always applies");
 }
 
-/// V17 gives the billing scopes, and V18 the commerce ones, to keys that held everything their
+/// V17 gives the billing scopes, V18 the commerce ones and V19 the subscriptions ones, to keys that held everything their
 /// holder's role allowed, so that an owner's key made before reaches them; a key narrowed on
 /// purpose stays as it is. The migrations' own statements (between their `keys:` markers) run
 /// here, in order, on keys put back to what they held before, as the owner that runs
 /// migrations.
 #[tokio::test]
-async fn v17_and_v18_give_new_scopes_to_keys_that_had_their_roles_every_scope_and_only_to_those() {
+async fn v17_v18_and_v19_give_new_scopes_to_keys_that_had_their_roles_every_scope_and_only_to_those() {
     let app = crate::common::TestApp::spawn().await;
     let org = app.create_org("Old").await;
     let (_, staff_key) = app.add_member(&org, "staff", None).await;
@@ -169,6 +169,7 @@ async fn v17_and_v18_give_new_scopes_to_keys_that_had_their_roles_every_scope_an
     for migration in [
         include_str!("../../sql/V17__create_billing.sql"),
         include_str!("../../sql/V18__create_products_stock_and_orders.sql"),
+        include_str!("../../sql/V19__create_plans_subscriptions_and_credits.sql"),
     ] {
         let block = migration.split("-- keys: begin").nth(1).unwrap().split("-- keys: end").next().unwrap();
         admin.batch_execute(&format!("begin; set local role favcrm_owner; {block} commit;")).await.unwrap();
@@ -184,13 +185,25 @@ async fn v17_and_v18_give_new_scopes_to_keys_that_had_their_roles_every_scope_an
         }
     };
     let owner = scopes(org.key.clone()).await;
-    for scope in ["billing:read", "billing:write", "commerce:read", "commerce:write"] {
+    for scope in [
+        "billing:read",
+        "billing:write",
+        "commerce:read",
+        "commerce:write",
+        "subscriptions:read",
+        "subscriptions:write",
+    ] {
         assert!(owner.contains(&scope.to_string()), "{scope}: {owner:?}");
     }
     let staff = scopes(staff_key.clone()).await;
-    for (scope, held) in
-        [("billing:read", true), ("billing:write", false), ("commerce:read", true), ("commerce:write", false)]
-    {
+    for (scope, held) in [
+        ("billing:read", true),
+        ("billing:write", false),
+        ("commerce:read", true),
+        ("commerce:write", false),
+        ("subscriptions:read", true),
+        ("subscriptions:write", false),
+    ] {
         assert_eq!(staff.contains(&scope.to_string()), held, "{scope}: {staff:?}");
     }
     assert_eq!(scopes(narrow_key).await, ["customers:read"]);
@@ -199,9 +212,9 @@ async fn v17_and_v18_give_new_scopes_to_keys_that_had_their_roles_every_scope_an
         .await
         .unwrap()
         .get(0);
-    assert_eq!(audited, 4, "each key changed is in the audit log, once per migration");
+    assert_eq!(audited, 6, "each key changed is in the audit log, once per migration");
     // And the owner's key now reaches billing.
-    for path in ["/v1/invoices", "/v1/products"] {
+    for path in ["/v1/invoices", "/v1/products", "/v1/plans"] {
         let res = app.get(&org.key, path).await;
         assert_eq!(res.status, reqwest::StatusCode::OK, "{path}: {}", res.body);
     }

@@ -1,0 +1,141 @@
+//! The scheduler: time-driven work that no request starts. It renews subscriptions whose
+//! period has ended (each period invoiced exactly once, however many schedulers run), checks
+//! whether their invoices were paid, and writes lapsed credits into the ledger.
+//!
+//! It runs inside `favcrm serve` (every minute by default) and alone as `favcrm worker`, so
+//! several may run beside several servers. It asks the database which subscriptions are due
+//! (`auth.due_subscriptions`, across organisations, ids only) and then acts on each in its own
+//! transaction as the member role for that organisation (`auth.renew_subscription`), under the
+//! same policies as a request. A subscription another scheduler is renewing is passed by
+//! (`FOR UPDATE SKIP LOCKED`); a period is a unique row written with its invoice, so a second
+//! scheduler, or one restarted after a crash mid-run, never invoices it again: a transaction
+//! cut off before its commit leaves nothing behind.
+
+use std::time::Duration;
+
+use deadpool_postgres::Pool;
+use serde::Serialize;
+use serde_json::Value;
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+use uuid::Uuid;
+
+/// Subscriptions asked for at once.
+const BATCH: i32 = 100;
+
+/// What one run did.
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    /// Subscriptions looked at (renewed, ended, checked for payment).
+    pub subscriptions: usize,
+    /// Period steps taken (a trial started, a period invoiced, a subscription ended).
+    pub steps: i64,
+    /// Subscriptions another scheduler held.
+    pub skipped: usize,
+    /// Subscriptions that could not be renewed (the reason is on each: lastRenewalError).
+    pub failed: usize,
+    /// Lapsed credit grants whose expiry was written into the ledger.
+    pub expired_grants: i64,
+}
+
+/// One pass over everything due as of `as_of` (RFC 3339; the database's clock when None).
+pub async fn run_once(pool: &Pool, as_of: Option<&str>) -> anyhow::Result<Report> {
+    let mut report = Report::default();
+    let mut seen: Vec<Uuid> = Vec::new();
+    loop {
+        let due = {
+            let client = pool.get().await?;
+            client
+                .query(
+                    "select org_id, id from auth.due_subscriptions(coalesce($1::text::timestamptz, now()), $2, $3)",
+                    &[&as_of, &BATCH, &seen],
+                )
+                .await?
+        };
+        if due.is_empty() {
+            break;
+        }
+        for row in due {
+            let (org, id): (Uuid, Uuid) = (row.get(0), row.get(1));
+            seen.push(id);
+            let outcome = in_org(
+                pool,
+                "select auth.renew_subscription($1, $2, coalesce($3::text::timestamptz, now()))",
+                &[&org, &id, &as_of],
+            )
+            .await
+            .map(|row| row.get::<_, Value>(0));
+            report.subscriptions += 1;
+            match outcome {
+                Ok(v) if v["skipped"] == true => report.skipped += 1,
+                Ok(v) if v.get("error").is_some() => {
+                    report.failed += 1;
+                    tracing::warn!(subscription = %id, error = %v["error"], "renewal failed");
+                }
+                Ok(v) => report.steps += v["steps"].as_i64().unwrap_or(0),
+                Err(e) => {
+                    report.failed += 1;
+                    tracing::warn!(subscription = %id, error = %e, "renewal failed");
+                }
+            }
+        }
+    }
+    loop {
+        let lapsed = {
+            let client = pool.get().await?;
+            client
+                .query(
+                    "select org_id, array_agg(id) from auth.lapsed_credit_grants(coalesce($1::text::timestamptz, now()), 500) \
+                     group by org_id",
+                    &[&as_of],
+                )
+                .await?
+        };
+        let mut written = 0;
+        for row in lapsed {
+            let (org, ids): (Uuid, Vec<Uuid>) = (row.get(0), row.get(1));
+            let n: i32 = in_org(
+                pool,
+                "select auth.expire_credit_grants($1, $2, coalesce($3::text::timestamptz, now()))",
+                &[&org, &ids, &as_of],
+            )
+            .await?
+            .get(0);
+            written += i64::from(n);
+        }
+        // Done, or only grants of customers busy right now are left (the next run has them).
+        if written == 0 {
+            break;
+        }
+        report.expired_grants += written;
+    }
+    Ok(report)
+}
+
+/// Runs one statement in its own transaction as the member role (the statement sets the
+/// organisation's claims itself).
+async fn in_org(pool: &Pool, sql: &str, params: &[&(dyn ToSql + Sync)]) -> anyhow::Result<Row> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    tx.batch_execute("set local role favcrm_member; set local statement_timeout = '60s'").await?;
+    let row = tx.query_one(sql, params).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// Runs the scheduler every `every` for as long as the process runs.
+pub fn spawn(pool: Pool, every: Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match run_once(&pool, None).await {
+                Ok(r) if r.subscriptions > 0 || r.expired_grants > 0 => tracing::info!(?r, "scheduler"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "scheduler"),
+            }
+        }
+    });
+}
