@@ -16,8 +16,9 @@ create policy "managers and above change plans" on app.plans
   using (org_id = (select auth.org_id()) and (select auth.role()) in ('owner', 'admin', 'manager'))
   with check (org_id = (select auth.org_id()));
 
--- Web pages (auth.publishable_call, as the owner role) list the claimed organisation's active,
--- listed plans (app.public_catalog shows a hidden price as null).
-create policy "web pages read the claimed organisation's listed plans" on app.plans
+-- The owner-role entry points act for the claimed organisation: web pages
+-- (auth.publishable_call, app.public_catalog lists only active plans not unlisted) and billing
+-- (auth.bill_booking, whose lines take a member's plan discount).
+create policy "entry points read the claimed organisation's plans" on app.plans
   for select to favcrm_owner
-  using (org_id = (select auth.org_id()) and archived_at is null and web_listing <> 'unlisted');
+  using (org_id = (select auth.org_id()));

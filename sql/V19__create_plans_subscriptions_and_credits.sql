@@ -18,6 +18,7 @@ create table app.plans (
   tax_rate_id uuid,
   credits_per_period int not null default 0 check (credits_per_period between 0 and 1000),
   credit_service_ids uuid[],
+  service_discount_bp int not null default 0 check (service_discount_bp between 0 and 10000),
   grace_days int not null default 7 check (grace_days between 0 and 90),
   web_listing text not null default 'listed' check (web_listing in ('listed', 'price_hidden', 'unlisted')),
   archived_at timestamptz,
@@ -26,7 +27,7 @@ create table app.plans (
   primary key (org_id, id),
   foreign key (org_id, tax_rate_id) references app.tax_rates (org_id, id)
 );
-comment on table app.plans is 'Memberships sold by the period: a price every interval_count interval_units, an optional free trial, and credits granted each period for the services named (all when credit_service_ids is null).';
+comment on table app.plans is 'Memberships sold by the period: a price every interval_count interval_units, an optional free trial, credits granted each period for the services named (all when credit_service_ids is null), and a discount on services billed to members.';
 
 alter table app.products
   add column web_listing text not null default 'listed' check (web_listing in ('listed', 'price_hidden', 'unlisted'));

@@ -469,7 +469,8 @@ async fn serve(db: &Arc<Database>, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     drop(connection);
     db.spawn_housekeeping();
     if g.scheduler_interval_seconds > 0 {
-        crate::scheduler::spawn(db.pool.clone(), std::time::Duration::from_secs(g.scheduler_interval_seconds));
+        let every = std::time::Duration::from_secs(g.scheduler_interval_seconds);
+        crate::scheduler::spawn(db.pool.clone(), Some(Arc::new(scheduler_payments(g)?)), every);
     }
     let settings = ServerSettings {
         mcp_allowed_hosts: g.mcp_allowed_hosts.clone(),
@@ -503,17 +504,29 @@ async fn serve(db: &Arc<Database>, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Stripe and the secrets key, as the server has them, for the payment links of renewals.
+fn scheduler_payments(g: &GlobalOpts) -> anyhow::Result<crate::call::Payments> {
+    let public_url = g.public_url.clone().unwrap_or_else(|| format!("http://{}", g.bind));
+    let settings = crate::effects::stripe::PaymentSettings {
+        stripe_api_base: g.stripe_api_base.clone(),
+        public_url: Some(public_url.clone()),
+        secrets_key: g.secrets_key.clone(),
+    };
+    crate::call::Payments::new(&settings, &g.data_dir, &public_url)
+}
+
 async fn worker(db: &Database, g: &GlobalOpts, args: WorkerArgs) -> anyhow::Result<ExitCode> {
     if let Some(t) = &args.as_of {
         chrono::DateTime::parse_from_rfc3339(t).with_context(|| format!("--as-of {t} is not an RFC 3339 time"))?;
     }
+    let payments = scheduler_payments(g)?;
     if args.once {
-        let report = crate::scheduler::run_once(&db.pool, args.as_of.as_deref()).await?;
+        let report = crate::scheduler::run_once(&db.pool, Some(&payments), args.as_of.as_deref()).await?;
         println!("{}", serde_json::to_string(&report)?);
         return Ok(ExitCode::SUCCESS);
     }
     let every = std::time::Duration::from_secs(g.scheduler_interval_seconds.max(1));
-    crate::scheduler::spawn(db.pool.clone(), every);
+    crate::scheduler::spawn(db.pool.clone(), Some(Arc::new(payments)), every);
     tracing::info!(every_seconds = every.as_secs(), "scheduler running");
     tokio::signal::ctrl_c().await.context("waiting for a stop signal")?;
     Ok(ExitCode::SUCCESS)

@@ -20,6 +20,8 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
+use crate::call::Payments;
+
 /// Subscriptions asked for at once.
 const BATCH: i32 = 100;
 
@@ -37,10 +39,15 @@ pub struct Report {
     pub failed: usize,
     /// Lapsed credit grants whose expiry was written into the ledger.
     pub expired_grants: i64,
+    /// Payment links made for period invoices collected through Stripe (Checkout Sessions).
+    pub payment_links: usize,
 }
 
 /// One pass over everything due as of `as_of` (RFC 3339; the database's clock when None).
-pub async fn run_once(pool: &Pool, as_of: Option<&str>) -> anyhow::Result<Report> {
+/// With `payments`, the payment links of subscriptions collected through Stripe are sent to
+/// Stripe once their renewal committed; without, they wait (still being made) for a scheduler
+/// that has them.
+pub async fn run_once(pool: &Pool, payments: Option<&Payments>, as_of: Option<&str>) -> anyhow::Result<Report> {
     let mut report = Report::default();
     let mut seen: Vec<Uuid> = Vec::new();
     loop {
@@ -73,7 +80,12 @@ pub async fn run_once(pool: &Pool, as_of: Option<&str>) -> anyhow::Result<Report
                     report.failed += 1;
                     tracing::warn!(subscription = %id, error = %v["error"], "renewal failed");
                 }
-                Ok(v) => report.steps += v["steps"].as_i64().unwrap_or(0),
+                Ok(v) => {
+                    report.steps += v["steps"].as_i64().unwrap_or(0);
+                    if let (Some(request), Some(payments)) = (v.get("_stripe"), payments) {
+                        report.payment_links += send_links(pool, payments, org, request).await;
+                    }
+                }
                 Err(e) => {
                     report.failed += 1;
                     tracing::warn!(subscription = %id, error = %e, "renewal failed");
@@ -113,6 +125,23 @@ pub async fn run_once(pool: &Pool, as_of: Option<&str>) -> anyhow::Result<Report
     Ok(report)
 }
 
+/// Sends a renewal's payment links to Stripe and records the answers; how many were made.
+async fn send_links(pool: &Pool, payments: &Payments, org: Uuid, request: &Value) -> usize {
+    let outcome = async {
+        let (results, _) =
+            crate::call::payments::call_stripe(payments, request).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let made = results.as_array().map_or(0, |r| r.iter().filter(|x| x["ok"] == true).count());
+        in_org(pool, "select auth.apply_scheduler_stripe_results($1, $2::jsonb)", &[&org, &results]).await?;
+        anyhow::Ok(made)
+    }
+    .await;
+    outcome.unwrap_or_else(|e| {
+        // The links stay as they are (still being made); a payment link can be made by hand.
+        tracing::warn!(%org, error = %e, "payment links for renewals");
+        0
+    })
+}
+
 /// Runs one statement in its own transaction as the member role (the statement sets the
 /// organisation's claims itself).
 async fn in_org(pool: &Pool, sql: &str, params: &[&(dyn ToSql + Sync)]) -> anyhow::Result<Row> {
@@ -125,13 +154,13 @@ async fn in_org(pool: &Pool, sql: &str, params: &[&(dyn ToSql + Sync)]) -> anyho
 }
 
 /// Runs the scheduler every `every` for as long as the process runs.
-pub fn spawn(pool: Pool, every: Duration) {
+pub fn spawn(pool: Pool, payments: Option<std::sync::Arc<Payments>>, every: Duration) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            match run_once(&pool, None).await {
+            match run_once(&pool, payments.as_deref(), None).await {
                 Ok(r) if r.subscriptions > 0 || r.expired_grants > 0 => tracing::info!(?r, "scheduler"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "scheduler"),

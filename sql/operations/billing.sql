@@ -550,6 +550,10 @@ begin
     l.tax_inclusive := t.inclusive;
   end if;
   l.discount_bp := (p ->> 'discountPercentBp')::int;
+  -- A member's plan may take a percentage off services (a booking's price, a service line).
+  if l.kind in ('booking', 'service') and not (p ? 'discountPercentBp') and not (p ? 'discountAmount') then
+    l.discount_bp := nullif(app.member_service_discount_bp(i.customer_id), 0);
+  end if;
   begin
     v_priced := app.price_line(l.quantity, l.unit_amount, l.discount_bp, (p ->> 'discountAmount')::bigint, l.tax_bp,
                                l.tax_inclusive);
@@ -1540,12 +1544,17 @@ begin
   elsif p_op = 'create_credit_note' then
     select * into cn from app.credit_notes where org_id = auth.org_id() and id = (p_body ->> 'id')::uuid;
     return app.credit_note_json(cn);
-  else
+  elsif p_op = 'refund_payment' then
     return (select app.payment_json(pm) from app.payments pm where pm.org_id = auth.org_id() and pm.id = (p_body ->> 'id')::uuid);
+  elsif p_op in ('create_subscription', 'resume_subscription') then
+    return (select app.subscription_json(s) from app.subscriptions s
+             where s.org_id = auth.org_id() and s.id = (p_body ->> 'id')::uuid);
+  else
+    return p_body;
   end if;
 end
 $$;
-comment on function auth.apply_stripe_results(text, jsonb, jsonb) is 'Records what Stripe answered for the calls a request asked for (payment link sessions, refunds) and returns the operation''s answer as it now stands.';
+comment on function auth.apply_stripe_results(text, jsonb, jsonb) is 'Records what Stripe answered for the calls a request (or the scheduler) asked for (payment link sessions, refunds) and returns the operation''s answer as it now stands.';
 grant execute on function auth.apply_stripe_results(text, jsonb, jsonb) to favcrm_member;
 
 -- A refund Stripe refused: its amount goes back to the payment (and the invoice owes it no

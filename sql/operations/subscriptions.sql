@@ -53,6 +53,7 @@ language sql stable as $$
     'taxRateId', pl.tax_rate_id,
     'creditsPerPeriod', pl.credits_per_period,
     'creditServiceIds', pg_catalog.to_jsonb(pl.credit_service_ids),
+    'serviceDiscountBp', pl.service_discount_bp,
     'graceDays', pl.grace_days,
     'webListing', pl.web_listing,
     'status', case when pl.archived_at is null then 'active' else 'archived' end,
@@ -122,6 +123,10 @@ begin
                          'trial', x.trial, 'invoiceId', x.invoice_id,
                          'invoiceStatus', (select i.status from app.invoices i
                                             where i.org_id = x.org_id and i.id = x.invoice_id),
+                         'paymentLinkUrl', (select pl.url from app.payment_links pl
+                                             where pl.org_id = x.org_id and pl.invoice_id = x.invoice_id
+                                               and pl.status = 'open'
+                                             order by pl.id desc limit 1),
                          'creditGrantId', (select g.id from app.credit_grants g
                                             where g.org_id = x.org_id and g.subscription_period_id = x.id))
                          order by x.starts_at desc), '[]')
@@ -190,12 +195,12 @@ begin
     perform app.usable_tax_rate(v_tax, 'taxRateId');
   end if;
   insert into app.plans (org_id, name, description, price_amount, currency, interval_unit, interval_count, trial_days,
-                         tax_rate_id, credits_per_period, credit_service_ids, grace_days, web_listing)
+                         tax_rate_id, credits_per_period, credit_service_ids, service_discount_bp, grace_days, web_listing)
   select auth.org_id(), pg_catalog.btrim(p ->> 'name'), p ->> 'description', (p #>> '{price,amount}')::bigint,
          app.require_currency(coalesce(p #>> '{price,currency}', o.default_currency), 'price.currency'),
          p ->> 'interval', coalesce((p ->> 'intervalCount')::int, 1), coalesce((p ->> 'trialDays')::int, 0), v_tax,
          coalesce((p ->> 'creditsPerPeriod')::int, 0), app.require_services(p -> 'creditServiceIds', 'creditServiceIds'),
-         coalesce((p ->> 'graceDays')::int, 7), coalesce(p ->> 'webListing', 'listed')
+         coalesce((p ->> 'serviceDiscountBp')::int, 0), coalesce((p ->> 'graceDays')::int, 7), coalesce(p ->> 'webListing', 'listed')
     from app.organisations o where o.id = auth.org_id()
   returning * into pl;
   return app.plan_json(pl);
@@ -237,6 +242,19 @@ end
 $$;
 comment on function api.archive_plan(jsonb) is 'Stops a plan being sold; its subscriptions carry on. Archiving twice changes nothing.';
 grant execute on function api.archive_plan(jsonb) to favcrm_member;
+
+-- A member's discount on services: the best serviceDiscountBp among the plans of the customer's
+-- live subscriptions (trialing, active, past due), 0 for anyone else. Billing applies it to a
+-- booking's or service's invoice line that names no discount of its own.
+create function app.member_service_discount_bp(p_customer uuid) returns int
+language sql stable set search_path = '' as $$
+  select coalesce(max(pl.service_discount_bp), 0)::int
+    from app.subscriptions s
+    join app.plans pl on pl.org_id = s.org_id and pl.id = s.plan_id
+   where s.org_id = auth.org_id() and s.customer_id = p_customer and s.status in ('trialing', 'active', 'past_due')
+$$;
+comment on function app.member_service_discount_bp(uuid) is 'The best service discount (basis points) of the customer''s live subscriptions'' plans; 0 without one.';
+grant execute on function app.member_service_discount_bp(uuid) to favcrm_member;
 
 -- ---------------------------------------------------------------------------------------
 -- Credits
@@ -582,6 +600,13 @@ begin
       v_invoice := api.finalize_invoice(pg_catalog.jsonb_build_object('invoiceId', v_invoice ->> 'id'));
       update app.subscription_periods set invoice_id = (v_invoice ->> 'id')::uuid
        where org_id = v_period.org_id and id = v_period.id;
+      -- Collected through Stripe: a payment link for the period's invoice, made here and sent
+      -- to Stripe once this commits (app.subscription_stripe_request). Without a connection
+      -- (an owner disconnected it) the invoice is issued all the same.
+      if s.collection = 'stripe'
+         and exists (select from app.payment_providers pp where pp.org_id = s.org_id and pp.provider = 'stripe') then
+        perform api.create_payment_link(pg_catalog.jsonb_build_object('invoiceId', v_invoice ->> 'id'));
+      end if;
       s.pays_by := ((v_due + 1)::timestamp at time zone v_tz);
     end if;
     if pl.credits_per_period > 0 then
@@ -603,6 +628,45 @@ end
 $$;
 comment on function app.advance_subscription(app.subscriptions, timestamptz) is 'Takes a due subscription one step: ends it (cancel at period end), starts its trial, or starts its next period exactly once (period row, finalised invoice, credits).';
 grant execute on function app.advance_subscription(app.subscriptions, timestamptz) to favcrm_member;
+
+-- What the server sends Stripe after a renewal (or a subscription started or resumed) commits:
+-- a Checkout Session for each payment link of the subscription's period invoices still being
+-- made. NULL when there is none. Each carries the link's id as Stripe's idempotency key.
+create function app.subscription_stripe_request(s app.subscriptions) returns jsonb
+language plpgsql stable set search_path = '' as $$
+declare
+  v_calls jsonb;
+begin
+  if s.collection <> 'stripe' then
+    return null;
+  end if;
+  select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+           'kind', 'checkout_session', 'linkId', pl.id, 'invoiceId', i.id, 'invoiceNumber', i.number,
+           'amount', pl.amount, 'currency', pg_catalog.lower(pl.currency), 'customerEmail', c.email) order by pl.id)
+    into v_calls
+    from app.subscription_periods sp
+    join app.invoices i on i.org_id = sp.org_id and i.id = sp.invoice_id
+    join app.payment_links pl on pl.org_id = i.org_id and pl.invoice_id = i.id and pl.status = 'creating'
+    join app.customers c on c.org_id = i.org_id and c.id = i.customer_id
+   where sp.org_id = s.org_id and sp.subscription_id = s.id;
+  if v_calls is null then
+    return null;
+  end if;
+  return app.stripe_request(v_calls);
+end
+$$;
+comment on function app.subscription_stripe_request(app.subscriptions) is 'The Stripe calls (Checkout Sessions) for payment links of a subscription''s period invoices still being made, as app.stripe_request builds them; NULL when none.';
+grant execute on function app.subscription_stripe_request(app.subscriptions) to favcrm_member;
+
+-- The answer of an operation on a subscription, asking the server for the Stripe calls its
+-- payment links need (the server removes _stripe and records what Stripe answered).
+create function app.subscription_answer(s app.subscriptions) returns jsonb
+language sql stable as $$
+  select pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('_stripe', app.subscription_stripe_request(s)))
+         || app.subscription_json(s)
+$$;
+comment on function app.subscription_answer(app.subscriptions) is 'app.subscription_json, with the _stripe request for its payment links still being made.';
+grant execute on function app.subscription_answer(app.subscriptions) to favcrm_member;
 
 -- Past due or not, as of a time: a period invoice still open after its due date makes it
 -- past_due; once none is, it is active again. Rechecked hourly while past due.
@@ -664,7 +728,8 @@ begin
   if s.pays_by <= p_as_of or s.status = 'past_due' then
     s := app.check_subscription_payment(s, p_as_of);
   end if;
-  return pg_catalog.jsonb_build_object('subscriptionId', p_id, 'steps', v_steps, 'status', s.status);
+  return pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+    'subscriptionId', p_id, 'steps', v_steps, 'status', s.status, '_stripe', app.subscription_stripe_request(s)));
 end
 $$;
 comment on function app.renew_subscription(uuid, timestamptz) is 'Runs what has come due on one subscription as of a time (renewals, trial start, end at period end, payment check), skipping it when another worker holds it.';
@@ -774,7 +839,7 @@ begin
   if v_start = v_today then
     s := app.advance_subscription(s, pg_catalog.now());
   end if;
-  return app.subscription_json(s);
+  return app.subscription_answer(s);
 end
 $$;
 comment on function api.create_subscription(jsonb) is 'Puts a customer on a plan from a start date (today by default): a trial first when the plan has one, then a period at a time, each invoiced (finalised, due after the plan''s grace days) with its credits. Needs billing:write too.';
@@ -878,7 +943,7 @@ begin
     renews_at = (pg_catalog.now() at time zone v_tz)::date::timestamp at time zone v_tz, updated_at = pg_catalog.now()
    where org_id = s.org_id and id = s.id returning * into s;
   s := app.advance_subscription(s, pg_catalog.now());
-  return app.subscription_json(s);
+  return app.subscription_answer(s);
 end
 $$;
 comment on function api.resume_subscription(jsonb) is 'Resumes a paused subscription (within its period it carries on; after the period ran out a new period starts today and is invoiced now), or takes back a cancellation at period end.';
@@ -1003,3 +1068,14 @@ $$;
 comment on function auth.expire_credit_grants(uuid, uuid[], timestamptz) is 'The scheduler''s recording of an organisation''s lapsed credit grants (app.expire_credit_grants), acting for that organisation.';
 revoke all on function auth.expire_credit_grants(uuid, uuid[], timestamptz) from public;
 grant execute on function auth.expire_credit_grants(uuid, uuid[], timestamptz) to favcrm_member;
+
+create function auth.apply_scheduler_stripe_results(p_org uuid, p_results jsonb) returns jsonb
+language plpgsql volatile set search_path = '' as $$
+begin
+  perform auth.act_for_scheduler(p_org, 'renew_subscription');
+  return auth.apply_stripe_results('renew_subscription', p_results, '{}');
+end
+$$;
+comment on function auth.apply_scheduler_stripe_results(uuid, jsonb) is 'Records what Stripe answered for the payment links a renewal made (auth.apply_stripe_results), acting for the organisation.';
+revoke all on function auth.apply_scheduler_stripe_results(uuid, jsonb) from public;
+grant execute on function auth.apply_scheduler_stripe_results(uuid, jsonb) to favcrm_member;

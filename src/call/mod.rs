@@ -41,6 +41,22 @@ pub struct Payments {
     pub public_url: String,
 }
 
+impl Payments {
+    /// Stripe's client and the secrets key (`FAVCRM_SECRETS_KEY`, or the data folder's
+    /// `secrets.key`, made on first use), for a server or a scheduler.
+    pub fn new(
+        settings: &crate::effects::stripe::PaymentSettings,
+        data_dir: &std::path::Path,
+        public_url: &str,
+    ) -> anyhow::Result<Self> {
+        Ok(Payments {
+            stripe: crate::effects::stripe::StripeClient::new(&settings.stripe_api_base),
+            secrets: crate::effects::secrets::Secrets::load(settings.secrets_key.as_deref(), data_dir)?,
+            public_url: public_url.trim_end_matches('/').to_string(),
+        })
+    }
+}
+
 impl AppState {
     pub fn new(
         db: Arc<Database>,
@@ -65,11 +81,7 @@ impl AppState {
         data_dir: &std::path::Path,
         public_url: &str,
     ) -> anyhow::Result<Self> {
-        self.payments = Some(Arc::new(Payments {
-            stripe: crate::effects::stripe::StripeClient::new(&settings.stripe_api_base),
-            secrets: crate::effects::secrets::Secrets::load(settings.secrets_key.as_deref(), data_dir)?,
-            public_url: public_url.trim_end_matches('/').to_string(),
-        }));
+        self.payments = Some(Arc::new(Payments::new(settings, data_dir, public_url)?));
         Ok(self)
     }
 

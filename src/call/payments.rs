@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::AppState;
+use super::{AppState, Payments};
 use crate::catalog::Operation;
 use crate::db::tx::{self, Call, Caller, Via};
 use crate::effects::stripe::StripeError;
@@ -72,7 +72,30 @@ pub async fn perform(
     request: &Value,
     body: &Value,
 ) -> Result<Value, ApiError> {
-    let payments = payments(state)?;
+    let (results, refused) = call_stripe(payments(state)?, request).await?;
+    let answered = tx::run_as(
+        &state.pool,
+        caller,
+        via,
+        op.name,
+        request_id,
+        "select auth.apply_stripe_results($1, $2::jsonb, $3::jsonb)",
+        &[&op.name, &results, body],
+    )
+    .await?;
+    match refused {
+        Some(e) if op.name != "create_credit_note" => {
+            Err(ApiError::new(StatusCode::BAD_GATEWAY, "stripe_refused", e.to_string()))
+        }
+        _ => Ok(answered),
+    }
+}
+
+/// Makes the Stripe calls of a `_stripe` request with the organisation's own key: what Stripe
+/// answered for each (for `auth.apply_stripe_results`), and the first refusal. Stripe out of
+/// reach is an error (502 `stripe_unavailable`): nothing is known to have failed, and the same
+/// calls may be made again (they carry Stripe idempotency keys).
+pub async fn call_stripe(payments: &Payments, request: &Value) -> Result<(Value, Option<StripeError>), ApiError> {
     let org: Uuid =
         request["orgId"].as_str().and_then(|s| s.parse().ok()).ok_or_else(|| ApiError::internal("no orgId"))?;
     let sealed = decode_base64(request["secret"].as_str().unwrap_or_default()).map_err(ApiError::internal)?;
@@ -121,21 +144,5 @@ pub async fn perform(
         }
         results.push(result);
     }
-    let results = Value::Array(results);
-    let answered = tx::run_as(
-        &state.pool,
-        caller,
-        via,
-        op.name,
-        request_id,
-        "select auth.apply_stripe_results($1, $2::jsonb, $3::jsonb)",
-        &[&op.name, &results, body],
-    )
-    .await?;
-    match refused {
-        Some(e) if op.name != "create_credit_note" => {
-            Err(ApiError::new(StatusCode::BAD_GATEWAY, "stripe_refused", e.to_string()))
-        }
-        _ => Ok(answered),
-    }
+    Ok((Value::Array(results), refused))
 }

@@ -47,6 +47,9 @@ pub struct CreatePlan {
     /// The services those credits pay for; left out: every service.
     #[schemars(length(min = 1, max = 100))]
     pub credit_service_ids: Option<Vec<Id>>,
+    /// A discount for members on services billed to them (a booking's price, a service line),
+    /// in basis points (1000 is 10 %). Default 0.
+    pub service_discount_bp: Option<Int<0, 10000>>,
     /// Days after a period starts that its invoice is due; unpaid after that, the subscription is
     /// past_due. Default 7.
     pub grace_days: Option<Int<0, 90>>,
@@ -93,6 +96,8 @@ pub struct Plan {
     /// null: the credits pay for every service.
     #[schemars(with = "Option<Vec<uuid::Uuid>>")]
     pub credit_service_ids: Option<Vec<String>>,
+    /// Members' discount on services, in basis points.
+    pub service_discount_bp: i64,
     pub grace_days: i64,
     pub web_listing: WebListing,
     pub status: PlanStatus,
@@ -216,6 +221,9 @@ pub struct SubscriptionPeriod {
     /// draft, open, paid, void or uncollectible; null when there is no invoice or the caller may
     /// not read billing.
     pub invoice_status: Option<String>,
+    /// Where the customer pays the period's invoice online (collection stripe), once Stripe made
+    /// the link; null otherwise or when the caller may not read billing.
+    pub payment_link_url: Option<String>,
     /// The credits the period granted.
     #[schemars(with = "Option<uuid::Uuid>")]
     pub credit_grant_id: Option<String>,

@@ -362,6 +362,56 @@ async fn a_studio_is_booked_from_the_cli() {
     assert!(clash["nearbySlots"].is_array());
 }
 
+/// Issue 13's "done when", from the CLI: a membership, a pack and a booking paid with a credit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_membership_and_a_pack_are_sold_and_spent_from_the_cli() {
+    let app = TestApp::spawn().await;
+    let hours: Value = (1..=7).map(|d| json!({"weekday": d, "start": "00:00", "end": "24:00"})).collect();
+    let s = app.studio("Europe/London", hours, json!({}), 1).await;
+    let url = format!("{}/mcp", app.base);
+    let call = |tool: &str, args: Value| {
+        let out = Command::new(BIN)
+            .args(["tool", "call", tool, &args.to_string()])
+            .args(["--url", &url, "--api-key", &s.org.key, "--json"])
+            .env_remove("FAVCRM_API_KEY")
+            .output()
+            .unwrap();
+        let result: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        let content =
+            if result["isError"] == true { crate::mcp::problem(&result) } else { result["structuredContent"].clone() };
+        (out.status.code(), content)
+    };
+    let customer = app.customer(&s.org, json!({"name": "Cli Member"})).await.to_string();
+    let (code, plan) = tokio::task::block_in_place(|| {
+        call(
+            "create_plan",
+            json!({"name": "Monthly", "price": {"amount": 6000}, "interval": "month", "creditsPerPeriod": 2}),
+        )
+    });
+    assert_eq!(code, Some(0), "{plan}");
+    let (code, sub) = tokio::task::block_in_place(|| {
+        call("create_subscription", json!({"customerId": customer, "planId": plan["id"]}))
+    });
+    assert_eq!((code, sub["status"].as_str()), (Some(0), Some("active")), "{sub}");
+    let (code, sale) = tokio::task::block_in_place(|| {
+        call(
+            "sell_package",
+            json!({"customerId": customer, "name": "5 classes", "sessions": 5, "price": {"amount": 9000}}),
+        )
+    });
+    assert_eq!(code, Some(0), "{sale}");
+    let start = (chrono::Utc::now() + chrono::Duration::days(3)).format("%Y-%m-%dT10:00:00Z").to_string();
+    let (code, booked) = tokio::task::block_in_place(|| {
+        call(
+            "create_booking",
+            json!({"serviceId": s.service, "start": start, "customerId": customer, "payWith": "credits"}),
+        )
+    });
+    assert_eq!((code, booked["paidWith"].as_str()), (Some(0), Some("credits")), "{booked}");
+    let (code, balance) = tokio::task::block_in_place(|| call("get_credit_balance", json!({"customerId": customer})));
+    assert_eq!((code, balance["available"].as_i64()), (Some(0), Some(6)), "{balance}");
+}
+
 /// Starts `favcrm serve` on a data directory and waits until it is ready.
 fn serve_on(dir: &std::path::Path, port: u16, log_name: &str) -> std::process::Child {
     let log = std::fs::File::create(dir.join(log_name)).unwrap();

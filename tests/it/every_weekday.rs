@@ -21,6 +21,8 @@ const DATE_DEPENDENT: &[&str] = &[
     "commerce::",
     "subscriptions::",
     "mcp_client::the_official_python_mcp_sdk_bills",
+    "mcp_client::the_official_python_mcp_sdk_sells",
+    "cli::a_membership_and_a_pack",
     "cli::a_studio_is_booked_from_the_cli",
     "processes::",
     "mcp::every_tool_answers_with_output_that_matches_its_schema",

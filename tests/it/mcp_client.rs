@@ -189,3 +189,31 @@ async fn the_official_python_mcp_sdk_bills_a_completed_booking_through_to_a_cred
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Issue 13's "done when", from an MCP client: a studio sells a monthly membership that is
+/// invoiced and gives credits, a 10-class pack that a booking draws down, and products with a
+/// promotion code, through the official Python MCP SDK.
+#[tokio::test]
+async fn the_official_python_mcp_sdk_sells_a_membership_a_pack_and_products_with_a_code() {
+    use crate::bookings::{at, every_day, in_days};
+    let python = tokio::task::spawn_blocking(python_with_sdk).await.unwrap();
+    let app = TestApp::spawn().await;
+    let s = app.studio("Europe/London", every_day(&[("00:00", "24:00")]), serde_json::json!({}), 1).await;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp_client/studio_sales_flow.py");
+    let out = tokio::process::Command::new(&python)
+        .arg(script)
+        .arg(format!("{}/mcp", app.base))
+        .arg(&s.org.key)
+        .arg(&s.service)
+        .arg(at(s.tz, in_days(2), 10, 0).to_rfc3339())
+        .arg(at(s.tz, in_days(2), 12, 0).to_rfc3339())
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the studio sales flow through the Python SDK failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -25,7 +25,7 @@ fn ts(v: &Value) -> DateTime<Utc> {
 
 /// Runs the scheduler once as of `t`.
 async fn run(pool: &deadpool_postgres::Pool, t: DateTime<Utc>) -> favcrm::scheduler::Report {
-    favcrm::scheduler::run_once(pool, Some(&t.to_rfc3339())).await.unwrap()
+    favcrm::scheduler::run_once(pool, None, Some(&t.to_rfc3339())).await.unwrap()
 }
 
 async fn plan(app: &TestApp, org: &Org, body: Value) -> String {
@@ -657,4 +657,164 @@ async fn web_pages_list_active_products_and_plans_without_hidden_prices() {
     // And nothing else of commerce or subscriptions.
     let denied = app.call_with(Some(&pk), Method::GET, "/v1/subscriptions", None, &origin).await;
     assert_eq!((denied.status, denied.code()), (StatusCode::FORBIDDEN, "not_allowed_for_publishable_key"));
+}
+
+#[tokio::test]
+async fn a_members_plan_discount_comes_off_the_services_billed_to_them() {
+    let app = TestApp::spawn().await;
+    let (s, amy) = studio_with_member(&app).await;
+    let ben = app.customer(&s.org, json!({"name": "Ben"})).await.to_string();
+    let member = plan(&app, &s.org, json!({"serviceDiscountBp": 2000})).await;
+    subscribe(&app, &s.org, &amy, &member, json!({})).await;
+    for (customer, discount) in [(&amy, 900), (&ben, 0)] {
+        let booked = app
+            .post(&s.org.key, "/v1/bookings", json!({"serviceId": s.service, "start": at(s.tz, in_days(6), if discount > 0 { 9 } else { 11 }, 0).to_rfc3339(), "customerId": customer}))
+            .await;
+        assert_eq!(booked.status, StatusCode::CREATED, "{}", booked.body);
+        let invoice = app
+            .post(
+                &s.org.key,
+                "/v1/invoices",
+                json!({"customerId": customer, "lines": [{"bookingId": booked.body["id"]}]}),
+            )
+            .await;
+        assert_eq!(invoice.status, StatusCode::CREATED, "{}", invoice.body);
+        assert_eq!(invoice.body["lines"][0]["discount"]["amount"], discount, "{}", invoice.body);
+    }
+}
+
+#[tokio::test]
+async fn collected_through_stripe_each_period_gets_a_payment_link_and_paying_it_pays_the_invoice() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Studio").await;
+    let amy = app.customer(&org, json!({"name": "Amy", "email": "amy@example.com"})).await.to_string();
+    let monthly = plan(&app, &org, json!({})).await;
+    let refused = subscribe(&app, &org, &amy, &monthly, json!({"collection": "stripe"})).await;
+    assert_eq!((refused.code(), refused.field()), ("stripe_not_connected", "collection"), "{}", refused.body);
+    crate::stripe::connect_stripe(&app, &org).await;
+    let created = subscribe(&app, &org, &amy, &monthly, json!({"collection": "stripe"})).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert!(created.body.get("_stripe").is_none(), "the Stripe request never reaches the client");
+    let first = &created.body["periods"][0];
+    let url = first["paymentLinkUrl"].as_str().unwrap_or_else(|| panic!("no link: {}", created.body));
+    assert!(url.starts_with("https://"), "{url}");
+    // The scheduler makes the next period's link with the server's Stripe settings and key.
+    let settings = favcrm::effects::stripe::PaymentSettings {
+        stripe_api_base: app.stripe.uri(),
+        public_url: Some(app.base.clone()),
+        secrets_key: None,
+    };
+    let payments = favcrm::call::Payments::new(&settings, &app.mail_dir, &app.base).unwrap();
+    let after = ts(&created.body["currentPeriodEnd"]) + Duration::seconds(1);
+    let r = favcrm::scheduler::run_once(&pool(&app), Some(&payments), Some(&after.to_rfc3339())).await.unwrap();
+    assert_eq!((r.steps, r.payment_links), (1, 1), "{r:?}");
+    let renewed = subscription(&app, &org.key, &id(&created)).await;
+    let second = &renewed["periods"][0];
+    assert!(second["paymentLinkUrl"].is_string(), "{renewed}");
+    assert_ne!(second["invoiceId"], first["invoiceId"]);
+    // Paying the link (Stripe's event) pays that period's invoice.
+    let links = app.get(&org.key, &format!("/v1/invoices/{}", second["invoiceId"].as_str().unwrap())).await;
+    assert_eq!(links.body["status"], "open", "{}", links.body);
+    let admin = app.admin().await;
+    let row = admin
+        .query_one(
+            "select id::text, provider_session_id, amount from app.payment_links where invoice_id = $1::text::uuid",
+            &[&second["invoiceId"].as_str().unwrap()],
+        )
+        .await
+        .unwrap();
+    let link = json!({"id": row.get::<_, String>(0), "providerSessionId": row.get::<_, String>(1),
+                      "amount": {"amount": row.get::<_, i64>(2), "currency": "USD"}, "invoiceId": second["invoiceId"]});
+    let event = crate::stripe::session_completed("evt_renewal", &link, "pi_renewal");
+    let delivered = crate::stripe::deliver(&app, org.id, &event).await;
+    assert_eq!(delivered.status, StatusCode::OK, "{}", delivered.body);
+    let paid = app.get(&org.key, &format!("/v1/invoices/{}", second["invoiceId"].as_str().unwrap())).await;
+    assert_eq!(paid.body["status"], "paid", "{}", paid.body);
+}
+
+/// `favcrm worker --once` on the test database, as of `t`.
+fn worker(app: &TestApp, t: DateTime<Utc>) -> std::process::Command {
+    let socket = crate::common::cluster().embedded.socket_dir().display().to_string();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_favcrm"));
+    cmd.args(["worker", "--once", "--as-of", &t.to_rfc3339()])
+        .env("DATABASE_URL", format!("host={socket} port=5432 user=postgres dbname={}", app.dbname))
+        .env("FAVCRM_DATA_DIR", &app.mail_dir)
+        .env("FAVCRM_STRIPE_API_BASE", app.stripe.uri())
+        .env("FAVCRM_LOG", "warn")
+        .stdout(std::process::Stdio::piped());
+    cmd
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_process_killed_mid_run_loses_nothing_and_the_next_renews_each_period_once() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Studio").await;
+    let monthly = plan(&app, &org, json!({"creditsPerPeriod": 1})).await;
+    let mut end = None;
+    for i in 0..60 {
+        let customer = app.customer(&org, json!({"name": format!("Member {i}")})).await.to_string();
+        let res = subscribe(&app, &org, &customer, &monthly, json!({})).await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+        end = Some(ts(&res.body["currentPeriodEnd"]));
+    }
+    let after = end.unwrap() + Duration::seconds(1);
+    let admin = app.admin().await;
+    let periods = || {
+        let admin = &admin;
+        async move { admin.query_one("select count(*) from app.subscription_periods", &[]).await.unwrap().get::<_, i64>(0) }
+    };
+    // Killed (SIGKILL: no goodbye) as soon as it has renewed something.
+    let mut child = worker(&app, after).spawn().unwrap();
+    for _ in 0..2000 {
+        if periods().await > 60 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let part = periods().await;
+    // The next ones finish: every subscription renewed once, never twice. (Until PostgreSQL
+    // notices the killed client, its backend may still hold the subscription it was renewing:
+    // a worker passes that one by, and the next run has it.)
+    let mut steps = part - 60;
+    for _ in 0..50 {
+        let out = tokio::task::block_in_place(|| worker(&app, after).output().unwrap());
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        steps += report["steps"].as_i64().unwrap();
+        if report["skipped"] == 0 && report["steps"] == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(steps, 60, "{part} periods after the kill");
+    assert_eq!(periods().await, 120);
+    let (invoices, grants): (i64, i64) = {
+        let row = admin
+            .query_one(
+                "select (select count(*) from app.invoices where org_id = $1), (select count(*) from app.credit_grants where org_id = $1)",
+                &[&org.id],
+            )
+            .await
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    assert_eq!((invoices, grants), (120, 120), "one invoice and one grant per period");
+    let numbers: i64 = admin
+        .query_one("select count(distinct number) from app.invoices where org_id = $1", &[&org.id])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(numbers, 120, "numbers, none repeated");
+    let gapless: bool = admin
+        .query_one(
+            "select bool_and(m = c) from (select max(sequence) m, count(*) c from app.invoices where org_id = $1 group by year) y",
+            &[&org.id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(gapless, "the killed run left no gap in the numbers");
+    eprintln!("killed after {} of 60 renewals", part - 60);
 }
