@@ -151,6 +151,11 @@ create unique index credit_entries_grant_key on app.credit_entries (org_id, gran
 create unique index credit_entries_expire_key on app.credit_entries (org_id, grant_id) where kind = 'expire';
 comment on table app.credit_entries is 'Append-only ledger of credits: given (grant), spent on a booking (use), given back by a free cancellation (return), lapsed (expire), corrected (adjust). A grant''s credits left are the sum of its entries.';
 
+-- A service whose bookings are paid with a credit when the customer has one (create_booking
+-- without payWith).
+alter table app.services add column pay_with_credits boolean not null default false;
+comment on column app.services.pay_with_credits is 'When true, a booking that does not say how it is paid spends one of the customer''s usable credits if there is one (else it is priced as usual).';
+
 -- The credit a booking was paid with. A rescheduled booking keeps it.
 alter table app.bookings add column credit_grant_id uuid;
 alter table app.bookings add constraint bookings_credit_grant_fkey

@@ -64,7 +64,8 @@ begin
       'A web page cannot spend a customer''s credits: the business books those.');
   end if;
   -- For a known email or phone these would name (and date) an existing customer.
-  return api.create_booking(p) - 'customerId' - 'customer' - 'creditGrantId';
+  -- Nor does a service's payWithCredits apply: a page cannot tell who is booking.
+  return api.create_booking(p || '{"payWith": "price"}') - 'customerId' - 'customer' - 'creditGrantId';
 end
 $$;
 comment on function app.public_booking(jsonb) is 'create_booking for a web page (publishable key): by customer name and email or phone only; the answer leaves out customerId and customer, so it does not tell whether the customer existed.';
@@ -826,8 +827,11 @@ begin
                        case when s.requires_confirmation then 'pending' else 'confirmed' end, p ->> 'notes', null);
   end if;
   -- Paid with a credit: spent in this transaction, so a booking without its credit never stands.
+  -- A service set to take credits spends one when the customer has one (payWith price: never).
   if p ->> 'payWith' = 'credits' then
-    b := app.spend_credit(b);
+    b := app.spend_credit(b, true);
+  elsif p ->> 'payWith' is null and s.pay_with_credits then
+    b := app.spend_credit(b, false);
   end if;
   return app.booking_json(b);
 end

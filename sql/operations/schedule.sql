@@ -29,7 +29,7 @@ language sql stable parallel safe as $$
     'capacity', s.capacity,
     'waitlistCutoffMinutes', s.waitlist_cutoff_minutes,
     'billing', pg_catalog.jsonb_build_object('taxRateId', s.tax_rate_id, 'invoiceOnComplete', s.invoice_on_complete,
-                                             'invoiceFees', s.invoice_fees),
+                                             'invoiceFees', s.invoice_fees, 'payWithCredits', s.pay_with_credits),
     'status', case when s.archived_at is null then 'active' else 'archived' end,
     'createdAt', app.ts(s.created_at),
     'updatedAt', app.ts(s.updated_at),
@@ -193,6 +193,7 @@ begin
     end if;
     s.invoice_on_complete := coalesce((p #>> '{billing,invoiceOnComplete}')::boolean, s.invoice_on_complete, false);
     s.invoice_fees := coalesce((p #>> '{billing,invoiceFees}')::boolean, s.invoice_fees, false);
+    s.pay_with_credits := coalesce((p #>> '{billing,payWithCredits}')::boolean, s.pay_with_credits, false);
   end if;
   return s;
 end
@@ -247,13 +248,13 @@ begin
                             buffer_before_minutes, buffer_after_minutes, min_notice_minutes, max_advance_days,
                             slot_interval_minutes, requires_confirmation, free_cancel_hours, late_cancel_fee_amount,
                             no_show_fee_amount, resource_types, capacity, waitlist_cutoff_minutes, tax_rate_id,
-                            invoice_on_complete, invoice_fees)
+                            invoice_on_complete, invoice_fees, pay_with_credits)
   values (s.org_id, s.id, s.name, s.description, s.duration_minutes, s.price_amount, s.currency,
           coalesce(s.buffer_before_minutes, 0), coalesce(s.buffer_after_minutes, 0), coalesce(s.min_notice_minutes, 0),
           coalesce(s.max_advance_days, 90), s.slot_interval_minutes, coalesce(s.requires_confirmation, false),
           coalesce(s.free_cancel_hours, 24), coalesce(s.late_cancel_fee_amount, 0), coalesce(s.no_show_fee_amount, 0),
           coalesce(s.resource_types, '{}'), coalesce(s.capacity, 1), coalesce(s.waitlist_cutoff_minutes, 60), s.tax_rate_id,
-          coalesce(s.invoice_on_complete, false), coalesce(s.invoice_fees, false))
+          coalesce(s.invoice_on_complete, false), coalesce(s.invoice_fees, false), coalesce(s.pay_with_credits, false))
   returning * into s;
   perform app.set_service_staff(s.id, coalesce(p -> 'staffIds', '[]'));
   return app.service_json(s);
@@ -281,7 +282,8 @@ begin
       free_cancel_hours = s.free_cancel_hours, late_cancel_fee_amount = s.late_cancel_fee_amount,
       no_show_fee_amount = s.no_show_fee_amount, resource_types = s.resource_types, capacity = s.capacity,
       waitlist_cutoff_minutes = s.waitlist_cutoff_minutes, tax_rate_id = s.tax_rate_id,
-      invoice_on_complete = s.invoice_on_complete, invoice_fees = s.invoice_fees, updated_at = pg_catalog.now()
+      invoice_on_complete = s.invoice_on_complete, invoice_fees = s.invoice_fees, pay_with_credits = s.pay_with_credits,
+      updated_at = pg_catalog.now()
     where org_id = o.org_id and id = o.id
     returning * into s;
   end if;

@@ -339,8 +339,9 @@ comment on function app.grant_credits(uuid, text, text, int, uuid[], timestamptz
 grant execute on function app.grant_credits(uuid, text, text, int, uuid[], timestamptz, uuid, uuid, text) to favcrm_member;
 
 -- Spends one credit on a booking just made (in its transaction): the eligible grant that
--- expires first, valid now and at the booking's start. 409 no_credits when there is none.
-create function app.spend_credit(b app.bookings) returns app.bookings
+-- expires first, valid now and at the booking's start. When there is none: 409 no_credits if
+-- the credit is required, else the booking stays as it is (priced).
+create function app.spend_credit(b app.bookings, p_required boolean) returns app.bookings
 language plpgsql set search_path = '' as $$
 declare
   g app.credit_grants;
@@ -353,6 +354,9 @@ begin
      and app.credits_left(x) > 0
    order by x.expires_at nulls last, x.id
    limit 1;
+  if not found and not p_required then
+    return b;
+  end if;
   if not found then
     raise exception using errcode = '55000', hint = 'no_credits', column = 'payWith',
       message = 'The customer has no credit for this service that is valid at the booking''s time: sell a pack or book without payWith.';
@@ -363,8 +367,8 @@ begin
   return b;
 end
 $$;
-comment on function app.spend_credit(app.bookings) is 'Pays a booking with one credit from the customer''s eligible grant that expires first (valid at the booking''s start), under the customer''s credit lock; 409 no_credits when none.';
-grant execute on function app.spend_credit(app.bookings) to favcrm_member;
+comment on function app.spend_credit(app.bookings, boolean) is 'Pays a booking with one credit from the customer''s eligible grant that expires first (valid at the booking''s start), under the customer''s credit lock; without one, 409 no_credits when required, else the booking unchanged.';
+grant execute on function app.spend_credit(app.bookings, boolean) to favcrm_member;
 
 -- Gives a booking's credit back (a free cancellation, a declined or cancelled class): once.
 create function app.return_credit(b app.bookings, p_note text) returns void
@@ -784,7 +788,9 @@ begin
     insert into app.credit_entries (org_id, grant_id, customer_id, kind, quantity, note)
     values (g.org_id, g.id, g.customer_id, 'expire', -v_left, 'Expired ' || app.ts(g.expires_at))
     on conflict do nothing;
-    v_n := v_n + 1;
+    if found then
+      v_n := v_n + 1;
+    end if;
   end loop;
   return v_n;
 end

@@ -127,6 +127,9 @@ pub struct ServiceBillingInput {
     pub invoice_on_complete: Option<bool>,
     /// true: a late cancellation or no-show with a fee starts a draft invoice for the fee.
     pub invoice_fees: Option<bool>,
+    /// true: a booking that does not say how it is paid (payWith) spends one of the customer's
+    /// credits when they have a usable one, and is priced as usual when not.
+    pub pay_with_credits: Option<bool>,
 }
 
 /// How a service's bookings are billed.
@@ -137,6 +140,7 @@ pub struct ServiceBilling {
     pub tax_rate_id: Option<String>,
     pub invoice_on_complete: bool,
     pub invoice_fees: bool,
+    pub pay_with_credits: bool,
 }
 
 /// Fields left out stay as they are.
@@ -521,6 +525,7 @@ pub struct CreateBooking {
     /// credits: pay with one of the customer's credits (a pack or a membership), spent in the
     /// same transaction: the eligible one that expires first and is valid at the start (409
     /// no_credits when there is none). A free cancellation gives it back; a late one keeps it.
+    /// price: never with a credit. Left out: as the service's billing.payWithCredits says.
     pub pay_with: Option<PayWith>,
 }
 
@@ -529,6 +534,7 @@ pub struct CreateBooking {
 #[serde(rename_all = "snake_case")]
 pub enum PayWith {
     Credits,
+    Price,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]

@@ -818,3 +818,36 @@ async fn a_worker_process_killed_mid_run_loses_nothing_and_the_next_renews_each_
     assert!(gapless, "the killed run left no gap in the numbers");
     eprintln!("killed after {} of 60 renewals", part - 60);
 }
+
+#[tokio::test]
+async fn a_service_set_to_take_credits_spends_one_when_there_is_one_and_prices_the_booking_when_not() {
+    let app = TestApp::spawn().await;
+    let (s, amy) = studio_with_member(&app).await;
+    let set = app
+        .patch(&s.org.key, &format!("/v1/services/{}", s.service), json!({"billing": {"payWithCredits": true}}))
+        .await;
+    assert_eq!(set.body["billing"]["payWithCredits"], true, "{}", set.body);
+    app.post(
+        &s.org.key,
+        &format!("/v1/customers/{amy}/credit-adjustments"),
+        json!({"quantity": 1, "reason": "trial class"}),
+    )
+    .await;
+    let book = |hour: u32, extra: Value| {
+        let (app, s, amy) = (&app, &s, &amy);
+        let mut body =
+            json!({"serviceId": s.service, "start": at(s.tz, in_days(4), hour, 0).to_rfc3339(), "customerId": amy});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        async move {
+            let res = app.post(&s.org.key, "/v1/bookings", body).await;
+            assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+            res.body["paidWith"].clone()
+        }
+    };
+    assert_eq!(book(9, json!({"payWith": "price"})).await, Value::Null, "price: the credit is kept");
+    assert_eq!(book(10, json!({})).await, "credits", "the service takes the credit");
+    assert_eq!(book(11, json!({})).await, Value::Null, "none left: priced as usual");
+    assert_eq!(balance(&app, &s.org.key, &amy).await["available"], 0);
+}
