@@ -30,7 +30,14 @@ create table app.plans (
 comment on table app.plans is 'Memberships sold by the period: a price every interval_count interval_units, an optional free trial, credits granted each period for the services named (all when credit_service_ids is null), and a discount on services billed to members.';
 
 alter table app.products
-  add column web_listing text not null default 'listed' check (web_listing in ('listed', 'price_hidden', 'unlisted'));
+  add column web_listing text not null default 'listed' check (web_listing in ('listed', 'price_hidden', 'unlisted')),
+  -- A session pack: selling the product (sell_package, or an order billed) grants its credits.
+  add column package_sessions int check (package_sessions between 1 and 1000),
+  add column package_service_ids uuid[],
+  add column package_validity_days int check (package_validity_days between 1 and 3650),
+  add constraint products_package_check
+    check (package_sessions is not null or (package_service_ids is null and package_validity_days is null));
+comment on column app.products.package_sessions is 'When set, the product is a session pack: each one sold grants this many credits (for package_service_ids, or every service; valid package_validity_days, or forever).';
 comment on column app.products.web_listing is 'What publishable keys (web pages) see of the product while it is active: listed with its price, listed without it, or nothing.';
 
 create table app.subscriptions (

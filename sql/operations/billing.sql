@@ -860,9 +860,10 @@ begin
   update app.invoices set status = 'void', voided_at = pg_catalog.now(), updated_at = pg_catalog.now()
    where org_id = i.org_id and id = i.id
   returning * into i;
-  -- Its bookings may be billed again.
+  -- Its bookings may be billed again; the packs it sold give no more credits.
   update app.bookings set invoice_id = null, updated_at = pg_catalog.now()
    where org_id = i.org_id and invoice_id = i.id;
+  perform app.withdraw_invoice_credits(i.id);
   return app.invoice_json(i);
 end
 $$;

@@ -24,6 +24,9 @@ language sql stable as $$
     'trackStock', pr.track_stock,
     'stockOnHand', case when pr.track_stock then app.stock_on_hand(pr.id) end,
     'webListing', pr.web_listing,
+    'package', case when pr.package_sessions is not null then pg_catalog.jsonb_build_object(
+                 'sessions', pr.package_sessions, 'serviceIds', pg_catalog.to_jsonb(pr.package_service_ids),
+                 'validityDays', pr.package_validity_days) end,
     'status', case when pr.archived_at is null then 'active' else 'archived' end,
     'createdAt', app.ts(pr.created_at),
     'updatedAt', app.ts(pr.updated_at),
@@ -91,10 +94,12 @@ begin
   end if;
   perform app.check_sku_free(v_sku, null);
   insert into app.products (org_id, name, description, sku, price_amount, currency, tax_rate_id, track_stock,
-                            web_listing)
+                            web_listing, package_sessions, package_service_ids, package_validity_days)
   select auth.org_id(), pg_catalog.btrim(p ->> 'name'), p ->> 'description', v_sku, (p #>> '{price,amount}')::bigint,
          app.require_currency(coalesce(p #>> '{price,currency}', o.default_currency), 'price.currency'), v_tax,
-         coalesce((p ->> 'trackStock')::boolean, false), coalesce(p ->> 'webListing', 'listed')
+         coalesce((p ->> 'trackStock')::boolean, false), coalesce(p ->> 'webListing', 'listed'),
+         (p #>> '{package,sessions}')::int, app.require_services(p #> '{package,serviceIds}', 'package.serviceIds'),
+         (p #>> '{package,validityDays}')::int
     from app.organisations o where o.id = auth.org_id()
   returning * into pr;
   return app.product_json(pr);
@@ -127,6 +132,11 @@ begin
   end if;
   if p ? 'trackStock' then pr.track_stock := coalesce((p ->> 'trackStock')::boolean, false); end if;
   if p ? 'webListing' then pr.web_listing := coalesce(p ->> 'webListing', 'listed'); end if;
+  if p ? 'package' then
+    pr.package_sessions := (p #>> '{package,sessions}')::int;
+    pr.package_service_ids := app.require_services(p #> '{package,serviceIds}', 'package.serviceIds');
+    pr.package_validity_days := (p #>> '{package,validityDays}')::int;
+  end if;
   if p ? 'status' then
     pr.archived_at := case when p ->> 'status' = 'archived' then coalesce(o.archived_at, pg_catalog.now()) end;
   end if;
@@ -138,7 +148,9 @@ begin
   end if;
   update app.products set
     name = pr.name, description = pr.description, sku = pr.sku, price_amount = pr.price_amount, currency = pr.currency,
-    tax_rate_id = pr.tax_rate_id, track_stock = pr.track_stock, web_listing = pr.web_listing, archived_at = pr.archived_at,
+    tax_rate_id = pr.tax_rate_id, track_stock = pr.track_stock, web_listing = pr.web_listing,
+    package_sessions = pr.package_sessions, package_service_ids = pr.package_service_ids,
+    package_validity_days = pr.package_validity_days, archived_at = pr.archived_at,
     updated_at = pg_catalog.now()
   where org_id = o.org_id and id = o.id
   returning * into pr;
@@ -711,6 +723,11 @@ begin
   update app.orders set invoice_id = (v_invoice ->> 'id')::uuid, updated_at = pg_catalog.now()
    where org_id = o.org_id and id = o.id
   returning * into o;
+  -- Session packs sold: their credits, as sell_package grants them (withdrawn if the invoice is voided).
+  perform app.grant_package(o.customer_id, pr, l.quantity, o.invoice_id)
+     from app.order_lines l
+     join app.products pr on pr.org_id = l.org_id and pr.id = l.product_id
+    where l.org_id = o.org_id and l.order_id = o.id and pr.package_sessions is not null;
   return app.order_json(o);
 end
 $$;

@@ -397,40 +397,99 @@ $$;
 comment on function app.require_live_customer(uuid) is 'Raises not_found naming customerId unless the customer exists in the organisation and is not deleted.';
 grant execute on function app.require_live_customer(uuid) to favcrm_member;
 
+-- Valid through the last day of a pack's validity, in the organisation's calendar.
+create function app.package_expiry(p_validity_days int) returns timestamptz
+language sql stable set search_path = '' as $$
+  select case when p_validity_days is not null
+              then ((pg_catalog.now() at time zone o.timezone)::date + p_validity_days + 1)::timestamp at time zone o.timezone end
+    from app.organisations o where o.id = auth.org_id()
+$$;
+comment on function app.package_expiry(int) is 'When a pack sold today expires: the local midnight after its last valid day (NULL: never).';
+grant execute on function app.package_expiry(int) to favcrm_member;
+
+-- The credits of a pack product sold (quantity of them) on an invoice: one grant.
+create function app.grant_package(p_customer uuid, pr app.products, p_quantity int, p_invoice uuid)
+returns app.credit_grants
+language plpgsql set search_path = '' as $$
+begin
+  perform app.lock_credits(p_customer);
+  return app.grant_credits(p_customer, 'package', pr.name, pr.package_sessions * p_quantity, pr.package_service_ids,
+                           app.package_expiry(pr.package_validity_days), p_invoice, null, null);
+end
+$$;
+comment on function app.grant_package(uuid, app.products, int, uuid) is 'Grants the credits of a pack product sold (its sessions × quantity, its services and validity) against the invoice that bills it.';
+grant execute on function app.grant_package(uuid, app.products, int, uuid) to favcrm_member;
+
+-- A voided invoice sold nothing: the credits it granted that are still unused are withdrawn
+-- (an adjust entry each); those already spent on bookings stay spent.
+create function app.withdraw_invoice_credits(p_invoice uuid) returns void
+language plpgsql set search_path = '' as $$
+declare
+  g app.credit_grants;
+  v_left int;
+begin
+  for g in select * from app.credit_grants x where x.org_id = auth.org_id() and x.invoice_id = p_invoice
+            and x.subscription_period_id is null order by x.id loop
+    perform app.lock_credits(g.customer_id);
+    v_left := app.credits_left(g);
+    if v_left > 0 then
+      insert into app.credit_entries (org_id, grant_id, customer_id, kind, quantity, note, created_by)
+      values (g.org_id, g.id, g.customer_id, 'adjust', -v_left, 'Invoice voided', auth.user_id());
+    end if;
+  end loop;
+end
+$$;
+comment on function app.withdraw_invoice_credits(uuid) is 'Withdraws the unused credits of the packs a voided invoice sold.';
+grant execute on function app.withdraw_invoice_credits(uuid) to favcrm_member;
+
 create function api.sell_package(p jsonb) returns jsonb
 language plpgsql set search_path = '' as $$
 declare
   v_customer uuid := (p ->> 'customerId')::uuid;
-  v_services uuid[];
-  v_tz text;
-  v_expires timestamptz;
   v_invoice jsonb;
-  v_name text := pg_catalog.btrim(p ->> 'name');
-  v_sessions int := (p ->> 'sessions')::int;
+  pr app.products;
   g app.credit_grants;
 begin
   perform app.require_subscriptions_manager('sell packs');
   perform app.require_billing_role('manager', 'sell packs');
   perform app.require_live_customer(v_customer);
-  v_services := app.require_services(p -> 'serviceIds', 'serviceIds');
-  select o.timezone into v_tz from app.organisations o where o.id = auth.org_id();
-  -- Valid through the last day of its validity, in the organisation's calendar.
-  if p ->> 'validityDays' is not null then
-    v_expires := ((pg_catalog.now() at time zone v_tz)::date + (p ->> 'validityDays')::int + 1)::timestamp at time zone v_tz;
+  if (p ? 'productId') = (p ? 'sessions') then
+    perform app.raise_invalid('productId', 'product_or_pack',
+      'Sell a pack product (productId) or describe the pack (name, sessions, price), not both.');
   end if;
-  v_invoice := api.create_invoice(pg_catalog.jsonb_build_object(
-    'customerId', v_customer, 'currency', p #>> '{price,currency}',
-    'lines', pg_catalog.jsonb_build_array(pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
-               'description', pg_catalog.format('%s (%s sessions)', v_name, v_sessions),
-               'unitAmount', (p #>> '{price,amount}')::bigint, 'taxRateId', p ->> 'taxRateId')))));
+  if p ? 'productId' then
+    pr := app.product_for((p ->> 'productId')::uuid, false);
+    if pr.package_sessions is null then
+      perform app.raise_invalid('productId', 'not_a_package',
+        pg_catalog.format('%s is not a session pack: give it package.sessions with update_product.', pr.name));
+    end if;
+    if pr.archived_at is not null then
+      perform app.raise_invalid('productId', 'product_archived', pg_catalog.format('%s is archived.', pr.name));
+    end if;
+    v_invoice := api.create_invoice(pg_catalog.jsonb_build_object(
+      'customerId', v_customer, 'currency', pr.currency,
+      'lines', pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('productId', pr.id))));
+  else
+    if p ->> 'name' is null or p -> 'price' is null then
+      perform app.raise_invalid(case when p ->> 'name' is null then 'name' else 'price' end, 'required',
+        'A pack described here needs a name, sessions and a price.');
+    end if;
+    pr.name := pg_catalog.btrim(p ->> 'name');
+    pr.package_sessions := (p ->> 'sessions')::int;
+    pr.package_service_ids := app.require_services(p -> 'serviceIds', 'serviceIds');
+    pr.package_validity_days := (p ->> 'validityDays')::int;
+    v_invoice := api.create_invoice(pg_catalog.jsonb_build_object(
+      'customerId', v_customer, 'currency', p #>> '{price,currency}',
+      'lines', pg_catalog.jsonb_build_array(pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+                 'description', pg_catalog.format('%s (%s sessions)', pr.name, pr.package_sessions),
+                 'unitAmount', (p #>> '{price,amount}')::bigint, 'taxRateId', p ->> 'taxRateId')))));
+  end if;
   v_invoice := api.finalize_invoice(pg_catalog.jsonb_build_object('invoiceId', v_invoice ->> 'id'));
-  perform app.lock_credits(v_customer);
-  g := app.grant_credits(v_customer, 'package', v_name, v_sessions, v_services, v_expires, (v_invoice ->> 'id')::uuid,
-                         null, null);
+  g := app.grant_package(v_customer, pr, 1, (v_invoice ->> 'id')::uuid);
   return pg_catalog.jsonb_build_object('grant', app.credit_grant_json(g), 'invoice', v_invoice);
 end
 $$;
-comment on function api.sell_package(jsonb) is 'Sells a pack of sessions: a finalised invoice for its price and a grant of that many credits for the services named (all when none), valid through validityDays (forever when left out). Needs billing:write too.';
+comment on function api.sell_package(jsonb) is 'Sells a pack of sessions, a pack product (productId) or one described here (name, sessions, price, services, validity): a finalised invoice for its price and a grant of its credits for the services named (all when none), valid through validityDays (forever when left out). Needs billing:write too.';
 grant execute on function api.sell_package(jsonb) to favcrm_member;
 
 create function api.get_credit_balance(p jsonb) returns jsonb

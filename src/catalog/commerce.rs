@@ -70,6 +70,34 @@ pub struct CreateProduct {
     pub track_stock: Option<bool>,
     /// What web pages (publishable keys) see of it while active. Default listed.
     pub web_listing: Option<WebListing>,
+    /// Makes it a session pack: each one sold (sell_package, or an order billed) grants credits.
+    pub package: Option<PackageInput>,
+}
+
+/// A session pack: the credits each one sold grants.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PackageInput {
+    /// Credits (sessions) it holds.
+    pub sessions: Int<1, 1000>,
+    /// The services they pay for; left out: every service.
+    #[schemars(length(min = 1, max = 100))]
+    pub service_ids: Option<Vec<Id>>,
+    /// Valid through this many days after the sale (in the organisation's calendar); left out:
+    /// no expiry.
+    pub validity_days: Option<Int<1, 3650>>,
+}
+
+/// What a session pack product grants.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Package {
+    pub sessions: i64,
+    /// null: every service.
+    #[schemars(with = "Option<Vec<uuid::Uuid>>")]
+    pub service_ids: Option<Vec<String>>,
+    /// null: no expiry.
+    pub validity_days: Option<i64>,
 }
 
 /// What web pages (publishable keys) see of a product or plan while it is active.
@@ -106,6 +134,8 @@ pub struct UpdateProduct {
     pub tax_rate_id: Option<Id>,
     pub track_stock: Option<bool>,
     pub web_listing: Option<WebListing>,
+    /// null: no longer a pack.
+    pub package: Option<PackageInput>,
     /// archived hides it from lists; active brings it back.
     pub status: Option<ProductStatus>,
 }
@@ -175,6 +205,8 @@ pub struct Product {
     /// The sum of its stock movements; null when it does not track stock.
     pub stock_on_hand: Option<i64>,
     pub web_listing: WebListing,
+    /// A session pack: the credits each one sold grants; null for other products.
+    pub package: Option<Package>,
     pub status: ProductStatus,
     pub created_at: String,
     pub updated_at: String,

@@ -273,10 +273,13 @@ pub struct Subscription {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SellPackage {
     pub customer_id: Id,
+    /// A pack product (one with package.sessions): its name, price, tax, sessions, services
+    /// and validity. Or describe the pack with name, sessions and price instead.
+    pub product_id: Option<Id>,
     /// As the invoice and the ledger show it, e.g. "10-class pack".
-    pub name: Text<1, 200>,
+    pub name: Option<Text<1, 200>>,
     /// How many sessions (credits) it holds.
-    pub sessions: Int<1, 1000>,
+    pub sessions: Option<Int<1, 1000>>,
     /// The services its credits pay for; left out: every service.
     #[schemars(length(min = 1, max = 100))]
     pub service_ids: Option<Vec<Id>>,
@@ -284,7 +287,7 @@ pub struct SellPackage {
     /// expiry.
     pub validity_days: Option<Int<1, 3650>>,
     /// The pack's price, invoiced at once.
-    pub price: PriceInput,
+    pub price: Option<PriceInput>,
     pub tax_rate_id: Option<Id>,
 }
 
@@ -593,9 +596,11 @@ pub fn operations() -> Vec<Operation> {
         Operation::new::<SellPackage, PackageSale>(spec(
             "sell_package",
             "Sell a session pack",
-            "Sell a customer a pack of sessions (managers and above; needs billing:write too): a finalised invoice \
-             for its price and a grant of that many credits for the services named, valid for validityDays. \
-             Bookings spend them with payWith credits. Then record_payment or create_payment_link on the invoice.",
+            "Sell a customer a pack of sessions (managers and above; needs billing:write too): a pack product \
+             (productId), or one described here (name, sessions, price, serviceIds, validityDays). Makes a \
+             finalised invoice for its price and a grant of its credits; bookings spend them with payWith credits. \
+             Then record_payment or create_payment_link on the invoice. Voiding the invoice withdraws the unused \
+             credits.",
             Post,
             "/v1/packages",
             Write,

@@ -786,7 +786,10 @@ async fn completed_late_cancelled_and_no_show_bookings_reach_invoices_as_their_s
             json!({"billing": {"taxRateId": vat, "invoiceOnComplete": true, "invoiceFees": true}}),
         )
         .await;
-    assert_eq!(res.body["billing"], json!({"taxRateId": vat, "invoiceOnComplete": true, "invoiceFees": true}));
+    assert_eq!(
+        res.body["billing"],
+        json!({"taxRateId": vat, "invoiceOnComplete": true, "invoiceFees": true, "payWithCredits": false})
+    );
     let (user, staff_key) = app.add_member(&s.org, "staff", None).await;
     app.patch(&key, &format!("/v1/staff/{}", s.staff[0]), json!({"userId": user.to_string()})).await;
     let day = in_days(1);

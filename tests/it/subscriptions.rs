@@ -851,3 +851,61 @@ async fn a_service_set_to_take_credits_spends_one_when_there_is_one_and_prices_t
     assert_eq!(book(11, json!({})).await, Value::Null, "none left: priced as usual");
     assert_eq!(balance(&app, &s.org.key, &amy).await["available"], 0);
 }
+
+#[tokio::test]
+async fn a_pack_product_sold_alone_or_in_an_order_grants_its_credits_and_a_voided_sale_withdraws_them() {
+    let app = TestApp::spawn().await;
+    let (s, amy) = studio_with_member(&app).await;
+    let product = app
+        .post(
+            &s.org.key,
+            "/v1/products",
+            json!({"name": "10-class pack", "price": {"amount": 15000}, "package": {"sessions": 10, "serviceIds": [s.service], "validityDays": 90}}),
+        )
+        .await;
+    assert_eq!(product.status, StatusCode::CREATED, "{}", product.body);
+    assert_eq!(product.body["package"]["sessions"], 10);
+    let pack = id(&product);
+    let sold = app.post(&s.org.key, "/v1/packages", json!({"customerId": amy, "productId": pack})).await;
+    assert_eq!(sold.status, StatusCode::CREATED, "{}", sold.body);
+    assert_eq!(
+        (sold.body["grant"]["quantity"].as_i64(), sold.body["invoice"]["total"]["amount"].as_i64()),
+        (Some(10), Some(15000))
+    );
+    assert_eq!(sold.body["grant"]["serviceIds"], json!([s.service]));
+    // Two more in an order: granted when the order is billed.
+    let order = app
+        .post(&s.org.key, "/v1/orders", json!({"customerId": amy, "lines": [{"productId": pack, "quantity": 2}]}))
+        .await;
+    assert_eq!(balance(&app, &s.org.key, &amy).await["available"], 10, "an order grants nothing until billed");
+    let billed = app.post(&s.org.key, &format!("/v1/orders/{}/pay", id(&order)), json!({})).await;
+    assert_eq!(billed.status, StatusCode::OK, "{}", billed.body);
+    assert_eq!(balance(&app, &s.org.key, &amy).await["available"], 30);
+    // One credit spent from the first sale, then its invoice voided: the other nine go.
+    let booked = app
+        .post(&s.org.key, "/v1/bookings", json!({"serviceId": s.service, "start": at(s.tz, in_days(2), 9, 0).to_rfc3339(), "customerId": amy, "payWith": "credits"}))
+        .await;
+    assert_eq!(booked.body["creditGrantId"], sold.body["grant"]["id"], "{}", booked.body);
+    let void = app
+        .confirmed(
+            &s.org.key,
+            Method::POST,
+            &format!("/v1/invoices/{}/void", sold.body["invoice"]["id"].as_str().unwrap()),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(void.body["status"], "void", "{}", void.body);
+    assert_eq!(balance(&app, &s.org.key, &amy).await["available"], 20);
+    // Either a product or a pack described here; and only a pack product.
+    let both = app
+        .post(
+            &s.org.key,
+            "/v1/packages",
+            json!({"customerId": amy, "productId": pack, "sessions": 3, "name": "x", "price": {"amount": 1}}),
+        )
+        .await;
+    assert_eq!((both.code(), both.field()), ("product_or_pack", "productId"), "{}", both.body);
+    let plain = id(&app.post(&s.org.key, "/v1/products", json!({"name": "Towel", "price": {"amount": 500}})).await);
+    let not_pack = app.post(&s.org.key, "/v1/packages", json!({"customerId": amy, "productId": plain})).await;
+    assert_eq!((not_pack.code(), not_pack.field()), ("not_a_package", "productId"), "{}", not_pack.body);
+}
