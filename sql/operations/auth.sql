@@ -42,10 +42,10 @@ grant execute on function auth.role_rank(text) to favcrm_member, favcrm_anon;
 create function auth.role_scopes(p_role text) returns text[]
 language sql immutable parallel safe as $$
   select case p_role
-    when 'owner' then array['audit:read','billing:read','billing:write','bookings:read','bookings:write','commerce:read','commerce:write','customers:read','customers:write','keys:read','keys:write','organisation:read','organisation:write','subscriptions:read','subscriptions:write','team:read','team:write']
-    when 'admin' then array['audit:read','billing:read','billing:write','bookings:read','bookings:write','commerce:read','commerce:write','customers:read','customers:write','keys:read','keys:write','organisation:read','organisation:write','subscriptions:read','subscriptions:write','team:read','team:write']
-    when 'manager' then array['billing:read','billing:write','bookings:read','bookings:write','commerce:read','commerce:write','customers:read','customers:write','keys:read','keys:write','organisation:read','subscriptions:read','subscriptions:write','team:read','team:write']
-    when 'staff' then array['billing:read','bookings:read','bookings:write','commerce:read','customers:read','customers:write','organisation:read','subscriptions:read','team:read']
+    when 'owner' then array['audit:read','billing:read','billing:write','bookings:read','bookings:write','commerce:read','commerce:write','customers:read','customers:write','keys:read','keys:write','loyalty:read','loyalty:write','organisation:read','organisation:write','subscriptions:read','subscriptions:write','team:read','team:write']
+    when 'admin' then array['audit:read','billing:read','billing:write','bookings:read','bookings:write','commerce:read','commerce:write','customers:read','customers:write','keys:read','keys:write','loyalty:read','loyalty:write','organisation:read','organisation:write','subscriptions:read','subscriptions:write','team:read','team:write']
+    when 'manager' then array['billing:read','billing:write','bookings:read','bookings:write','commerce:read','commerce:write','customers:read','customers:write','keys:read','keys:write','loyalty:read','loyalty:write','organisation:read','subscriptions:read','subscriptions:write','team:read','team:write']
+    when 'staff' then array['billing:read','bookings:read','bookings:write','commerce:read','customers:read','customers:write','loyalty:read','organisation:read','subscriptions:read','team:read']
     else array[]::text[]
   end
 $$;

@@ -550,9 +550,11 @@ begin
     l.tax_inclusive := t.inclusive;
   end if;
   l.discount_bp := (p ->> 'discountPercentBp')::int;
-  -- A member's plan may take a percentage off services (a booking's price, a service line).
+  -- A member's plan or loyalty tier may take a percentage off services (a booking's price, a
+  -- service line): the larger of the two.
   if l.kind in ('booking', 'service') and not (p ? 'discountPercentBp') and not (p ? 'discountAmount') then
-    l.discount_bp := nullif(app.member_service_discount_bp(i.customer_id), 0);
+    l.discount_bp := nullif(greatest(app.member_service_discount_bp(i.customer_id),
+                                     app.loyalty_tier_discount_bp(i.customer_id)), 0);
   end if;
   begin
     v_priced := app.price_line(l.quantity, l.unit_amount, l.discount_bp, (p ->> 'discountAmount')::bigint, l.tax_bp,

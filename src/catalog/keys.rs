@@ -34,6 +34,10 @@ pub enum Scope {
     KeysRead,
     #[serde(rename = "keys:write")]
     KeysWrite,
+    #[serde(rename = "loyalty:read")]
+    LoyaltyRead,
+    #[serde(rename = "loyalty:write")]
+    LoyaltyWrite,
     #[serde(rename = "subscriptions:read")]
     SubscriptionsRead,
     #[serde(rename = "subscriptions:write")]
@@ -77,6 +81,7 @@ pub enum Toolset {
     Commerce,
     Customers,
     Keys,
+    Loyalty,
     Organisation,
     Subscriptions,
     Team,

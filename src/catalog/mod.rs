@@ -11,6 +11,7 @@ pub mod bookings;
 pub mod commerce;
 pub mod customers;
 pub mod keys;
+pub mod loyalty;
 pub mod organisation;
 pub mod signup;
 pub mod subscriptions;
@@ -181,7 +182,8 @@ impl Operation {
             | "remove_team_member"
             | "void_invoice"
             | "refund_payment"
-            | "create_credit_note" => "admin",
+            | "create_credit_note"
+            | "update_loyalty_programme" => "admin",
             "connect_stripe" | "disconnect_stripe" => "owner",
             "create_service"
             | "update_service"
@@ -230,7 +232,8 @@ impl Operation {
             | "cancel_subscription"
             | "change_subscription_plan"
             | "sell_package"
-            | "adjust_credits" => "manager",
+            | "adjust_credits"
+            | "adjust_points" => "manager",
             _ => "staff",
         }
     }
@@ -449,6 +452,7 @@ pub fn all() -> &'static [Operation] {
         ops.extend(billing::operations());
         ops.extend(commerce::operations());
         ops.extend(subscriptions::operations());
+        ops.extend(loyalty::operations());
         ops.extend(keys::operations());
         ops.extend(audit::operations());
         ops

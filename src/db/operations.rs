@@ -30,6 +30,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("billing.sql", include_str!("../../sql/operations/billing.sql")),
     ("commerce.sql", include_str!("../../sql/operations/commerce.sql")),
     ("subscriptions.sql", include_str!("../../sql/operations/subscriptions.sql")),
+    ("loyalty.sql", include_str!("../../sql/operations/loyalty.sql")),
 ];
 
 /// The schemas whose functions are either a migration's or an operations file's.

@@ -55,6 +55,8 @@ pub const FILES: &[(&str, &str)] = &[
     ("subscription_periods.sql", include_str!("../../policies/subscription_periods.sql")),
     ("credit_grants.sql", include_str!("../../policies/credit_grants.sql")),
     ("credit_entries.sql", include_str!("../../policies/credit_entries.sql")),
+    ("loyalty_programmes.sql", include_str!("../../policies/loyalty_programmes.sql")),
+    ("loyalty_entries.sql", include_str!("../../policies/loyalty_entries.sql")),
 ];
 
 /// When the policies are re-applied.

@@ -20,6 +20,7 @@ const DATE_DEPENDENT: &[&str] = &[
     "stripe::",
     "commerce::",
     "subscriptions::",
+    "loyalty::",
     "mcp_client::the_official_python_mcp_sdk_bills",
     "mcp_client::the_official_python_mcp_sdk_sells",
     "cli::a_membership_and_a_pack",

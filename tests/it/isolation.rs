@@ -12,6 +12,7 @@ struct Fixture {
     billing: crate::billing::BillingFixture,
     commerce: crate::commerce::CommerceFixture,
     subscriptions: crate::subscriptions::SubscriptionsFixture,
+    loyalty: crate::loyalty::LoyaltyFixture,
     customer: String,
     email: String,
     note: String,
@@ -35,6 +36,9 @@ fn sample(op: &str, a: &Fixture) -> Value {
         return input;
     }
     if let Some(input) = crate::subscriptions::subscriptions_sample(op, &a.subscriptions) {
+        return input;
+    }
+    if let Some(input) = crate::loyalty::loyalty_sample(op, &a.loyalty) {
         return input;
     }
     match op {
@@ -115,11 +119,13 @@ async fn no_operation_lets_one_organisation_read_change_or_detect_anothers_rows(
     let billing = crate::billing::billing_fixture(&app, &a, &bookings).await;
     let commerce = crate::commerce::commerce_fixture(&app, &a).await;
     let subscriptions = crate::subscriptions::subscriptions_fixture(&app, &a).await;
+    let loyalty = crate::loyalty::loyalty_fixture(&app, &a).await;
     let fixture = Fixture {
         bookings,
         billing,
         commerce,
         subscriptions,
+        loyalty,
         customer: customer.to_string(),
         email,
         note: note.body["id"].as_str().unwrap().to_string(),
@@ -158,6 +164,7 @@ async fn no_operation_lets_one_organisation_read_change_or_detect_anothers_rows(
             &fixture.subscriptions.plan,
             &fixture.subscriptions.subscription,
             &fixture.subscriptions.customer,
+            &fixture.loyalty.customer,
             &fixture.customer,
             &fixture.note,
             &fixture.key_id,
@@ -244,6 +251,8 @@ async fn a_transaction_without_claims_sees_no_rows_in_any_table() {
     let event = crate::stripe::session_completed("evt_isolation", &link.body, "pi_isolation");
     let delivered = crate::stripe::deliver(&app, a.id, &event).await;
     assert_eq!(delivered.status, StatusCode::OK, "{}", delivered.body);
+    // A loyalty programme and points.
+    crate::loyalty::loyalty_fixture(&app, &a).await;
     // A membership with credits, a booking paid with one.
     let member = crate::subscriptions::subscriptions_fixture(&app, &a).await;
     let paid = app

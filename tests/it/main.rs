@@ -19,6 +19,7 @@ mod idempotency;
 mod isolation;
 mod keys;
 mod layout;
+mod loyalty;
 mod mail;
 mod mcp;
 mod mcp_client;

@@ -208,6 +208,7 @@ pub struct Fixture {
     billing: crate::billing::BillingFixture,
     commerce: crate::commerce::CommerceFixture,
     subscriptions: crate::subscriptions::SubscriptionsFixture,
+    loyalty: crate::loyalty::LoyaltyFixture,
     customer: String,
     spare_key: String,
     rotatable_key: String,
@@ -229,6 +230,9 @@ pub fn sample(op: &str, f: &Fixture) -> Value {
         return input;
     }
     if let Some(input) = crate::subscriptions::subscriptions_sample(op, &f.subscriptions) {
+        return input;
+    }
+    if let Some(input) = crate::loyalty::loyalty_sample(op, &f.loyalty) {
         return input;
     }
     match op {
@@ -282,11 +286,13 @@ pub async fn fixture(app: &TestApp) -> (Org, String, Fixture) {
     let billing = crate::billing::billing_fixture(app, &org, &bookings).await;
     let commerce = crate::commerce::commerce_fixture(app, &org).await;
     let subscriptions = crate::subscriptions::subscriptions_fixture(app, &org).await;
+    let loyalty = crate::loyalty::loyalty_fixture(app, &org).await;
     let fixture = Fixture {
         bookings,
         billing,
         commerce,
         subscriptions,
+        loyalty,
         customer,
         spare_key,
         rotatable_key,
