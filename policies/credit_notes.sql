@@ -21,3 +21,9 @@ create policy "managers and above record a refused refund on a credit note" on a
   for update to favcrm_member
   using (org_id = (select auth.org_id()) and (select auth.role()) in ('owner', 'admin', 'manager'))
   with check (org_id = (select auth.org_id()));
+
+-- auth.reverse_loyalty_for_credit_note (as the owner role) reads the claimed organisation's
+-- credit note to take back the points of what it credited to the customer's balance.
+create policy "loyalty entry points read the claimed organisation's credit notes" on app.credit_notes
+  for select to favcrm_owner
+  using (org_id = (select auth.org_id()));

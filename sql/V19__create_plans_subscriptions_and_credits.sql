@@ -111,7 +111,7 @@ create table app.credit_grants (
   org_id uuid not null references app.organisations (id),
   id uuid not null default app.uuid_v7(),
   customer_id uuid not null,
-  source text not null check (source in ('package', 'subscription', 'adjustment')),
+  source text not null check (source in ('package', 'subscription', 'adjustment', 'reward')),
   name text not null check (pg_catalog.char_length(name) between 1 and 200),
   quantity int not null check (quantity between 1 and 10000),
   service_ids uuid[],

@@ -37,7 +37,8 @@ create table app.loyalty_entries (
   quantity int not null check (quantity between -10000000 and 10000000 and (quantity <> 0 or kind = 'expire')),
   -- The lot the entry belongs to: itself for an earning or a positive adjustment.
   lot_id uuid not null,
-  source text not null check (source in ('payment', 'booking', 'refund', 'adjustment', 'redemption', 'expiry')),
+  source text not null check (source in ('payment', 'booking', 'refund', 'credit_note', 'adjustment', 'redemption',
+                                         'expiry')),
   source_id uuid not null,
   expires_at timestamptz,
   note text check (pg_catalog.char_length(note) <= 500),
@@ -62,6 +63,105 @@ create index loyalty_entries_org_id_lot_id_idx on app.loyalty_entries (org_id, l
 create index loyalty_entries_lots_idx on app.loyalty_entries (org_id, customer_id, unit, expires_at)
   where lot_id = id;
 comment on table app.loyalty_entries is 'Append-only ledger of loyalty points and stamps. Earnings and positive adjustments are lots (lot_id = id, with an expiry); reversals, redemptions, expiries and negative adjustments draw on a lot. A balance is the sum of the entries of the lots not expired.';
+
+create table app.loyalty_rewards (
+  org_id uuid not null references app.organisations (id),
+  id uuid not null default app.uuid_v7(),
+  name text not null check (pg_catalog.char_length(name) between 1 and 200),
+  description text check (pg_catalog.char_length(description) <= 2000),
+  cost_points int check (cost_points between 1 and 10000000),
+  -- Or a full stamp card.
+  cost_stamp_card boolean not null default false,
+  gives text not null check (gives in ('balance_credit', 'service_credit', 'product')),
+  amount bigint check (amount > 0),
+  currency text check (currency ~ '^[A-Z]{3}$'),
+  service_id uuid,
+  product_id uuid,
+  archived_at timestamptz,
+  created_at timestamptz not null default pg_catalog.now(),
+  primary key (org_id, id),
+  foreign key (org_id, service_id) references app.services (org_id, id),
+  foreign key (org_id, product_id) references app.products (org_id, id),
+  check ((cost_points is null) = cost_stamp_card),
+  check ((gives = 'balance_credit') = (amount is not null and currency is not null)),
+  check ((gives = 'service_credit') = (service_id is not null)),
+  check ((gives = 'product') = (product_id is not null))
+);
+comment on table app.loyalty_rewards is 'What points or a full stamp card buy: credit on the customer''s balance (a discount on an invoice paid with it), a free session of a service, or a product.';
+
+create table app.loyalty_redemptions (
+  org_id uuid not null references app.organisations (id),
+  id uuid not null default app.uuid_v7(),
+  customer_id uuid not null,
+  reward_id uuid not null,
+  status text not null default 'redeemed' check (status in ('redeemed', 'reversed')),
+  unit text not null check (unit in ('points', 'stamps')),
+  cost int not null check (cost > 0),
+  credit_grant_id uuid,
+  order_id uuid,
+  reason text check (pg_catalog.char_length(reason) <= 500),
+  created_by uuid,
+  created_at timestamptz not null default pg_catalog.now(),
+  reversed_at timestamptz,
+  primary key (org_id, id),
+  foreign key (org_id, customer_id) references app.customers (org_id, id),
+  foreign key (org_id, reward_id) references app.loyalty_rewards (org_id, id),
+  foreign key (org_id, credit_grant_id) references app.credit_grants (org_id, id),
+  foreign key (org_id, order_id) references app.orders (org_id, id)
+);
+create index loyalty_redemptions_org_id_customer_id_idx on app.loyalty_redemptions (org_id, customer_id, id);
+comment on table app.loyalty_redemptions is 'A reward a customer took: what it cost (drawn from the ledger as redeem entries) and what it gave; reversed gives the points back and takes the reward back.';
+
+-- A reward of credit on the balance is an entry of the customer's balance ledger.
+alter table app.customer_balance_entries drop constraint customer_balance_entries_source_kind_check;
+alter table app.customer_balance_entries add constraint customer_balance_entries_source_kind_check
+  check (source_kind in ('credit_note', 'overpayment', 'failed_refund', 'payment', 'refund', 'reward',
+                         'reward_reversed'));
+
+-- Tiers as they change: each customer's tier kept beside the ledger (a summary a test proves
+-- equal to what the ledger says), with when it must next be looked at (when the oldest earning
+-- in its 12 months leaves them), and every promotion and demotion as an event.
+create table app.loyalty_members (
+  org_id uuid not null references app.organisations (id),
+  id uuid not null default app.uuid_v7(),
+  customer_id uuid not null,
+  tier text,
+  review_at timestamptz,
+  updated_at timestamptz not null default pg_catalog.now(),
+  primary key (org_id, id),
+  unique (org_id, customer_id),
+  foreign key (org_id, customer_id) references app.customers (org_id, id)
+);
+create index loyalty_members_review_at_idx on app.loyalty_members (review_at) where review_at is not null;
+comment on table app.loyalty_members is 'Each customer''s loyalty tier as the ledger makes it, and when the scheduler must look again (an earning leaving the rolling 12 months may demote).';
+
+create table app.loyalty_tier_events (
+  org_id uuid not null references app.organisations (id),
+  id uuid not null default app.uuid_v7(),
+  customer_id uuid not null,
+  from_tier text,
+  to_tier text,
+  direction text not null check (direction in ('promotion', 'demotion')),
+  points_earned_12_months bigint not null,
+  at timestamptz not null,
+  created_at timestamptz not null default pg_catalog.now(),
+  primary key (org_id, id),
+  foreign key (org_id, customer_id) references app.customers (org_id, id)
+);
+create index loyalty_tier_events_org_id_customer_id_idx on app.loyalty_tier_events (org_id, customer_id, at);
+comment on table app.loyalty_tier_events is 'Each time a customer''s tier changed: promoted by what they earned, or demoted as earnings left the rolling 12 months (for messaging later).';
+
+create trigger audit_change after insert or update or delete on app.loyalty_rewards
+  for each row execute function audit.record_change('org_id');
+create trigger audit_change after insert or update or delete on app.loyalty_redemptions
+  for each row execute function audit.record_change('org_id');
+create trigger audit_change after insert or update or delete on app.loyalty_tier_events
+  for each row execute function audit.record_change('org_id');
+grant select, insert, update on app.loyalty_rewards, app.loyalty_redemptions to favcrm_member;
+grant select, insert on app.loyalty_tier_events to favcrm_member;
+grant select, insert, update on app.loyalty_members to favcrm_member;
+create trigger audit_change after insert or update or delete on app.loyalty_members
+  for each row execute function audit.record_change('org_id');
 
 create trigger audit_change after insert or update or delete on app.loyalty_programmes
   for each row execute function audit.record_change('org_id');

@@ -41,6 +41,10 @@ pub struct Report {
     pub expired_grants: i64,
     /// Payment links made for period invoices collected through Stripe (Checkout Sessions).
     pub payment_links: usize,
+    /// Lapsed loyalty lots whose expiry was written into the ledger.
+    pub expired_points: i64,
+    /// Customers whose loyalty tier was looked at again (earnings leaving the 12 months).
+    pub tier_reviews: usize,
 }
 
 /// One pass over everything due as of `as_of` (RFC 3339; the database's clock when None).
@@ -122,7 +126,51 @@ pub async fn run_once(pool: &Pool, payments: Option<&Payments>, as_of: Option<&s
         }
         report.expired_grants += written;
     }
+    loyalty(pool, as_of, &mut report).await?;
     Ok(report)
+}
+
+/// Loyalty's time-driven work: the expiry of lapsed lots written into the ledger, and the
+/// tiers of customers whose earnings leave the rolling 12 months looked at again.
+async fn loyalty(pool: &Pool, as_of: Option<&str>, report: &mut Report) -> anyhow::Result<()> {
+    loop {
+        let lapsed = pool
+            .get()
+            .await?
+            .query(
+                "select org_id, array_agg(id) from auth.lapsed_loyalty_lots(coalesce($1::text::timestamptz, now()), 500) \
+                 group by org_id",
+                &[&as_of],
+            )
+            .await?;
+        let mut written = 0;
+        for row in lapsed {
+            let (org, ids): (Uuid, Vec<Uuid>) = (row.get(0), row.get(1));
+            let sql = "select auth.expire_loyalty_lots($1, $2, coalesce($3::text::timestamptz, now()))";
+            written += i64::from(in_org(pool, sql, &[&org, &ids, &as_of]).await?.get::<_, i32>(0));
+        }
+        if written == 0 {
+            break;
+        }
+        report.expired_points += written;
+    }
+    let due = pool
+        .get()
+        .await?
+        .query(
+            "select org_id, customer_id from auth.loyalty_reviews_due(coalesce($1::text::timestamptz, now()), 1000)",
+            &[&as_of],
+        )
+        .await?;
+    for row in due {
+        let (org, customer): (Uuid, Uuid) = (row.get(0), row.get(1));
+        let sql = "select auth.review_loyalty_tier($1, $2, coalesce($3::text::timestamptz, now()))";
+        match in_org(pool, sql, &[&org, &customer, &as_of]).await {
+            Ok(_) => report.tier_reviews += 1,
+            Err(e) => tracing::warn!(%customer, error = %e, "loyalty tier review"),
+        }
+    }
+    Ok(())
 }
 
 /// Sends a renewal's payment links to Stripe and records the answers; how many were made.

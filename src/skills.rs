@@ -22,6 +22,7 @@ const FILES: &[(&str, &str)] = &[
     ("billing", include_str!("../skills/billing/SKILL.md")),
     ("commerce", include_str!("../skills/commerce/SKILL.md")),
     ("subscriptions", include_str!("../skills/subscriptions/SKILL.md")),
+    ("loyalty", include_str!("../skills/loyalty/SKILL.md")),
 ];
 
 /// The index committed beside the skills (`skills/index.json`).

@@ -1310,6 +1310,9 @@ begin
     values (cn.org_id, cn.customer_id, cn.currency, cn.balance_amount, 'credit_note', cn.id);
   end if;
   perform app.settle_invoice(i.id, -cn.refund_amount, cn.amount, cn.balance_amount);
+  -- What went back to the customer's balance takes back its share of the points the invoice's
+  -- payments earned (a refund does so through its own trigger).
+  perform auth.reverse_loyalty_for_credit_note(cn.id);
   if pg_catalog.cardinality(v_pending) > 0 then
     return app.credit_note_json(cn)
            || pg_catalog.jsonb_build_object('_stripe', app.stripe_request(app.stripe_refund_calls(v_pending)));

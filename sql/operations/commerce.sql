@@ -756,16 +756,13 @@ $$;
 comment on function api.fulfil_order(jsonb) is 'Marks an open order handed over (its reserved stock is gone for good). Fulfilling twice changes nothing.';
 grant execute on function api.fulfil_order(jsonb) to favcrm_member;
 
-create function api.cancel_order(p jsonb) returns jsonb
+-- Cancels an open order (locked by the caller) and puts its reserved stock back: what
+-- cancel_order does once the caller may, and what reversing a loyalty redemption of a product does.
+create function app.cancel_open_order(o app.orders) returns app.orders
 language plpgsql set search_path = '' as $$
-declare
-  o app.orders;
 begin
-  perform app.require_commerce_manager('cancel orders');
-  perform auth.require_confirmation('cancel_order');
-  o := app.order_for_update((p ->> 'orderId')::uuid);
   if o.status = 'cancelled' then
-    return app.order_json(o);
+    return o;
   end if;
   if o.status = 'fulfilled' then
     raise exception using errcode = '55000', hint = 'order_fulfilled',
@@ -784,7 +781,18 @@ begin
   update app.orders set status = 'cancelled', cancelled_at = pg_catalog.now(), updated_at = pg_catalog.now()
    where org_id = o.org_id and id = o.id
   returning * into o;
-  return app.order_json(o);
+  return o;
+end
+$$;
+comment on function app.cancel_open_order(app.orders) is 'Cancels an open order whose invoice, if any, is void, and releases its reserved stock; a cancelled order stays as it is.';
+grant execute on function app.cancel_open_order(app.orders) to favcrm_member;
+
+create function api.cancel_order(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+begin
+  perform app.require_commerce_manager('cancel orders');
+  perform auth.require_confirmation('cancel_order');
+  return app.order_json(app.cancel_open_order(app.order_for_update((p ->> 'orderId')::uuid)));
 end
 $$;
 comment on function api.cancel_order(jsonb) is 'Cancels an open order whose invoice, if any, is void, and puts its reserved stock back. Cancelling twice changes nothing.';

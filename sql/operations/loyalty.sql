@@ -12,7 +12,9 @@
 --   earns nothing more.
 -- * A refund takes back points in proportion to the payment: after it, the payment's earning has
 --   lost round(earned × refunded ÷ paid) in all (cumulative, so refunds in parts add up to the
---   whole), from the payment's lot first, then from the lots that expire first.
+--   whole), from the payment's lot first, then from the lots that expire first. A credit note
+--   that credits the customer's balance for a paid invoice (money returned as store credit)
+--   takes back round(earned × credited ÷ paid) of the points the invoice's payments earned.
 -- * Points come in lots (an earning, a positive adjustment), each expiring expiryMonths after it
 --   was earned (never without); a balance is the sum over the lots not yet expired, so points
 --   leave it at their expiry even before the scheduler writes the expiry down. Points are taken
@@ -426,6 +428,7 @@ begin
           case when lp.expiry_months is not null
                then pg_catalog.now() + pg_catalog.make_interval(months => lp.expiry_months) end)
   on conflict (org_id, unit, source, source_id) where kind = 'earn' do nothing;
+  perform app.loyalty_note_tier(pm.org_id, pm.customer_id, pg_catalog.now());
 end
 $$;
 comment on function auth.earn_loyalty_for_payment(uuid) is 'What a payment earns by the programme (amount in currency units × points per unit × tier multiplier, rounded as set), once per payment. Acts for the claimed organisation only.';
@@ -462,12 +465,52 @@ begin
      and e.source_id in (select x.id from app.refunds x where x.org_id = r.org_id and x.payment_id = pm.id);
   if v_target - v_done > 0 then
     perform app.take_loyalty(pm.customer_id, 'points', v_target - v_done, 'reverse', 'refund', r.id, null, v_lot.id);
+    perform app.loyalty_note_tier(pm.org_id, pm.customer_id, pg_catalog.now());
   end if;
 end
 $$;
 comment on function auth.reverse_loyalty_for_refund(uuid) is 'Takes back the share of a payment''s points that its refunds (cumulatively) stand for: from the payment''s lot first, then from the lots that expire first; once per refund and lot. Acts for the claimed organisation only.';
 revoke all on function auth.reverse_loyalty_for_refund(uuid) from public;
 grant execute on function auth.reverse_loyalty_for_refund(uuid) to favcrm_member;
+
+-- What a credit note sent to the customer's balance (money returned as store credit) takes
+-- back: round(points the invoice's payments earned × credited to balance ÷ paid), from the
+-- newest payment's lot first, then from the lots that expire first; once per credit note.
+create function auth.reverse_loyalty_for_credit_note(p_credit_note uuid) returns void
+language plpgsql security definer set search_path = '' as $$
+declare
+  cn app.credit_notes;
+  v_earned bigint;
+  v_paid bigint;
+  v_lot uuid;
+  v_customer uuid;
+begin
+  select * into cn from app.credit_notes where org_id = auth.org_id() and id = p_credit_note;
+  if not found or cn.balance_amount = 0 then
+    return;
+  end if;
+  select coalesce(sum(l.quantity), 0), coalesce(sum(pm.amount), 0), (pg_catalog.array_agg(l.id order by pm.id desc))[1]
+    into v_earned, v_paid, v_lot
+    from app.payments pm
+    join app.loyalty_entries l on l.org_id = pm.org_id and l.kind = 'earn' and l.unit = 'points'
+                              and l.source = 'payment' and l.source_id = pm.id
+   where pm.org_id = cn.org_id and pm.invoice_id = cn.invoice_id;
+  if v_earned = 0 or v_paid = 0 then
+    return;
+  end if;
+  v_customer := cn.customer_id;
+  perform app.lock_loyalty(v_customer);
+  if not exists (select from app.loyalty_entries e where e.org_id = cn.org_id and e.source = 'credit_note'
+                                                    and e.source_id = cn.id) then
+    perform app.take_loyalty(v_customer, 'points', least(app.div_round(v_earned::numeric * cn.balance_amount, v_paid), v_earned),
+                             'reverse', 'credit_note', cn.id, null, v_lot);
+    perform app.loyalty_note_tier(cn.org_id, v_customer, pg_catalog.now());
+  end if;
+end
+$$;
+comment on function auth.reverse_loyalty_for_credit_note(uuid) is 'Takes back the share of an invoice''s earned points that a credit note credited to the customer''s balance: once per credit note, for the claimed organisation only.';
+revoke all on function auth.reverse_loyalty_for_credit_note(uuid) from public;
+grant execute on function auth.reverse_loyalty_for_credit_note(uuid) to favcrm_member;
 
 create function auth.earn_loyalty_for_booking(p_booking uuid) returns void
 language plpgsql security definer set search_path = '' as $$
@@ -494,6 +537,7 @@ begin
             case when lp.expiry_months is not null
                  then pg_catalog.now() + pg_catalog.make_interval(months => lp.expiry_months) end)
     on conflict (org_id, unit, source, source_id) where kind = 'earn' do nothing;
+    perform app.loyalty_note_tier(b.org_id, b.customer_id, pg_catalog.now());
   end if;
   if lp.stamps_per_card is not null and (lp.stamp_service_ids is null or b.service_id = any (lp.stamp_service_ids)) then
     v_id := app.uuid_v7();
@@ -506,3 +550,368 @@ $$;
 comment on function auth.earn_loyalty_for_booking(uuid) is 'What a completed booking earns by the programme: its service''s points per booking and, on an eligible service, a stamp; once per booking. Acts for the claimed organisation only.';
 revoke all on function auth.earn_loyalty_for_booking(uuid) from public;
 grant execute on function auth.earn_loyalty_for_booking(uuid) to favcrm_member;
+
+-- ---------------------------------------------------------------------------------------
+-- Tiers as they change
+-- ---------------------------------------------------------------------------------------
+-- Brings a customer's tier up to date as of a time: the tier the ledger makes it, a promotion
+-- or demotion event when it changed, and when to look again (when the oldest earning of the
+-- 12 months leaves them). Called where points are earned or taken back, and by the scheduler.
+create function app.loyalty_note_tier(p_org uuid, p_customer uuid, p_at timestamptz) returns void
+language plpgsql set search_path = '' as $$
+declare
+  lp app.loyalty_programmes := app.loyalty_programme(p_org);
+  m app.loyalty_members;
+  v_earned bigint;
+  v_tier jsonb;
+  v_old jsonb;
+  v_review timestamptz;
+begin
+  if pg_catalog.jsonb_array_length(lp.tiers) = 0 then
+    return;
+  end if;
+  v_earned := app.loyalty_earned_12m(p_org, p_customer, p_at);
+  v_tier := app.loyalty_tier(lp, v_earned);
+  select pg_catalog.min(l.created_at) + interval '12 months' into v_review
+    from app.loyalty_entries l
+   where l.org_id = p_org and l.customer_id = p_customer and l.unit = 'points' and l.kind = 'earn'
+     and l.created_at > p_at - interval '12 months' and l.created_at <= p_at;
+  select * into m from app.loyalty_members where org_id = p_org and customer_id = p_customer for update;
+  if not found then
+    insert into app.loyalty_members (org_id, customer_id, tier, review_at)
+    values (p_org, p_customer, null, null)
+    returning * into m;
+  end if;
+  if m.tier is distinct from v_tier ->> 'name' then
+    select t into v_old from pg_catalog.jsonb_array_elements(lp.tiers) t where t ->> 'name' = m.tier;
+    insert into app.loyalty_tier_events (org_id, customer_id, from_tier, to_tier, direction, points_earned_12_months, at)
+    values (p_org, p_customer, m.tier, v_tier ->> 'name',
+            case when coalesce((v_tier ->> 'threshold')::bigint, -1) > coalesce((v_old ->> 'threshold')::bigint, -1)
+                 then 'promotion' else 'demotion' end,
+            v_earned, p_at);
+  end if;
+  if (m.tier, m.review_at) is distinct from (v_tier ->> 'name', v_review) then
+    update app.loyalty_members set tier = v_tier ->> 'name', review_at = v_review, updated_at = pg_catalog.now()
+     where org_id = m.org_id and id = m.id;
+  end if;
+end
+$$;
+comment on function app.loyalty_note_tier(uuid, uuid, timestamptz) is 'Updates a customer''s tier as of a time (and when to review it again), recording a promotion or demotion event when it changed.';
+grant execute on function app.loyalty_note_tier(uuid, uuid, timestamptz) to favcrm_member;
+
+-- The scheduler's questions across organisations (ids only) and its doors (acting for one
+-- organisation as the member role, as with subscriptions).
+create function auth.loyalty_reviews_due(p_as_of timestamptz, p_limit int) returns table (org_id uuid, customer_id uuid)
+language sql stable security definer set search_path = '' as $$
+  select m.org_id, m.customer_id from app.loyalty_members m
+   where m.review_at <= p_as_of order by m.review_at limit p_limit
+$$;
+comment on function auth.loyalty_reviews_due(timestamptz, int) is 'Customers whose tier must be looked at again by a time (an earning leaving the rolling 12 months): organisation and customer only.';
+revoke all on function auth.loyalty_reviews_due(timestamptz, int) from public;
+grant execute on function auth.loyalty_reviews_due(timestamptz, int) to favcrm_authenticator;
+
+create function auth.review_loyalty_tier(p_org uuid, p_customer uuid, p_as_of timestamptz) returns void
+language plpgsql volatile set search_path = '' as $$
+begin
+  perform auth.act_for_scheduler(p_org, 'review_loyalty_tier');
+  perform app.lock_loyalty(p_customer);
+  perform app.loyalty_note_tier(p_org, p_customer, p_as_of);
+end
+$$;
+comment on function auth.review_loyalty_tier(uuid, uuid, timestamptz) is 'The scheduler''s review of one customer''s tier as of a time (a demotion when earnings left the 12 months), acting for the organisation.';
+revoke all on function auth.review_loyalty_tier(uuid, uuid, timestamptz) from public;
+grant execute on function auth.review_loyalty_tier(uuid, uuid, timestamptz) to favcrm_member;
+
+create function auth.lapsed_loyalty_lots(p_as_of timestamptz, p_limit int) returns table (org_id uuid, id uuid)
+language sql stable security definer set search_path = '' as $$
+  select l.org_id, l.id from app.loyalty_entries l
+   where l.expires_at <= p_as_of and l.lot_id = l.id
+     and not exists (select from app.loyalty_entries e
+                      where e.org_id = l.org_id and e.lot_id = l.id and e.kind = 'expire')
+   order by l.expires_at
+   limit p_limit
+$$;
+comment on function auth.lapsed_loyalty_lots(timestamptz, int) is 'Loyalty lots expired by a time whose expiry is not in the ledger yet, oldest first: organisation and id only.';
+revoke all on function auth.lapsed_loyalty_lots(timestamptz, int) from public;
+grant execute on function auth.lapsed_loyalty_lots(timestamptz, int) to favcrm_authenticator;
+
+-- Writes the expiry of lapsed lots: one expire entry each for what it had left (0 when it was
+-- used up), passing by customers whose loyalty is being changed right now.
+create function auth.expire_loyalty_lots(p_org uuid, p_ids uuid[], p_as_of timestamptz) returns int
+language plpgsql volatile set search_path = '' as $$
+declare
+  l app.loyalty_entries;
+  v_n int := 0;
+begin
+  perform auth.act_for_scheduler(p_org, 'expire_points');
+  for l in select * from app.loyalty_entries x
+            where x.org_id = p_org and x.id = any (p_ids) and x.lot_id = x.id and x.expires_at <= p_as_of
+            order by x.customer_id, x.id loop
+    continue when not pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtextextended('loyalty ' || l.customer_id::text, 0));
+    insert into app.loyalty_entries (org_id, customer_id, unit, kind, quantity, lot_id, source, source_id, note)
+    values (l.org_id, l.customer_id, l.unit, 'expire', -greatest(app.loyalty_lot_left(l.org_id, l.id), 0), l.id,
+            'expiry', l.id, 'Expired ' || app.ts(l.expires_at))
+    on conflict do nothing;
+    if found then
+      v_n := v_n + 1;
+    end if;
+  end loop;
+  return v_n;
+end
+$$;
+comment on function auth.expire_loyalty_lots(uuid, uuid[], timestamptz) is 'The scheduler''s recording of an organisation''s lapsed loyalty lots (what each had left), acting for the organisation; returns how many it wrote.';
+revoke all on function auth.expire_loyalty_lots(uuid, uuid[], timestamptz) from public;
+grant execute on function auth.expire_loyalty_lots(uuid, uuid[], timestamptz) to favcrm_member;
+
+-- ---------------------------------------------------------------------------------------
+-- Rewards and redemptions
+-- ---------------------------------------------------------------------------------------
+create function app.loyalty_reward_json(rw app.loyalty_rewards) returns jsonb
+language sql stable as $$
+  select pg_catalog.jsonb_build_object(
+    'id', rw.id,
+    'name', rw.name,
+    'description', rw.description,
+    'costPoints', rw.cost_points,
+    'costStampCard', rw.cost_stamp_card,
+    'gives', rw.gives,
+    'amount', case when rw.amount is not null then app.money(rw.amount, rw.currency) end,
+    'serviceId', rw.service_id,
+    'productId', rw.product_id,
+    'status', case when rw.archived_at is null then 'active' else 'archived' end,
+    'createdAt', app.ts(rw.created_at),
+    'archivedAt', app.ts(rw.archived_at))
+$$;
+comment on function app.loyalty_reward_json(app.loyalty_rewards) is 'The API representation of a loyalty reward.';
+grant execute on function app.loyalty_reward_json(app.loyalty_rewards) to favcrm_member;
+
+create function app.require_loyalty_manager(p_action text) returns void
+language plpgsql stable set search_path = '' as $$
+begin
+  perform auth.require_scope('loyalty:write');
+  if auth.role_rank(auth.role()) < auth.role_rank('manager') then
+    raise exception using errcode = '42501', hint = 'forbidden',
+      message = pg_catalog.format('Only managers, admins and owners can %s.', p_action);
+  end if;
+end
+$$;
+comment on function app.require_loyalty_manager(text) is 'Raises 42501 unless the caller holds loyalty:write and is a manager, admin or owner.';
+grant execute on function app.require_loyalty_manager(text) to favcrm_member;
+
+create function api.create_reward(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  rw app.loyalty_rewards;
+  v_gives text := p ->> 'gives';
+begin
+  perform app.require_loyalty_manager('add rewards');
+  if (p ? 'costPoints') = coalesce((p ->> 'costStampCard')::boolean, false) then
+    perform app.raise_invalid('costPoints', 'points_or_stamp_card', 'A reward costs points (costPoints) or a full stamp card (costStampCard), one of them.');
+  end if;
+  if v_gives = 'balance_credit' and p -> 'amount' is null then
+    perform app.raise_invalid('amount', 'required', 'A reward of balance credit needs an amount.');
+  elsif v_gives = 'service_credit' and p ->> 'serviceId' is null then
+    perform app.raise_invalid('serviceId', 'required', 'A reward of a free session names its serviceId.');
+  elsif v_gives = 'product' and p ->> 'productId' is null then
+    perform app.raise_invalid('productId', 'required', 'A reward of a product names its productId.');
+  end if;
+  if v_gives = 'service_credit' then
+    perform app.service_for((p ->> 'serviceId')::uuid, false);
+  elsif v_gives = 'product' then
+    perform app.product_for((p ->> 'productId')::uuid, false);
+  end if;
+  insert into app.loyalty_rewards (org_id, name, description, cost_points, cost_stamp_card, gives, amount, currency,
+                                   service_id, product_id)
+  select auth.org_id(), pg_catalog.btrim(p ->> 'name'), p ->> 'description', (p ->> 'costPoints')::int,
+         coalesce((p ->> 'costStampCard')::boolean, false), v_gives,
+         case when v_gives = 'balance_credit' then (p #>> '{amount,amount}')::bigint end,
+         case when v_gives = 'balance_credit'
+              then app.require_currency(coalesce(p #>> '{amount,currency}', o.default_currency), 'amount.currency') end,
+         case when v_gives = 'service_credit' then (p ->> 'serviceId')::uuid end,
+         case when v_gives = 'product' then (p ->> 'productId')::uuid end
+    from app.organisations o where o.id = auth.org_id()
+  returning * into rw;
+  return app.loyalty_reward_json(rw);
+end
+$$;
+comment on function api.create_reward(jsonb) is 'Adds a reward (managers and above): what it costs (points, or a full stamp card) and what it gives (credit on the customer''s balance, a free session of a service, or a product).';
+grant execute on function api.create_reward(jsonb) to favcrm_member;
+
+create function api.list_rewards(p jsonb) returns jsonb
+language plpgsql stable set search_path = '' as $$
+begin
+  perform auth.require_scope('loyalty:read');
+  return pg_catalog.jsonb_build_object('items', (
+    select coalesce(pg_catalog.jsonb_agg(app.loyalty_reward_json(rw) order by rw.name, rw.id), '[]')
+      from app.loyalty_rewards rw
+     where rw.org_id = auth.org_id()
+       and (rw.archived_at is null or coalesce((p ->> 'includeArchived')::boolean, false))));
+end
+$$;
+comment on function api.list_rewards(jsonb) is 'The rewards catalogue by name (active rewards unless includeArchived).';
+grant execute on function api.list_rewards(jsonb) to favcrm_member;
+
+create function api.archive_reward(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  rw app.loyalty_rewards;
+begin
+  perform app.require_loyalty_manager('archive rewards');
+  select * into rw from app.loyalty_rewards where org_id = auth.org_id() and id = (p ->> 'rewardId')::uuid for update;
+  if not found then
+    perform app.not_found('reward');
+  end if;
+  if rw.archived_at is null then
+    update app.loyalty_rewards set archived_at = pg_catalog.now() where org_id = rw.org_id and id = rw.id
+    returning * into rw;
+  end if;
+  return app.loyalty_reward_json(rw);
+end
+$$;
+comment on function api.archive_reward(jsonb) is 'Takes a reward out of the catalogue; redemptions made stay. Archiving twice changes nothing.';
+grant execute on function api.archive_reward(jsonb) to favcrm_member;
+
+create function app.loyalty_redemption_json(r app.loyalty_redemptions) returns jsonb
+language sql stable as $$
+  select pg_catalog.jsonb_build_object(
+    'id', r.id,
+    'customerId', r.customer_id,
+    'rewardId', r.reward_id,
+    'reward', (select pg_catalog.jsonb_build_object('id', rw.id, 'name', rw.name, 'gives', rw.gives,
+                                                    'amount', case when rw.amount is not null then app.money(rw.amount, rw.currency) end)
+                 from app.loyalty_rewards rw where rw.org_id = r.org_id and rw.id = r.reward_id),
+    'status', r.status,
+    'unit', r.unit,
+    'cost', r.cost,
+    'creditGrantId', r.credit_grant_id,
+    'orderId', r.order_id,
+    'reason', r.reason,
+    'createdAt', app.ts(r.created_at),
+    'reversedAt', app.ts(r.reversed_at))
+$$;
+comment on function app.loyalty_redemption_json(app.loyalty_redemptions) is 'The API representation of a redemption: the reward, what it cost and what it gave.';
+grant execute on function app.loyalty_redemption_json(app.loyalty_redemptions) to favcrm_member;
+
+-- Redeems under the customer's loyalty lock: concurrent redemptions queue, and each sees the
+-- balance the one before it left, so no point is spent twice.
+create function api.redeem_reward(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  v_customer uuid := (p ->> 'customerId')::uuid;
+  lp app.loyalty_programmes := app.loyalty_programme(auth.org_id());
+  rw app.loyalty_rewards;
+  r app.loyalty_redemptions;
+  v_unit text;
+  v_cost int;
+  v_have bigint;
+  v_order jsonb;
+begin
+  perform app.require_loyalty_manager('redeem rewards');
+  perform app.require_live_customer(v_customer);
+  select * into rw from app.loyalty_rewards where org_id = auth.org_id() and id = (p ->> 'rewardId')::uuid;
+  if not found then
+    perform app.not_found('reward', 'rewardId');
+  end if;
+  perform auth.require_confirmation('redeem_reward');
+  if rw.archived_at is not null then
+    perform app.raise_invalid('rewardId', 'reward_archived', pg_catalog.format('%s is no longer offered.', rw.name));
+  end if;
+  if rw.cost_stamp_card and lp.stamps_per_card is null then
+    perform app.raise_invalid('rewardId', 'no_stamp_cards', 'The programme has no stamp cards.');
+  end if;
+  v_unit := case when rw.cost_stamp_card then 'stamps' else 'points' end;
+  v_cost := coalesce(rw.cost_points, lp.stamps_per_card);
+  perform app.lock_loyalty(v_customer);
+  v_have := app.loyalty_balance(auth.org_id(), v_customer, v_unit, pg_catalog.now());
+  if v_have < v_cost then
+    raise exception using errcode = '55000', hint = 'insufficient_points', column = 'rewardId',
+      message = pg_catalog.format('The reward costs %s %s; the customer has %s.', v_cost, v_unit, v_have),
+      detail = pg_catalog.jsonb_build_object('available', v_have, 'cost', v_cost)::text;
+  end if;
+  insert into app.loyalty_redemptions (org_id, customer_id, reward_id, unit, cost, reason, created_by)
+  values (auth.org_id(), v_customer, rw.id, v_unit, v_cost, p ->> 'reason', auth.user_id())
+  returning * into r;
+  perform app.take_loyalty(v_customer, v_unit, v_cost, 'redeem', 'redemption', r.id, rw.name, null);
+  if rw.gives = 'balance_credit' then
+    insert into app.customer_balance_entries (org_id, customer_id, currency, amount, source_kind, source_id)
+    values (r.org_id, v_customer, rw.currency, rw.amount, 'reward', r.id);
+  elsif rw.gives = 'service_credit' then
+    perform app.lock_credits(v_customer);
+    update app.loyalty_redemptions
+       set credit_grant_id = (app.grant_credits(v_customer, 'reward', rw.name, 1, array[rw.service_id], null, null, null,
+                                                'Loyalty reward')).id
+     where org_id = r.org_id and id = r.id
+    returning * into r;
+  else
+    v_order := api.create_order(pg_catalog.jsonb_build_object(
+      'customerId', v_customer, 'memo', 'Loyalty reward: ' || rw.name,
+      'lines', pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('productId', rw.product_id, 'unitAmount', 0))));
+    update app.loyalty_redemptions set order_id = (v_order ->> 'id')::uuid where org_id = r.org_id and id = r.id
+    returning * into r;
+  end if;
+  return app.loyalty_redemption_json(r);
+end
+$$;
+comment on function api.redeem_reward(jsonb) is 'Spends a customer''s points (or a full stamp card) on a reward, under the customer''s lock (409 insufficient_points), and gives it: credit on the balance, a free session, or a product as a free order. Destructive for agents: confirmed first.';
+grant execute on function api.redeem_reward(jsonb) to favcrm_member;
+
+create function api.reverse_redemption(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  r app.loyalty_redemptions;
+  rw app.loyalty_rewards;
+  g app.credit_grants;
+  o app.orders;
+begin
+  perform app.require_loyalty_manager('reverse redemptions');
+  select * into r from app.loyalty_redemptions
+   where org_id = auth.org_id() and id = (p ->> 'redemptionId')::uuid for update;
+  if not found then
+    perform app.not_found('redemption');
+  end if;
+  perform auth.require_confirmation('reverse_redemption');
+  if r.status = 'reversed' then
+    return app.loyalty_redemption_json(r);
+  end if;
+  select * into rw from app.loyalty_rewards where org_id = r.org_id and id = r.reward_id;
+  perform app.lock_loyalty(r.customer_id);
+  -- What it gave comes back first; a reward already used cannot be.
+  if rw.gives = 'balance_credit' then
+    perform from app.customers c where c.org_id = r.org_id and c.id = r.customer_id for update;
+    if app.customer_balance(r.customer_id, rw.currency) < rw.amount then
+      raise exception using errcode = '55000', hint = 'reward_used',
+        message = 'The credit the reward gave has been spent: it cannot be taken back.';
+    end if;
+    insert into app.customer_balance_entries (org_id, customer_id, currency, amount, source_kind, source_id)
+    values (r.org_id, r.customer_id, rw.currency, -rw.amount, 'reward_reversed', r.id);
+  elsif rw.gives = 'service_credit' then
+    perform app.lock_credits(r.customer_id);
+    select * into g from app.credit_grants where org_id = r.org_id and id = r.credit_grant_id;
+    if app.credits_left(g) < 1 then
+      raise exception using errcode = '55000', hint = 'reward_used',
+        message = 'The free session the reward gave has been booked: cancel that booking first.';
+    end if;
+    insert into app.credit_entries (org_id, grant_id, customer_id, kind, quantity, note, created_by)
+    values (r.org_id, g.id, r.customer_id, 'adjust', -1, 'Loyalty reward reversed', auth.user_id());
+  else
+    select * into o from app.orders where org_id = r.org_id and id = r.order_id for update;
+    if o.status = 'fulfilled' then
+      raise exception using errcode = '55000', hint = 'reward_used',
+        message = 'The product the reward gave has been handed over: it cannot be taken back.';
+    end if;
+    perform app.cancel_open_order(o);
+  end if;
+  -- The points (or stamps) go back to the lots they came from (an expired lot keeps them expired).
+  insert into app.loyalty_entries (org_id, customer_id, unit, kind, quantity, lot_id, source, source_id, note, created_by)
+  select e.org_id, e.customer_id, e.unit, 'reverse', -e.quantity, e.lot_id, 'redemption', r.id, 'Redemption reversed',
+         auth.user_id()
+    from app.loyalty_entries e
+   where e.org_id = r.org_id and e.kind = 'redeem' and e.source = 'redemption' and e.source_id = r.id;
+  update app.loyalty_redemptions set status = 'reversed', reversed_at = pg_catalog.now(), reason = coalesce(p ->> 'reason', reason)
+   where org_id = r.org_id and id = r.id
+  returning * into r;
+  return app.loyalty_redemption_json(r);
+end
+$$;
+comment on function api.reverse_redemption(jsonb) is 'Takes a redemption back (managers and above): what the reward gave (refused when already used: reward_used), then the points or stamps, back to the lots they came from. Reversing twice changes nothing.';
+grant execute on function api.reverse_redemption(jsonb) to favcrm_member;

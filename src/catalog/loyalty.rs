@@ -8,9 +8,11 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::bookings::Money;
+use super::commerce::PriceInput;
 use super::subscriptions::NonZeroCredits;
 use super::types::{Cursor, Id, Int, Limit, Text};
-use super::{Effect, Method, Operation, Page, Spec};
+use super::{Effect, Method, Operation, Page, Preview, Spec};
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -169,6 +171,8 @@ pub enum LoyaltySource {
     Payment,
     Booking,
     Refund,
+    /// Credit the customer got on their balance for a paid invoice.
+    CreditNote,
     Adjustment,
     Redemption,
     Expiry,
@@ -212,6 +216,143 @@ pub struct AdjustPoints {
     pub unit: Option<LoyaltyUnit>,
 }
 
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RewardGives {
+    /// Credit on the customer's balance (amount): a discount on an invoice they pay with it
+    /// (record_payment method credit_balance).
+    BalanceCredit,
+    /// A free session of a service (serviceId): a credit bookings spend with payWith credits.
+    ServiceCredit,
+    /// A product (productId), as a free order that reserves its stock.
+    Product,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateReward {
+    pub name: Text<1, 200>,
+    pub description: Option<Text<0, 2000>>,
+    /// What it costs in points …
+    pub cost_points: Option<Int<1, 10_000_000>>,
+    /// … or true: a full stamp card.
+    pub cost_stamp_card: Option<bool>,
+    pub gives: RewardGives,
+    /// For balance_credit.
+    pub amount: Option<PriceInput>,
+    /// For service_credit.
+    pub service_id: Option<Id>,
+    /// For product.
+    pub product_id: Option<Id>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ListRewards {
+    /// true to list archived rewards too.
+    pub include_archived: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RewardRef {
+    /// The reward's id.
+    pub reward_id: Id,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RewardStatus {
+    Active,
+    Archived,
+}
+
+/// A reward of the catalogue.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Reward {
+    #[schemars(with = "uuid::Uuid")]
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub cost_points: Option<i64>,
+    pub cost_stamp_card: bool,
+    pub gives: RewardGives,
+    pub amount: Option<Money>,
+    #[schemars(with = "Option<uuid::Uuid>")]
+    pub service_id: Option<String>,
+    #[schemars(with = "Option<uuid::Uuid>")]
+    pub product_id: Option<String>,
+    pub status: RewardStatus,
+    pub created_at: String,
+    pub archived_at: Option<String>,
+}
+
+/// Rewards.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Rewards {
+    pub items: Vec<Reward>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RedeemReward {
+    pub customer_id: Id,
+    pub reward_id: Id,
+    pub reason: Option<Text<1, 500>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ReverseRedemption {
+    pub redemption_id: Id,
+    pub reason: Option<Text<1, 500>>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RedemptionStatus {
+    Redeemed,
+    Reversed,
+}
+
+/// A reward as a redemption names it.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RewardSummary {
+    #[schemars(with = "uuid::Uuid")]
+    pub id: String,
+    pub name: String,
+    pub gives: RewardGives,
+    pub amount: Option<Money>,
+}
+
+/// A reward a customer took.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Redemption {
+    #[schemars(with = "uuid::Uuid")]
+    pub id: String,
+    #[schemars(with = "uuid::Uuid")]
+    pub customer_id: String,
+    #[schemars(with = "uuid::Uuid")]
+    pub reward_id: String,
+    pub reward: Option<RewardSummary>,
+    pub status: RedemptionStatus,
+    pub unit: LoyaltyUnit,
+    /// What it cost, in the unit.
+    pub cost: i64,
+    /// The free session's credit (service_credit).
+    #[schemars(with = "Option<uuid::Uuid>")]
+    pub credit_grant_id: Option<String>,
+    /// The free order (product).
+    #[schemars(with = "Option<uuid::Uuid>")]
+    pub order_id: Option<String>,
+    pub reason: Option<String>,
+    pub created_at: String,
+    pub reversed_at: Option<String>,
+}
+
 const READ: &str = "loyalty:read";
 const WRITE: &str = "loyalty:write";
 
@@ -242,7 +383,7 @@ fn spec(
 }
 
 pub fn operations() -> Vec<Operation> {
-    use Effect::{Read, Write};
+    use Effect::{Destructive, Read, Write};
     use Method::{Get, Patch, Post};
     vec![
         Operation::new::<super::NoInput, LoyaltyProgramme>(spec(
@@ -300,6 +441,68 @@ pub fn operations() -> Vec<Operation> {
             "/v1/customers/{customerId}/loyalty-adjustments",
             Write,
             false,
+            200,
+        )),
+        Operation::new::<CreateReward, Reward>(spec(
+            "create_reward",
+            "Create a reward",
+            "Add a reward to the catalogue (managers and above): its cost in points (costPoints) or a full stamp \
+             card (costStampCard), and what it gives: balance_credit (an amount on the customer's credit balance, \
+             a discount on an invoice they pay with it), service_credit (a free session of serviceId) or product \
+             (productId, as a free order).",
+            Post,
+            "/v1/rewards",
+            Write,
+            false,
+            201,
+        )),
+        Operation::new::<ListRewards, Rewards>(spec(
+            "list_rewards",
+            "List rewards",
+            "The rewards catalogue by name, with what each costs and gives (active ones unless includeArchived).",
+            Get,
+            "/v1/rewards",
+            Read,
+            true,
+            200,
+        )),
+        Operation::new::<RewardRef, Reward>(spec(
+            "archive_reward",
+            "Archive a reward",
+            "Take a reward out of the catalogue (managers and above); redemptions made stay. Archiving twice changes \
+             nothing.",
+            Post,
+            "/v1/rewards/{rewardId}/archive",
+            Write,
+            true,
+            200,
+        )),
+        Operation::new::<RedeemReward, Redemption>(Spec {
+            preview: Some(Preview::Target("get_loyalty_balance")),
+            ..spec(
+                "redeem_reward",
+                "Redeem a reward",
+                "Spend a customer's points (or a full stamp card) on a reward (managers and above) and give it: credit \
+                 on their balance, a free session, or a product as a free order (that needs commerce:write too). \
+                 Checked under the customer's lock: 409 insufficient_points with available and cost. Agents confirm \
+                 first: the preview is the customer's balance.",
+                Post,
+                "/v1/loyalty-redemptions",
+                Destructive,
+                false,
+                201,
+            )
+        }),
+        Operation::new::<ReverseRedemption, Redemption>(spec(
+            "reverse_redemption",
+            "Reverse a redemption",
+            "Take a redemption back (managers and above): what the reward gave first (409 reward_used when it was \
+             spent, booked or handed over), then the points or stamps, to the lots they came from (points of a lot \
+             that expired meanwhile stay expired). Reversing twice changes nothing.",
+            Post,
+            "/v1/loyalty-redemptions/{redemptionId}/reverse",
+            Destructive,
+            true,
             200,
         )),
     ]

@@ -233,7 +233,11 @@ impl Operation {
             | "change_subscription_plan"
             | "sell_package"
             | "adjust_credits"
-            | "adjust_points" => "manager",
+            | "adjust_points"
+            | "create_reward"
+            | "archive_reward"
+            | "redeem_reward"
+            | "reverse_redemption" => "manager",
             _ => "staff",
         }
     }

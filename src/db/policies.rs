@@ -57,6 +57,10 @@ pub const FILES: &[(&str, &str)] = &[
     ("credit_entries.sql", include_str!("../../policies/credit_entries.sql")),
     ("loyalty_programmes.sql", include_str!("../../policies/loyalty_programmes.sql")),
     ("loyalty_entries.sql", include_str!("../../policies/loyalty_entries.sql")),
+    ("loyalty_rewards.sql", include_str!("../../policies/loyalty_rewards.sql")),
+    ("loyalty_redemptions.sql", include_str!("../../policies/loyalty_redemptions.sql")),
+    ("loyalty_members.sql", include_str!("../../policies/loyalty_members.sql")),
+    ("loyalty_tier_events.sql", include_str!("../../policies/loyalty_tier_events.sql")),
 ];
 
 /// When the policies are re-applied.
