@@ -23,6 +23,7 @@ const DATE_DEPENDENT: &[&str] = &[
     "loyalty::",
     "mcp_client::the_official_python_mcp_sdk_bills",
     "mcp_client::the_official_python_mcp_sdk_sells",
+    "mcp_client::the_official_python_mcp_sdk_earns",
     "cli::a_membership_and_a_pack",
     "cli::a_studio_is_booked_from_the_cli",
     "processes::",

@@ -217,3 +217,41 @@ async fn the_official_python_mcp_sdk_sells_a_membership_a_pack_and_products_with
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Issue 14's "done when", from an MCP client: a customer who books, pays and comes back earns
+/// (once per event), sees and redeems points and stamps, through the official Python MCP SDK.
+#[tokio::test]
+async fn the_official_python_mcp_sdk_earns_sees_and_redeems_loyalty_points() {
+    use crate::bookings::{at, every_day, in_days};
+    let python = tokio::task::spawn_blocking(python_with_sdk).await.unwrap();
+    let app = TestApp::spawn().await;
+    let s = app.studio("Europe/London", every_day(&[("00:00", "24:00")]), serde_json::json!({}), 1).await;
+    let booked = app.book(&s.org.key, &s.service, at(s.tz, in_days(1), 10, 0), serde_json::json!({})).await;
+    let booking = booked.body["id"].as_str().unwrap().to_string();
+    app.admin()
+        .await
+        .batch_execute(&format!(
+            "set session_replication_role = replica;
+             update app.bookings set starts_at = starts_at - interval '3 days', ends_at = ends_at - interval '3 days',
+                    blocked = tstzrange(lower(blocked) - interval '3 days', upper(blocked) - interval '3 days')
+              where id = '{booking}'"
+        ))
+        .await
+        .unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp_client/loyalty_flow.py");
+    let out = tokio::process::Command::new(&python)
+        .arg(script)
+        .arg(format!("{}/mcp", app.base))
+        .arg(&s.org.key)
+        .arg(&s.service)
+        .arg(&booking)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the loyalty flow through the Python SDK failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
