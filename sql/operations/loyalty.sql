@@ -407,12 +407,13 @@ declare
   v_points bigint;
   v_id uuid := app.uuid_v7();
 begin
-  select * into pm from app.payments where org_id = auth.org_id() and id = p_payment;
-  if not found or pm.method = 'credit_balance' then
+  -- Most payments are of organisations without a programme: one index probe and done.
+  select * into lp from app.loyalty_programmes where org_id = auth.org_id();
+  if not found or not lp.enabled or lp.points_per_unit = 0 then
     return;
   end if;
-  lp := app.loyalty_programme(pm.org_id);
-  if not lp.enabled or lp.points_per_unit = 0 then
+  select * into pm from app.payments where org_id = auth.org_id() and id = p_payment;
+  if not found or pm.method = 'credit_balance' then
     return;
   end if;
   perform app.lock_loyalty(pm.customer_id);
@@ -445,6 +446,12 @@ declare
   v_target bigint;
   v_done bigint;
 begin
+  if not exists (select from app.loyalty_entries e where e.org_id = auth.org_id() and e.kind = 'earn' and e.unit = 'points'
+                                                     and e.source = 'payment'
+                                                     and e.source_id = (select x.payment_id from app.refunds x
+                                                                         where x.org_id = auth.org_id() and x.id = p_refund)) then
+    return;
+  end if;
   select * into r from app.refunds where org_id = auth.org_id() and id = p_refund;
   if not found then
     return;
@@ -520,12 +527,12 @@ declare
   v_points bigint;
   v_id uuid;
 begin
-  select * into b from app.bookings where org_id = auth.org_id() and id = p_booking;
-  if not found or b.status <> 'completed' then
+  select * into lp from app.loyalty_programmes where org_id = auth.org_id();
+  if not found or not lp.enabled then
     return;
   end if;
-  lp := app.loyalty_programme(b.org_id);
-  if not lp.enabled then
+  select * into b from app.bookings where org_id = auth.org_id() and id = p_booking;
+  if not found or b.status <> 'completed' then
     return;
   end if;
   perform app.lock_loyalty(b.customer_id);
