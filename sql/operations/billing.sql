@@ -592,10 +592,7 @@ declare
 begin
   perform app.require_billing_role('manager', 'create invoices');
   select * into o from app.organisations where id = auth.org_id();
-  if not exists (select from app.customers c where c.org_id = o.id and c.id = (p ->> 'customerId')::uuid
-                                               and c.deleted_at is null) then
-    perform app.not_found('live customer', 'customerId');
-  end if;
+  perform app.require_live_customer((p ->> 'customerId')::uuid);
   if (p ? 'dueDate') and (p ? 'paymentTermsDays') then
     perform app.raise_invalid('dueDate', 'one_due_rule', 'Give dueDate or paymentTermsDays, not both.');
   end if;

@@ -575,10 +575,7 @@ declare
   v_wanted bigint;
 begin
   perform app.require_commerce_manager('take orders');
-  if not exists (select from app.customers c where c.org_id = auth.org_id() and c.id = (p ->> 'customerId')::uuid
-                                               and c.deleted_at is null) then
-    perform app.not_found('live customer', 'customerId');
-  end if;
+  perform app.require_live_customer((p ->> 'customerId')::uuid);
   select coalesce(pg_catalog.upper(p ->> 'currency'), x.default_currency) into v_currency
     from app.organisations x where x.id = auth.org_id();
   v_currency := app.require_currency(v_currency, 'currency');

@@ -426,3 +426,54 @@ language sql stable parallel safe as $$
 $$;
 comment on function app.money(bigint, text) is 'Money as {amount (integer minor units), currency (ISO 4217)}.';
 grant execute on function app.money(bigint, text) to favcrm_member;
+
+-- ---------------------------------------------------------------------------------------
+-- References every area checks
+-- ---------------------------------------------------------------------------------------
+create function app.require_customer(p_id uuid) returns void
+language plpgsql stable set search_path = '' as $$
+begin
+  if not exists (select from app.customers c where c.org_id = auth.org_id() and c.id = p_id) then
+    perform app.not_found('customer', 'customerId');
+  end if;
+end
+$$;
+comment on function app.require_customer(uuid) is 'Raises not_found naming customerId unless the customer exists in the organisation (deleted ones too: their history stays readable).';
+grant execute on function app.require_customer(uuid) to favcrm_member;
+
+create function app.require_live_customer(p_id uuid) returns void
+language plpgsql stable set search_path = '' as $$
+begin
+  if not exists (select from app.customers c where c.org_id = auth.org_id() and c.id = p_id and c.deleted_at is null) then
+    perform app.not_found('live customer', 'customerId');
+  end if;
+end
+$$;
+comment on function app.require_live_customer(uuid) is 'Raises not_found naming customerId unless the customer exists in the organisation and is not deleted.';
+grant execute on function app.require_live_customer(uuid) to favcrm_member;
+
+create function app.require_services(p_ids jsonb, p_field text) returns uuid[]
+language plpgsql stable set search_path = '' as $$
+declare
+  v_ids uuid[];
+  v_n int := 0;
+  v_id uuid;
+begin
+  if p_ids is null or p_ids = 'null'::jsonb then
+    return null;
+  end if;
+  for v_id in select (x #>> '{}')::uuid from pg_catalog.jsonb_array_elements(p_ids) x loop
+    if not exists (select from app.services s where s.org_id = auth.org_id() and s.id = v_id) then
+      perform app.not_found('service', pg_catalog.format('%s[%s]', p_field, v_n));
+    end if;
+    v_n := v_n + 1;
+  end loop;
+  v_ids := array(select distinct (x #>> '{}')::uuid from pg_catalog.jsonb_array_elements(p_ids) x order by 1);
+  if pg_catalog.cardinality(v_ids) = 0 then
+    perform app.raise_invalid(p_field, 'empty_services', 'Name at least one service, or leave the list out for all.');
+  end if;
+  return v_ids;
+end
+$$;
+comment on function app.require_services(jsonb, text) is 'The distinct service ids of a JSON array (NULL for none given: every service), each checked to be the organisation''s.';
+grant execute on function app.require_services(jsonb, text) to favcrm_member;

@@ -238,9 +238,7 @@ declare
   v_stamps bigint;
 begin
   perform auth.require_scope('loyalty:read');
-  if not exists (select from app.customers c where c.org_id = auth.org_id() and c.id = v_customer) then
-    perform app.not_found('customer', 'customerId');
-  end if;
+  perform app.require_customer(v_customer);
   v_earned := app.loyalty_earned_12m(auth.org_id(), v_customer, pg_catalog.now());
   v_stamps := app.loyalty_balance(auth.org_id(), v_customer, 'stamps', pg_catalog.now());
   return pg_catalog.jsonb_build_object(
@@ -290,9 +288,7 @@ declare
   v_after uuid := app.decode_cursor(p ->> 'cursor');
 begin
   perform auth.require_scope('loyalty:read');
-  if not exists (select from app.customers c where c.org_id = auth.org_id() and c.id = (p ->> 'customerId')::uuid) then
-    perform app.not_found('customer', 'customerId');
-  end if;
+  perform app.require_customer((p ->> 'customerId')::uuid);
   return (
     select app.page_json(pg_catalog.json_agg(app.loyalty_entry_json(x.e) order by x.n) filter (where x.n <= v_limit),
                          (pg_catalog.array_agg(x.id) filter (where x.n = v_limit))[1],

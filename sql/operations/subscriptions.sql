@@ -158,31 +158,6 @@ grant execute on function app.subscription_for_update(uuid) to favcrm_member;
 -- ---------------------------------------------------------------------------------------
 -- Plans
 -- ---------------------------------------------------------------------------------------
-create function app.require_services(p_ids jsonb, p_field text) returns uuid[]
-language plpgsql stable set search_path = '' as $$
-declare
-  v_ids uuid[];
-  v_n int := 0;
-  v_id uuid;
-begin
-  if p_ids is null or p_ids = 'null'::jsonb then
-    return null;
-  end if;
-  for v_id in select (x #>> '{}')::uuid from pg_catalog.jsonb_array_elements(p_ids) x loop
-    if not exists (select from app.services s where s.org_id = auth.org_id() and s.id = v_id) then
-      perform app.not_found('service', pg_catalog.format('%s[%s]', p_field, v_n));
-    end if;
-    v_n := v_n + 1;
-  end loop;
-  v_ids := array(select distinct (x #>> '{}')::uuid from pg_catalog.jsonb_array_elements(p_ids) x order by 1);
-  if pg_catalog.cardinality(v_ids) = 0 then
-    perform app.raise_invalid(p_field, 'empty_services', 'Name at least one service, or leave the list out for all.');
-  end if;
-  return v_ids;
-end
-$$;
-comment on function app.require_services(jsonb, text) is 'The distinct service ids of a JSON array (NULL for none given: every service), each checked to be the organisation''s.';
-grant execute on function app.require_services(jsonb, text) to favcrm_member;
 
 create function api.create_plan(p jsonb) returns jsonb
 language plpgsql set search_path = '' as $$
@@ -386,16 +361,6 @@ $$;
 comment on function app.return_credit(app.bookings, text) is 'Returns the credit a booking was paid with to its grant (at most once per booking).';
 grant execute on function app.return_credit(app.bookings, text) to favcrm_member;
 
-create function app.require_live_customer(p_id uuid) returns void
-language plpgsql stable set search_path = '' as $$
-begin
-  if not exists (select from app.customers c where c.org_id = auth.org_id() and c.id = p_id and c.deleted_at is null) then
-    perform app.not_found('live customer', 'customerId');
-  end if;
-end
-$$;
-comment on function app.require_live_customer(uuid) is 'Raises not_found naming customerId unless the customer exists in the organisation and is not deleted.';
-grant execute on function app.require_live_customer(uuid) to favcrm_member;
 
 -- Valid through the last day of a pack's validity, in the organisation's calendar.
 create function app.package_expiry(p_validity_days int) returns timestamptz
@@ -499,9 +464,7 @@ declare
   v_service uuid := (p ->> 'serviceId')::uuid;
 begin
   perform auth.require_scope('subscriptions:read');
-  if not exists (select from app.customers c where c.org_id = auth.org_id() and c.id = v_customer) then
-    perform app.not_found('customer', 'customerId');
-  end if;
+  perform app.require_customer(v_customer);
   return (
     select pg_catalog.jsonb_build_object(
       'customerId', v_customer,
@@ -527,9 +490,7 @@ declare
   v_after uuid := app.decode_cursor(p ->> 'cursor');
 begin
   perform auth.require_scope('subscriptions:read');
-  if not exists (select from app.customers c where c.org_id = auth.org_id() and c.id = (p ->> 'customerId')::uuid) then
-    perform app.not_found('customer', 'customerId');
-  end if;
+  perform app.require_customer((p ->> 'customerId')::uuid);
   return (
     select app.page_json(pg_catalog.json_agg(app.credit_entry_json(x.e) order by x.n) filter (where x.n <= v_limit),
                          (pg_catalog.array_agg(x.id) filter (where x.n = v_limit))[1],
@@ -629,11 +590,12 @@ begin
       s.plan_id := s.next_plan_id;
       s.next_plan_id := null;
     end if;
-    select * into pl from app.plans where org_id = s.org_id and id = s.plan_id;
+  end if;
+  select * into pl from app.plans where org_id = s.org_id and id = s.plan_id;
+  if not v_trial then
     select b.starts_at, b.ends_at into v_start, v_end
       from app.period_bounds(s.anchor_date, pl.interval_unit, pl.interval_count, s.cycle, v_tz) b;
   end if;
-  select * into pl from app.plans where org_id = s.org_id and id = s.plan_id;
   insert into app.subscription_periods (org_id, subscription_id, plan_id, starts_at, ends_at, trial)
   values (s.org_id, s.id, pl.id, v_start, v_end, v_trial)
   on conflict (org_id, subscription_id, starts_at) do nothing

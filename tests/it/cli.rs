@@ -400,7 +400,7 @@ async fn a_membership_and_a_pack_are_sold_and_spent_from_the_cli() {
         )
     });
     assert_eq!(code, Some(0), "{sale}");
-    let start = (chrono::Utc::now() + chrono::Duration::days(3)).format("%Y-%m-%dT10:00:00Z").to_string();
+    let start = crate::bookings::at(s.tz, crate::bookings::in_days(3), 10, 0).to_rfc3339();
     let (code, booked) = tokio::task::block_in_place(|| {
         call(
             "create_booking",

@@ -513,8 +513,9 @@ async fn the_scheduler_writes_expiries_first_in_first_out_and_demotes_when_earni
     assert_eq!(tiers().await, [("promotion".to_string(), Some("Silver".to_string()))]);
     review_at(review).await;
     assert_eq!(tiers().await.last().cloned(), Some(("demotion".to_string(), None)));
-    // A year on, both lots lapse: the expiry of what was left (0 and 10) is written once.
-    let year = Utc::now() + Duration::days(366);
+    // Well over a year on (12 months can be 366 days across a leap day), both lots lapse: the
+    // expiry of what was left (0 and 10) is written once.
+    let year = review + Duration::days(40);
     let r = run(&app, year).await;
     assert_eq!(r.expired_points, 2, "{r:?}");
     assert_eq!(run(&app, year).await.expired_points, 0);
@@ -559,4 +560,26 @@ async fn a_credit_note_to_the_balance_takes_back_its_share_of_the_points() {
     assert_eq!(credited.status, StatusCode::CREATED, "{}", credited.body);
     assert_eq!(credited.body["creditedToBalance"]["amount"], 4000, "{}", credited.body);
     assert_eq!(balance(&app, &org.key, &amy).await["points"], 60);
+}
+
+#[tokio::test]
+async fn a_second_redemption_waits_for_the_first_then_finds_too_few_points() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Glow").await;
+    let amy = app.customer(&org, json!({"name": "Amy"})).await.to_string();
+    app.patch(&org.key, "/v1/loyalty-programme", json!({"enabled": true, "pointsPerUnit": 1})).await;
+    app.post(&org.key, &format!("/v1/customers/{amy}/loyalty-adjustments"), json!({"quantity": 10, "reason": "gift"}))
+        .await;
+    let reward = id(&app
+        .post(
+            &org.key,
+            "/v1/rewards",
+            json!({"name": "Coffee", "costPoints": 10, "gives": "balance_credit", "amount": {"amount": 300}}),
+        )
+        .await);
+    let input = json!({"customerId": amy, "rewardId": reward});
+    let second =
+        crate::subscriptions::second_waits_for_first(&app, &org, "select api.redeem_reward($1)", input.clone(), input)
+            .await;
+    assert_eq!(second, Err("insufficient_points".to_string()));
 }
