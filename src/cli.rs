@@ -128,6 +128,43 @@ pub struct GlobalOpts {
     #[arg(long, env = "FAVCRM_SCHEDULER_INTERVAL_SECONDS", default_value_t = 60, global = true)]
     pub scheduler_interval_seconds: u64,
 
+    /// Run the outbox worker (email, webhooks) inside `serve`; false leaves it to `favcrm
+    /// worker` processes.
+    #[arg(long, env = "FAVCRM_OUTBOX_WORKER", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub outbox_worker: bool,
+
+    /// Seconds before the first retry of a failed delivery; each later retry waits twice as
+    /// long (with jitter), up to six hours.
+    #[arg(long, env = "FAVCRM_OUTBOX_RETRY_BASE_SECONDS", default_value_t = 30.0, global = true)]
+    pub outbox_retry_base_seconds: f64,
+
+    /// Attempts before a delivery is dead (list_deliveries status=dead; retry_delivery sends
+    /// it again).
+    #[arg(long, env = "FAVCRM_OUTBOX_MAX_ATTEMPTS", default_value_t = 8, global = true)]
+    pub outbox_max_attempts: u32,
+
+    /// Seconds a worker holds a delivery it is performing; if it stops meanwhile, another
+    /// worker takes the delivery over after that.
+    #[arg(long, env = "FAVCRM_OUTBOX_LEASE_SECONDS", default_value_t = 120, global = true)]
+    pub outbox_lease_seconds: u64,
+
+    /// Milliseconds between looks for due deliveries when nothing woke the worker.
+    #[arg(long, env = "FAVCRM_OUTBOX_POLL_MS", default_value_t = 1000, global = true)]
+    pub outbox_poll_ms: u64,
+
+    /// Where Twilio's API is (a local fake in tests).
+    #[arg(long, env = "FAVCRM_TWILIO_API_BASE", default_value = "https://api.twilio.com", global = true)]
+    pub twilio_api_base: String,
+
+    /// Where the WhatsApp Business Cloud API is, with its version (a local fake in tests).
+    #[arg(long, env = "FAVCRM_WHATSAPP_API_BASE", default_value = "https://graph.facebook.com/v21.0", global = true)]
+    pub whatsapp_api_base: String,
+
+    /// Allow webhook endpoints on private, loopback and link-local addresses, and plain http
+    /// (development and tests only: otherwise an endpoint could reach inside your network).
+    #[arg(long, env = "FAVCRM_ALLOW_PRIVATE_WEBHOOKS", default_value_t = false, action = clap::ArgAction::Set, global = true)]
+    pub allow_private_webhooks: bool,
+
     /// Log filter: a level (error, warn, info, debug, trace) or directives such as favcrm=debug.
     #[arg(long, env = "FAVCRM_LOG", default_value = "info", global = true)]
     pub log: String,
@@ -141,8 +178,8 @@ pub struct GlobalOpts {
 pub enum Command {
     /// Migrate the database and serve REST (/v1) and MCP (/mcp) (the default).
     Serve,
-    /// Run the scheduler alone (subscription renewals, payment checks, credit expiry) beside
-    /// servers on the same database; `serve` runs it too.
+    /// Run the scheduler (subscription renewals, payment checks, credit expiry) and the outbox
+    /// worker (email, webhooks) alone, beside servers on the same database; `serve` runs both too.
     Worker(WorkerArgs),
     /// Create favcrm's roles if needed, run migrations, then re-apply the operations' SQL
     /// (sql/operations/) and the RLS policies.
@@ -174,7 +211,8 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
-    /// One pass over what is due, then exit (printing what it did as JSON).
+    /// One pass over what is due, then exit (printing what it did as JSON). The outbox's
+    /// deliveries are performed as of the real time.
     #[arg(long)]
     pub once: bool,
     /// Act as if it were this time (RFC 3339), e.g. to see what a date will bring on a copy of
@@ -496,6 +534,7 @@ async fn serve(db: &Arc<Database>, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             public_url: g.public_url.clone(),
             secrets_key: g.secrets_key.clone(),
         },
+        outbox: outbox_settings(g, g.outbox_worker),
     };
     let app = Application::build(db.clone(), &g.bind, settings)?;
     tracing::info!(address = %g.bind, "favcrm listening");
@@ -515,19 +554,47 @@ fn scheduler_payments(g: &GlobalOpts) -> anyhow::Result<crate::call::Payments> {
     crate::call::Payments::new(&settings, &g.data_dir, &public_url)
 }
 
+/// How the outbox worker claims, retries and gives up, from the flags.
+fn outbox_settings(g: &GlobalOpts, enabled: bool) -> crate::effects::outbox::OutboxSettings {
+    use std::time::Duration;
+    crate::effects::outbox::OutboxSettings {
+        enabled,
+        lease: Duration::from_secs(g.outbox_lease_seconds.max(1)),
+        retry_base: Duration::from_secs_f64(g.outbox_retry_base_seconds.clamp(0.0, 86_400.0)),
+        max_attempts: g.outbox_max_attempts.max(1),
+        poll: Duration::from_millis(g.outbox_poll_ms.max(10)),
+        allow_private_webhooks: g.allow_private_webhooks,
+        twilio_api_base: g.twilio_api_base.clone(),
+        whatsapp_api_base: g.whatsapp_api_base.clone(),
+        public_url: Some(g.public_url.clone().unwrap_or_else(|| format!("http://{}", g.bind))),
+        ..Default::default()
+    }
+}
+
 async fn worker(db: &Database, g: &GlobalOpts, args: WorkerArgs) -> anyhow::Result<ExitCode> {
     if let Some(t) = &args.as_of {
         chrono::DateTime::parse_from_rfc3339(t).with_context(|| format!("--as-of {t} is not an RFC 3339 time"))?;
     }
     let payments = scheduler_payments(g)?;
+    let mailer = Arc::new(crate::effects::mail::Mailer::new(g.smtp_url.as_deref(), &g.mail_from, &g.data_dir)?);
+    let outbox = Arc::new(crate::effects::outbox::Outbox::new(
+        db.pool.clone(),
+        mailer,
+        payments.secrets.clone(),
+        outbox_settings(g, true),
+    ));
     if args.once {
         let report = crate::scheduler::run_once(&db.pool, Some(&payments), args.as_of.as_deref()).await?;
-        println!("{}", serde_json::to_string(&report)?);
+        let outbox = outbox.run_once().await?;
+        let mut out = serde_json::to_value(&report)?;
+        out["outbox"] = serde_json::to_value(&outbox)?;
+        println!("{out}");
         return Ok(ExitCode::SUCCESS);
     }
     let every = std::time::Duration::from_secs(g.scheduler_interval_seconds.max(1));
     crate::scheduler::spawn(db.pool.clone(), Some(Arc::new(payments)), every);
-    tracing::info!(every_seconds = every.as_secs(), "scheduler running");
+    outbox.spawn();
+    tracing::info!(every_seconds = every.as_secs(), "scheduler and outbox worker running");
     tokio::signal::ctrl_c().await.context("waiting for a stop signal")?;
     Ok(ExitCode::SUCCESS)
 }
@@ -879,9 +946,8 @@ async fn team(cmd: TeamCommand) -> anyhow::Result<ExitCode> {
             if opts.json {
                 print_json(&result);
             } else {
-                let sent = if result["emailSent"] == true { "emailed to" } else { "NOT emailed (mail failed) to" };
                 println!(
-                    "Invitation {sent} {} as {}.",
+                    "Invitation emailed to {} as {}.",
                     result["email"].as_str().unwrap_or("?"),
                     result["role"].as_str().unwrap_or("?")
                 );

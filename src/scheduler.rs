@@ -16,11 +16,10 @@ use std::time::Duration;
 use deadpool_postgres::Pool;
 use serde::Serialize;
 use serde_json::Value;
-use tokio_postgres::Row;
-use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use crate::call::Payments;
+use crate::db::in_org;
 
 /// Subscriptions asked for at once.
 const BATCH: i32 = 100;
@@ -188,17 +187,6 @@ async fn send_links(pool: &Pool, payments: &Payments, org: Uuid, request: &Value
         tracing::warn!(%org, error = %e, "payment links for renewals");
         0
     })
-}
-
-/// Runs one statement in its own transaction as the member role (the statement sets the
-/// organisation's claims itself).
-async fn in_org(pool: &Pool, sql: &str, params: &[&(dyn ToSql + Sync)]) -> anyhow::Result<Row> {
-    let mut client = pool.get().await?;
-    let tx = client.transaction().await?;
-    tx.batch_execute("set local role favcrm_member; set local statement_timeout = '60s'").await?;
-    let row = tx.query_one(sql, params).await?;
-    tx.commit().await?;
-    Ok(row)
 }
 
 /// Runs the scheduler every `every` for as long as the process runs.

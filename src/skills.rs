@@ -23,6 +23,8 @@ const FILES: &[(&str, &str)] = &[
     ("commerce", include_str!("../skills/commerce/SKILL.md")),
     ("subscriptions", include_str!("../skills/subscriptions/SKILL.md")),
     ("loyalty", include_str!("../skills/loyalty/SKILL.md")),
+    ("messaging", include_str!("../skills/messaging/SKILL.md")),
+    ("whatsapp-setup", include_str!("../skills/whatsapp-setup/SKILL.md")),
 ];
 
 /// The index committed beside the skills (`skills/index.json`).

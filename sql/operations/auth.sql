@@ -42,10 +42,10 @@ grant execute on function auth.role_rank(text) to favcrm_member, favcrm_anon;
 create function auth.role_scopes(p_role text) returns text[]
 language sql immutable parallel safe as $$
   select case p_role
-    when 'owner' then array['audit:read','billing:read','billing:write','bookings:read','bookings:write','commerce:read','commerce:write','customers:read','customers:write','keys:read','keys:write','loyalty:read','loyalty:write','organisation:read','organisation:write','subscriptions:read','subscriptions:write','team:read','team:write']
-    when 'admin' then array['audit:read','billing:read','billing:write','bookings:read','bookings:write','commerce:read','commerce:write','customers:read','customers:write','keys:read','keys:write','loyalty:read','loyalty:write','organisation:read','organisation:write','subscriptions:read','subscriptions:write','team:read','team:write']
-    when 'manager' then array['billing:read','billing:write','bookings:read','bookings:write','commerce:read','commerce:write','customers:read','customers:write','keys:read','keys:write','loyalty:read','loyalty:write','organisation:read','subscriptions:read','subscriptions:write','team:read','team:write']
-    when 'staff' then array['billing:read','bookings:read','bookings:write','commerce:read','customers:read','customers:write','loyalty:read','organisation:read','subscriptions:read','team:read']
+    when 'owner' then array['approvals:decide','approvals:read','approvals:write','audit:read','billing:read','billing:write','bookings:read','bookings:write','commerce:read','commerce:write','customers:read','customers:write','keys:read','keys:write','loyalty:read','loyalty:write','messaging:read','messaging:write','organisation:read','organisation:write','subscriptions:read','subscriptions:write','team:read','team:write','webhooks:read','webhooks:write']
+    when 'admin' then array['approvals:decide','approvals:read','approvals:write','audit:read','billing:read','billing:write','bookings:read','bookings:write','commerce:read','commerce:write','customers:read','customers:write','keys:read','keys:write','loyalty:read','loyalty:write','messaging:read','messaging:write','organisation:read','organisation:write','subscriptions:read','subscriptions:write','team:read','team:write','webhooks:read','webhooks:write']
+    when 'manager' then array['approvals:decide','approvals:read','billing:read','billing:write','bookings:read','bookings:write','commerce:read','commerce:write','customers:read','customers:write','keys:read','keys:write','loyalty:read','loyalty:write','messaging:read','messaging:write','organisation:read','subscriptions:read','subscriptions:write','team:read','team:write']
+    when 'staff' then array['billing:read','bookings:read','bookings:write','commerce:read','customers:read','customers:write','loyalty:read','messaging:read','organisation:read','subscriptions:read','team:read']
     else array[]::text[]
   end
 $$;
@@ -92,6 +92,21 @@ end
 $$;
 comment on function app.require_manager() is 'Raises 42501 forbidden unless the caller is a manager, admin or owner (setting up what can be booked).';
 grant execute on function app.require_manager() to favcrm_member;
+
+-- The server's own workers (the scheduler, the outbox) act for one organisation at a time as
+-- its owner role would, with no user, under the same policies as a request: the server calls
+-- these after switching to the member role.
+create function auth.act_for_system(p_org uuid, p_via text, p_op text) returns void
+language plpgsql volatile set search_path = '' as $$
+begin
+  perform auth.set_claims(pg_catalog.jsonb_build_object(
+    'org_id', p_org, 'role', 'owner', 'scopes', pg_catalog.to_jsonb(auth.all_scopes()), 'key_kind', 'app',
+    'via', p_via, 'op', p_op));
+end
+$$;
+comment on function auth.act_for_system(uuid, text, text) is 'Sets the claims a worker of the server acts under for one organisation: its owner role, no user, via the worker (scheduler, outbox).';
+revoke all on function auth.act_for_system(uuid, text, text) from public;
+grant execute on function auth.act_for_system(uuid, text, text) to favcrm_member;
 
 -- ---------------------------------------------------------------------------------------
 -- Keys
@@ -353,7 +368,8 @@ declare
   v_claims jsonb := auth.claims();
   v_found uuid;
 begin
-  if coalesce(v_claims ->> 'key_kind', 'agent') = 'app' then
+  -- App keys, and an approval being carried out (it was the person's confirmation), go ahead.
+  if coalesce(v_claims ->> 'key_kind', 'agent') = 'app' or v_claims ? 'approval_id' then
     return;
   end if;
   if v_claims ->> 'confirmation_digest' is null then

@@ -1106,9 +1106,9 @@ declare
   i app.invoices;
   v_amount bigint;
   v_refund app.refunds;
+  v_gate jsonb;
 begin
   perform app.require_billing_role('admin', 'refund payments');
-  perform auth.require_confirmation('refund_payment');
   select * into pm from app.payments where org_id = auth.org_id() and id = (p ->> 'paymentId')::uuid;
   if not found then
     perform app.not_found('payment');
@@ -1126,6 +1126,17 @@ begin
                                   pm.currency),
       detail = pg_catalog.jsonb_build_object('refundable', app.money(pm.amount - pm.amount_refunded, pm.currency))::text;
   end if;
+  -- An agent's refund may wait for a person (approvals.sql); the amount is fixed now.
+  v_gate := app.approval_gate('refund_payment', pg_catalog.jsonb_build_object(
+      'input', pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('paymentId', pm.id, 'amount', v_amount,
+                                                                          'reason', p ->> 'reason')),
+      'payment', app.payment_json(pm), 'refund', app.money(v_amount, pm.currency)),
+    pg_catalog.format('Refund %s of payment %s (customer %s)', app.format_money(v_amount, pm.currency), pm.id,
+                      (select c.name from app.customers c where c.org_id = pm.org_id and c.id = pm.customer_id)));
+  if v_gate is not null then
+    return v_gate;
+  end if;
+  perform auth.require_confirmation('refund_payment');
   v_refund := app.refund_from(pm, v_amount, p ->> 'reason', null);
   perform app.settle_invoice(i.id, -v_amount, 0, 0);
   select * into pm from app.payments where org_id = pm.org_id and id = pm.id;
@@ -1549,6 +1560,9 @@ begin
     return app.credit_note_json(cn);
   elsif p_op = 'refund_payment' then
     return (select app.payment_json(pm) from app.payments pm where pm.org_id = auth.org_id() and pm.id = (p_body ->> 'id')::uuid);
+  elsif p_op = 'approve' and p_body ->> 'operation' = 'refund_payment' then
+    return p_body || pg_catalog.jsonb_build_object('result',
+      (select app.payment_json(pm) from app.payments pm where pm.org_id = auth.org_id() and pm.id = (p_body #>> '{result,id}')::uuid));
   elsif p_op in ('create_subscription', 'resume_subscription') then
     return (select app.subscription_json(s) from app.subscriptions s
              where s.org_id = auth.org_id() and s.id = (p_body ->> 'id')::uuid);

@@ -123,6 +123,8 @@ begin
   values (auth.new_token('signup_req_'), v_email, v_existing, v_name, coalesce(p ->> 'industry', 'other'), v_country,
           v_tz, p ->> 'codeHash', v_ip, pg_catalog.now() + interval '10 minutes')
   returning * into r;
+  perform auth.queue_account_mail(p -> 'mail', case when v_existing then 'signup_notice' else 'signup_code' end,
+                                  r.email, pg_catalog.jsonb_build_object('organisationName', r.organisation_name));
   return pg_catalog.jsonb_build_object(
     'requestId', r.request_id,
     'maskedEmail', auth.mask_email(r.email),
@@ -132,7 +134,7 @@ begin
     'existingOwner', r.existing_owner);
 end
 $$;
-comment on function auth.start_signup(jsonb) is 'Registers a signup request with the argon2id hash of a code the server mails: supersedes earlier ones for the email, enforces the per-email and per-IP bounds (FV429), and tells the server whether to mail the code or an "already registered" notice.';
+comment on function auth.start_signup(jsonb) is 'Registers a signup request with the argon2id hash of a code the server mails: supersedes earlier ones for the email, enforces the per-email and per-IP bounds (FV429), and writes the mail (the code, or an "already registered" notice) to the outbox.';
 revoke all on function auth.start_signup(jsonb) from public;
 grant execute on function auth.start_signup(jsonb) to favcrm_anon;
 
@@ -252,12 +254,14 @@ begin
    where org_id = i.org_id and id = i.id
    returning * into i;
   select o.name into v_org_name from app.organisations o where o.id = i.org_id;
+  perform auth.queue_account_mail(p -> 'mail', 'invite_code', i.email,
+                                  pg_catalog.jsonb_build_object('organisationName', v_org_name));
   return pg_catalog.jsonb_build_object(
     'maskedEmail', auth.mask_email(i.email), 'expiresAt', app.ts(i.code_expires_at), 'email', i.email,
     'name', i.name, 'role', i.role, 'organisationName', v_org_name);
 end
 $$;
-comment on function auth.start_invite_acceptance(jsonb) is 'Stores the argon2id hash of a fresh 6-digit code for a pending invitation (replacing any earlier code) for the server to mail to the invitee.';
+comment on function auth.start_invite_acceptance(jsonb) is 'Stores the argon2id hash of a fresh 6-digit code for a pending invitation (replacing any earlier code) and writes the mail of the code (sealed by the server) to the outbox.';
 revoke all on function auth.start_invite_acceptance(jsonb) from public;
 grant execute on function auth.start_invite_acceptance(jsonb) to favcrm_anon;
 

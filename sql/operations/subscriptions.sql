@@ -1065,9 +1065,7 @@ grant execute on function app.public_catalog(text) to favcrm_member;
 create function auth.act_for_scheduler(p_org uuid, p_op text) returns void
 language plpgsql volatile set search_path = '' as $$
 begin
-  perform auth.set_claims(pg_catalog.jsonb_build_object(
-    'org_id', p_org, 'role', 'owner', 'scopes', pg_catalog.to_jsonb(auth.all_scopes()), 'key_kind', 'app',
-    'via', 'scheduler', 'op', p_op));
+  perform auth.act_for_system(p_org, 'scheduler', p_op);
 end
 $$;
 comment on function auth.act_for_scheduler(uuid, text) is 'Sets the claims the scheduler acts under for one organisation: its owner role, no user, via scheduler.';

@@ -75,12 +75,12 @@ begin
   select o.name into v_org_name from app.organisations o where o.id = v_org;
   return app.team_invite_json(i) || pg_catalog.jsonb_build_object(
     'token', v_token,
-    '_mail', pg_catalog.jsonb_build_object(
-      'template', 'team_invite', 'to', i.email, 'name', i.name, 'role', i.role, 'token', v_token,
-      'organisationName', v_org_name, 'inviterName', v_inviter, 'expiresAt', app.ts(i.expires_at)));
+    'emailDeliveryId', app.queue_email(i.email, 'team_invite', pg_catalog.jsonb_build_object(
+      'name', i.name, 'role', i.role, 'token', v_token, 'organisationName', v_org_name, 'inviterName', v_inviter,
+      'expiresAt', app.ts(i.expires_at))));
 end
 $$;
-comment on function api.create_team_member_invite(jsonb) is 'Invites a person by email with a role below the caller''s own; returns the one-time token (shown once) and asks the server to mail it.';
+comment on function api.create_team_member_invite(jsonb) is 'Invites a person by email with a role below the caller''s own; returns the one-time token (shown once) and writes the invitation email to the outbox.';
 grant execute on function api.create_team_member_invite(jsonb) to favcrm_member;
 
 create function api.list_team_invites(p jsonb) returns jsonb

@@ -2,15 +2,16 @@
 //! by invitation. Each is request (mail a code) then verify (check it, act).
 //!
 //! ```text
-//! request: limits → code = CSPRNG, hash = argon2id(code) → auth.start_*(hash) → mail the code
+//! request: limits → code = CSPRNG, hash = argon2id(code), sealed = seal(code)
+//!          → auth.start_*(hash, sealed): the request and its mail in the outbox → wake the worker
 //! verify:  limits → auth.begin_*_attempt (one of 5, committed) → argon2 check → auth.complete_*
 //! ```
 //!
-//! The database never sees a code; the server never keeps one after the mail is out.
+//! The database never sees a code in the clear: it keeps the hash to check against, and the
+//! mail's copy sealed under the server's secrets key until the outbox worker has sent it.
 
 use std::net::IpAddr;
 
-use http::StatusCode;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -18,7 +19,7 @@ use super::AppState;
 use crate::auth::{hash_code, new_code, verify_code};
 use crate::catalog::Operation;
 use crate::db::tx::{Body, Outcome, Via, call_entry_point};
-use crate::effects::mail::Email;
+use crate::effects::outbox::ACCOUNT_MAIL_CODE;
 use crate::error::ApiError;
 
 /// One no-key call.
@@ -45,6 +46,15 @@ async fn entry(state: &AppState, req: &Request<'_>, function: &'static str, inpu
     call_entry_point(&state.pool, function, &input, req.via, req.op.name, req.request_id).await
 }
 
+/// The mail of a code as the entry points queue it: its id, and the code sealed for it.
+fn sealed_mail(state: &AppState, code: &str) -> Result<Value, ApiError> {
+    let secrets = state.secrets().map_err(ApiError::internal)?;
+    let id = uuid::Uuid::now_v7();
+    let sealed =
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, secrets.seal(id, ACCOUNT_MAIL_CODE, code));
+    Ok(json!({ "id": id, "sealedCode": sealed }))
+}
+
 fn text<'a>(value: &'a Value, name: &str) -> &'a str {
     value[name].as_str().unwrap_or_default()
 }
@@ -68,6 +78,7 @@ async fn register_request(state: &AppState, req: &Request<'_>) -> Result<Value, 
             "country": input["country"],
             "timezone": input["timezone"],
             "codeHash": hash,
+            "mail": sealed_mail(state, &code)?,
             "clientIp": req.client_ip.map(|ip| ip.to_string()),
             "limits": {
                 "perEmailPerHour": settings.signups_per_email_per_hour,
@@ -76,15 +87,9 @@ async fn register_request(state: &AppState, req: &Request<'_>) -> Result<Value, 
         }),
     )
     .await?;
-    let organisation = text(&started, "organisationName");
     // The same answer either way: only the inbox learns whether the address already owns an
-    // organisation.
-    let email_message = if started["existingOwner"].as_bool().unwrap_or(false) {
-        messages::signup_notice(&email, organisation)
-    } else {
-        messages::signup_code(&email, organisation, &code)
-    };
-    send(state, &email_message).await?;
+    // organisation (the mail is the code, or a notice).
+    state.wake_outbox();
     Ok(json!({
         "requestId": started["requestId"],
         "maskedEmail": started["maskedEmail"],
@@ -140,11 +145,11 @@ async fn invite_request(state: &AppState, req: &Request<'_>) -> Result<Value, Ap
         state,
         req,
         "start_invite_acceptance",
-        json!({ "tokenDigest": token_digest(req.input), "codeHash": hash }),
+        json!({ "tokenDigest": token_digest(req.input), "codeHash": hash, "mail": sealed_mail(state, &code)? }),
     )
     .await?;
     let organisation = text(&started, "organisationName");
-    send(state, &messages::invite_code(text(&started, "email"), organisation, &code)).await?;
+    state.wake_outbox();
     Ok(json!({
         "maskedEmail": started["maskedEmail"],
         "expiresAt": started["expiresAt"],
@@ -208,140 +213,4 @@ async fn check_code(input: &Value, attempt: &Value, ask_again_with: &str) -> Res
     let mut error = ApiError::invalid("code", "invalid_code", detail);
     error.extra.insert("attemptsRemaining".into(), remaining.into());
     Err(error)
-}
-
-async fn send(state: &AppState, email: &Email) -> Result<(), ApiError> {
-    state.mailer.send(email).await.map(drop).map_err(|e| {
-        tracing::error!(error = %format!("{e:#}"), "sending mail");
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "mail_unavailable",
-            "The email could not be sent right now; try again in a few minutes.",
-        )
-        .header("Retry-After", "60")
-    })
-}
-
-/// Mail an `api.*` function asked for under `_mail` (sent after its transaction committed).
-pub async fn send_requested(state: &AppState, request: &Value) -> bool {
-    let Some(email) = messages::from_request(request) else {
-        tracing::error!(template = %request["template"], "unknown mail template");
-        return false;
-    };
-    match state.mailer.send(&email).await {
-        Ok(_) => true,
-        Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "sending mail");
-            false
-        }
-    }
-}
-
-/// The emails, in plain text and HTML.
-pub mod messages {
-    use serde_json::Value;
-
-    use crate::effects::mail::Email;
-
-    fn escape(s: &str) -> String {
-        s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-    }
-
-    fn email(to: &str, subject: String, paragraphs: &[String], code: Option<&str>) -> Email {
-        let mut text = String::new();
-        let mut html = String::from("<!doctype html><html><body style=\"font-family:sans-serif\">");
-        for (i, p) in paragraphs.iter().enumerate() {
-            text.push_str(p);
-            text.push_str("\n\n");
-            html.push_str(&format!("<p>{}</p>", escape(p)));
-            if i == 0
-                && let Some(code) = code
-            {
-                text.push_str(&format!("    {code}\n\n"));
-                html.push_str(&format!(
-                    "<p style=\"font-size:28px;letter-spacing:6px;font-weight:bold\">{}</p>",
-                    escape(code)
-                ));
-            }
-        }
-        text.push_str("— favcrm\n");
-        html.push_str("<p>— favcrm</p></body></html>");
-        Email { to: to.to_string(), subject, text, html }
-    }
-
-    pub fn signup_code(to: &str, organisation: &str, code: &str) -> Email {
-        email(
-            to,
-            format!("{code} is your favcrm code"),
-            &[
-                format!("Your code to create the favcrm workspace \"{organisation}\" is:"),
-                "It expires in 10 minutes. Give it only to the assistant or app you are signing up with.".into(),
-                "If you did not ask for this, ignore this email; nothing is created without the code.".into(),
-            ],
-            Some(code),
-        )
-    }
-
-    pub fn signup_notice(to: &str, organisation: &str) -> Email {
-        email(
-            to,
-            "Someone tried to register with your email on favcrm".into(),
-            &[
-                format!(
-                    "Someone asked to create the favcrm workspace \"{organisation}\" with this address, which already \
-                     owns a favcrm organisation, so no code was sent and nothing was created."
-                ),
-                "To work in your existing organisation, use one of its API keys (an owner can mint one with \
-                 create_api_key). If this was not you, no action is needed."
-                    .into(),
-            ],
-            None,
-        )
-    }
-
-    pub fn invite_code(to: &str, organisation: &str, code: &str) -> Email {
-        email(
-            to,
-            format!("{code} is your code to join {organisation} on favcrm"),
-            &[
-                format!("Your code to join \"{organisation}\" on favcrm is:"),
-                "It expires in 10 minutes. If you did not ask for it, ignore this email.".into(),
-            ],
-            Some(code),
-        )
-    }
-
-    pub fn team_invite(request: &Value) -> Email {
-        let field = |name: &str| request[name].as_str().unwrap_or_default().to_string();
-        let token = field("token");
-        email(
-            &field("to"),
-            format!("{} invited you to {} on favcrm", field("inviterName"), field("organisationName")),
-            &[
-                format!(
-                    "Hello {}, {} invited you to join \"{}\" on favcrm as {}.",
-                    field("name"),
-                    field("inviterName"),
-                    field("organisationName"),
-                    field("role")
-                ),
-                format!("Your invitation token (valid until {}):", field("expiresAt")),
-                token.clone(),
-                format!(
-                    "To accept from a terminal: favcrm team invite accept-request --token {token} — then enter the \
-                     6-digit code we email you with favcrm team invite accept-verify. An AI assistant connected to \
-                     favcrm can do the same with the tools accept_team_invite_request and accept_team_invite_verify."
-                ),
-            ],
-            None,
-        )
-    }
-
-    /// The email an `api.*` function described under `_mail`.
-    pub fn from_request(request: &Value) -> Option<Email> {
-        match request["template"].as_str()? {
-            "team_invite" => Some(team_invite(request)),
-            _ => None,
-        }
-    }
 }

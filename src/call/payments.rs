@@ -46,11 +46,7 @@ pub async fn seal_stripe_secrets(state: &AppState, call: &Call<'_>) -> Result<Va
     }))
 }
 
-/// Bytes from PostgreSQL's base64 (`encode(…, 'base64')`), which breaks lines every 76 characters.
-pub fn decode_base64(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
-    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    STANDARD.decode(compact)
-}
+pub use crate::effects::secrets::decode_base64;
 
 /// The kind of a key and its last four characters: `sk_test_…4242`.
 fn key_hint(key: &str) -> String {

@@ -10,6 +10,12 @@ use super::{Effect, Method, Operation, Page, Preview, Spec};
 /// A permission a key can hold: `<domain>:read` or `<domain>:write`.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
 pub enum Scope {
+    #[serde(rename = "approvals:decide")]
+    ApprovalsDecide,
+    #[serde(rename = "approvals:read")]
+    ApprovalsRead,
+    #[serde(rename = "approvals:write")]
+    ApprovalsWrite,
     #[serde(rename = "billing:read")]
     BillingRead,
     #[serde(rename = "billing:write")]
@@ -38,6 +44,10 @@ pub enum Scope {
     LoyaltyRead,
     #[serde(rename = "loyalty:write")]
     LoyaltyWrite,
+    #[serde(rename = "messaging:read")]
+    MessagingRead,
+    #[serde(rename = "messaging:write")]
+    MessagingWrite,
     #[serde(rename = "subscriptions:read")]
     SubscriptionsRead,
     #[serde(rename = "subscriptions:write")]
@@ -48,6 +58,10 @@ pub enum Scope {
     TeamRead,
     #[serde(rename = "team:write")]
     TeamWrite,
+    #[serde(rename = "webhooks:read")]
+    WebhooksRead,
+    #[serde(rename = "webhooks:write")]
+    WebhooksWrite,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -75,6 +89,7 @@ pub struct CreateApiKey {
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Toolset {
+    Approvals,
     Audit,
     Billing,
     Bookings,
@@ -82,9 +97,11 @@ pub enum Toolset {
     Customers,
     Keys,
     Loyalty,
+    Messaging,
     Organisation,
     Subscriptions,
     Team,
+    Webhooks,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]

@@ -5,6 +5,7 @@
 //! Rust checks the *shape* of the input against the operation's input type (unknown fields,
 //! types, bounds, formats); the SQL function decides everything else.
 
+pub mod approvals;
 pub mod audit;
 pub mod billing;
 pub mod bookings;
@@ -12,11 +13,13 @@ pub mod commerce;
 pub mod customers;
 pub mod keys;
 pub mod loyalty;
+pub mod messaging;
 pub mod organisation;
 pub mod signup;
 pub mod subscriptions;
 pub mod team;
 pub mod types;
+pub mod webhooks;
 
 use std::sync::LazyLock;
 
@@ -183,8 +186,17 @@ impl Operation {
             | "void_invoice"
             | "refund_payment"
             | "create_credit_note"
-            | "update_loyalty_programme" => "admin",
-            "connect_stripe" | "disconnect_stripe" => "owner",
+            | "update_loyalty_programme"
+            | "create_webhook_endpoint"
+            | "list_webhook_endpoints"
+            | "get_webhook_endpoint"
+            | "rotate_webhook_secret"
+            | "delete_webhook_endpoint"
+            | "list_webhook_deliveries"
+            | "get_channel_status"
+            | "update_messaging_settings"
+            | "update_approval_settings" => "admin",
+            "connect_stripe" | "disconnect_stripe" | "connect_channel" | "disconnect_channel" => "owner",
             "create_service"
             | "update_service"
             | "archive_service"
@@ -237,7 +249,16 @@ impl Operation {
             | "create_reward"
             | "archive_reward"
             | "redeem_reward"
-            | "reverse_redemption" => "manager",
+            | "reverse_redemption"
+            | "list_deliveries"
+            | "get_delivery"
+            | "retry_delivery"
+            | "create_template"
+            | "send_message"
+            | "list_approvals"
+            | "get_approval"
+            | "approve"
+            | "reject" => "manager",
             _ => "staff",
         }
     }
@@ -246,7 +267,7 @@ impl Operation {
     /// organisation before the database sees them (`call::payments`), and it is idempotent by
     /// itself (a sealing differs each time, so an idempotency key could never match a retry).
     pub fn seals_provider_secrets(&self) -> bool {
-        self.name == "connect_stripe"
+        matches!(self.name, "connect_stripe" | "connect_channel")
     }
 
     /// Whether a member with `role` may call the operation (scopes aside).
@@ -457,6 +478,9 @@ pub fn all() -> &'static [Operation] {
         ops.extend(commerce::operations());
         ops.extend(subscriptions::operations());
         ops.extend(loyalty::operations());
+        ops.extend(messaging::operations());
+        ops.extend(webhooks::operations());
+        ops.extend(approvals::operations());
         ops.extend(keys::operations());
         ops.extend(audit::operations());
         ops

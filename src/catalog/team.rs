@@ -76,8 +76,9 @@ pub struct CreatedTeamInvite {
     pub invite: TeamInvite,
     /// The one-time invitation token (fav_inv_…), also emailed to the invitee. Not stored.
     pub token: String,
-    /// Whether the invitation email went out (absent on an idempotent replay).
-    pub email_sent: Option<bool>,
+    /// The invitation email in the outbox (get_delivery shows whether it went out).
+    #[schemars(with = "uuid::Uuid")]
+    pub email_delivery_id: String,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -165,6 +165,38 @@ impl JsonSchema for Phone {
     }
 }
 
+/// A phone number in international (E.164) form: `+`, a country code and up to 15 digits in all.
+#[derive(Debug, Clone, Serialize)]
+#[serde(transparent)]
+pub struct E164(pub String);
+
+impl<'de> Deserialize<'de> for E164 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let digits = s.strip_prefix('+').unwrap_or_default();
+        let ok =
+            (7..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()) && !digits.starts_with('0');
+        if !ok {
+            return Err(D::Error::custom(
+                "[invalid_phone] must be a number in international form, such as +447700900123",
+            ));
+        }
+        Ok(Self(s))
+    }
+}
+
+impl JsonSchema for E164 {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> Cow<'static, str> {
+        "E164".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": "string", "pattern": "^\\+[1-9][0-9]{6,14}$" })
+    }
+}
+
 /// A string matched by a fixed pattern, upper-cased by the database (country, currency).
 #[derive(Debug, Clone, Serialize)]
 #[serde(transparent)]

@@ -331,6 +331,21 @@ async fn bootstrap_roles(client: &Client, authenticator_password: Option<&str>) 
     Ok(())
 }
 
+/// Runs one statement in its own transaction as the member role, for the server's own workers
+/// (the scheduler, the outbox), whose statements set the organisation's claims themselves.
+pub async fn in_org(
+    pool: &deadpool_postgres::Pool,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> anyhow::Result<tokio_postgres::Row> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    tx.batch_execute("set local role favcrm_member; set local statement_timeout = '60s'").await?;
+    let row = tx.query_one(sql, params).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
 pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }

@@ -31,6 +31,10 @@ pub const FILES: &[(&str, &str)] = &[
     ("commerce.sql", include_str!("../../sql/operations/commerce.sql")),
     ("subscriptions.sql", include_str!("../../sql/operations/subscriptions.sql")),
     ("loyalty.sql", include_str!("../../sql/operations/loyalty.sql")),
+    ("outbox.sql", include_str!("../../sql/operations/outbox.sql")),
+    ("messaging.sql", include_str!("../../sql/operations/messaging.sql")),
+    ("webhooks.sql", include_str!("../../sql/operations/webhooks.sql")),
+    ("approvals.sql", include_str!("../../sql/operations/approvals.sql")),
 ];
 
 /// The schemas whose functions are either a migration's or an operations file's.

@@ -61,6 +61,17 @@ pub const FILES: &[(&str, &str)] = &[
     ("loyalty_redemptions.sql", include_str!("../../policies/loyalty_redemptions.sql")),
     ("loyalty_members.sql", include_str!("../../policies/loyalty_members.sql")),
     ("loyalty_tier_events.sql", include_str!("../../policies/loyalty_tier_events.sql")),
+    ("webhook_endpoints.sql", include_str!("../../policies/webhook_endpoints.sql")),
+    ("webhook_events.sql", include_str!("../../policies/webhook_events.sql")),
+    ("deliveries.sql", include_str!("../../policies/deliveries.sql")),
+    ("delivery_attempts.sql", include_str!("../../policies/delivery_attempts.sql")),
+    ("account_mail.sql", include_str!("../../policies/account_mail.sql")),
+    ("channels.sql", include_str!("../../policies/channels.sql")),
+    ("message_templates.sql", include_str!("../../policies/message_templates.sql")),
+    ("messages.sql", include_str!("../../policies/messages.sql")),
+    ("messaging_settings.sql", include_str!("../../policies/messaging_settings.sql")),
+    ("approvals.sql", include_str!("../../policies/approvals.sql")),
+    ("approval_settings.sql", include_str!("../../policies/approval_settings.sql")),
 ];
 
 /// When the policies are re-applied.

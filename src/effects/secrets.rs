@@ -1,4 +1,4 @@
-//! Secrets at rest (a Stripe secret key, a webhook signing secret): sealed with
+//! Secrets at rest (a Stripe secret key, a channel token, a one-time code in the outbox): sealed with
 //! XChaCha20-Poly1305 under one key the operator provides (`FAVCRM_SECRETS_KEY`, 32 bytes in
 //! base64) or, when none is given, one generated into the data folder (`secrets.key`, mode
 //! 0600) on first start. Each value gets a random 24-byte nonce, and the organisation and the
@@ -19,6 +19,10 @@ const NONCE_LEN: usize = 24;
 
 pub struct Secrets {
     cipher: XChaCha20Poly1305,
+    /// Keys values derived from the secrets key (HMAC-SHA256), such as webhook signing
+    /// secrets, which are then never stored: a key of its own, so a derived value says nothing
+    /// about the encryption key.
+    derivation: [u8; 32],
 }
 
 impl std::fmt::Debug for Secrets {
@@ -35,7 +39,15 @@ impl Secrets {
             None => key_file(&data_dir.join("secrets.key"))?,
         };
         anyhow::ensure!(bytes.len() == 32, "the secrets key must be 32 bytes (base64 of 32 random bytes)");
-        Ok(Self { cipher: XChaCha20Poly1305::new_from_slice(&bytes).expect("32-byte key") })
+        let derivation = hmac_sha256(&bytes, &[b"favcrm derivation key v1"]);
+        Ok(Self { cipher: XChaCha20Poly1305::new_from_slice(&bytes).expect("32-byte key"), derivation })
+    }
+
+    /// 32 bytes derived from the secrets key for an organisation, a purpose and a subject (for
+    /// a webhook endpoint: its id and the secret's generation). The same inputs give the same
+    /// bytes on every server with the same key; any other input gives unrelated bytes.
+    pub fn derive(&self, org: Uuid, purpose: &str, subject: &str) -> [u8; 32] {
+        hmac_sha256(&self.derivation, &[org.as_bytes(), b":", purpose.as_bytes(), b":", subject.as_bytes()])
     }
 
     /// nonce ‖ ciphertext ‖ tag of `plaintext`, bound to the organisation and purpose.
@@ -63,6 +75,21 @@ impl Secrets {
             .map_err(|_| anyhow::anyhow!("the sealed value does not open with this server's secrets key"))?;
         String::from_utf8(plain).context("sealed value is not text")
     }
+}
+
+/// Bytes from PostgreSQL's base64 (`encode(…, 'base64')`), which breaks lines every 76 characters.
+pub fn decode_base64(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    STANDARD.decode(compact)
+}
+
+fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    use hmac::{Hmac, KeyInit, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key).expect("any key length");
+    for part in parts {
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().into()
 }
 
 fn associated(org: Uuid, purpose: &str) -> Vec<u8> {
@@ -110,6 +137,11 @@ mod tests {
         assert_eq!(Secrets::load(None, &dir).unwrap().open(a, "stripe_secret_key", &sealed).unwrap(), "sk_test_123");
         let other = Secrets::load(Some(&STANDARD.encode([7u8; 32])), &dir).unwrap();
         assert!(other.open(a, "stripe_secret_key", &sealed).is_err());
+        let derived = secrets.derive(a, "webhook_secret", "e:1");
+        assert_eq!(derived, Secrets::load(None, &dir).unwrap().derive(a, "webhook_secret", "e:1"), "stable");
+        assert_ne!(derived, secrets.derive(b, "webhook_secret", "e:1"));
+        assert_ne!(derived, secrets.derive(a, "webhook_secret", "e:2"));
+        assert_ne!(derived, other.derive(a, "webhook_secret", "e:1"), "another key derives other values");
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(dir.join("secrets.key")).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);

@@ -65,6 +65,8 @@ pub struct ServerSettings {
     pub mail: MailSettings,
     pub trusted_proxies: Vec<IpAddr>,
     pub payments: crate::effects::stripe::PaymentSettings,
+    /// The outbox worker this server runs (and how it retries).
+    pub outbox: crate::effects::outbox::OutboxSettings,
 }
 
 impl Default for ServerSettings {
@@ -78,6 +80,7 @@ impl Default for ServerSettings {
             mail: Default::default(),
             trusted_proxies: Vec::new(),
             payments: Default::default(),
+            outbox: Default::default(),
         }
     }
 }
@@ -105,8 +108,11 @@ impl Application {
         let pools = (0..workers).map(|_| db.worker_pool(per_worker)).collect::<anyhow::Result<Vec<_>>>()?;
         let pools = Arc::new(std::sync::Mutex::new(pools));
         let public_url = settings.payments.public_url.clone().unwrap_or_else(|| format!("http://127.0.0.1:{port}"));
+        let mut outbox = settings.outbox.clone();
+        outbox.public_url.get_or_insert_with(|| public_url.clone());
         let shared = AppState::new(db, &settings.mail, settings.abuse, settings.sensitive_requests_per_hour)?
-            .with_payments(&settings.payments, &settings.mail.data_dir, &public_url)?;
+            .with_payments(&settings.payments, &settings.mail.data_dir, &public_url)?
+            .with_outbox(&outbox)?;
         let web_state = web::Data::new(WebState {
             key_budget: KeyBudget::per_minute(settings.key_requests_per_minute).map(Arc::new),
             trusted_proxies: settings.trusted_proxies,
@@ -133,6 +139,9 @@ impl Application {
                 .route("/healthz", web::get().to(healthz))
                 .route("/readyz", web::get().to(readyz))
                 .route("/v1/webhooks/stripe/{orgId}", web::post().to(webhooks::stripe))
+                .route("/v1/webhooks/twilio/{orgId}", web::post().to(webhooks::twilio))
+                .route("/v1/webhooks/whatsapp/{orgId}", web::get().to(webhooks::whatsapp_subscribe))
+                .route("/v1/webhooks/whatsapp/{orgId}", web::post().to(webhooks::whatsapp))
                 .route("/pay/done", web::get().to(webhooks::paid_page))
                 .configure(rest::configure)
                 .default_service(web::to(rest::not_found))

@@ -385,6 +385,7 @@ pub(crate) async fn assert_ledger_matches(app: &TestApp, org: Uuid) {
 async fn payments_refunds_and_credit_notes_keep_every_sum_and_state_consistent() {
     let app = TestApp::spawn().await;
     let org = app.create_org("Glow").await;
+    app.without_approvals(&org).await;
     let customer = app.customer(&org, json!({"name": "Amy"})).await.to_string();
     let inv = open_invoice(&app, &org, &customer, 10_000).await;
     // Partial payments add up; the invoice is paid when nothing is owed.
@@ -665,6 +666,7 @@ async fn staff_see_billing_only_where_allowed_and_then_only_their_own_bookings_a
 async fn an_agent_key_voids_refunds_and_credits_only_after_a_confirmed_preview() {
     let app = TestApp::spawn().await;
     let org = app.create_org("Glow").await;
+    app.without_approvals(&org).await;
     let customer = app.customer(&org, json!({"name": "Amy"})).await.to_string();
     let agent =
         app.confirmed(&org.key, Method::POST, "/v1/api-keys", Some(json!({"name": "agent", "kind": "agent"}))).await;
@@ -876,6 +878,7 @@ async fn completed_late_cancelled_and_no_show_bookings_reach_invoices_as_their_s
 async fn concurrent_payments_and_refunds_never_take_more_than_is_owed_or_was_paid() {
     let app = TestApp::spawn().await;
     let org = app.create_org("Glow").await;
+    app.without_approvals(&org).await;
     let customer = app.customer(&org, json!({"name": "Amy"})).await.to_string();
     let inv = open_invoice(&app, &org, &customer, 5000).await;
     let paid = futures_util::future::join_all((0..10).map(|_| pay(&app, &org.key, &inv, 1000))).await;

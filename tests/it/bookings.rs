@@ -99,7 +99,7 @@ fn nth_sunday(year: i32, month: u32, n: u32) -> NaiveDate {
     NaiveDate::from_weekday_of_month_opt(year, month, Weekday::Sun, n as u8).unwrap()
 }
 
-fn last_sunday(year: i32, month: u32) -> NaiveDate {
+pub(crate) fn last_sunday(year: i32, month: u32) -> NaiveDate {
     let first_of_next = NaiveDate::from_ymd_opt(year, month + 1, 1).unwrap();
     let mut d = first_of_next - Duration::days(1);
     while d.weekday() != Weekday::Sun {
@@ -110,7 +110,7 @@ fn last_sunday(year: i32, month: u32) -> NaiveDate {
 
 /// The first such date at least 15 days ahead (this year's or next year's), so the tests do
 /// not depend on the day they run.
-fn upcoming(date_in: impl Fn(i32) -> NaiveDate) -> NaiveDate {
+pub(crate) fn upcoming(date_in: impl Fn(i32) -> NaiveDate) -> NaiveDate {
     let soon = in_days(15);
     (soon.year()..).map(&date_in).find(|d| *d >= soon).unwrap()
 }

@@ -60,7 +60,15 @@ fn serve_runs_on_its_embedded_cluster_hands_out_keys_and_stops_the_cluster_on_si
         .send()
         .unwrap();
     assert_eq!(res.status().as_u16(), 202);
-    let mails: Vec<_> = std::fs::read_dir(dir.join("mail")).unwrap().filter_map(|e| e.ok()).collect();
+    // The server's outbox worker sends it just after the answer.
+    let mut mails = Vec::new();
+    for _ in 0..200 {
+        mails = std::fs::read_dir(dir.join("mail")).map(|d| d.filter_map(|e| e.ok()).collect()).unwrap_or_default();
+        if !mails.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     assert_eq!(mails.len(), 1);
     let (_, _, text) = crate::common::parse_mail(&std::fs::read(mails[0].path()).unwrap()).unwrap();
     let code = crate::common::code_in(&text).unwrap();
@@ -268,7 +276,7 @@ async fn a_newcomer_signs_up_invites_a_colleague_who_joins_all_from_the_cli() {
     assert_eq!(code, Some(0), "{out}");
     let requested: Value = serde_json::from_str(&out).unwrap();
     let request_id = requested["requestId"].as_str().unwrap().to_string();
-    let code_text = app.latest_code("rae@example.com");
+    let code_text = app.latest_code("rae@example.com").await;
     let (code, out) = tokio::task::block_in_place(|| {
         run(&home, &["signup", "verify", "--request-id", &request_id, "--code", "000000"])
     });
@@ -299,13 +307,13 @@ async fn a_newcomer_signs_up_invites_a_colleague_who_joins_all_from_the_cli() {
     assert_eq!(code, Some(0), "{out}");
     let invite: Value = serde_json::from_str(&out).unwrap();
     let token = invite["token"].as_str().unwrap().to_string();
-    assert_eq!(invite["emailSent"], true);
+    assert!(invite["emailDeliveryId"].is_string(), "{invite}");
 
     let (code, out) =
         tokio::task::block_in_place(|| run(&colleague_home, &["team", "invite", "accept-request", "--token", &token]));
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("te*@example.com"), "{out}");
-    let ted_code = app.latest_code("ted@example.com");
+    let ted_code = app.latest_code("ted@example.com").await;
     let (code, out) = tokio::task::block_in_place(|| {
         run(
             &colleague_home,

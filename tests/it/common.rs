@@ -132,9 +132,34 @@ impl TestApp {
         Self { base, dbname, http: reqwest::Client::new(), mail_dir, stripe }
     }
 
+    /// Waits until the outbox has nothing left to send now (no account mail or delivery pending
+    /// and due, or being sent), so that what was sent can be read.
+    pub async fn outbox_idle(&self) {
+        let admin = self.admin().await;
+        for _ in 0..1000 {
+            let busy: i64 = admin
+                .query_one(
+                    "select (select count(*) from app.account_mail
+                              where status = 'sending' or (status = 'pending' and next_attempt_at <= now()))
+                          + (select count(*) from app.deliveries
+                              where status = 'sending' or (status = 'pending' and next_attempt_at <= now()))",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            if busy == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("the outbox did not finish within 20 seconds");
+    }
+
     /// The messages in the mailbox folder sent to `to`, oldest first, parsed as a mail
-    /// client would: (subject, plain-text body).
-    pub fn mails_to(&self, to: &str) -> Vec<(String, String)> {
+    /// client would: (subject, plain-text body), once the outbox has sent what it had.
+    pub async fn mails_to(&self, to: &str) -> Vec<(String, String)> {
+        self.outbox_idle().await;
         let mut paths: Vec<_> = std::fs::read_dir(self.mail_dir.join("mail"))
             .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
             .unwrap_or_default();
@@ -148,8 +173,8 @@ impl TestApp {
     }
 
     /// The 6-digit code in the latest mail to `to`.
-    pub fn latest_code(&self, to: &str) -> String {
-        let mails = self.mails_to(to);
+    pub async fn latest_code(&self, to: &str) -> String {
+        let mails = self.mails_to(to).await;
         let (_, text) = mails.last().unwrap_or_else(|| panic!("no mail to {to}"));
         code_in(text).unwrap_or_else(|| panic!("no code in the mail to {to}: {text}"))
     }
@@ -162,7 +187,7 @@ impl TestApp {
         }
         let req = self.call(None, Method::POST, "/v1/signup/request", Some(body)).await;
         assert_eq!(req.status, StatusCode::ACCEPTED, "{}", req.body);
-        let code = self.latest_code(email);
+        let code = self.latest_code(email).await;
         let done = self
             .call(
                 None,
@@ -201,6 +226,13 @@ impl TestApp {
             owner_id: v["userId"].as_str().unwrap().parse().unwrap(),
             key: v["apiKey"].as_str().unwrap().to_string(),
         }
+    }
+
+    /// Lets the organisation's agent keys send and refund without a person's approval (the
+    /// confirmation step stays): for tests about billing or messaging, not about approvals.
+    pub async fn without_approvals(&self, org: &Org) {
+        let res = self.patch(&org.key, "/v1/approval-settings", json!({"operations": []})).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     }
 
     /// Adds a team member with `role` to the organisation and returns a key for them with
@@ -337,7 +369,9 @@ impl TestApp {
     /// A fingerprint of everything an organisation has, to prove a call changed nothing.
     /// A key's last use and the claims cached with it are left out: `auth.touch_api_key`
     /// writes them off the request path, at any moment after a call.
+    /// The outbox worker acts after a call too: what a call wrote to it is performed first.
     pub async fn fingerprint(&self, org: Uuid) -> String {
+        self.outbox_idle().await;
         let admin = self.admin().await;
         let mut parts = Vec::new();
         // Every table of the organisation's: the organisations row by id, every other table of
@@ -390,6 +424,14 @@ pub fn relaxed() -> favcrm::web::ServerSettings {
             code_checks_per_ip_per_hour: 0,
             web_requests_per_ip_per_minute: 0,
             web_bookings_per_ip_per_hour: 0,
+        },
+        // Webhook receivers in tests listen on loopback. A failed delivery comes back after an
+        // hour, not during the test (tests of retries set their own).
+        outbox: favcrm::effects::outbox::OutboxSettings {
+            allow_private_webhooks: true,
+            poll: std::time::Duration::from_millis(100),
+            retry_base: std::time::Duration::from_secs(3600),
+            ..Default::default()
         },
         ..Default::default()
     }

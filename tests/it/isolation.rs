@@ -13,6 +13,9 @@ struct Fixture {
     commerce: crate::commerce::CommerceFixture,
     subscriptions: crate::subscriptions::SubscriptionsFixture,
     loyalty: crate::loyalty::LoyaltyFixture,
+    outbox: crate::webhooks::OutboxFixture,
+    messaging: crate::messaging::MessagingFixture,
+    approvals: crate::approvals::ApprovalsFixture,
     customer: String,
     email: String,
     note: String,
@@ -39,6 +42,15 @@ fn sample(op: &str, a: &Fixture) -> Value {
         return input;
     }
     if let Some(input) = crate::loyalty::loyalty_sample(op, &a.loyalty) {
+        return input;
+    }
+    if let Some(input) = crate::webhooks::outbox_sample(op, &a.outbox) {
+        return input;
+    }
+    if let Some(input) = crate::messaging::messaging_sample(op, &a.messaging) {
+        return input;
+    }
+    if let Some(input) = crate::approvals::approvals_sample(op, &a.approvals) {
         return input;
     }
     match op {
@@ -120,12 +132,18 @@ async fn no_operation_lets_one_organisation_read_change_or_detect_anothers_rows(
     let commerce = crate::commerce::commerce_fixture(&app, &a).await;
     let subscriptions = crate::subscriptions::subscriptions_fixture(&app, &a).await;
     let loyalty = crate::loyalty::loyalty_fixture(&app, &a).await;
+    let outbox = crate::webhooks::outbox_fixture(&app, &a).await;
+    let messaging = crate::messaging::messaging_fixture(&app, &a).await;
+    let approvals = crate::approvals::approvals_fixture(&app, &a).await;
     let fixture = Fixture {
         bookings,
         billing,
         commerce,
         subscriptions,
         loyalty,
+        outbox,
+        messaging,
+        approvals,
         customer: customer.to_string(),
         email,
         note: note.body["id"].as_str().unwrap().to_string(),
@@ -204,7 +222,9 @@ async fn a_transaction_without_claims_sees_no_rows_in_any_table() {
     app.signup("someone@example.com", "Someone's Org", None).await;
     let bookings = crate::bookings::booking_fixture(&app, &a).await;
     app.post(&a.key, "/v1/closures", json!({"startsOn": "2030-01-01", "endsOn": "2030-01-01"})).await;
-    // Every billing table: a product, a booking billed, paid, refunded and credited to the balance.
+    // Every billing table: a product, a booking billed, paid, refunded and credited to the balance
+    // (this organisation's agent refunds without approval; approvals come below).
+    app.patch(&a.key, "/v1/approval-settings", json!({"operations": []})).await;
     let rate = crate::billing::tax_rate(&app, &a, "VAT", 2000, false).await;
     let product = app
         .post(
@@ -253,6 +273,14 @@ async fn a_transaction_without_claims_sees_no_rows_in_any_table() {
     assert_eq!(delivered.status, StatusCode::OK, "{}", delivered.body);
     // A loyalty programme and points.
     crate::loyalty::loyalty_fixture(&app, &a).await;
+    // A webhook endpoint, its events and deliveries, an attempt (account mail: the signup above).
+    crate::webhooks::outbox_fixture(&app, &a).await;
+    // A channel, a template, messages out and in, the messaging settings.
+    crate::messaging::messaging_fixture(&app, &a).await;
+    app.patch(&a.key, "/v1/messaging-settings", json!({"transactionalAllowed": true})).await;
+    // Approvals asked for by an agent, and the settings.
+    app.patch(&a.key, "/v1/approval-settings", json!({"operations": ["send_message"]})).await;
+    crate::approvals::approvals_fixture(&app, &a).await;
     // A membership with credits, a booking paid with one.
     let member = crate::subscriptions::subscriptions_fixture(&app, &a).await;
     let paid = app

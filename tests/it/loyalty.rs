@@ -92,6 +92,7 @@ async fn pay(app: &TestApp, org: &Org, customer: &str, amount: i64) -> String {
 async fn a_payment_earns_once_and_refunds_take_back_exactly_their_share() {
     let app = TestApp::spawn().await;
     let org = app.create_org("Glow").await;
+    app.without_approvals(&org).await;
     let amy = app.customer(&org, json!({"name": "Amy"})).await.to_string();
     // Off: nothing is earned.
     pay(&app, &org, &amy, 5000).await;

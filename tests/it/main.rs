@@ -3,6 +3,7 @@
 
 mod common;
 
+mod approvals;
 mod bad_input;
 mod billing;
 mod bookings;
@@ -13,6 +14,7 @@ mod customers;
 mod embedded;
 mod errors;
 mod every_weekday;
+mod fake_providers;
 mod fake_stripe;
 mod health;
 mod idempotency;
@@ -23,6 +25,7 @@ mod loyalty;
 mod mail;
 mod mcp;
 mod mcp_client;
+mod messaging;
 mod migrations;
 mod openapi;
 mod policies;
@@ -33,3 +36,4 @@ mod signup;
 mod stripe;
 mod subscriptions;
 mod team;
+mod webhooks;

@@ -209,6 +209,9 @@ pub struct Fixture {
     commerce: crate::commerce::CommerceFixture,
     subscriptions: crate::subscriptions::SubscriptionsFixture,
     loyalty: crate::loyalty::LoyaltyFixture,
+    outbox: crate::webhooks::OutboxFixture,
+    messaging: crate::messaging::MessagingFixture,
+    approvals: crate::approvals::ApprovalsFixture,
     customer: String,
     spare_key: String,
     rotatable_key: String,
@@ -233,6 +236,15 @@ pub fn sample(op: &str, f: &Fixture) -> Value {
         return input;
     }
     if let Some(input) = crate::loyalty::loyalty_sample(op, &f.loyalty) {
+        return input;
+    }
+    if let Some(input) = crate::webhooks::outbox_sample(op, &f.outbox) {
+        return input;
+    }
+    if let Some(input) = crate::messaging::messaging_sample(op, &f.messaging) {
+        return input;
+    }
+    if let Some(input) = crate::approvals::approvals_sample(op, &f.approvals) {
         return input;
     }
     match op {
@@ -287,12 +299,18 @@ pub async fn fixture(app: &TestApp) -> (Org, String, Fixture) {
     let commerce = crate::commerce::commerce_fixture(app, &org).await;
     let subscriptions = crate::subscriptions::subscriptions_fixture(app, &org).await;
     let loyalty = crate::loyalty::loyalty_fixture(app, &org).await;
+    let outbox = crate::webhooks::outbox_fixture(app, &org).await;
+    let messaging = crate::messaging::messaging_fixture(app, &org).await;
+    let approvals = crate::approvals::approvals_fixture(app, &org).await;
     let fixture = Fixture {
         bookings,
         billing,
         commerce,
         subscriptions,
         loyalty,
+        outbox,
+        messaging,
+        approvals,
         customer,
         spare_key,
         rotatable_key,
@@ -556,14 +574,14 @@ async fn a_web_page_cannot_make_its_visitors_browsers_call_mcp() {
     assert_eq!((status, body["code"].as_str()), (StatusCode::UNSUPPORTED_MEDIA_TYPE, Some("unsupported_media_type")));
     let (status, _) = post("application/x-www-form-urlencoded", None).await;
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    assert!(app.mails_to("victim@example.com").is_empty(), "no mail went out");
+    assert!(app.mails_to("victim@example.com").await.is_empty(), "no mail went out");
     // The operator's origin and the server's own may call.
     let (status, body) = post("application/json", Some("https://app.example".into())).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let own = app.base.clone();
     let (status, body) = post("application/json; charset=utf-8", Some(own)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(app.mails_to("victim@example.com").len(), 2);
+    assert_eq!(app.mails_to("victim@example.com").await.len(), 2);
 }
 
 #[test]

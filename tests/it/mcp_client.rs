@@ -8,7 +8,7 @@ use crate::common::TestApp;
 
 /// A virtualenv with the pinned packages, made once per run (other tests wait for it) under
 /// Cargo's test scratch folder, and kept while the requirements do not change.
-fn python_with_sdk() -> PathBuf {
+pub(crate) fn python_with_sdk() -> PathBuf {
     static PYTHON: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     PYTHON.get_or_init(make_venv).clone()
 }
@@ -171,6 +171,9 @@ async fn the_official_python_mcp_sdk_bills_a_completed_booking_through_to_a_cred
     let done = app.post(&s.org.key, &format!("/v1/bookings/{booking}/complete"), serde_json::json!({})).await;
     assert_eq!(done.body["status"], "completed", "{}", done.body);
     crate::stripe::connect_stripe(&app, &s.org).await;
+    // This organisation lets its agents refund with the confirmation step (tests/it/approvals.rs
+    // has the approval).
+    app.without_approvals(&s.org).await;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp_client/billing_flow.py");
     let out = tokio::process::Command::new(&python)
         .arg(script)

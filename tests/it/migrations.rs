@@ -139,13 +139,13 @@ async fn a_server_start_re_applies_the_policies_only_when_they_changed_and_favcr
     assert_ne!(applied(&admin).await.1, second, "favcrm migrate always applies");
 }
 
-/// V17 gives the billing scopes, V18 the commerce ones, V19 the subscriptions ones and V20 the
-/// loyalty ones, to keys that held everything their holder's role allowed, so that an owner's key made before reaches them; a key narrowed on
+/// V17 gives the billing scopes, V18 the commerce ones, V19 the subscriptions ones, V20 the
+/// loyalty ones, V21 the messaging and webhooks ones and V23 the approvals ones, to keys that held everything their holder's role allowed, so that an owner's key made before reaches them; a key narrowed on
 /// purpose stays as it is. The migrations' own statements (between their `keys:` markers) run
 /// here, in order, on keys put back to what they held before, as the owner that runs
 /// migrations.
 #[tokio::test]
-async fn v17_to_v20_give_new_scopes_to_keys_that_had_their_roles_every_scope_and_only_to_those() {
+async fn v17_to_v23_give_new_scopes_to_keys_that_had_their_roles_every_scope_and_only_to_those() {
     let app = crate::common::TestApp::spawn().await;
     let org = app.create_org("Old").await;
     let (_, staff_key) = app.add_member(&org, "staff", None).await;
@@ -171,6 +171,8 @@ async fn v17_to_v20_give_new_scopes_to_keys_that_had_their_roles_every_scope_and
         include_str!("../../sql/V18__create_products_stock_and_orders.sql"),
         include_str!("../../sql/V19__create_plans_subscriptions_and_credits.sql"),
         include_str!("../../sql/V20__create_loyalty.sql"),
+        include_str!("../../sql/V21__create_outbox_and_webhooks.sql"),
+        include_str!("../../sql/V23__create_approvals.sql"),
     ] {
         let block = migration.split("-- keys: begin").nth(1).unwrap().split("-- keys: end").next().unwrap();
         admin.batch_execute(&format!("begin; set local role favcrm_owner; {block} commit;")).await.unwrap();
@@ -195,6 +197,12 @@ async fn v17_to_v20_give_new_scopes_to_keys_that_had_their_roles_every_scope_and
         "subscriptions:write",
         "loyalty:read",
         "loyalty:write",
+        "messaging:read",
+        "messaging:write",
+        "webhooks:read",
+        "webhooks:write",
+        "approvals:read",
+        "approvals:decide",
     ] {
         assert!(owner.contains(&scope.to_string()), "{scope}: {owner:?}");
     }
@@ -208,6 +216,10 @@ async fn v17_to_v20_give_new_scopes_to_keys_that_had_their_roles_every_scope_and
         ("subscriptions:write", false),
         ("loyalty:read", true),
         ("loyalty:write", false),
+        ("messaging:read", true),
+        ("messaging:write", false),
+        ("webhooks:read", false),
+        ("approvals:read", false),
     ] {
         assert_eq!(staff.contains(&scope.to_string()), held, "{scope}: {staff:?}");
     }
@@ -217,7 +229,8 @@ async fn v17_to_v20_give_new_scopes_to_keys_that_had_their_roles_every_scope_and
         .await
         .unwrap()
         .get(0);
-    assert_eq!(audited, 8, "each key changed is in the audit log, once per migration");
+    // The owner's key five times and once more for approvals; the staff key five times.
+    assert_eq!(audited, 11, "each key changed is in the audit log, once per migration");
     // And the owner's key now reaches billing.
     for path in ["/v1/invoices", "/v1/products", "/v1/plans"] {
         let res = app.get(&org.key, path).await;

@@ -127,7 +127,7 @@ async fn the_races_the_database_decides_hold_across_two_server_processes() {
         .await;
     assert_eq!(asked.status, StatusCode::ACCEPTED, "{}", asked.body);
     let request_id = asked.body["requestId"].as_str().unwrap().to_string();
-    let code: u32 = setup.latest_code("cy@example.com").parse().unwrap();
+    let code: u32 = setup.latest_code("cy@example.com").await.parse().unwrap();
     let guesses = (0..12).map(|i| {
         let guess = format!("{:06}", (code + 1 + i as u32) % 1_000_000);
         servers[i % 2].call(

@@ -79,6 +79,13 @@ async fn the_readme_examples_work_as_written() {
     // 2 × 120.00 − 10 %.
     assert_eq!(order["amount"], serde_json::json!({"amount": 21600, "currency": "HKD"}), "{order}");
     assert_eq!(paid["amount"]["amount"], 10000, "{paid}");
+    let approved = answers.iter().find(|a| a["operation"] == "send_message" && a["status"] == "approved");
+    let message = &approved.expect("the messaging example was approved")["result"];
+    assert_eq!((message["status"].as_str(), message["body"].as_str()), (Some("queued"), Some("Thank you, Amy.")));
+    let endpoint = answers.iter().find(|a| a["url"] == "https://hooks.example.com/favcrm").expect("an endpoint");
+    assert!(endpoint["secret"].as_str().unwrap().starts_with("whsec_"), "{endpoint}");
+    let deliveries = answers.iter().find(|a| a["items"][0]["kind"].is_string()).expect("the deliveries listed");
+    assert!(deliveries["items"].as_array().unwrap().iter().any(|d| d["kind"] == "email"), "{deliveries}");
     let deleted = answers.iter().find(|a| a["deletedAt"].is_string()).expect("the delete example deleted");
     assert_eq!(deleted["name"], "Amy Chan");
 }

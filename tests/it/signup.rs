@@ -51,7 +51,21 @@ async fn the_whole_signup_runs_over_real_smtp_and_the_key_works_on_rest_and_mcp(
     let hash: String = admin.query_one("select code_hash from app.signup_requests", &[]).await.unwrap().get(0);
     assert!(hash.starts_with("$argon2id$v=19$"), "{hash}");
 
+    // The mail went through the outbox, with the code sealed until it was sent.
+    let sealed: i64 = admin
+        .query_one("select count(*) from app.account_mail where sealed_code is not null", &[])
+        .await
+        .unwrap()
+        .get(0);
+    app.outbox_idle().await;
     let raw = messages.lock().unwrap().pop().expect("a message over SMTP");
+    let row = admin.query_one("select status, sealed_code is null from app.account_mail", &[]).await.unwrap();
+    assert_eq!(
+        (row.get::<_, String>(0), row.get::<_, bool>(1)),
+        ("sent".to_string(), true),
+        "the code is forgotten once sent"
+    );
+    assert!(sealed <= 1);
     let (to, subject, text) = parse_mail(&raw).unwrap();
     assert_eq!(to, "you@example.com");
     let code = code_in(&text).expect("a code in the mail");
@@ -137,7 +151,7 @@ async fn an_mcp_client_without_a_key_sees_only_the_no_key_tools_and_can_sign_up_
         .await;
     assert_eq!(started["isError"], false, "{started}");
     let request_id = started["structuredContent"]["requestId"].as_str().unwrap().to_string();
-    let code = app.latest_code("ana@example.org");
+    let code = app.latest_code("ana@example.org").await;
     let done = app.anon_tool("register_organisation_verify", json!({"requestId": request_id, "code": code})).await;
     assert_eq!(done["isError"], false, "{done}");
     let key = done["structuredContent"]["apiKey"].as_str().unwrap();
@@ -156,7 +170,7 @@ async fn a_wrong_code_five_times_closes_the_request_even_for_the_right_code() {
     let app = TestApp::spawn().await;
     let req = app.anon("/v1/signup/request", json!({"email": "bo@example.com", "organisationName": "Bo Gym"})).await;
     let request_id = req.body["requestId"].as_str().unwrap();
-    let code = app.latest_code("bo@example.com");
+    let code = app.latest_code("bo@example.com").await;
     let wrong = if code == "000000" { "111111" } else { "000000" };
     for remaining in (0..5).rev() {
         let res = app.anon("/v1/signup/verify", json!({"requestId": request_id, "code": wrong})).await;
@@ -178,7 +192,7 @@ async fn concurrent_guesses_get_five_attempts_in_total() {
     let app = TestApp::spawn().await;
     let req = app.anon("/v1/signup/request", json!({"email": "cy@example.com", "organisationName": "Cy Cafe"})).await;
     let request_id = req.body["requestId"].as_str().unwrap().to_string();
-    let code = app.latest_code("cy@example.com");
+    let code = app.latest_code("cy@example.com").await;
     let guesses = (0..12).map(|i| format!("{:06}", (code.parse::<u32>().unwrap() + 1 + i) % 1_000_000));
     let calls = guesses.map(|guess| app.anon("/v1/signup/verify", json!({"requestId": request_id, "code": guess})));
     let results = futures_util::future::join_all(calls).await;
@@ -192,9 +206,9 @@ async fn an_expired_code_and_a_superseded_request_are_refused_with_their_own_cod
     let app = TestApp::spawn().await;
     let body = json!({"email": "di@example.com", "organisationName": "Di Salon"});
     let first = app.anon("/v1/signup/request", body.clone()).await;
-    let first_code = app.latest_code("di@example.com");
+    let first_code = app.latest_code("di@example.com").await;
     let second = app.anon("/v1/signup/request", body).await;
-    let second_code = app.latest_code("di@example.com");
+    let second_code = app.latest_code("di@example.com").await;
     let old = app.anon("/v1/signup/verify", json!({"requestId": first.body["requestId"], "code": first_code})).await;
     assert_eq!((old.status, old.code()), (StatusCode::GONE, "request_superseded"), "{}", old.body);
 
@@ -228,7 +242,7 @@ async fn an_email_that_already_owns_an_organisation_gets_the_same_answer_and_a_n
         k
     };
     assert_eq!(keys(&fresh.body), keys(&existing.body));
-    let mails = app.mails_to("owner@example.com");
+    let mails = app.mails_to("owner@example.com").await;
     let (subject, text) = mails.last().unwrap();
     assert!(subject.contains("tried to register"), "{subject}");
     assert_eq!(code_in(text), None, "a notice carries no code: {text}");
@@ -264,7 +278,7 @@ async fn bad_registration_input_gets_a_clear_code_and_creates_nothing() {
     let code = app.anon("/v1/signup/verify", json!({"requestId": "signup_req_x", "code": "12345"})).await;
     assert_eq!((code.field(), code.field_code()), ("code", "invalid_code_format"));
     assert_eq!(app.count("app.signup_requests", None).await, 0);
-    assert!(app.mails_to("ok@example.com").is_empty());
+    assert!(app.mails_to("ok@example.com").await.is_empty());
 }
 
 fn limited(emails_per_ip: u32, per_email: u32, checks: u32) -> ServerSettings {
@@ -290,7 +304,7 @@ async fn registration_requests_are_limited_per_address_with_retry_after_over_res
     let retry: u64 = over.headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!(retry > 0 && retry <= 3600, "{retry}");
     assert_eq!(over.body["retryAfterSeconds"], retry);
-    assert!(app.mails_to("p9@example.com").is_empty(), "no mail over the limit");
+    assert!(app.mails_to("p9@example.com").await.is_empty(), "no mail over the limit");
 
     let over_mcp = app
         .anon_tool("register_organisation_request", json!({"email": "p9@example.com", "organisationName": "Org"}))

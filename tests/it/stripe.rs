@@ -69,6 +69,7 @@ pub fn session_completed(event_id: &str, link: &Value, payment_intent: &str) -> 
 async fn a_stripe_payment_link_is_paid_once_however_often_stripe_tells_and_refunds_go_through_stripe() {
     let app = TestApp::spawn().await;
     let org = app.create_org("Glow").await;
+    app.without_approvals(&org).await;
     let customer = app.customer(&org, json!({"name": "Amy", "email": "amy@example.com"})).await.to_string();
     let inv = open_invoice(&app, &org, &customer, 5000).await;
     // Not connected yet: a clear refusal.

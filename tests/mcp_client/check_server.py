@@ -11,6 +11,7 @@ import json
 import email.policy
 import pathlib
 import re
+import time
 import sys
 
 import httpx2
@@ -98,12 +99,15 @@ async def bad_key(url: str) -> None:
 
 
 def latest_code(mailbox: pathlib.Path, to: str) -> str:
-    """The 6-digit code in the newest message to `to` in the server's mailbox folder."""
-    for path in sorted(mailbox.glob("*.eml"), reverse=True):
-        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        if message["To"] and to in message["To"]:
-            text = message.get_body(preferencelist=("plain",)).get_content()
-            return re.search(r"\b\d{6}\b", text).group(0)
+    """The 6-digit code in the newest message to `to` in the server's mailbox folder (the
+    server's outbox sends it just after answering, so wait for it a little)."""
+    for _ in range(200):
+        for path in sorted(mailbox.glob("*.eml"), reverse=True):
+            message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            if message["To"] and to in message["To"]:
+                text = message.get_body(preferencelist=("plain",)).get_content()
+                return re.search(r"\b\d{6}\b", text).group(0)
+        time.sleep(0.05)
     raise AssertionError(f"no mail to {to} in {mailbox}")
 
 
