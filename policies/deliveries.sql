@@ -22,10 +22,17 @@ create policy "managers and above and the worker update deliveries" on app.deliv
          and (kind <> 'webhook' or (select auth.role()) in ('owner', 'admin')))
   with check (org_id = (select auth.org_id()) and (select auth.role()) in ('owner', 'admin', 'manager'));
 
--- auth.emit_webhook_event (as the owner role) writes an event's deliveries.
-create policy "the event entry point writes webhook deliveries" on app.deliveries
+-- A booking cancelled by any member cancels its reminders' deliveries not yet sent.
+create policy "operations cancel messages not yet sent" on app.deliveries
+  for update to favcrm_member
+  using (org_id = (select auth.org_id()) and kind <> 'webhook' and status = 'pending')
+  with check (org_id = (select auth.org_id()) and status = 'cancelled');
+
+-- auth.emit_webhook_event (as the owner role) writes an event's deliveries; a booking made from
+-- a web page (auth.publishable_call, as the owner role) writes its confirmation's.
+create policy "entry points write the claimed organisation's deliveries" on app.deliveries
   for insert to favcrm_owner
-  with check (org_id = (select auth.org_id()) and kind = 'webhook');
+  with check (org_id = (select auth.org_id()));
 
 -- auth.due_deliveries (as the owner role) answers the worker: which deliveries are due, in any
 -- organisation? Organisation and id only.

@@ -15,3 +15,8 @@ create policy "managers and above change templates" on app.message_templates
   for update to favcrm_member
   using (org_id = (select auth.org_id()) and (select auth.role()) in ('owner', 'admin', 'manager'))
   with check (org_id = (select auth.org_id()) and (select auth.role()) in ('owner', 'admin', 'manager'));
+
+-- A booking made from a web page (as the owner role) renders its confirmation's template.
+create policy "the web booking entry point reads the claimed organisation's templates" on app.message_templates
+  for select to favcrm_owner
+  using (org_id = (select auth.org_id()));

@@ -18,3 +18,13 @@ create policy "operations move their organisation's messages on" on app.messages
   for update to favcrm_member
   using (org_id = (select auth.org_id()))
   with check (org_id = (select auth.org_id()));
+
+-- A booking made from a web page (auth.publishable_call, as the owner role) writes the messages
+-- its organisation's rules ask for, for the claimed organisation only.
+create policy "the web booking entry point reads the claimed organisation's messages" on app.messages
+  for select to favcrm_owner
+  using (org_id = (select auth.org_id()));
+
+create policy "the web booking entry point writes the claimed organisation's messages" on app.messages
+  for insert to favcrm_owner
+  with check (org_id = (select auth.org_id()));

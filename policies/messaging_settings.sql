@@ -15,3 +15,8 @@ create policy "admins and owners change the messaging settings" on app.messaging
   for update to favcrm_member
   using (org_id = (select auth.org_id()) and (select auth.role()) in ('owner', 'admin'))
   with check (org_id = (select auth.org_id()) and (select auth.role()) in ('owner', 'admin'));
+
+-- A booking made from a web page (as the owner role) follows the messaging settings.
+create policy "the web booking entry point reads the claimed organisation's settings" on app.messaging_settings
+  for select to favcrm_owner
+  using (org_id = (select auth.org_id()));

@@ -99,6 +99,13 @@ pub fn document() -> Value {
                 "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } }
             });
         }
+        if op.needs_approval_for_agents() {
+            operation["responses"]["202"] = json!({
+                "description": "approval_required: with an agent key, when the organisation puts this operation behind \
+                                approval, nothing is done yet; approvalId and approval (its snapshot) say what waits for a person",
+                "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } }
+            });
+        }
         if op.method == Method::Get {
             for (name, schema) in &body_properties {
                 parameters.push(json!({ "name": name, "in": "query", "required": required.contains(&name.as_str()), "schema": schema }));
@@ -170,6 +177,8 @@ fn problem_schema() -> Value {
             "errors": { "type": "array", "items": { "type": "object", "required": ["field", "code", "detail"], "properties": {
                 "field": { "type": "string" }, "code": { "type": "string" }, "detail": { "type": "string" } } } },
             "confirmationToken": { "type": "string", "description": "On 428 confirmation_required: send it back as Confirmation-Token." },
+            "approvalId": { "type": "string", "format": "uuid", "description": "On 202 approval_required: the approval a person decides (get_approval)." },
+            "approval": { "type": "object", "description": "On 202 approval_required: the approval, with the snapshot of exactly what approving carries out." },
             "expiresAt": { "type": "string", "format": "date-time" },
             "preview": { "type": "object", "description": "On 428: what the confirmed call would do.", "properties": {
                 "operation": { "type": "string" },

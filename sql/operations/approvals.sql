@@ -234,6 +234,7 @@ begin
     perform auth.set_claims(auth.claims() || pg_catalog.jsonb_build_object('approval_id', a.id));
     v_result := case a.operation
       when 'send_message' then app.carry_out_message(a.snapshot)
+      when 'send_campaign' then app.carry_out_campaign(a.snapshot)
       when 'refund_payment' then api.refund_payment(a.snapshot -> 'input')
     end;
   exception
@@ -277,6 +278,9 @@ begin
          decided_via = auth.claims() ->> 'via', decided_at = pg_catalog.now(), decision_note = p ->> 'note'
    where org_id = a.org_id and id = a.id
   returning * into a;
+  -- A campaign waiting for it is a draft again.
+  update app.campaigns set status = 'draft', updated_at = pg_catalog.now()
+   where org_id = a.org_id and approval_id = a.id and status = 'awaiting_approval';
   return app.approval_json(a);
 end
 $$;

@@ -560,6 +560,8 @@ language sql stable parallel safe as $$
     'providerMessageId', m.provider_message_id,
     'error', m.error,
     'bookingId', m.booking_id,
+    'ruleId', m.rule_id,
+    'campaignId', m.campaign_id,
     'deliveryId', (select d.id from app.deliveries d where d.org_id = m.org_id and d.message_id = m.id limit 1),
     'createdAt', app.ts(m.created_at),
     'sentAt', app.ts(m.sent_at),
@@ -719,12 +721,14 @@ declare
   v_payload jsonb;
 begin
   insert into app.messages (org_id, customer_id, channel, direction, purpose, source, template_id, recipient, subject,
-                            body, whatsapp_template, status, send_after, booking_id, created_by_user_id, created_by_key_id)
+                            body, whatsapp_template, status, send_after, booking_id, rule_id, campaign_id,
+                            created_by_user_id, created_by_key_id)
   values (auth.org_id(), (p_composed ->> 'customerId')::uuid, p_composed ->> 'channel', 'outbound',
           p_composed ->> 'purpose', p_source, (p_composed ->> 'templateId')::uuid, p_composed ->> 'recipient',
           p_composed ->> 'subject', p_composed ->> 'body', p_composed -> 'whatsappTemplate',
           case when v_scheduled then 'scheduled' else 'queued' end, case when v_scheduled then v_after end,
-          (p_composed ->> 'bookingId')::uuid, auth.user_id(), auth.key_id())
+          (p_composed ->> 'bookingId')::uuid, (p_composed ->> 'ruleId')::uuid, (p_composed ->> 'campaignId')::uuid,
+          auth.user_id(), auth.key_id())
   returning * into m;
   v_payload := pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
     'subject', m.subject, 'text', m.body, 'whatsappTemplate', m.whatsapp_template));
@@ -733,7 +737,7 @@ begin
   return m;
 end
 $$;
-comment on function app.write_message(jsonb, text) is 'Writes a composed message and its outbox delivery (due when the message may go).';
+comment on function app.write_message(jsonb, text) is 'Writes a composed message (with the booking rule or campaign that asked for it, under ruleId or campaignId) and its outbox delivery (due when the message may go).';
 grant execute on function app.write_message(jsonb, text) to favcrm_member;
 
 create function api.send_message(p jsonb) returns jsonb
@@ -983,3 +987,210 @@ $$;
 comment on function auth.record_channel_event(uuid, text, text, jsonb) is 'Applies a provider''s callback to an organisation''s messages once its signature is checked again here (with the secret the server used, whose digest must be the stored one): status changes (forward only), and messages from customers (with STOP and START).';
 revoke all on function auth.record_channel_event(uuid, text, text, jsonb) from public;
 grant execute on function auth.record_channel_event(uuid, text, text, jsonb) to favcrm_member;
+
+-- ---------------------------------------------------------------------------------------
+-- Booking messages. The organisation's rules (app.booking_message_rules) say which template a
+-- booking's event sends:
+--   * confirmation: a booking made confirmed, or a pending one confirmed (not a seat given from
+--     the waiting list: that is a waitlist_promotion);
+--   * reminder: written when the booking is made, scheduled hours_before its start (in UTC, so
+--     the organisation's clock changes cannot move it); none when that time has passed. A
+--     booking moved (rescheduled, or its start changed) moves its reminders: the old ones are
+--     cancelled and new ones written; a booking cancelled, declined or marked a no-show cancels
+--     them. One reminder per booking and rule, however many workers run (a unique message, and
+--     its delivery claimed once);
+--   * cancellation (not the cancellation a reschedule makes), waitlist_promotion, no_show.
+-- A message a rule cannot send (no consent for a marketing template, no contact, a channel not
+-- connected) is not written: the booking is never refused for it.
+-- ---------------------------------------------------------------------------------------
+create function app.booking_message_rule_json(r app.booking_message_rules) returns jsonb
+language sql stable parallel safe as $$
+  select pg_catalog.jsonb_build_object(
+    'id', r.id,
+    'event', r.event,
+    'templateId', r.template_id,
+    'channel', (select t.channel from app.message_templates t where t.org_id = r.org_id and t.id = r.template_id),
+    'hoursBefore', r.hours_before,
+    'createdAt', app.ts(r.created_at),
+    'removedAt', app.ts(r.removed_at))
+$$;
+comment on function app.booking_message_rule_json(app.booking_message_rules) is 'The API representation of a booking message rule.';
+grant execute on function app.booking_message_rule_json(app.booking_message_rules) to favcrm_member;
+
+create function api.create_booking_message_rule(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  r app.booking_message_rules;
+begin
+  perform app.require_messaging_manager('set booking messages');
+  if not exists (select from app.message_templates t
+                  where t.org_id = auth.org_id() and t.id = (p ->> 'templateId')::uuid and t.archived_at is null) then
+    perform app.not_found('template', 'templateId');
+  end if;
+  if (p ->> 'event' = 'reminder') <> (p ? 'hoursBefore') then
+    perform app.raise_invalid('hoursBefore', case when p ? 'hoursBefore' then 'not_allowed' else 'required' end,
+      'A reminder, and only a reminder, says how many hours before the booking it goes (hoursBefore).');
+  end if;
+  insert into app.booking_message_rules (org_id, event, template_id, hours_before)
+  values (auth.org_id(), p ->> 'event', (p ->> 'templateId')::uuid, (p ->> 'hoursBefore')::int)
+  returning * into r;
+  return app.booking_message_rule_json(r);
+exception when unique_violation then
+  raise exception using errcode = '23505', hint = 'rule_exists', column = 'templateId',
+    message = 'This event already sends this template (at this time).';
+end
+$$;
+comment on function api.create_booking_message_rule(jsonb) is 'Makes a booking event send a template: confirmation, reminder (hoursBefore the start), cancellation, waitlist_promotion or no_show.';
+grant execute on function api.create_booking_message_rule(jsonb) to favcrm_member;
+
+create function api.list_booking_message_rules(p jsonb) returns jsonb
+language plpgsql stable set search_path = '' as $$
+begin
+  perform auth.require_scope('messaging:read');
+  return pg_catalog.jsonb_build_object('items', coalesce(
+    (select pg_catalog.jsonb_agg(app.booking_message_rule_json(r) order by r.event, r.hours_before desc nulls first, r.id)
+       from app.booking_message_rules r where r.org_id = auth.org_id() and r.removed_at is null), '[]'));
+end
+$$;
+comment on function api.list_booking_message_rules(jsonb) is 'What each booking event sends, and when.';
+grant execute on function api.list_booking_message_rules(jsonb) to favcrm_member;
+
+create function api.remove_booking_message_rule(p jsonb) returns jsonb
+language plpgsql set search_path = '' as $$
+declare
+  r app.booking_message_rules;
+begin
+  perform app.require_messaging_manager('set booking messages');
+  update app.booking_message_rules set removed_at = coalesce(removed_at, pg_catalog.now())
+   where org_id = auth.org_id() and id = (p ->> 'ruleId')::uuid
+  returning * into r;
+  if not found then
+    perform app.not_found('booking message rule', 'ruleId');
+  end if;
+  return app.booking_message_rule_json(r);
+end
+$$;
+comment on function api.remove_booking_message_rule(jsonb) is 'Stops a booking event sending a template (messages already scheduled stay; removing twice changes nothing).';
+grant execute on function api.remove_booking_message_rule(jsonb) to favcrm_member;
+
+-- Writes the message a rule sends for a booking, when it can be sent.
+create function app.send_booking_message(r app.booking_message_rules, b app.bookings, p_send_at timestamptz)
+returns void
+language plpgsql set search_path = '' as $$
+declare
+  v_composed jsonb;
+begin
+  if b.customer_id is null then
+    return;
+  end if;
+  begin
+    v_composed := app.compose_message(pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+      'customerId', b.customer_id, 'templateId', r.template_id, 'bookingId', b.id, 'sendAt', app.ts(p_send_at))));
+  exception when sqlstate '22023' or sqlstate 'P0002' or sqlstate '55000' then
+    return;
+  end;
+  if (v_composed ->> 'canSend')::boolean then
+    perform app.write_message(v_composed || pg_catalog.jsonb_build_object('ruleId', r.id), 'booking_' || r.event);
+  end if;
+end
+$$;
+comment on function app.send_booking_message(app.booking_message_rules, app.bookings, timestamptz) is 'Writes the message of a booking message rule for a booking (now, or at the time given), unless the customer cannot get it.';
+grant execute on function app.send_booking_message(app.booking_message_rules, app.bookings, timestamptz) to favcrm_member;
+
+create function app.cancel_booking_reminders(p_booking uuid) returns void
+language plpgsql set search_path = '' as $$
+begin
+  with cancelled as (
+    update app.messages m set status = 'cancelled', updated_at = pg_catalog.now()
+     where m.org_id = auth.org_id() and m.booking_id = p_booking and m.source = 'booking_reminder'
+       and m.status in ('scheduled', 'queued')
+    returning m.id)
+  update app.deliveries d set status = 'cancelled', updated_at = pg_catalog.now()
+    from cancelled c
+   where d.org_id = auth.org_id() and d.message_id = c.id and d.status = 'pending';
+end
+$$;
+comment on function app.cancel_booking_reminders(uuid) is 'Cancels a booking''s reminders not yet sent, and their deliveries.';
+grant execute on function app.cancel_booking_reminders(uuid) to favcrm_member;
+
+create function app.schedule_booking_reminders(b app.bookings) returns void
+language plpgsql set search_path = '' as $$
+declare
+  r app.booking_message_rules;
+begin
+  for r in select * from app.booking_message_rules
+            where org_id = b.org_id and event = 'reminder' and removed_at is null loop
+    if b.starts_at - pg_catalog.make_interval(hours => r.hours_before) > pg_catalog.now() then
+      perform app.send_booking_message(r, b, b.starts_at - pg_catalog.make_interval(hours => r.hours_before));
+    end if;
+  end loop;
+end
+$$;
+comment on function app.schedule_booking_reminders(app.bookings) is 'Writes a booking''s reminders, each scheduled its rule''s hours before the start (none whose time has passed).';
+grant execute on function app.schedule_booking_reminders(app.bookings) to favcrm_member;
+
+create function app.send_booking_event_messages(p_event text, b app.bookings) returns void
+language plpgsql set search_path = '' as $$
+declare
+  r app.booking_message_rules;
+begin
+  for r in select * from app.booking_message_rules
+            where org_id = b.org_id and event = p_event and removed_at is null loop
+    perform app.send_booking_message(r, b, null);
+  end loop;
+end
+$$;
+comment on function app.send_booking_event_messages(text, app.bookings) is 'Writes the messages the rules of an event ask for, now.';
+grant execute on function app.send_booking_event_messages(text, app.bookings) to favcrm_member;
+
+create function app.booking_messages(p_op text, o app.bookings, n app.bookings) returns void
+language plpgsql set search_path = '' as $$
+begin
+  -- Most organisations have no rules: one index probe and done.
+  if not exists (select from app.booking_message_rules r where r.org_id = n.org_id and r.removed_at is null) then
+    return;
+  end if;
+  if p_op = 'INSERT' then
+    if n.status in ('pending', 'confirmed') then
+      -- A seat the waiting list gave (inserted by a trigger) is announced by its promotion.
+      if n.status = 'confirmed' and pg_catalog.pg_trigger_depth() <= 1 then
+        perform app.send_booking_event_messages('confirmation', n);
+      end if;
+      perform app.schedule_booking_reminders(n);
+    end if;
+    return;
+  end if;
+  if n.status = 'confirmed' and o.status = 'pending' then
+    perform app.send_booking_event_messages('confirmation', n);
+  end if;
+  if n.status in ('cancelled', 'declined', 'no_show') and o.status is distinct from n.status then
+    perform app.cancel_booking_reminders(n.id);
+    if n.status = 'cancelled' and n.cancel_reason is distinct from 'rescheduled' then
+      perform app.send_booking_event_messages('cancellation', n);
+    elsif n.status = 'no_show' then
+      perform app.send_booking_event_messages('no_show', n);
+    end if;
+  elsif n.starts_at is distinct from o.starts_at and n.status in ('pending', 'confirmed') then
+    perform app.cancel_booking_reminders(n.id);
+    perform app.schedule_booking_reminders(n);
+  end if;
+end
+$$;
+comment on function app.booking_messages(text, app.bookings, app.bookings) is 'The messages a booking''s change asks for by its organisation''s rules: confirmation, reminders (scheduled, moved, cancelled), cancellation, no-show.';
+grant execute on function app.booking_messages(text, app.bookings, app.bookings) to favcrm_member;
+
+create function app.booking_event_messages(e app.booking_events) returns void
+language plpgsql set search_path = '' as $$
+declare
+  b app.bookings;
+begin
+  if e.kind <> 'waitlist_promoted'
+     or not exists (select from app.booking_message_rules r where r.org_id = e.org_id and r.removed_at is null) then
+    return;
+  end if;
+  select * into b from app.bookings where org_id = e.org_id and id = e.booking_id;
+  perform app.send_booking_event_messages('waitlist_promotion', b);
+end
+$$;
+comment on function app.booking_event_messages(app.booking_events) is 'The message a waiting-list promotion sends by its organisation''s rules.';
+grant execute on function app.booking_event_messages(app.booking_events) to favcrm_member;

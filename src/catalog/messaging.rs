@@ -11,7 +11,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::types::{Cursor, E164, Email, Id, Limit, Text, Timestamp, WallTime};
+use super::types::{Cursor, E164, Email, Id, Int, Limit, Text, Timestamp, WallTime};
 use super::{Effect, Method, Operation, Page, Preview, Spec};
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
@@ -468,6 +468,170 @@ pub struct MessageRef {
     pub message_id: Id,
 }
 
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BookingEvent {
+    /// A booking made confirmed, or a pending one confirmed.
+    Confirmation,
+    /// hoursBefore the booking's start.
+    Reminder,
+    /// A booking cancelled (not the cancellation a reschedule makes).
+    Cancellation,
+    /// A class seat given to the first on the waiting list.
+    WaitlistPromotion,
+    /// A booking marked a no-show.
+    NoShow,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateBookingMessageRule {
+    pub event: BookingEvent,
+    /// The template it sends (its channel; a transactional template, or consent is needed).
+    pub template_id: Id,
+    /// Reminders only: hours before the start.
+    pub hours_before: Option<Int<1, 336>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct BookingMessageRuleRef {
+    pub rule_id: Id,
+}
+
+/// What a booking event sends.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BookingMessageRule {
+    #[schemars(with = "uuid::Uuid")]
+    pub id: String,
+    pub event: BookingEvent,
+    #[schemars(with = "uuid::Uuid")]
+    pub template_id: String,
+    pub channel: ChannelKind,
+    pub hours_before: Option<i64>,
+    pub created_at: String,
+    pub removed_at: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BookingMessageRules {
+    pub items: Vec<BookingMessageRule>,
+}
+
+/// Who a campaign goes to: every condition given must hold.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Segment {
+    /// Customers with this tag.
+    pub tag: Option<super::types::Tag>,
+    pub lifecycle_stage: Option<super::customers::LifecycleStage>,
+    /// Customers with no activity for this many days (or none ever).
+    pub inactive_days: Option<Int<1, 3650>>,
+    /// Customers in this loyalty tier (by name).
+    pub loyalty_tier: Option<Text<1, 50>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateCampaign {
+    pub name: Text<1, 200>,
+    /// The template (customer and organisation variables only).
+    pub template_id: Id,
+    /// Default: every customer.
+    pub segment: Option<Segment>,
+    /// When it goes (RFC 3339, up to a year ahead). Default: when sent (quiet hours hold
+    /// marketing messages until they end).
+    pub send_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CampaignRef {
+    pub campaign_id: Id,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PreviewCampaign {
+    pub campaign_id: Id,
+    /// How many rendered messages to show (default 5).
+    pub sample_size: Option<Int<0, 20>>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CampaignStatus {
+    Draft,
+    /// Sent by an agent: waits for a person (approvalId).
+    AwaitingApproval,
+    Sent,
+    Cancelled,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ListCampaigns {
+    pub status: Option<CampaignStatus>,
+    pub limit: Option<Limit>,
+    pub cursor: Option<Cursor>,
+}
+
+/// A campaign's messages by delivery state.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignCounts {
+    pub total: i64,
+    pub scheduled: i64,
+    pub queued: i64,
+    pub sent: i64,
+    pub delivered: i64,
+    pub read: i64,
+    pub failed: i64,
+}
+
+/// A campaign.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Campaign {
+    #[schemars(with = "uuid::Uuid")]
+    pub id: String,
+    pub name: String,
+    #[schemars(with = "uuid::Uuid")]
+    pub template_id: String,
+    pub channel: ChannelKind,
+    pub segment: serde_json::Map<String, serde_json::Value>,
+    pub send_at: Option<String>,
+    pub status: CampaignStatus,
+    /// Messages written when it was sent.
+    pub recipients: Option<i64>,
+    /// Customers of the segment skipped then (no consent, no contact).
+    pub skipped: Option<i64>,
+    #[schemars(with = "Option<uuid::Uuid>")]
+    pub approval_id: Option<String>,
+    pub messages: CampaignCounts,
+    pub created_at: String,
+    pub updated_at: String,
+    pub sent_at: Option<String>,
+}
+
+/// What a campaign would do.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignPreview {
+    #[schemars(with = "uuid::Uuid")]
+    pub campaign_id: String,
+    /// Customers the segment names.
+    pub segment_size: i64,
+    /// Those it would reach (consent and a contact).
+    pub recipients: i64,
+    /// Those it would skip, by reason (no_consent, no_email, …).
+    pub skipped: serde_json::Map<String, serde_json::Value>,
+    /// Some of the messages, rendered as they would go.
+    pub sample: Vec<serde_json::Value>,
+}
+
 const READ: &str = "messaging:read";
 const WRITE: &str = "messaging:write";
 
@@ -631,6 +795,99 @@ pub fn operations() -> Vec<Operation> {
             "One message: its rendered text, recipient, status and when it moved, and the provider's id.",
             Get,
             "/v1/messages/{messageId}",
+            Read,
+            true,
+            200,
+        )),
+        Operation::new::<CreateBookingMessageRule, BookingMessageRule>(spec(
+            "create_booking_message_rule",
+            "Create a booking message rule",
+            "Make a booking event send a template (managers and above): confirmation (a booking made or confirmed), \
+             reminder (hoursBefore the start, scheduled when the booking is made; moved with the booking, \
+             cancelled with it; one per booking and rule), cancellation, waitlist_promotion or no_show. A message \
+             the customer cannot get (no consent for a marketing template, no contact) is skipped, never the \
+             booking.",
+            Post,
+            "/v1/booking-message-rules",
+            Write,
+            false,
+            201,
+        )),
+        Operation::new::<super::NoInput, BookingMessageRules>(spec(
+            "list_booking_message_rules",
+            "List booking message rules",
+            "What each booking event sends, on which channel, and when.",
+            Get,
+            "/v1/booking-message-rules",
+            Read,
+            true,
+            200,
+        )),
+        Operation::new::<BookingMessageRuleRef, BookingMessageRule>(spec(
+            "remove_booking_message_rule",
+            "Remove a booking message rule",
+            "Stop a booking event sending a template (managers and above); messages already scheduled stay. \
+             Removing twice changes nothing.",
+            Post,
+            "/v1/booking-message-rules/{ruleId}/remove",
+            Write,
+            true,
+            200,
+        )),
+        Operation::new::<CreateCampaign, Campaign>(spec(
+            "create_campaign",
+            "Create a campaign",
+            "Draft a campaign (managers and above): a template for a segment of customers (tag, lifecycle stage, \
+             inactive days, loyalty tier), to go when sent or at sendAt. Nothing is sent until send_campaign.",
+            Post,
+            "/v1/campaigns",
+            Write,
+            false,
+            201,
+        )),
+        Operation::new::<PreviewCampaign, CampaignPreview>(spec(
+            "preview_campaign",
+            "Preview a campaign",
+            "How many customers of the segment a campaign would reach after consent and contacts, how many it would \
+             skip and why, and a sample of the messages as rendered. Changes nothing.",
+            Get,
+            "/v1/campaigns/{campaignId}/preview",
+            Read,
+            true,
+            200,
+        )),
+        Operation::new::<CampaignRef, Campaign>(Spec {
+            open_world: true,
+            ..spec(
+                "send_campaign",
+                "Send a campaign",
+                "Send a draft campaign: one message per consenting recipient, rendered for each, through the outbox \
+                 (quiet hours hold marketing messages until they end). With an agent key it waits for a person's \
+                 approval of exactly those messages (202 approval_required). A campaign is sent once.",
+                Post,
+                "/v1/campaigns/{campaignId}/send",
+                Write,
+                false,
+                200,
+            )
+        }),
+        Operation::new::<CampaignRef, Campaign>(spec(
+            "get_campaign",
+            "Get a campaign",
+            "One campaign with its messages counted by delivery state (scheduled, queued, sent, delivered, read, \
+             failed), for reporting.",
+            Get,
+            "/v1/campaigns/{campaignId}",
+            Read,
+            true,
+            200,
+        )),
+        Operation::new::<ListCampaigns, Page<Campaign>>(spec(
+            "list_campaigns",
+            "List campaigns",
+            "Campaigns, newest first, with their delivery counts.",
+            Get,
+            "/v1/campaigns",
             Read,
             true,
             200,

@@ -255,6 +255,13 @@ impl Operation {
             | "retry_delivery"
             | "create_template"
             | "send_message"
+            | "create_booking_message_rule"
+            | "remove_booking_message_rule"
+            | "create_campaign"
+            | "preview_campaign"
+            | "send_campaign"
+            | "get_campaign"
+            | "list_campaigns"
             | "list_approvals"
             | "get_approval"
             | "approve"
@@ -268,6 +275,12 @@ impl Operation {
     /// itself (a sealing differs each time, so an idempotency key could never match a retry).
     pub fn seals_provider_secrets(&self) -> bool {
         matches!(self.name, "connect_stripe" | "connect_channel")
+    }
+
+    /// An agent key's call may wait for a person's approval (`approval_required`), when the
+    /// organisation puts the operation behind approval (`sql/operations/approvals.sql`).
+    pub fn needs_approval_for_agents(&self) -> bool {
+        matches!(self.name, "send_message" | "send_campaign" | "refund_payment")
     }
 
     /// Whether a member with `role` may call the operation (scopes aside).

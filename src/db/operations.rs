@@ -35,6 +35,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("messaging.sql", include_str!("../../sql/operations/messaging.sql")),
     ("webhooks.sql", include_str!("../../sql/operations/webhooks.sql")),
     ("approvals.sql", include_str!("../../sql/operations/approvals.sql")),
+    ("campaigns.sql", include_str!("../../sql/operations/campaigns.sql")),
 ];
 
 /// The schemas whose functions are either a migration's or an operations file's.

@@ -72,6 +72,8 @@ pub const FILES: &[(&str, &str)] = &[
     ("messaging_settings.sql", include_str!("../../policies/messaging_settings.sql")),
     ("approvals.sql", include_str!("../../policies/approvals.sql")),
     ("approval_settings.sql", include_str!("../../policies/approval_settings.sql")),
+    ("booking_message_rules.sql", include_str!("../../policies/booking_message_rules.sql")),
+    ("campaigns.sql", include_str!("../../policies/campaigns.sql")),
 ];
 
 /// When the policies are re-applied.

@@ -110,7 +110,7 @@ pub(crate) fn last_sunday(year: i32, month: u32) -> NaiveDate {
 
 /// The first such date at least 15 days ahead (this year's or next year's), so the tests do
 /// not depend on the day they run.
-pub(crate) fn upcoming(date_in: impl Fn(i32) -> NaiveDate) -> NaiveDate {
+fn upcoming(date_in: impl Fn(i32) -> NaiveDate) -> NaiveDate {
     let soon = in_days(15);
     (soon.year()..).map(&date_in).find(|d| *d >= soon).unwrap()
 }

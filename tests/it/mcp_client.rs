@@ -258,3 +258,68 @@ async fn the_official_python_mcp_sdk_earns_sees_and_redeems_loyalty_points() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[tokio::test]
+async fn the_official_python_mcp_sdk_sets_up_messaging_and_its_campaign_waits_for_a_person_before_anything_goes() {
+    let python = tokio::task::spawn_blocking(python_with_sdk).await.unwrap();
+    let providers = crate::fake_providers::start().await;
+    let app = TestApp::spawn_with(providers.settings()).await;
+    let s =
+        app.studio("Europe/London", crate::bookings::every_day(&[("09:00", "17:00")]), serde_json::json!({}), 1).await;
+    // No quiet hours, so that what is approved goes at once whatever the hour the test runs.
+    app.patch(&s.org.key, "/v1/messaging-settings", serde_json::json!({"quietHours": null})).await;
+    let start = crate::bookings::at(s.tz, crate::bookings::in_days(3), 10, 0);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp_client/messaging_flow.py");
+    let run = |a: String, b: String, phase: &'static str| {
+        let (python, url, key) = (python.clone(), format!("{}/mcp", app.base), s.org.key.clone());
+        async move {
+            let out =
+                tokio::process::Command::new(&python).args([script, &url, &key, &a, &b, phase]).output().await.unwrap();
+            assert!(
+                out.status.success(),
+                "the messaging flow ({phase}) through the Python SDK failed:\n{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+        }
+    };
+    let set_up = run(s.service.clone(), start.to_rfc3339(), "setup").await;
+    // The confirmation went at once.
+    let mails = app.mails_to("amy@example.com").await;
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert!(mails[0].1.contains("Hello Amy, Cut at 10:00."), "{}", mails[0].1);
+    // The reminder waits for its time, a day before the booking; when it comes, it goes as the
+    // Meta template.
+    let admin = app.admin().await;
+    let due: chrono::DateTime<chrono::Utc> = admin
+        .query_one(
+            "select d.next_attempt_at from app.deliveries d join app.messages m on m.org_id = d.org_id and m.id = d.message_id
+              where m.source = 'booking_reminder'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(due, start - chrono::Duration::hours(24));
+    assert!(providers.whatsapps().await.is_empty());
+    admin.execute("update app.deliveries set next_attempt_at = now() where kind = 'whatsapp'", &[]).await.unwrap();
+    app.outbox_idle().await;
+    let calls = providers.whatsapps().await;
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0]["template"]["name"], "visit_reminder");
+    assert_eq!(
+        calls[0]["template"]["components"][0]["parameters"],
+        serde_json::json!([{"type": "text", "text": "Amy"}, {"type": "text", "text": "10:00"}])
+    );
+    // Nothing of the campaign went before a person approved it; then exactly it.
+    assert_eq!(app.mails_to("amy@example.com").await.len(), 1);
+    let desk = crate::approvals::app_key(&app, &s.org).await;
+    let approval = set_up["approvalId"].as_str().unwrap();
+    let approved = app.post(&desk, &format!("/v1/approvals/{approval}/approve"), serde_json::json!({})).await;
+    assert_eq!(approved.body["status"], "approved", "{}", approved.body);
+    let mails = app.mails_to("amy@example.com").await;
+    assert_eq!(mails.len(), 2);
+    assert_eq!(mails[1].0, "Spring at Studio");
+    run(approval.to_string(), set_up["campaignId"].as_str().unwrap().to_string(), "check").await;
+}

@@ -3,12 +3,12 @@
 //! (tests/it/fake_providers.rs), signed provider callbacks, consent (STOP), quiet hours and the
 //! WhatsApp 24-hour window.
 
-use chrono::{Duration, Utc};
+use chrono::{Datelike, Duration, Offset, Utc};
 use chrono_tz::Tz;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::bookings::{at, last_sunday, upcoming};
+use crate::bookings::{at, last_sunday};
 use crate::common::{Org, Res, TestApp};
 use crate::fake_providers as fake;
 
@@ -265,8 +265,14 @@ async fn a_marketing_message_written_at_22_00_local_waits_until_quiet_hours_end_
     let org = messaging_org(&app, "Glow").await; // Europe/London
     let tz = Tz::Europe__London;
     let cleo = customer(&app, &org, "Cleo Wu", "+447700900789", &["email"]).await;
-    // The Saturday evening before the clocks go forward: 09:00 on Sunday is 08:00 UTC.
-    let sunday = upcoming(|y| last_sunday(y, 3));
+    // The Saturday evening before London's next clock change (the last Sunday of March or of
+    // October, at least two days ahead, so within the year sendAt may reach whatever today is):
+    // the night the quiet hours span changes its offset.
+    let soon = crate::bookings::in_days(2);
+    let sunday = (soon.year()..=soon.year() + 1)
+        .flat_map(|y| [last_sunday(y, 3), last_sunday(y, 10)])
+        .find(|d| *d - Duration::days(1) >= soon)
+        .unwrap();
     let saturday = sunday - Duration::days(1);
     let offer = |when: chrono::DateTime<Utc>| {
         json!({"customerId": cleo, "channel": "email", "purpose": "marketing", "subject": "Spring offer",
@@ -276,7 +282,8 @@ async fn a_marketing_message_written_at_22_00_local_waits_until_quiet_hours_end_
     assert_eq!(preview.status, StatusCode::OK, "{}", preview.body);
     assert_eq!(preview.body["heldForQuietHours"], true);
     let opens = at(tz, sunday, 9, 0);
-    assert_eq!(opens, sunday.and_hms_opt(8, 0, 0).unwrap().and_utc(), "09:00 BST");
+    let offset = |t: chrono::DateTime<Utc>| t.with_timezone(&tz).offset().fix().local_minus_utc();
+    assert_ne!(offset(at(tz, saturday, 22, 0)), offset(opens), "the clocks change that night");
     assert_eq!(preview.body["sendAfter"], opens.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string());
     assert_eq!(app.count("app.messages", Some(org.id)).await, 0, "a preview writes nothing");
 
@@ -542,6 +549,8 @@ pub struct MessagingFixture {
     pub customer: String,
     pub template: String,
     pub message: String,
+    pub rule: String,
+    pub campaign: String,
 }
 
 pub async fn messaging_fixture(app: &TestApp, org: &Org) -> MessagingFixture {
@@ -561,7 +570,16 @@ pub async fn messaging_fixture(app: &TestApp, org: &Org) -> MessagingFixture {
     let sent =
         send(app, &Org { key: desk, ..org.clone() }, json!({"customerId": customer, "templateId": template})).await;
     assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.body);
-    MessagingFixture { customer, template, message: sent.body["id"].as_str().unwrap().to_string() }
+    let rule = rule(app, org, json!({"event": "reminder", "templateId": template, "hoursBefore": 24})).await;
+    let campaign = app.post(&org.key, "/v1/campaigns", json!({"name": "Fixture", "templateId": template})).await;
+    assert_eq!(campaign.status, StatusCode::CREATED, "{}", campaign.body);
+    MessagingFixture {
+        customer,
+        template,
+        message: sent.body["id"].as_str().unwrap().to_string(),
+        rule: rule["id"].as_str().unwrap().to_string(),
+        campaign: campaign.body["id"].as_str().unwrap().to_string(),
+    }
 }
 
 pub fn messaging_sample(op: &str, f: &MessagingFixture) -> Option<Value> {
@@ -577,6 +595,370 @@ pub fn messaging_sample(op: &str, f: &MessagingFixture) -> Option<Value> {
         "send_message" => json!({"customerId": f.customer, "channel": "email", "purpose": "transactional",
                                  "subject": "Hi", "body": "Hello {{customer.first_name}}"}),
         "get_message" => json!({"messageId": f.message}),
+        "create_booking_message_rule" => json!({"event": "confirmation", "templateId": f.template}),
+        "list_booking_message_rules" | "list_campaigns" => json!({}),
+        "remove_booking_message_rule" => json!({"ruleId": f.rule}),
+        "create_campaign" => json!({"name": "Spring", "templateId": f.template, "segment": {"tag": "vip"}}),
+        "preview_campaign" | "send_campaign" | "get_campaign" => json!({"campaignId": f.campaign}),
         _ => return None,
     })
+}
+
+async fn email_template(app: &TestApp, org: &Org, name: &str, purpose: &str, subject: &str, body: &str) -> String {
+    let res = app
+        .post(
+            &org.key,
+            "/v1/message-templates",
+            json!({"name": name, "channel": "email", "purpose": purpose, "subject": subject, "body": body}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    res.body["id"].as_str().unwrap().to_string()
+}
+
+async fn rule(app: &TestApp, org: &Org, body: Value) -> Value {
+    let res = app.post(&org.key, "/v1/booking-message-rules", body).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    res.body
+}
+
+/// A customer's messages once the outbox sent what was due: (source, status, sendAfter), oldest
+/// first.
+async fn booking_messages(app: &TestApp, org: &Org, customer: &str) -> Vec<(String, String, Option<String>)> {
+    app.outbox_idle().await;
+    let list = app.get(&org.key, &format!("/v1/messages?customerId={customer}")).await;
+    let mut items: Vec<(String, String, Option<String>)> = list.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["source"].as_str().unwrap().to_string(),
+                m["status"].as_str().unwrap().to_string(),
+                m["sendAfter"].as_str().map(str::to_string),
+            )
+        })
+        .collect();
+    items.reverse();
+    items
+}
+
+fn ts(t: chrono::DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+#[tokio::test]
+async fn booking_rules_confirm_remind_move_the_reminder_with_a_reschedule_and_cancel_it_with_the_booking() {
+    let app = TestApp::spawn().await;
+    let studio = app.studio("Europe/London", crate::bookings::every_day(&[("09:00", "17:00")]), json!({}), 1).await;
+    let org = &studio.org;
+    let confirm = email_template(
+        &app,
+        org,
+        "Confirm",
+        "transactional",
+        "Booked: {{booking.service}}",
+        "See you {{booking.start}}.",
+    )
+    .await;
+    let remind =
+        email_template(&app, org, "Remind", "transactional", "Tomorrow", "{{booking.service}} at {{booking.time}}.")
+            .await;
+    let cancelled =
+        email_template(&app, org, "Cancelled", "transactional", "Cancelled", "Your {{booking.service}} is off.").await;
+    rule(&app, org, json!({"event": "confirmation", "templateId": confirm})).await;
+    rule(&app, org, json!({"event": "reminder", "templateId": remind, "hoursBefore": 24})).await;
+    // A reminder two weeks ahead is already past for a booking in three days: none is written.
+    rule(&app, org, json!({"event": "reminder", "templateId": remind, "hoursBefore": 336})).await;
+    rule(&app, org, json!({"event": "cancellation", "templateId": cancelled})).await;
+    let missing =
+        app.post(&org.key, "/v1/booking-message-rules", json!({"event": "reminder", "templateId": remind})).await;
+    assert_eq!((missing.field(), missing.field_code()), ("hoursBefore", "required"));
+
+    let amy = app.customer(org, json!({"name": "Amy Chan", "email": "amy@example.com"})).await.to_string();
+    let start = at(studio.tz, crate::bookings::in_days(3), 10, 0);
+    let booked = app
+        .post(
+            &org.key,
+            "/v1/bookings",
+            json!({"serviceId": studio.service, "start": start.to_rfc3339(), "customerId": amy}),
+        )
+        .await;
+    assert_eq!(booked.status, StatusCode::CREATED, "{}", booked.body);
+    let first = booking_messages(&app, org, &amy).await;
+    assert_eq!(
+        first,
+        [
+            ("booking_confirmation".to_string(), "sent".to_string(), None),
+            ("booking_reminder".to_string(), "scheduled".to_string(), Some(ts(start - Duration::hours(24)))),
+        ]
+    );
+    let mails = app.mails_to("amy@example.com").await;
+    assert_eq!(mails.len(), 1, "the confirmation went; the reminder waits");
+    assert!(mails[0].1.contains("10:00"), "{}", mails[0].1);
+
+    // Moved: the reminder moves with it; the new time is confirmed, and nobody is told of a
+    // cancellation.
+    let later = at(studio.tz, crate::bookings::in_days(4), 11, 0);
+    let moved = app
+        .confirmed(
+            &org.key,
+            Method::POST,
+            &format!("/v1/bookings/{}/reschedule", booked.body["id"].as_str().unwrap()),
+            Some(json!({"start": later.to_rfc3339()})),
+        )
+        .await;
+    assert_eq!(moved.status, StatusCode::CREATED, "{}", moved.body);
+    let now = booking_messages(&app, org, &amy).await;
+    assert_eq!(
+        now[1],
+        ("booking_reminder".to_string(), "cancelled".to_string(), Some(ts(start - Duration::hours(24))))
+    );
+    assert_eq!(now[2], ("booking_confirmation".to_string(), "sent".to_string(), None));
+    assert_eq!(
+        now[3],
+        ("booking_reminder".to_string(), "scheduled".to_string(), Some(ts(later - Duration::hours(24))))
+    );
+    assert_eq!(now.len(), 4, "{now:?}");
+    let cancelled_delivery: String = app
+        .admin()
+        .await
+        .query_one(
+            "select d.status from app.deliveries d join app.messages m on m.org_id = d.org_id and m.id = d.message_id
+              where m.status = 'cancelled'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(cancelled_delivery, "cancelled");
+
+    // Cancelled: its reminder is cancelled too, and the cancellation is sent.
+    let new_id = moved.body["id"].as_str().unwrap();
+    let res = app.confirmed(&org.key, Method::POST, &format!("/v1/bookings/{new_id}/cancel"), Some(json!({}))).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let last = booking_messages(&app, org, &amy).await;
+    assert_eq!(last[3].1, "cancelled");
+    assert_eq!((last[4].0.as_str(), last[4].1.as_str()), ("booking_cancellation", "sent"));
+    let mails = app.mails_to("amy@example.com").await;
+    assert_eq!(mails.len(), 3);
+    assert!(mails[1].1.contains("11:00"), "the new time is confirmed: {}", mails[1].1);
+    assert_eq!(mails[2].0, "Cancelled");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_send_each_reminder_exactly_once_when_its_time_comes() {
+    let mut settings = crate::common::relaxed();
+    settings.outbox.enabled = false;
+    let app = TestApp::spawn_with(settings).await;
+    let studio = app.studio("Europe/London", crate::bookings::every_day(&[("09:00", "17:00")]), json!({}), 1).await;
+    let org = &studio.org;
+    let remind =
+        email_template(&app, org, "Remind", "transactional", "Tomorrow", "{{booking.service}} at {{booking.time}}.")
+            .await;
+    rule(&app, org, json!({"event": "reminder", "templateId": remind, "hoursBefore": 24})).await;
+    const BOOKINGS: usize = 16;
+    for i in 0..BOOKINGS {
+        let customer = app.customer(org, json!({"name": format!("C {i}"), "email": format!("c{i}@example.com")})).await;
+        let start = at(studio.tz, crate::bookings::in_days(3 + (i / 8) as i64), 9 + (i % 8) as u32, 0);
+        let res = app
+            .post(
+                &org.key,
+                "/v1/bookings",
+                json!({"serviceId": studio.service, "start": start.to_rfc3339(), "customerId": customer}),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    }
+    // Their time comes (as the clock would bring it).
+    let admin = app.admin().await;
+    admin.execute("update app.deliveries set next_attempt_at = now() where status = 'pending'", &[]).await.unwrap();
+    let worker = |app: &TestApp| {
+        let socket = crate::common::cluster().embedded.socket_dir().display().to_string();
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_favcrm"));
+        cmd.args(["worker", "--once"])
+            .env("DATABASE_URL", format!("host={socket} port=5432 user=postgres dbname={}", app.dbname))
+            .env("FAVCRM_DATA_DIR", &app.mail_dir)
+            .env("FAVCRM_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null());
+        cmd
+    };
+    let (one, two) = tokio::task::block_in_place(|| {
+        let a = worker(&app).spawn().unwrap();
+        let b = worker(&app).spawn().unwrap();
+        (a.wait_with_output().unwrap(), b.wait_with_output().unwrap())
+    });
+    let sent = |out: &std::process::Output| -> i64 {
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        report["outbox"]["sent"].as_i64().unwrap()
+    };
+    assert_eq!(sent(&one) + sent(&two), BOOKINGS as i64, "every reminder sent, none twice");
+    let row = admin
+        .query_one(
+            "select count(*) filter (where d.status = 'sent'), count(*), coalesce(max(d.attempts), 0),
+                    (select count(*) from app.delivery_attempts)
+               from app.deliveries d",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (row.get::<_, i64>(0), row.get::<_, i64>(1), row.get::<_, i32>(2), row.get::<_, i64>(3)),
+        (16, 16, 1, 16)
+    );
+    assert_eq!(app.mails_to("c0@example.com").await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_campaign_goes_to_the_consenting_customers_of_its_segment_once_a_person_approves_it() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Glow").await;
+    app.patch(&org.key, "/v1/messaging-settings", json!({"quietHours": null})).await;
+    let desk = crate::approvals::app_key(&app, &org).await;
+    let offer =
+        email_template(&app, &org, "Offer", "marketing", "For you, {{customer.first_name}}", "VIP evening on Friday.")
+            .await;
+    let consent = json!({"email": {"granted": true, "source": "form"}});
+    for (name, stage, agreed) in
+        [("Ann", "vip", true), ("Bo", "vip", true), ("Cy", "vip", true), ("Di", "vip", false), ("Ed", "customer", true)]
+    {
+        let mut body =
+            json!({"name": name, "email": format!("{}@example.com", name.to_lowercase()), "lifecycleStage": stage});
+        if agreed {
+            body["marketingConsent"] = consent.clone();
+        }
+        app.customer(&org, body).await;
+    }
+    let created = app
+        .post(
+            &org.key,
+            "/v1/campaigns",
+            json!({"name": "VIP evening", "templateId": offer, "segment": {"lifecycleStage": "vip"}}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_string();
+    let preview = app.get(&org.key, &format!("/v1/campaigns/{id}/preview?sampleSize=2")).await;
+    assert_eq!(preview.status, StatusCode::OK, "{}", preview.body);
+    assert_eq!((preview.body["segmentSize"].as_i64(), preview.body["recipients"].as_i64()), (Some(4), Some(3)));
+    assert_eq!(preview.body["skipped"], json!({"no_consent": 1}));
+    assert_eq!(preview.body["sample"][0]["subject"], "For you, Ann");
+    assert_eq!(preview.body["sample"].as_array().unwrap().len(), 2);
+
+    // The agent sends it: a person approves exactly these three messages first.
+    let asked = app.post(&org.key, &format!("/v1/campaigns/{id}/send"), json!({})).await;
+    assert_eq!((asked.status, asked.code()), (StatusCode::ACCEPTED, "approval_required"), "{}", asked.body);
+    assert_eq!(asked.body["approval"]["snapshot"]["messages"].as_array().unwrap().len(), 3);
+    assert_eq!(app.get(&org.key, &format!("/v1/campaigns/{id}")).await.body["status"], "awaiting_approval");
+    assert_eq!(app.count("app.messages", Some(org.id)).await, 0, "nothing before the approval");
+    let approval = asked.body["approvalId"].as_str().unwrap();
+    let approved = app.post(&desk, &format!("/v1/approvals/{approval}/approve"), json!({})).await;
+    assert_eq!(approved.body["status"], "approved", "{}", approved.body);
+    app.outbox_idle().await;
+    let campaign = app.get(&org.key, &format!("/v1/campaigns/{id}")).await;
+    assert_eq!(campaign.body["status"], "sent");
+    assert_eq!((campaign.body["recipients"].as_i64(), campaign.body["skipped"].as_i64()), (Some(3), Some(1)));
+    assert_eq!(campaign.body["messages"]["sent"], 3, "{}", campaign.body);
+    for who in ["ann", "bo", "cy"] {
+        assert_eq!(app.mails_to(&format!("{who}@example.com")).await.len(), 1, "{who}");
+    }
+    assert!(app.mails_to("di@example.com").await.is_empty() && app.mails_to("ed@example.com").await.is_empty());
+    let again = app.post(&desk, &format!("/v1/campaigns/{id}/send"), json!({})).await;
+    assert_eq!((again.status, again.code()), (StatusCode::CONFLICT, "campaign_not_draft"));
+    // Only customer and organisation variables: a booking's have no booking here.
+    let booking_template = email_template(&app, &org, "B", "marketing", "x", "{{booking.time}}").await;
+    let refused = app.post(&org.key, "/v1/campaigns", json!({"name": "No", "templateId": booking_template})).await;
+    assert_eq!(refused.field_code(), "template_needs_a_booking");
+}
+
+#[tokio::test]
+async fn a_seat_given_from_the_waiting_list_sends_its_promotion_not_a_confirmation() {
+    let app = TestApp::spawn().await;
+    let s =
+        app.studio("Europe/London", crate::bookings::every_day(&[("06:00", "22:00")]), json!({"capacity": 2}), 1).await;
+    let org = &s.org;
+    let confirm = email_template(&app, org, "Confirm", "transactional", "Booked", "See you {{booking.start}}.").await;
+    let promoted =
+        email_template(&app, org, "Promoted", "transactional", "A seat for you", "A seat opened: {{booking.start}}.")
+            .await;
+    rule(&app, org, json!({"event": "confirmation", "templateId": confirm})).await;
+    rule(&app, org, json!({"event": "waitlist_promotion", "templateId": promoted})).await;
+    let start = at(s.tz, crate::bookings::in_days(3), 18, 0);
+    let session = app
+        .post(
+            &org.key,
+            "/v1/class-sessions",
+            json!({"serviceId": s.service, "staffId": s.staff[0], "start": start.to_rfc3339()}),
+        )
+        .await;
+    let session = session.body["items"][0]["id"].as_str().unwrap().to_string();
+    let seat =
+        app.book(&org.key, &s.service, start, json!({"customer": {"name": "Ann", "email": "ann@example.com"}})).await;
+    assert_eq!(seat.status, StatusCode::CREATED, "{}", seat.body);
+    let other =
+        app.book(&org.key, &s.service, start, json!({"customer": {"name": "Bob", "email": "bob@example.com"}})).await;
+    assert_eq!(other.status, StatusCode::CREATED, "{}", other.body);
+    let waiting = app
+        .post(
+            &org.key,
+            &format!("/v1/class-sessions/{session}/waitlist"),
+            json!({"customer": {"name": "Cat", "email": "cat@example.com"}}),
+        )
+        .await;
+    assert_eq!(waiting.status, StatusCode::CREATED, "{}", waiting.body);
+    let res = app
+        .confirmed(
+            &org.key,
+            Method::POST,
+            &format!("/v1/bookings/{}/cancel", seat.body["id"].as_str().unwrap()),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(res.body["status"], "cancelled", "{}", res.body);
+    let cat = waiting.body["customerId"].as_str().unwrap();
+    let sent = booking_messages(&app, org, cat).await;
+    assert_eq!(sent.iter().map(|m| m.0.as_str()).collect::<Vec<_>>(), ["booking_waitlist_promotion"], "{sent:?}");
+    let mails = app.mails_to("cat@example.com").await;
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].0, "A seat for you");
+}
+
+#[tokio::test]
+async fn a_booking_from_a_web_page_gets_its_confirmation_and_reminder_too() {
+    let app = TestApp::spawn().await;
+    let s = app.studio("Europe/London", crate::bookings::every_day(&[("09:00", "17:00")]), json!({}), 1).await;
+    let org = &s.org;
+    let confirm = email_template(
+        &app,
+        org,
+        "Confirm",
+        "transactional",
+        "Booked",
+        "See you {{booking.start}}, {{customer.first_name}}.",
+    )
+    .await;
+    let remind = email_template(&app, org, "Remind", "transactional", "Soon", "{{booking.time}}").await;
+    rule(&app, org, json!({"event": "confirmation", "templateId": confirm})).await;
+    rule(&app, org, json!({"event": "reminder", "templateId": remind, "hoursBefore": 24})).await;
+    let created = app
+        .post(&org.key, "/v1/publishable-keys", json!({"name": "Site", "allowedOrigins": ["https://glow.example"]}))
+        .await;
+    let pk = created.body["publishableKey"].as_str().unwrap().to_string();
+    let start = at(s.tz, crate::bookings::in_days(3), 10, 0);
+    let booked = app
+        .call_with(
+            Some(&pk),
+            Method::POST,
+            "/v1/bookings",
+            Some(json!({"serviceId": s.service, "start": start.to_rfc3339(), "customer": {"name": "Web Visitor", "email": "web@example.com"}})),
+            &[("Origin", "https://glow.example")],
+        )
+        .await;
+    assert_eq!(booked.status, StatusCode::CREATED, "{}", booked.body);
+    let mails = app.mails_to("web@example.com").await;
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert!(mails[0].1.contains("See you") && mails[0].1.contains("Web."), "{}", mails[0].1);
+    let scheduled = app.get(&org.key, "/v1/messages?status=scheduled").await;
+    assert_eq!(scheduled.body["items"].as_array().unwrap().len(), 1, "{}", scheduled.body);
 }
