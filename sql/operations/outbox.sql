@@ -260,6 +260,18 @@ comment on function auth.record_delivery(uuid, uuid, int, jsonb) is 'Records wha
 revoke all on function auth.record_delivery(uuid, uuid, int, jsonb) from public;
 grant execute on function auth.record_delivery(uuid, uuid, int, jsonb) to favcrm_member;
 
+create function auth.record_deliveries(p_org uuid, p_outcomes jsonb) returns jsonb
+language plpgsql volatile set search_path = '' as $$
+begin
+  return (select coalesce(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(
+                   auth.record_delivery(p_org, (o ->> 'id')::uuid, (o ->> 'attempt')::int, o -> 'outcome')) order by n), '[]')
+            from pg_catalog.jsonb_array_elements(p_outcomes) with ordinality as x(o, n));
+end
+$$;
+comment on function auth.record_deliveries(uuid, jsonb) is 'Records a batch of attempts of an organisation''s deliveries ([{id, attempt, outcome}], as auth.record_delivery), in one transaction; their statuses, in order.';
+revoke all on function auth.record_deliveries(uuid, jsonb) from public;
+grant execute on function auth.record_deliveries(uuid, jsonb) to favcrm_member;
+
 -- Account mail (registration and invitation codes): a global table no runtime role reaches.
 create function auth.claim_account_mail(p_limit int, p_lease_seconds int) returns jsonb
 language plpgsql volatile security definer set search_path = '' as $$

@@ -295,20 +295,28 @@ impl Outbox {
                 .buffer_unordered(self.settings.concurrency.max(1))
                 .collect::<Vec<_>>()
                 .await;
-            for (item, started, outcome) in outcomes {
-                let id: Uuid = item["id"].as_str().and_then(|s| s.parse().ok()).unwrap_or_default();
-                let attempt = item["attempt"].as_i64().unwrap_or(0);
-                let recorded = crate::db::in_org(
-                    &self.pool,
-                    "select auth.record_delivery($1, $2, $3, $4)",
-                    &[&org, &id, &(attempt as i32), &self.outcome_json(&outcome, started, attempt)],
-                )
-                .await;
-                match recorded {
-                    Ok(row) => report.count(&row.get::<_, String>(0)),
-                    // Left leased: taken again once the lease runs out.
-                    Err(e) => tracing::warn!(%org, delivery = %id, error = %format!("{e:#}"), "recording a delivery"),
+            // Every outcome of the batch in one statement (one round trip, one transaction).
+            let outcomes: Vec<Value> = outcomes
+                .iter()
+                .map(|(item, started, outcome)| {
+                    let attempt = item["attempt"].as_i64().unwrap_or(0);
+                    json!({ "id": item["id"], "attempt": attempt, "outcome": self.outcome_json(outcome, *started, attempt) })
+                })
+                .collect();
+            let recorded = crate::db::in_org(
+                &self.pool,
+                "select auth.record_deliveries($1, $2)",
+                &[&org, &Value::Array(outcomes)],
+            )
+            .await;
+            match recorded {
+                Ok(row) => {
+                    for status in row.get::<_, Value>(0).as_array().into_iter().flatten() {
+                        report.count(status.as_str().unwrap_or_default());
+                    }
                 }
+                // Left leased: taken again once their leases run out.
+                Err(e) => tracing::warn!(%org, error = %format!("{e:#}"), "recording deliveries"),
             }
         }
         Ok(())
