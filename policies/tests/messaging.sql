@@ -24,6 +24,11 @@ insert into app.deliveries (org_id, id, kind, recipient, idempotency_key) values
 insert into app.approvals (org_id, id, operation, summary, snapshot, expires_at) values
   ('a0000000-0000-7000-8000-000000000000', 'a8400000-0000-7000-8000-000000000000', 'send_message', 'A message',
    '{"body": "Hello"}', now() + interval '1 day');
+-- An agent's request its client could put to its person: the digest of the secret held for them.
+insert into app.approvals (org_id, id, operation, summary, snapshot, expires_at, requested_by_key_id, person_digest) values
+  ('a0000000-0000-7000-8000-000000000000', 'a8410000-0000-7000-8000-000000000000', 'send_message', 'Asked in a client',
+   '{"body": "Hi"}', now() + interval '1 day', 'a9000000-0000-7000-8000-000000000000',
+   ext.digest(convert_to('the person''s secret', 'UTF8'), 'sha256'));
 insert into app.account_mail (id, template, recipient, fields) values
   ('a8500000-0000-7000-8000-000000000000', 'signup_notice', 'someone@example.com', '{}');
 set local session_replication_role = origin;
@@ -66,15 +71,55 @@ begin
   update app.deliveries set status = 'pending' where kind = 'webhook';
   get diagnostics n = row_count;
   assert n = 0, 'managers retry no webhook delivery';
-  assert (select count(*) from app.approvals) = 1, 'managers see A''s approvals';
+  assert (select count(*) from app.approvals) = 2, 'managers see A''s approvals';
   begin
     update app.approvals set snapshot = '{"body": "Something else"}';
     assert false, 'no member changes an approval''s snapshot';
   exception when insufficient_privilege then null;
   end;
   begin
+    update app.approvals set person_digest = ext.digest('mine', 'sha256');
+    assert false, 'no member changes whose secret decides an approval in the client';
+  exception when insufficient_privilege then null;
+  end;
+  begin
     insert into app.channels (org_id, channel, provider) values ('a0000000-0000-7000-8000-000000000000', 'sms', 'twilio');
     assert false, 'managers connect no channel';
+  exception when insufficient_privilege then null;
+  end;
+end
+$$;
+
+-- The person at the client that asked decides there only with its key and the secret's digest:
+-- another key holding the digest, or the key with another digest, is no person's decision.
+do $$
+declare
+  a app.approvals;
+  v_digest text := encode(ext.digest(convert_to('the person''s secret', 'UTF8'), 'sha256'), 'hex');
+begin
+  select * into a from app.approvals where id = 'a8410000-0000-7000-8000-000000000000';
+  perform auth.set_claims(jsonb_build_object('org_id', 'a0000000-0000-7000-8000-000000000000', 'role', 'manager',
+    'scopes', '[]'::jsonb, 'key_id', 'a9000000-0000-7000-8000-000000000000', 'person_digest', v_digest));
+  assert app.person_decides(a), 'the asking key with the secret is the person';
+  perform app.require_approver(a);
+  perform auth.set_claims(jsonb_build_object('org_id', 'a0000000-0000-7000-8000-000000000000', 'role', 'manager',
+    'scopes', '[]'::jsonb, 'key_id', 'a9100000-0000-7000-8000-000000000000', 'person_digest', v_digest));
+  assert not app.person_decides(a), 'another key with the digest is not';
+  perform auth.set_claims(jsonb_build_object('org_id', 'a0000000-0000-7000-8000-000000000000', 'role', 'manager',
+    'scopes', '[]'::jsonb, 'key_id', 'a9000000-0000-7000-8000-000000000000',
+    'person_digest', encode(ext.digest('a guess', 'sha256'), 'hex')));
+  assert not app.person_decides(a), 'the asking key with another secret is not';
+  begin
+    perform app.require_approver(a);
+    assert false, 'an agent key without the person''s secret does not decide';
+  exception when insufficient_privilege then null;
+  end;
+  -- Staff may not decide a message, in their client or anywhere.
+  perform auth.set_claims(jsonb_build_object('org_id', 'a0000000-0000-7000-8000-000000000000', 'role', 'staff',
+    'scopes', '[]'::jsonb, 'key_id', 'a9000000-0000-7000-8000-000000000000', 'person_digest', v_digest));
+  begin
+    perform app.require_approver(a);
+    assert false, 'the person''s role still counts';
   exception when insufficient_privilege then null;
   end;
 end

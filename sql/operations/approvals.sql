@@ -10,12 +10,20 @@
 --     stays for every other destructive operation.
 --   * App keys (fav_sk_) and people approve or reject, with approvals:decide and the role the
 --     operation itself needs (a message: manager; a refund: admin). An agent key never decides,
---     so the key that asked cannot approve its own request.
+--     so the key that asked cannot approve its own request; nor does it change the approval
+--     settings.
 --   * Approving carries out exactly the snapshot, once: a second approve answers with the same
 --     approval and does nothing again. If what it would do is no longer allowed (the customer
 --     withdrew consent, the payment was refunded meanwhile), the approval is failed with the
 --     reason and nothing happens. A marketing message approved during quiet hours waits until
 --     they end, as any would.
+--   * The person confirms, not the model: when the agent's MCP client can ask its person
+--     (elicitation), the server offers a secret's digest with the call (claim person_digest);
+--     the approval keeps it if the organisation lets people approve in their client
+--     (approve_in_client, the default) and the key's member has the role the operation needs.
+--     The client then shows the person the snapshot; an approve carrying the same digest, from
+--     the key that asked, is theirs (decided_via mcp_elicitation). The secret never reaches the
+--     model, so the model cannot approve its own request.
 --   * An approval not decided by its expiry (72 hours unless set) is expired: it can no longer
 --     be approved.
 
@@ -23,9 +31,9 @@ create function app.approval_settings() returns app.approval_settings
 language sql stable set search_path = '' as $$
   select coalesce(
     (select s from app.approval_settings s where s.org_id = auth.org_id()),
-    row(auth.org_id(), null, array['refund_payment', 'send_campaign', 'send_message'], 72, null)::app.approval_settings)
+    row(auth.org_id(), null, array['refund_payment', 'send_campaign', 'send_message'], 72, null, true)::app.approval_settings)
 $$;
-comment on function app.approval_settings() is 'The caller''s organisation''s approval settings, or the defaults (send_message, send_campaign and refund_payment need approval; 72 hours).';
+comment on function app.approval_settings() is 'The caller''s organisation''s approval settings, or the defaults (send_message, send_campaign and refund_payment need approval; 72 hours; people may approve in their MCP client).';
 grant execute on function app.approval_settings() to favcrm_member;
 
 create function app.approvable_operations() returns text[]
@@ -40,6 +48,7 @@ language sql stable parallel safe as $$
   select pg_catalog.jsonb_build_object(
     'operations', pg_catalog.to_jsonb(s.operations),
     'expiresAfterHours', s.expires_after_hours,
+    'approveInClient', s.approve_in_client,
     'approvableOperations', pg_catalog.to_jsonb(app.approvable_operations()),
     'updatedAt', app.ts(s.updated_at))
 $$;
@@ -63,6 +72,11 @@ declare
   v_bad text;
 begin
   perform auth.require_scope('approvals:write');
+  -- The rules that hold agents back are not theirs to change.
+  if coalesce(auth.claims() ->> 'key_kind', 'agent') = 'agent' then
+    raise exception using errcode = '42501', hint = 'agent_cannot_decide',
+      message = 'An agent key cannot change what needs approval: a person does (with an app key).';
+  end if;
   if auth.role_rank(auth.role()) < auth.role_rank('admin') then
     raise exception using errcode = '42501', hint = 'forbidden', message = 'Only admins and owners change the approval settings.';
   end if;
@@ -76,16 +90,19 @@ begin
     end if;
   end if;
   s.expires_after_hours := coalesce((p ->> 'expiresAfterHours')::int, s.expires_after_hours);
-  insert into app.approval_settings (org_id, operations, expires_after_hours)
-  values (auth.org_id(), s.operations, s.expires_after_hours)
+  s.approve_in_client := coalesce((p ->> 'approveInClient')::boolean, s.approve_in_client);
+  insert into app.approval_settings (org_id, operations, expires_after_hours, approve_in_client)
+  values (auth.org_id(), s.operations, s.expires_after_hours, s.approve_in_client)
   on conflict (org_id) do update
-     set operations = excluded.operations, expires_after_hours = excluded.expires_after_hours, updated_at = pg_catalog.now()
-   where (app.approval_settings.operations, app.approval_settings.expires_after_hours)
-         is distinct from (excluded.operations, excluded.expires_after_hours);
+     set operations = excluded.operations, expires_after_hours = excluded.expires_after_hours,
+         approve_in_client = excluded.approve_in_client, updated_at = pg_catalog.now()
+   where (app.approval_settings.operations, app.approval_settings.expires_after_hours,
+          app.approval_settings.approve_in_client)
+         is distinct from (excluded.operations, excluded.expires_after_hours, excluded.approve_in_client);
   return app.approval_settings_json(app.approval_settings());
 end
 $$;
-comment on function api.update_approval_settings(jsonb) is 'Sets which operations need approval when an agent key calls them, and how long approvals wait.';
+comment on function api.update_approval_settings(jsonb) is 'Sets which operations need approval when an agent key calls them, how long approvals wait, and whether the person at an MCP client that can ask them may approve there.';
 grant execute on function api.update_approval_settings(jsonb) to favcrm_member;
 
 create function app.approval_json(a app.approvals) returns jsonb
@@ -99,6 +116,7 @@ language sql stable parallel safe as $$
     'requestedByKeyId', a.requested_by_key_id,
     'requestedByUserId', a.requested_by_user_id,
     'requestedVia', a.requested_via,
+    'decidableInClient', a.person_digest is not null,
     'decidedByKeyId', a.decided_by_key_id,
     'decidedByUserId', a.decided_by_user_id,
     'decidedVia', a.decided_via,
@@ -115,11 +133,19 @@ grant execute on function app.approval_json(app.approvals) to favcrm_member;
 -- Called by an approvable operation once it knows exactly what it would do: NULL to go ahead,
 -- or, for an agent key when the organisation asks for approval, the approval written, as
 -- {_approvalRequired: approval}, which the operation returns instead of acting.
+create function app.approver_role(p_operation text) returns text
+language sql immutable parallel safe as $$
+  select case p_operation when 'refund_payment' then 'admin' else 'manager' end
+$$;
+comment on function app.approver_role(text) is 'The least role that decides on an approval of the operation: admin for refunds, manager otherwise.';
+grant execute on function app.approver_role(text) to favcrm_member;
+
 create function app.approval_gate(p_operation text, p_snapshot jsonb, p_summary text) returns jsonb
 language plpgsql set search_path = '' as $$
 declare
   s app.approval_settings;
   a app.approvals;
+  v_person bytea;
 begin
   if coalesce(auth.claims() ->> 'key_kind', 'agent') <> 'agent' then
     return null;
@@ -128,28 +154,52 @@ begin
   if p_operation <> all (s.operations) then
     return null;
   end if;
+  -- The client can ask its person, who may decide there: the secret's digest is kept.
+  if s.approve_in_client and auth.role_rank(auth.role()) >= auth.role_rank(app.approver_role(p_operation)) then
+    v_person := pg_catalog.decode(auth.claims() ->> 'person_digest', 'hex');
+  end if;
   insert into app.approvals (org_id, operation, summary, snapshot, requested_by_key_id, requested_by_user_id,
-                             requested_via, expires_at)
+                             requested_via, expires_at, person_digest)
   values (auth.org_id(), p_operation, p_summary, p_snapshot, auth.key_id(), auth.user_id(), auth.claims() ->> 'via',
-          pg_catalog.now() + pg_catalog.make_interval(hours => s.expires_after_hours))
+          pg_catalog.now() + pg_catalog.make_interval(hours => s.expires_after_hours), v_person)
   returning * into a;
   return pg_catalog.jsonb_build_object('_approvalRequired', app.approval_json(a));
 end
 $$;
-comment on function app.approval_gate(text, jsonb, text) is 'For an agent key''s call of an operation the organisation puts behind approval: writes the approval with its snapshot and returns it (under _approvalRequired); NULL otherwise.';
+comment on function app.approval_gate(text, jsonb, text) is 'For an agent key''s call of an operation the organisation puts behind approval: writes the approval with its snapshot (and, when the client can ask its person and they may decide, the digest of the secret it holds for them) and returns it (under _approvalRequired); NULL otherwise.';
 grant execute on function app.approval_gate(text, jsonb, text) to favcrm_member;
+
+create function app.person_decides(a app.approvals) returns boolean
+language sql stable parallel safe set search_path = '' as $$
+  select a.person_digest is not null
+     and a.requested_by_key_id is not distinct from auth.key_id()
+     and auth.claims() ->> 'person_digest' is not null
+     and pg_catalog.decode(auth.claims() ->> 'person_digest', 'hex') = a.person_digest
+$$;
+comment on function app.person_decides(app.approvals) is 'Whether the caller is the person at the MCP client that asked for the approval: the key that asked, carrying the secret whose digest the approval keeps.';
+grant execute on function app.person_decides(app.approvals) to favcrm_member;
 
 create function app.require_approver(a app.approvals) returns void
 language plpgsql stable set search_path = '' as $$
 declare
-  v_role text := case a.operation when 'refund_payment' then 'admin' else 'manager' end;
+  v_role text := app.approver_role(a.operation);
 begin
-  perform auth.require_scope('approvals:decide');
-  if coalesce(auth.claims() ->> 'key_kind', 'agent') = 'agent' then
+  if app.person_decides(a) then
+    -- The person at the client that asked, holding its secret: their role still counts, and the
+    -- organisation may have stopped letting people decide in their client since.
+    if not (app.approval_settings()).approve_in_client then
+      raise exception using errcode = '42501', hint = 'forbidden',
+        message = 'The organisation no longer lets people approve in their MCP client: the approval waits in the inbox.';
+    end if;
+  else
+    perform auth.require_scope('approvals:decide');
+  end if;
+  if coalesce(auth.claims() ->> 'key_kind', 'agent') = 'agent' and not app.person_decides(a) then
     raise exception using errcode = '42501', hint = 'agent_cannot_decide',
       message = 'An agent key cannot approve or reject: a person decides (in the approval inbox, or with an app key).';
   end if;
-  if a.requested_by_key_id is not distinct from auth.key_id() and auth.key_id() is not null then
+  if a.requested_by_key_id is not distinct from auth.key_id() and auth.key_id() is not null
+     and not app.person_decides(a) then
     raise exception using errcode = '42501', hint = 'own_request', message = 'The key that asked cannot decide.';
   end if;
   if auth.role_rank(auth.role()) < auth.role_rank(v_role) then
@@ -159,7 +209,7 @@ begin
   end if;
 end
 $$;
-comment on function app.require_approver(app.approvals) is 'Raises 42501 unless the caller may decide the approval: approvals:decide, not an agent key, not the key that asked, and the role its operation needs.';
+comment on function app.require_approver(app.approvals) is 'Raises 42501 unless the caller may decide the approval: approvals:decide, not an agent key, not the key that asked, and the role its operation needs; or the person at the client that asked, holding its secret, with that role, where the organisation allows it.';
 grant execute on function app.require_approver(app.approvals) to favcrm_member;
 
 create function app.approval_for_decision(p_id uuid) returns app.approvals
@@ -248,7 +298,8 @@ begin
   v_stripe := v_result -> '_stripe';
   update app.approvals
      set status = case when v_error is null then 'approved' else 'failed' end,
-         decided_by_key_id = auth.key_id(), decided_by_user_id = auth.user_id(), decided_via = auth.claims() ->> 'via',
+         decided_by_key_id = auth.key_id(), decided_by_user_id = auth.user_id(),
+         decided_via = case when app.person_decides(a) then 'mcp_elicitation' else auth.claims() ->> 'via' end,
          decided_at = pg_catalog.now(), decision_note = p ->> 'note', result = v_result - '_stripe', error = v_error
    where org_id = a.org_id and id = a.id
   returning * into a;

@@ -67,6 +67,10 @@ pub struct UpdateApprovalSettings {
     pub operations: Option<Vec<ApprovableOperation>>,
     /// Hours an approval waits before it expires.
     pub expires_after_hours: Option<Int<1, 720>>,
+    /// Whether the person at an MCP client that can ask them (elicitation) may approve their
+    /// own agent's request there, when their role allows (default true); false: every approval
+    /// waits for someone in the inbox.
+    pub approve_in_client: Option<bool>,
 }
 
 /// Which operations need a person's approval when an agent calls them.
@@ -75,6 +79,8 @@ pub struct UpdateApprovalSettings {
 pub struct ApprovalSettings {
     pub operations: Vec<ApprovableOperation>,
     pub expires_after_hours: i64,
+    /// Whether the person at an MCP client that can ask them may approve there.
+    pub approve_in_client: bool,
     /// Every operation that can be put behind approval.
     pub approvable_operations: Vec<ApprovableOperation>,
     pub updated_at: Option<String>,
@@ -98,10 +104,15 @@ pub struct Approval {
     #[schemars(with = "Option<uuid::Uuid>")]
     pub requested_by_user_id: Option<String>,
     pub requested_via: Option<String>,
+    /// The agent's MCP client could ask its person, who may approve there (see
+    /// `approveInClient`); otherwise it waits in the inbox.
+    pub decidable_in_client: bool,
     #[schemars(with = "Option<uuid::Uuid>")]
     pub decided_by_key_id: Option<String>,
     #[schemars(with = "Option<uuid::Uuid>")]
     pub decided_by_user_id: Option<String>,
+    /// rest, mcp, cli; mcp_elicitation: the person at the client that asked, through the
+    /// client's question.
     pub decided_via: Option<String>,
     pub decided_at: Option<String>,
     pub note: Option<String>,

@@ -95,6 +95,10 @@ pub struct Call<'a> {
     pub idempotency_key: Option<&'a str>,
     /// A token from an earlier `confirmation_required` answer.
     pub confirmation_token: Option<&'a str>,
+    /// A secret the MCP layer holds for the person at a client that can ask them (elicitation),
+    /// never shown to the model: sent as its digest, which an approval asked for by this call
+    /// keeps, and which lets an approve carrying it be that person's (sql/operations/approvals.sql).
+    pub person_secret: Option<&'a str>,
 }
 
 #[derive(Debug)]
@@ -281,6 +285,7 @@ fn context(call: &Call<'_>) -> Value {
         "request_id": call.request_id,
         "args_digest": hex::encode(request_digest(call)),
         "confirmation_digest": call.confirmation_token.map(|t| hex::encode(Sha256::digest(t.as_bytes()))),
+        "person_digest": call.person_secret.map(|t| hex::encode(Sha256::digest(t.as_bytes()))),
     })
 }
 

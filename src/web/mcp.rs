@@ -21,8 +21,8 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::{Map, Value, json};
 
-use super::WebState;
 use super::request::{RequestId, caller, declared_length, read_limited};
+use super::{WebState, person};
 use crate::call::{self, AppState};
 use crate::catalog::{self, Effect, Operation};
 use crate::db::tx::{self, Call, Caller, Principal, Via};
@@ -292,7 +292,7 @@ async fn answer_tool_call(
     id: rmcp::model::RequestId,
     params: CallToolRequestParams,
 ) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
-    let outcome = FavcrmMcp::new(state).run_tool(&mcp, params).await;
+    let outcome = FavcrmMcp::new(state).run_tool(&mcp, params, false).await;
     if let Some(error) = mcp.refused_key.lock().ok().and_then(|mut r| r.take()) {
         return Ok(deny(req, error));
     }
@@ -574,13 +574,20 @@ impl ServerHandler for FavcrmMcp {
         request: CallToolRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        self.run_tool(&context(&ctx)?, request).await
+        let asks = asks_person(&ctx);
+        self.run_tool(&context(&ctx)?, request, asks).await
     }
 }
 
 impl FavcrmMcp {
-    /// A tool call, whether rmcp delivered it or the gate took it directly.
-    async fn run_tool(&self, mcp: &McpContext, request: CallToolRequestParams) -> Result<CallToolResponse, ErrorData> {
+    /// A tool call, whether rmcp delivered it or the gate took it directly. `asks_person`: the
+    /// client can ask its person (see [`person`]).
+    async fn run_tool(
+        &self,
+        mcp: &McpContext,
+        request: CallToolRequestParams,
+        asks_person: bool,
+    ) -> Result<CallToolResponse, ErrorData> {
         let Some(op) = catalog::find(&request.name) else {
             return Err(ErrorData::invalid_params(format!("unknown tool: {}", request.name), None));
         };
@@ -621,20 +628,110 @@ impl FavcrmMcp {
         if let Err(e) = op.check_input(&mut input) {
             return Ok(error_result(&e).into());
         }
-        let outcome = call::dispatch(
-            &self.state,
-            Call {
-                op,
-                caller: &mcp.caller,
-                input: &input,
-                via: Via::Mcp,
-                request_id: &mcp.request_id,
-                idempotency_key: idempotency_key.as_deref(),
-                confirmation_token: confirmation_token.as_deref(),
-            },
-            mcp.client_ip,
-        )
-        .await;
+        let call = Call {
+            op,
+            caller: &mcp.caller,
+            input: &input,
+            via: Via::Mcp,
+            request_id: &mcp.request_id,
+            idempotency_key: idempotency_key.as_deref(),
+            confirmation_token: confirmation_token.as_deref(),
+            person_secret: None,
+        };
+        match (&mcp.caller, asks_person) {
+            (Caller::Key { digest }, true) => {
+                match self.ask_person(mcp, call, digest, request.request_state, request.input_responses).await {
+                    Ok(Asked::Question(question)) => Ok(question),
+                    Ok(Asked::Done(outcome)) => self.tool_result(mcp, outcome),
+                    Err(error) => self.tool_result(mcp, Err(error)),
+                }
+            }
+            _ => {
+                let outcome = call::dispatch(&self.state, call, mcp.client_ip).await;
+                self.tool_result(mcp, outcome)
+            }
+        }
+    }
+
+    /// A call from a client that can ask its person: the person, not a token the model holds,
+    /// confirms a destructive call or approves an agent's request (see [`person`]).
+    async fn ask_person(
+        &self,
+        mcp: &McpContext,
+        call: Call<'_>,
+        key_digest: &[u8],
+        request_state: Option<String>,
+        responses: Option<rmcp::model::InputResponses>,
+    ) -> Result<Asked, ApiError> {
+        let secrets = self.state.secrets().map_err(ApiError::internal)?;
+        let seal = person::Seal::new(secrets)?;
+        let binding = person::binding(key_digest, call.op.name, call.input);
+        let Some(state) = request_state else {
+            // The first round. A token the model offers is not the person's confirmation.
+            let secret = person::new_secret();
+            let call = Call { confirmation_token: None, person_secret: Some(&secret), ..call };
+            let op = call.op;
+            return match call::dispatch(&self.state, call, mcp.client_ip).await {
+                Err(error) if error.code == "confirmation_required" => {
+                    let Some(token) = error.extra.get("confirmationToken").and_then(Value::as_str) else {
+                        return Err(error);
+                    };
+                    let state = seal.seal(&binding, &person::Pending::Confirm { t: token.to_string() })?;
+                    let message = person::confirm_message(op, &error.extra["preview"]);
+                    Ok(Asked::Question(person::ask(message, state)?))
+                }
+                Err(error)
+                    if error.code == "approval_required"
+                        && error.extra["approval"]["decidableInClient"] == Value::Bool(true) =>
+                {
+                    let approval = &error.extra["approval"];
+                    let Some(id) = approval["id"].as_str().and_then(|id| id.parse().ok()) else {
+                        return Err(error);
+                    };
+                    let state = seal.seal(&binding, &person::Pending::Approve { a: id, s: secret.clone() })?;
+                    Ok(Asked::Question(person::ask(person::approve_message(op, approval), state)?))
+                }
+                other => Ok(Asked::Done(other)),
+            };
+        };
+        // The retry, with the person's answer.
+        let pending = seal.open(&binding, &state)?;
+        if let person::Answer::NotConfirmed(how) = person::answer(responses.as_ref())? {
+            return Err(person::not_confirmed(call.op, &pending, how));
+        }
+        match pending {
+            person::Pending::Confirm { t } => {
+                let call = Call { confirmation_token: Some(&t), person_secret: None, ..call };
+                Ok(Asked::Done(call::dispatch(&self.state, call, mcp.client_ip).await))
+            }
+            person::Pending::Approve { a, s } => {
+                let approve = catalog::find("approve").ok_or_else(|| ApiError::internal("no approve operation"))?;
+                let input = json!({ "approvalId": a });
+                let decision = Call {
+                    op: approve,
+                    input: &input,
+                    idempotency_key: None,
+                    confirmation_token: None,
+                    person_secret: Some(&s),
+                    ..call
+                };
+                let mut outcome = call::dispatch(&self.state, decision, mcp.client_ip).await?;
+                let approval = match std::mem::replace(&mut outcome.body, tx::Body::Value(Value::Null)) {
+                    tx::Body::Value(value) => value,
+                    tx::Body::Text(text) => serde_json::from_str(&text).map_err(ApiError::internal)?,
+                };
+                outcome.body = tx::Body::Value(person::approved_result(&approval)?);
+                Ok(Asked::Done(Ok(outcome)))
+            }
+        }
+    }
+
+    /// A call's outcome as a tool result.
+    fn tool_result(
+        &self,
+        mcp: &McpContext,
+        outcome: Result<tx::Outcome, ApiError>,
+    ) -> Result<CallToolResponse, ErrorData> {
         Ok(match outcome {
             Ok(outcome) => {
                 // A read's text as PostgreSQL built it, not parsed into a Value: the gate adds
@@ -674,6 +771,23 @@ impl FavcrmMcp {
             }
         })
     }
+}
+
+/// What asking the person gave: a question for the client to put to them, or the call's
+/// outcome.
+enum Asked {
+    Question(CallToolResponse),
+    Done(Result<tx::Outcome, ApiError>),
+}
+
+/// Whether the client of this request can ask its person: the 2026-07-28 protocol (whose
+/// `input_required` answer carries the question) and form elicitation among the capabilities
+/// it declares on the request.
+fn asks_person(ctx: &RequestContext<RoleServer>) -> bool {
+    let modern = ctx.protocol_version().is_some_and(|v| v.as_str() >= "2026-07-28");
+    let forms =
+        ctx.client_capabilities().and_then(|c| c.elicitation).is_some_and(|e| e.form.is_some() || e.url.is_none());
+    modern && forms
 }
 
 /// The `/mcp` scope: rmcp's streamable HTTP service behind [`gate`].

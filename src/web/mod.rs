@@ -6,6 +6,7 @@
 
 pub mod cors;
 pub mod mcp;
+pub mod person;
 pub mod problem;
 pub mod ratelimit;
 pub mod request;

@@ -93,6 +93,7 @@ async fn handle(
             request_id: &request_id,
             idempotency_key,
             confirmation_token,
+            person_secret: None,
         },
         client_ip,
     )

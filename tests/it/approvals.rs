@@ -16,7 +16,7 @@ pub async fn app_key(app: &TestApp, org: &Org) -> String {
     res.body["apiKey"].as_str().unwrap().to_string()
 }
 
-async fn consenting_customer(app: &TestApp, org: &Org, name: &str) -> String {
+pub async fn consenting_customer(app: &TestApp, org: &Org, name: &str) -> String {
     let email = format!("{}@example.com", name.to_lowercase());
     app.customer(
         org,
@@ -28,7 +28,7 @@ async fn consenting_customer(app: &TestApp, org: &Org, name: &str) -> String {
 
 /// A marketing template; and no quiet hours, so that what is approved goes at once whatever
 /// the time of day the test runs.
-async fn marketing_template(app: &TestApp, org: &Org) -> String {
+pub async fn marketing_template(app: &TestApp, org: &Org) -> String {
     let res = app.patch(&org.key, "/v1/messaging-settings", json!({"quietHours": null})).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     let res = app
@@ -202,12 +202,12 @@ async fn an_organisation_chooses_what_needs_approval_and_an_mcp_agent_is_told_to
     let settings = app.get(&org.key, "/v1/approval-settings").await;
     assert_eq!(settings.body["operations"], json!(["refund_payment", "send_campaign", "send_message"]));
     // The organisation takes messages off the list: the agent's send goes at once.
-    let res = app.patch(&org.key, "/v1/approval-settings", json!({"operations": ["refund_payment"]})).await;
+    let res = app.approval_settings(&org, json!({"operations": ["refund_payment"]})).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     let sent = app.post(&org.key, "/v1/messages", json!({"customerId": amy, "templateId": template})).await;
     assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.body);
     // Off the list, a refund is back to the confirmation step.
-    app.patch(&org.key, "/v1/approval-settings", json!({"operations": []})).await;
+    app.approval_settings(&org, json!({"operations": []})).await;
     let customer = app.customer(&org, json!({"name": "Dee"})).await.to_string();
     let invoice = crate::billing::open_invoice(&app, &org, &customer, 1000).await;
     let paid =
@@ -215,7 +215,7 @@ async fn an_organisation_chooses_what_needs_approval_and_an_mcp_agent_is_told_to
     let res =
         app.post(&org.key, &format!("/v1/payments/{}/refunds", paid.body["id"].as_str().unwrap()), json!({})).await;
     assert_eq!((res.status.as_u16(), res.code()), (428, "confirmation_required"), "{}", res.body);
-    let bad = app.patch(&org.key, "/v1/approval-settings", json!({"operations": ["delete_customer"]})).await;
+    let bad = app.approval_settings(&org, json!({"operations": ["delete_customer"]})).await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     // Staff see no approvals; another organisation cannot name these.
     let (_, staff) = app.add_member(&org, "staff", None).await;

@@ -231,8 +231,15 @@ impl TestApp {
     /// Lets the organisation's agent keys send and refund without a person's approval (the
     /// confirmation step stays): for tests about billing or messaging, not about approvals.
     pub async fn without_approvals(&self, org: &Org) {
-        let res = self.patch(&org.key, "/v1/approval-settings", json!({"operations": []})).await;
+        let res = self.approval_settings(org, json!({"operations": []})).await;
         assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    }
+
+    /// Changes the approval settings as a person would, with an app key of the owner (agent
+    /// keys may not change what holds them back).
+    pub async fn approval_settings(&self, org: &Org, settings: Value) -> Res {
+        let desk = crate::approvals::app_key(self, org).await;
+        self.patch(&desk, "/v1/approval-settings", settings).await
     }
 
     /// Adds a team member with `role` to the organisation and returns a key for them with

@@ -28,6 +28,7 @@ mod mcp_client;
 mod messaging;
 mod migrations;
 mod openapi;
+mod person;
 mod policies;
 mod processes;
 mod ratelimit;

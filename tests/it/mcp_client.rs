@@ -91,7 +91,7 @@ fn node_with_sdk() -> PathBuf {
             assert!(out.status.success(), "npm ci failed: {}", String::from_utf8_lossy(&out.stderr));
             std::fs::write(&stamp, lock).unwrap();
         }
-        for file in ["check_server.mjs", "use_openapi.ts"] {
+        for file in ["check_server.mjs", "ask_person.mjs", "use_openapi.ts"] {
             std::fs::copy(source.join(file), dir.join(file)).unwrap();
         }
         dir
@@ -119,6 +119,62 @@ async fn the_official_typescript_mcp_sdk_sees_every_error_and_completes_a_confir
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[tokio::test]
+async fn the_official_typescript_sdk_v2_asks_the_person_on_the_2026_protocol_and_keeps_tokens_on_the_2025_one() {
+    let dir = tokio::task::spawn_blocking(node_with_sdk).await.unwrap();
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Glow").await;
+    let amy = crate::approvals::consenting_customer(&app, &org, "Amy").await;
+    let template = crate::approvals::marketing_template(&app, &org).await;
+    let url = format!("{}/mcp", app.base);
+    let mut outs = Vec::new();
+    for mode in ["modern", "legacy"] {
+        let customer = app.customer(&org, serde_json::json!({"name": format!("Tess {mode}")})).await.to_string();
+        let out = tokio::process::Command::new("node")
+            .arg(dir.join("ask_person.mjs"))
+            .args([&url, &org.key, mode, &customer, &amy, &template])
+            .current_dir(&dir)
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "the TypeScript SDK v2 ({mode}) failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        outs.push(serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap());
+    }
+    let modern = &outs[0];
+    assert!(modern["deleteQuestion"].as_str().unwrap().contains("Tess modern"), "{modern}");
+    assert!(modern["approvalQuestion"].as_str().unwrap().contains("Hello Amy, 20% off all week."), "{modern}");
+    assert_eq!(modern["message"]["body"], "Hello Amy, 20% off all week.", "{modern}");
+    let approvals = app.get(&org.key, "/v1/approvals").await;
+    assert_eq!(approvals.body["items"][0]["decidedVia"], "mcp_elicitation", "{}", approvals.body);
+    assert_eq!(app.count("app.messages", Some(org.id)).await, 1);
+    assert_eq!(outs[1]["era"], "legacy", "{}", outs[1]);
+}
+
+#[tokio::test]
+async fn the_official_python_mcp_sdk_asks_the_person_before_a_delete_on_the_2026_protocol() {
+    let python = tokio::task::spawn_blocking(python_with_sdk).await.unwrap();
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Glow").await;
+    let customer = app.customer(&org, serde_json::json!({"name": "Tess Python"})).await.to_string();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp_client/ask_person.py");
+    let url = format!("{}/mcp", app.base);
+    let out = tokio::process::Command::new(&python).args([script, &url, &org.key, &customer]).output().await.unwrap();
+    assert!(
+        out.status.success(),
+        "the Python SDK failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out["protocolVersion"], "2026-07-28", "{out}");
+    assert!(out["questions"][1]["message"].as_str().unwrap().contains("Tess Python"), "{out}");
 }
 
 #[test]

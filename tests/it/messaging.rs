@@ -15,7 +15,7 @@ use crate::fake_providers as fake;
 /// An organisation whose agent keys send without approval (tests/it/approvals.rs has that).
 async fn messaging_org(app: &TestApp, name: &str) -> Org {
     let org = app.create_org(name).await;
-    let res = app.patch(&org.key, "/v1/approval-settings", json!({"operations": []})).await;
+    let res = app.approval_settings(&org, json!({"operations": []})).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     org
 }
