@@ -169,7 +169,8 @@ impl Operation {
             "{} Needs confirmation with an agent key (fav_mcp_): the first call changes nothing and answers \
              confirmation_required with a preview and a confirmationToken; show the preview to the person you act \
              for, then call again with the same arguments and the token (over REST: the Confirmation-Token \
-             header).",
+             header). A client that can ask its person (elicitation) asks them instead, and the call acts once \
+             they confirm.",
             self.description
         )
         .into()

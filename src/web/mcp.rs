@@ -22,6 +22,7 @@ use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::{Map, Value, json};
 
 use super::request::{RequestId, caller, declared_length, read_limited};
+use super::sessions::{InSession, SESSION_HEADER, Sessions};
 use super::{WebState, person};
 use crate::call::{self, AppState};
 use crate::catalog::{self, Effect, Operation};
@@ -54,6 +55,9 @@ pub struct McpContext {
     /// `structuredContent` (see [`with_structured_content`]): parsing a page into a `Value`
     /// only for rmcp to write it out again cost a tool call about a fifth of the server's time.
     pub structured_text: Arc<std::sync::Mutex<Option<String>>>,
+    /// The request belongs to a session ([`sessions`]): answered as an event stream, so a
+    /// read's structuredContent goes into the result itself.
+    pub session: bool,
 }
 
 impl McpContext {
@@ -145,6 +149,7 @@ pub async fn gate(
         }
     }
     normalise_headers(&mut req);
+    let session = req.extensions().get::<InSession>().is_some();
     // No Authorization header: a caller without a key, who may register or join a team. A
     // header that is malformed, or a key that is unknown, revoked or expired, is a 401. A tool
     // call authenticates in its own transaction (one round trip, as on REST); other methods
@@ -154,7 +159,7 @@ pub async fn gate(
             Ok(caller) => caller,
             Err(error) => return Ok(deny(req, error)),
         };
-        if calls_tool {
+        if calls_tool && !session {
             (caller, None)
         } else {
             match tx::authenticate(&state.pool, &caller, Via::Mcp, &request_id).await {
@@ -165,6 +170,24 @@ pub async fn gate(
     } else {
         (Caller::Anonymous, None)
     };
+    // A session belongs to the key that opened it: to any other caller it does not exist.
+    let sessions = req.app_data::<web::Data<Sessions>>().cloned();
+    let named = req.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let key_digest = match &caller {
+        Caller::Key { digest } => Some(*digest),
+        Caller::Anonymous => None,
+    };
+    if let Some(named) = &named
+        && !key_digest.is_some_and(|d| sessions.as_ref().is_some_and(|s| s.owned_by(named, &d)))
+    {
+        let error = ApiError::new(
+            http::StatusCode::NOT_FOUND,
+            "session_not_found",
+            "No such MCP session for this key: it ended (after five idle minutes, or with the server), or another \
+             key opened it. Initialize again.",
+        );
+        return Ok(deny(req, error));
+    }
     let client_ip = web.client_ip(req.request());
     let (toolsets, read_only) = narrowing(&req);
     if let Some(unknown) = toolsets.iter().flatten().find(|t| !catalog::toolsets().contains(&t.as_str())) {
@@ -178,8 +201,17 @@ pub async fn gate(
     }
     let refused_key = Arc::new(std::sync::Mutex::new(None));
     let structured_text = Arc::new(std::sync::Mutex::new(None));
-    let context =
-        McpContext { caller, principal, request_id, client_ip, toolsets, read_only, refused_key, structured_text };
+    let context = McpContext {
+        caller,
+        principal,
+        request_id,
+        client_ip,
+        toolsets,
+        read_only,
+        refused_key,
+        structured_text,
+        session,
+    };
     if let Some((id, params)) = direct {
         return answer_tool_call(req, state, context, id, params).await;
     }
@@ -187,6 +219,13 @@ pub async fn gate(
     let structured = context.structured_text.clone();
     req.extensions_mut().insert(context);
     let res = next.call(req).await?;
+    if session && named.is_none() {
+        // The session this initialize opened belongs to its key.
+        let opened = res.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok());
+        if let (Some(opened), Some(sessions), Some(digest)) = (opened, &sessions, key_digest) {
+            sessions.opened(opened, digest).await;
+        }
+    }
     if let Some(error) = refused.lock().ok().and_then(|mut r| r.take()) {
         let (req, _) = res.into_parts();
         return Ok(ServiceResponse::new(req, error.error_response()));
@@ -292,7 +331,7 @@ async fn answer_tool_call(
     id: rmcp::model::RequestId,
     params: CallToolRequestParams,
 ) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
-    let outcome = FavcrmMcp::new(state).run_tool(&mcp, params, false).await;
+    let outcome = FavcrmMcp::new(state).run_tool(&mcp, params, None).await;
     if let Some(error) = mcp.refused_key.lock().ok().and_then(|mut r| r.take()) {
         return Ok(deny(req, error));
     }
@@ -571,22 +610,23 @@ impl ServerHandler for FavcrmMcp {
 
     async fn call_tool(
         &self,
-        request: CallToolRequestParams,
+        mut request: CallToolRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let asks = asks_person(&ctx);
-        self.run_tool(&context(&ctx)?, request, asks).await
+        let mcp = context(&ctx)?;
+        let asker = asker(&ctx, &mcp, &mut request);
+        self.run_tool(&mcp, request, asker).await
     }
 }
 
 impl FavcrmMcp {
-    /// A tool call, whether rmcp delivered it or the gate took it directly. `asks_person`: the
-    /// client can ask its person (see [`person`]).
+    /// A tool call, whether rmcp delivered it or the gate took it directly. `asker`: how the
+    /// client can ask its person, if it can (see [`person`]).
     async fn run_tool(
         &self,
         mcp: &McpContext,
         request: CallToolRequestParams,
-        asks_person: bool,
+        asker: Option<Asker>,
     ) -> Result<CallToolResponse, ErrorData> {
         let Some(op) = catalog::find(&request.name) else {
             return Err(ErrorData::invalid_params(format!("unknown tool: {}", request.name), None));
@@ -638,14 +678,12 @@ impl FavcrmMcp {
             confirmation_token: confirmation_token.as_deref(),
             person_secret: None,
         };
-        match (&mcp.caller, asks_person) {
-            (Caller::Key { digest }, true) => {
-                match self.ask_person(mcp, call, digest, request.request_state, request.input_responses).await {
-                    Ok(Asked::Question(question)) => Ok(question),
-                    Ok(Asked::Done(outcome)) => self.tool_result(mcp, outcome),
-                    Err(error) => self.tool_result(mcp, Err(error)),
-                }
-            }
+        match (&mcp.caller, asker) {
+            (Caller::Key { digest }, Some(asker)) => match self.ask_person(mcp, call, digest, asker).await {
+                Ok(Asked::Question(question)) => Ok(question),
+                Ok(Asked::Done(outcome)) => self.tool_result(mcp, outcome),
+                Err(error) => self.tool_result(mcp, Err(error)),
+            },
             _ => {
                 let outcome = call::dispatch(&self.state, call, mcp.client_ip).await;
                 self.tool_result(mcp, outcome)
@@ -660,43 +698,75 @@ impl FavcrmMcp {
         mcp: &McpContext,
         call: Call<'_>,
         key_digest: &[u8],
-        request_state: Option<String>,
-        responses: Option<rmcp::model::InputResponses>,
+        asker: Asker,
     ) -> Result<Asked, ApiError> {
         let secrets = self.state.secrets().map_err(ApiError::internal)?;
         let seal = person::Seal::new(secrets)?;
         let binding = person::binding(key_digest, call.op.name, call.input);
-        let Some(state) = request_state else {
-            // The first round. A token the model offers is not the person's confirmation.
-            let secret = person::new_secret();
-            let call = Call { confirmation_token: None, person_secret: Some(&secret), ..call };
-            let op = call.op;
-            return match call::dispatch(&self.state, call, mcp.client_ip).await {
-                Err(error) if error.code == "confirmation_required" => {
-                    let Some(token) = error.extra.get("confirmationToken").and_then(Value::as_str) else {
-                        return Err(error);
-                    };
-                    let state = seal.seal(&binding, &person::Pending::Confirm { t: token.to_string() })?;
-                    let message = person::confirm_message(op, &error.extra["preview"]);
-                    Ok(Asked::Question(person::ask(message, state)?))
-                }
-                Err(error)
-                    if error.code == "approval_required"
-                        && error.extra["approval"]["decidableInClient"] == Value::Bool(true) =>
-                {
-                    let approval = &error.extra["approval"];
-                    let Some(id) = approval["id"].as_str().and_then(|id| id.parse().ok()) else {
-                        return Err(error);
-                    };
-                    let state = seal.seal(&binding, &person::Pending::Approve { a: id, s: secret.clone() })?;
-                    Ok(Asked::Question(person::ask(person::approve_message(op, approval), state)?))
-                }
-                other => Ok(Asked::Done(other)),
-            };
+        if let Asker::InputRequired { state: Some(state), responses } = &asker {
+            // The retry, with the person's answer.
+            let pending = seal.open(&binding, state)?;
+            let answer = person::answer(responses.as_ref())?;
+            return self.carry_out(mcp, call, pending, answer).await;
+        }
+        // The first round. A token the model offers is not the person's confirmation.
+        let secret = person::new_secret();
+        let first = Call { confirmation_token: None, person_secret: Some(&secret), ..call };
+        let op = call.op;
+        let (message, pending) = match call::dispatch(&self.state, first, mcp.client_ip).await {
+            Err(error) if error.code == "confirmation_required" => {
+                let Some(token) = error.extra.get("confirmationToken").and_then(Value::as_str) else {
+                    return Err(error);
+                };
+                (
+                    person::confirm_message(op, &error.extra["preview"]),
+                    person::Pending::Confirm { t: token.to_string() },
+                )
+            }
+            Err(error)
+                if error.code == "approval_required"
+                    && error.extra["approval"]["decidableInClient"] == Value::Bool(true) =>
+            {
+                let approval = &error.extra["approval"];
+                let Some(id) = approval["id"].as_str().and_then(|id| id.parse().ok()) else {
+                    return Err(error);
+                };
+                (person::approve_message(op, approval), person::Pending::Approve { a: id, s: secret.clone() })
+            }
+            other => return Ok(Asked::Done(other)),
         };
-        // The retry, with the person's answer.
-        let pending = seal.open(&binding, &state)?;
-        if let person::Answer::NotConfirmed(how) = person::answer(responses.as_ref())? {
+        match asker {
+            Asker::InputRequired { .. } => {
+                let state = seal.seal(&binding, &pending)?;
+                Ok(Asked::Question(person::ask(message, state)?))
+            }
+            Asker::Session(peer) => {
+                let params = serde_json::from_value(person::form(message)).map_err(ApiError::internal)?;
+                let answer = match peer.create_elicitation_with_timeout(params, Some(person::ANSWER_WITHIN)).await {
+                    Ok(result) => person::answer_of(&serde_json::to_value(result).map_err(ApiError::internal)?)?,
+                    Err(rmcp::ServiceError::Timeout { .. }) => {
+                        return Err(person::not_answered(op, "did not answer in time"));
+                    }
+                    Err(error) => {
+                        tracing::info!(%error, "the client could not ask its person");
+                        return Err(person::not_answered(op, "the client could not ask them"));
+                    }
+                };
+                self.carry_out(mcp, call, pending, answer).await
+            }
+        }
+    }
+
+    /// What the person answered: a ticked confirmation carries out what they were shown (the
+    /// confirmed call, or the approval's snapshot); anything else, nothing.
+    async fn carry_out(
+        &self,
+        mcp: &McpContext,
+        call: Call<'_>,
+        pending: person::Pending,
+        answer: person::Answer,
+    ) -> Result<Asked, ApiError> {
+        if let person::Answer::NotConfirmed(how) = answer {
             return Err(person::not_confirmed(call.op, &pending, how));
         }
         match pending {
@@ -745,6 +815,13 @@ impl FavcrmMcp {
                         result.structured_content = Some(value);
                         result.into()
                     }
+                    tx::Body::Text(text) if mcp.session => {
+                        let value: Value = serde_json::from_str(&text)
+                            .map_err(|e| ErrorData::internal_error(format!("a tool's answer: {e}"), None))?;
+                        let mut result = CallToolResult::success(vec![rmcp::model::ContentBlock::text(text)]);
+                        result.structured_content = Some(value);
+                        result.into()
+                    }
                     tx::Body::Text(text) => {
                         if let Ok(mut structured) = mcp.structured_text.lock() {
                             *structured = Some(text.clone());
@@ -780,25 +857,44 @@ enum Asked {
     Done(Result<tx::Outcome, ApiError>),
 }
 
-/// Whether the client of this request can ask its person: the 2026-07-28 protocol (whose
-/// `input_required` answer carries the question) and form elicitation among the capabilities
-/// it declares on the request.
-fn asks_person(ctx: &RequestContext<RoleServer>) -> bool {
-    let modern = ctx.protocol_version().is_some_and(|v| v.as_str() >= "2026-07-28");
-    let forms =
-        ctx.client_capabilities().and_then(|c| c.elicitation).is_some_and(|e| e.form.is_some() || e.url.is_none());
-    modern && forms
+/// How the client of a request can ask its person.
+enum Asker {
+    /// On the 2026-07-28 protocol: an `input_required` answer carries the question, and the
+    /// retry the answer (with the request state echoed).
+    InputRequired { state: Option<String>, responses: Option<rmcp::model::InputResponses> },
+    /// In a session on a 2025 protocol: an `elicitation/create` request while the call waits.
+    Session(rmcp::Peer<RoleServer>),
 }
 
-/// The `/mcp` scope: rmcp's streamable HTTP service behind [`gate`].
+/// How the client of this request can ask its person, if it can: form elicitation among the
+/// capabilities it declared, and either the 2026-07-28 protocol or a session on an older one.
+fn asker(ctx: &RequestContext<RoleServer>, mcp: &McpContext, request: &mut CallToolRequestParams) -> Option<Asker> {
+    let forms =
+        ctx.client_capabilities().and_then(|c| c.elicitation).is_some_and(|e| e.form.is_some() || e.url.is_none());
+    if !forms {
+        return None;
+    }
+    if ctx.protocol_version().is_some_and(|v| v.as_str() >= "2026-07-28") {
+        return Some(Asker::InputRequired {
+            state: request.request_state.take(),
+            responses: request.input_responses.take(),
+        });
+    }
+    mcp.session.then(|| Asker::Session(ctx.peer.clone()))
+}
+
+/// The `/mcp` scope: rmcp's streamable HTTP service behind [`gate`]; stateless, or with the
+/// shared `sessions` for the clients [`super::sessions`] routes to it.
 pub fn service(
     state: web::Data<AppState>,
     allowed_hosts: Option<Vec<String>>,
+    sessions: Option<Arc<rmcp_actix_web::transport::LocalSessionManager>>,
 ) -> rmcp_actix_web::transport::StreamableHttpService<FavcrmMcp> {
+    let stateful = sessions.is_some();
     let builder = rmcp_actix_web::transport::StreamableHttpService::builder()
         .service_factory(Arc::new(move || Ok(FavcrmMcp::new(state.clone()))))
-        .session_manager(Arc::new(rmcp_actix_web::transport::LocalSessionManager::default()))
-        .stateful_mode(false)
+        .session_manager(sessions.unwrap_or_default())
+        .stateful_mode(stateful)
         .json_response(true)
         .stateless_protocol_metadata_required(false)
         // Origins are checked by the gate (the server's own and the operator's list).

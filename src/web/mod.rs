@@ -11,6 +11,7 @@ pub mod problem;
 pub mod ratelimit;
 pub mod request;
 pub mod rest;
+pub mod sessions;
 pub mod webhooks;
 
 use std::net::{IpAddr, TcpListener};
@@ -123,17 +124,23 @@ impl Application {
             }),
         });
         let mcp_allowed_hosts = settings.mcp_allowed_hosts;
+        let sessions = web::Data::new(sessions::Sessions::new());
         let server = HttpServer::new(move || {
             // A worker actix starts again after a panic finds none left and shares the main pool.
             let pool = pools.lock().ok().and_then(|mut p| p.pop()).unwrap_or_else(|| shared.pool.clone());
             let state = web::Data::new(shared.with_pool(pool));
-            let mcp = mcp::service(state.clone(), mcp_allowed_hosts.clone());
+            let mcp = mcp::service(state.clone(), mcp_allowed_hosts.clone(), None);
+            let mcp_sessions = mcp::service(state.clone(), mcp_allowed_hosts.clone(), Some(sessions.manager.clone()));
+            let in_session = actix_web::guard::fn_guard(|ctx| ctx.req_data().contains::<sessions::InSession>());
             App::new()
                 .app_data(state.clone())
                 .app_data(web_state.clone())
+                .app_data(sessions.clone())
+                .wrap(from_fn(sessions::route))
                 .wrap(from_fn(limit_uri))
                 .wrap(from_fn(ratelimit::enforce))
                 .wrap(from_fn(request_context))
+                .service(mcp_sessions.scope_with_path("/mcp").guard(in_session).wrap(from_fn(mcp::gate)))
                 .service(mcp.scope_with_path("/mcp").wrap(from_fn(mcp::gate)))
                 .route("/.well-known/mcp/server-card.json", web::get().to(server_card))
                 .route("/openapi.json", web::get().to(openapi))

@@ -141,28 +141,31 @@ pub fn new_secret() -> String {
     hex::encode(rand::random::<[u8; 32]>())
 }
 
-/// The `input_required` answer that asks the person: a one-field form and the request state.
-pub fn ask(message: String, state: String) -> Result<CallToolResponse, ApiError> {
-    let request: InputRequest = serde_json::from_value(json!({
-        "method": "elicitation/create",
-        "params": {
-            "mode": "form",
-            "message": message,
-            "requestedSchema": {
-                "type": "object",
-                "properties": {
-                    CONFIRM: {
-                        "type": "boolean",
-                        "title": "Confirm",
-                        "description": "Tick to go ahead exactly as described; leave it, decline or cancel and nothing happens.",
-                        "default": false
-                    }
-                },
-                "required": [CONFIRM]
-            }
+/// The question: an `elicitation/create` request's params, a form with one boolean.
+pub fn form(message: String) -> Value {
+    json!({
+        "mode": "form",
+        "message": message,
+        "requestedSchema": {
+            "type": "object",
+            "properties": {
+                CONFIRM: {
+                    "type": "boolean",
+                    "title": "Confirm",
+                    "description": "Tick to go ahead exactly as described; leave it, decline or cancel and nothing happens.",
+                    "default": false
+                }
+            },
+            "required": [CONFIRM]
         }
-    }))
-    .map_err(ApiError::internal)?;
+    })
+}
+
+/// The `input_required` answer that asks the person: the form and the request state.
+pub fn ask(message: String, state: String) -> Result<CallToolResponse, ApiError> {
+    let request: InputRequest =
+        serde_json::from_value(json!({ "method": "elicitation/create", "params": form(message) }))
+            .map_err(ApiError::internal)?;
     let requests: InputRequests = [(CONFIRM.to_string(), request)].into_iter().collect();
     Ok(InputRequiredResult::new(Some(requests), Some(state)).into())
 }
@@ -176,6 +179,11 @@ pub fn answer(responses: Option<&InputResponses>) -> Result<Answer, ApiError> {
             "The retry carries the request state but no answer under inputResponses.confirm; nothing was done.",
         ));
     };
+    answer_of(response)
+}
+
+/// What the person answered, from an elicitation result (`action`, `content`).
+pub fn answer_of(response: &Value) -> Result<Answer, ApiError> {
     Ok(match response["action"].as_str() {
         Some("accept") if response["content"][CONFIRM] == Value::Bool(true) => Answer::Confirmed,
         Some("accept") => Answer::NotConfirmed("accepted the form without ticking confirm"),
@@ -189,6 +197,18 @@ pub fn answer(responses: Option<&InputResponses>) -> Result<Answer, ApiError> {
             ));
         }
     })
+}
+
+/// How long a person has to answer a question asked while the call waits (a 2025 session).
+pub const ANSWER_WITHIN: Duration = CONFIRM_TTL;
+
+/// The refusal when the person did not answer in time, or the client could not ask them.
+pub fn not_answered(op: &Operation, why: &str) -> ApiError {
+    ApiError::new(
+        http::StatusCode::CONFLICT,
+        "not_confirmed",
+        format!("The person was asked to confirm {} but {why}: nothing was done.", op.name),
+    )
 }
 
 /// The refusal for an answer other than a ticked `confirm`: nothing was done.

@@ -122,7 +122,7 @@ async fn the_official_typescript_mcp_sdk_sees_every_error_and_completes_a_confir
 }
 
 #[tokio::test]
-async fn the_official_typescript_sdk_v2_asks_the_person_on_the_2026_protocol_and_keeps_tokens_on_the_2025_one() {
+async fn the_official_typescript_sdk_v2_asks_the_person_on_the_2026_protocol_and_in_a_session_on_the_2025_one() {
     let dir = tokio::task::spawn_blocking(node_with_sdk).await.unwrap();
     let app = TestApp::spawn().await;
     let org = app.create_org("Glow").await;
@@ -147,34 +147,44 @@ async fn the_official_typescript_sdk_v2_asks_the_person_on_the_2026_protocol_and
         );
         outs.push(serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap());
     }
-    let modern = &outs[0];
-    assert!(modern["deleteQuestion"].as_str().unwrap().contains("Tess modern"), "{modern}");
-    assert!(modern["approvalQuestion"].as_str().unwrap().contains("Hello Amy, 20% off all week."), "{modern}");
-    assert_eq!(modern["message"]["body"], "Hello Amy, 20% off all week.", "{modern}");
+    for (out, mode) in outs.iter().zip(["modern", "legacy"]) {
+        assert!(out["deleteQuestion"].as_str().unwrap().contains(&format!("Tess {mode}")), "{out}");
+        assert!(out["approvalQuestion"].as_str().unwrap().contains("Hello Amy, 20% off all week."), "{out}");
+        assert_eq!(out["message"]["body"], "Hello Amy, 20% off all week.", "{out}");
+        assert_eq!(out["era"], mode, "{out}");
+    }
     let approvals = app.get(&org.key, "/v1/approvals").await;
-    assert_eq!(approvals.body["items"][0]["decidedVia"], "mcp_elicitation", "{}", approvals.body);
-    assert_eq!(app.count("app.messages", Some(org.id)).await, 1);
-    assert_eq!(outs[1]["era"], "legacy", "{}", outs[1]);
+    for approval in approvals.body["items"].as_array().unwrap() {
+        assert_eq!(approval["decidedVia"], "mcp_elicitation", "{approval}");
+    }
+    assert_eq!(app.count("app.messages", Some(org.id)).await, 2);
 }
 
 #[tokio::test]
-async fn the_official_python_mcp_sdk_asks_the_person_before_a_delete_on_the_2026_protocol() {
+async fn the_official_python_mcp_sdk_asks_the_person_before_a_delete_on_either_protocol() {
     let python = tokio::task::spawn_blocking(python_with_sdk).await.unwrap();
     let app = TestApp::spawn().await;
     let org = app.create_org("Glow").await;
-    let customer = app.customer(&org, serde_json::json!({"name": "Tess Python"})).await.to_string();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp_client/ask_person.py");
     let url = format!("{}/mcp", app.base);
-    let out = tokio::process::Command::new(&python).args([script, &url, &org.key, &customer]).output().await.unwrap();
-    assert!(
-        out.status.success(),
-        "the Python SDK failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(out["protocolVersion"], "2026-07-28", "{out}");
-    assert!(out["questions"][1]["message"].as_str().unwrap().contains("Tess Python"), "{out}");
+    for mode in ["auto", "legacy"] {
+        let name = format!("Tess Python {mode}");
+        let customer = app.customer(&org, serde_json::json!({"name": name})).await.to_string();
+        let out = tokio::process::Command::new(&python)
+            .args([script, &url, &org.key, &customer, mode])
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "the Python SDK ({mode}) failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(out["protocolVersion"] == "2026-07-28", mode == "auto", "{out}");
+        assert!(out["questions"][1]["message"].as_str().unwrap().contains(&name), "{out}");
+    }
 }
 
 #[test]

@@ -208,3 +208,76 @@ async fn an_agents_message_is_approved_by_the_person_at_the_client_exactly_once(
     assert_eq!(refused["code"], "forbidden", "{refused}");
     assert_eq!(app.count("app.messages", Some(org.id)).await, 1);
 }
+
+/// A POST to /mcp with `headers`; the status, the session header, and the JSON-RPC message
+/// answering request `id` (read from an event stream or a JSON body).
+async fn post_mcp(
+    app: &TestApp,
+    key: Option<&str>,
+    headers: &[(&str, &str)],
+    body: Value,
+) -> (StatusCode, Option<String>, Value) {
+    let mut req = app
+        .http
+        .post(format!("{}/mcp", app.base))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(body.to_string());
+    if let Some(key) = key {
+        req = req.bearer_auth(key);
+    }
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status();
+    let session = res.headers().get("mcp-session-id").map(|v| v.to_str().unwrap().to_string());
+    let text = res.text().await.unwrap();
+    let message = serde_json::from_str(&text).ok().unwrap_or_else(|| {
+        text.lines()
+            .filter_map(|line| line.strip_prefix("data:"))
+            .filter_map(|data| serde_json::from_str::<Value>(data.trim()).ok())
+            .find(|m| m.get("id").is_some_and(|id| *id == body["id"]))
+            .unwrap_or(Value::String(text.clone()))
+    });
+    (status, session, message)
+}
+
+fn initialize(capabilities: Value) -> Value {
+    json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": capabilities,
+        "clientInfo": {"name": "favcrm-tests", "version": "1.0.0"}}})
+}
+
+#[tokio::test]
+async fn a_session_is_kept_only_for_a_keyed_2025_client_that_can_ask_and_belongs_to_its_key() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Glow").await;
+    let other = app.create_org("Other").await;
+    app.customer(&org, json!({"name": "Tess"})).await;
+    // No elicitation, or no key, or the 2026-07-28 protocol: no session, as always.
+    for (key, capabilities) in [(Some(org.key.as_str()), json!({})), (None, json!({"elicitation": {}}))] {
+        let (status, session, message) = post_mcp(&app, key, &[], initialize(capabilities)).await;
+        assert_eq!((status, session), (StatusCode::OK, None), "{message}");
+    }
+    // A keyed client that can ask: a session.
+    let (status, session, message) = post_mcp(&app, Some(&org.key), &[], initialize(json!({"elicitation": {}}))).await;
+    assert_eq!(status, StatusCode::OK, "{message}");
+    let session = session.unwrap_or_else(|| panic!("no session: {message}"));
+    let in_session = [("mcp-session-id", session.as_str()), ("mcp-protocol-version", "2025-11-25")];
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    let (status, _, _) = post_mcp(&app, Some(&org.key), &in_session, initialized).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    // A read in the session carries its structuredContent in the result itself.
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                      "params": {"name": "list_customers", "arguments": {}}});
+    let (status, _, message) = post_mcp(&app, Some(&org.key), &in_session, list.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{message}");
+    assert_eq!(message["result"]["structuredContent"]["items"][0]["name"], "Tess", "{message}");
+    // Another key, of another organisation or none, naming the session: there is no such session.
+    for key in [Some(other.key.as_str()), None] {
+        let (status, _, message) = post_mcp(&app, key, &in_session, list.clone()).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{message}");
+        assert_eq!(message["code"], "session_not_found", "{message}");
+    }
+}

@@ -1,9 +1,10 @@
-"""The person confirms, not the model, through the official MCP Python SDK on the 2026-07-28
-protocol: the client declares form elicitation (its elicitation callback is the person), so a
-destructive tool answers input_required; the SDK asks the callback and retries with the answer.
-Cancelled: nothing is deleted. Ticked: deleted.
+"""The person confirms, not the model, through the official MCP Python SDK: the client declares
+form elicitation (its elicitation callback is the person). On the 2026-07-28 protocol (mode auto)
+a destructive tool answers input_required, and the SDK asks the callback and retries with the
+answer; on the 2025 handshake (mode legacy) the server opens a session and asks with
+elicitation/create while the call waits. Cancelled: nothing is deleted. Ticked: deleted.
 
-Usage: python ask_person.py <mcp-url> <agent-key> <customer-id>
+Usage: python ask_person.py <mcp-url> <agent-key> <customer-id> <auto|legacy>
 Prints {protocolVersion, questions} as JSON. Run by tests/it/mcp_client.rs.
 """
 
@@ -17,7 +18,7 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.types import ElicitResult
 
 
-async def main(url: str, key: str, customer_id: str) -> None:
+async def main(url: str, key: str, customer_id: str, mode: str) -> None:
     answers = [ElicitResult(action="cancel"), ElicitResult(action="accept", content={"confirm": True})]
     questions = []
 
@@ -28,8 +29,8 @@ async def main(url: str, key: str, customer_id: str) -> None:
     http = create_mcp_http_client(headers={"Authorization": f"Bearer {key}"})
     async with http:
         transport = streamable_http_client(url, http_client=http)
-        async with Client(transport, mode="auto", elicitation_callback=person) as client:
-            assert client.protocol_version == "2026-07-28", client.protocol_version
+        async with Client(transport, mode=mode, elicitation_callback=person) as client:
+            assert (client.protocol_version == "2026-07-28") == (mode == "auto"), client.protocol_version
             cancelled = await client.call_tool("delete_customer", {"customerId": customer_id})
             assert cancelled.is_error, cancelled
             assert json.loads(cancelled.content[0].text)["code"] == "not_confirmed", cancelled.content[0].text
@@ -43,4 +44,4 @@ async def main(url: str, key: str, customer_id: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(*sys.argv[1:4]))
+    asyncio.run(main(*sys.argv[1:5]))

@@ -6,8 +6,8 @@
 //     input_required; the SDK puts the question to the elicitation handler (the person) and
 //     retries with the answer. Declined: nothing deleted. Ticked: deleted. Then an agent's
 //     send_message is approved by the person in the same way, and its answer is the message.
-//   mode "legacy": the 2025 handshake with the same capabilities. The server is stateless on that
-//     protocol, so it cannot ask; the client keeps the confirmation-token flow.
+//   mode "legacy": the 2025 handshake with the same capabilities. The server opens a session for
+//     such a client and asks with elicitation/create while the call waits; the same flows.
 // Prints one JSON line with what the person was asked. Run by tests/it/mcp_client.rs.
 
 import assert from "node:assert/strict";
@@ -49,42 +49,33 @@ const out = { protocolVersion: mcp.getNegotiatedProtocolVersion(), era: mcp.getP
 
 if (mode === "modern") {
   assert.equal(out.protocolVersion, "2026-07-28", JSON.stringify(out));
-  // Declined: the tool's answer says so, and nothing was deleted.
-  answers.push({ action: "decline" });
-  const declined = problem(await mcp.callTool({ name: "delete_customer", arguments: { customerId } }));
-  assert.equal(declined.code, "not_confirmed", JSON.stringify(declined));
-  const still = await mcp.callTool({ name: "get_customer", arguments: { customerId } });
-  assert.equal(still.structuredContent.deletedAt, null, JSON.stringify(still));
-  // Ticked: deleted, and the SDK validated the answer against the tool's outputSchema.
-  answers.push({ action: "accept", content: { confirm: true } });
-  const deleted = await mcp.callTool({ name: "delete_customer", arguments: { customerId } });
-  assert.equal(deleted.isError, false, JSON.stringify(deleted));
-  assert.ok(deleted.structuredContent.deletedAt, JSON.stringify(deleted));
-  assert.equal(asked.length, 2);
-  assert.equal(asked[1].requestedSchema.properties.confirm.type, "boolean");
-  out.deleteQuestion = asked[1].message;
-  // An agent's message: the person approves it in the client, and the answer is the message.
-  answers.push({ action: "accept", content: { confirm: true } });
-  const sent = await mcp.callTool({
-    name: "send_message",
-    arguments: { customerId: recipientId, templateId, idempotencyKey: "ask-person-1" },
-  });
-  assert.equal(sent.isError, false, JSON.stringify(sent));
-  assert.equal(asked.length, 3);
-  out.approvalQuestion = asked[2].message;
-  out.message = sent.structuredContent;
 } else {
   assert.notEqual(out.protocolVersion, "2026-07-28", JSON.stringify(out));
-  // The token flow: the preview and token come back to the agent, and the person is not asked.
-  const first = problem(await mcp.callTool({ name: "delete_customer", arguments: { customerId } }));
-  assert.equal(first.code, "confirmation_required", JSON.stringify(first));
-  const deleted = await mcp.callTool({
-    name: "delete_customer",
-    arguments: { customerId, confirmationToken: first.confirmationToken },
-  });
-  assert.equal(deleted.isError, false, JSON.stringify(deleted));
-  assert.equal(asked.length, 0);
 }
+// Declined: the tool's answer says so, and nothing was deleted.
+answers.push({ action: "decline" });
+const declined = problem(await mcp.callTool({ name: "delete_customer", arguments: { customerId } }));
+assert.equal(declined.code, "not_confirmed", JSON.stringify(declined));
+const still = await mcp.callTool({ name: "get_customer", arguments: { customerId } });
+assert.equal(still.structuredContent.deletedAt, null, JSON.stringify(still));
+// Ticked: deleted, and the SDK validated the answer against the tool's outputSchema.
+answers.push({ action: "accept", content: { confirm: true } });
+const deleted = await mcp.callTool({ name: "delete_customer", arguments: { customerId } });
+assert.equal(deleted.isError, false, JSON.stringify(deleted));
+assert.ok(deleted.structuredContent.deletedAt, JSON.stringify(deleted));
+assert.equal(asked.length, 2);
+assert.equal(asked[1].requestedSchema.properties.confirm.type, "boolean");
+out.deleteQuestion = asked[1].message;
+// An agent's message: the person approves it in the client, and the answer is the message.
+answers.push({ action: "accept", content: { confirm: true } });
+const sent = await mcp.callTool({
+  name: "send_message",
+  arguments: { customerId: recipientId, templateId, idempotencyKey: `ask-person-${mode}` },
+});
+assert.equal(sent.isError, false, JSON.stringify(sent));
+assert.equal(asked.length, 3);
+out.approvalQuestion = asked[2].message;
+out.message = sent.structuredContent;
 
 await mcp.close();
 console.log(JSON.stringify(out));
