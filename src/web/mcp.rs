@@ -22,7 +22,7 @@ use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::{Map, Value, json};
 
 use super::request::{RequestId, caller, declared_length, read_limited};
-use super::sessions::{InSession, SESSION_HEADER, Sessions};
+use super::sessions::{InSession, ReadBody, SESSION_HEADER, Sessions};
 use super::{WebState, person};
 use crate::call::{self, AppState};
 use crate::catalog::{self, Effect, Operation};
@@ -125,10 +125,14 @@ pub async fn gate(
     let mut calls_tool = false;
     let mut direct = None;
     if req.method() == actix_web::http::Method::POST {
-        let declared = declared_length(req.headers());
-        let bytes = match read_limited(declared, req.take_payload()).await {
-            Ok(bytes) => bytes.freeze(),
-            Err(error) => return Ok(deny(req, error)),
+        // Read once: by the session router in front, or here.
+        let read = req.extensions_mut().remove::<ReadBody>();
+        let bytes = match read {
+            Some(ReadBody(bytes)) => bytes,
+            None => match read_limited(declared_length(req.headers()), req.take_payload()).await {
+                Ok(bytes) => bytes.freeze(),
+                Err(error) => return Ok(deny(req, error)),
+            },
         };
         match serde_json::from_slice::<Value>(&bytes) {
             Err(e) => return Ok(rpc_error(req, -32700, format!("Parse error: the body is not JSON ({e})."))),

@@ -32,6 +32,10 @@ pub const SESSION_HEADER: &str = "mcp-session-id";
 #[derive(Clone, Copy, Debug)]
 pub struct InSession;
 
+/// A request's body as [`route`] read it, so that the gate does not read it again.
+#[derive(Clone, Debug)]
+pub struct ReadBody(pub web::Bytes);
+
 /// The open sessions and the key that opened each.
 pub struct Sessions {
     pub manager: Arc<LocalSessionManager>,
@@ -92,6 +96,7 @@ pub async fn route(
             {
                 req.extensions_mut().insert(InSession);
             }
+            req.extensions_mut().insert(ReadBody(bytes.clone()));
             req.set_payload(actix_web::dev::Payload::from(bytes));
         }
     }

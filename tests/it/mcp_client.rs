@@ -1,7 +1,7 @@
 //! Third-party checkers (pinned in tests/mcp_client/requirements.txt): the official MCP Python
 //! SDK as a real client against a live server, and an OpenAPI 3.1 validator.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::common::TestApp;
@@ -40,6 +40,28 @@ fn make_venv() -> PathBuf {
     python
 }
 
+/// Runs an outside client (`program` with `args`, in `dir` if given) to the end and returns what
+/// it printed; fails the test with its output unless it succeeded.
+async fn run_client<I, A>(what: &str, program: impl AsRef<std::ffi::OsStr>, args: I, dir: Option<&Path>) -> Vec<u8>
+where
+    I: IntoIterator<Item = A>,
+    A: AsRef<std::ffi::OsStr>,
+{
+    let mut command = tokio::process::Command::new(program);
+    command.args(args);
+    if let Some(dir) = dir {
+        command.current_dir(dir);
+    }
+    let out = command.output().await.unwrap();
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 #[tokio::test]
 async fn the_official_python_mcp_sdk_lists_calls_and_is_refused_as_it_should_be() {
     let python = tokio::task::spawn_blocking(python_with_sdk).await.unwrap();
@@ -48,14 +70,8 @@ async fn the_official_python_mcp_sdk_lists_calls_and_is_refused_as_it_should_be(
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp_client/check_server.py");
     let url = format!("{}/mcp", app.base);
     let mailbox = app.mail_dir.join("mail");
-    let out =
-        tokio::process::Command::new(&python).arg(script).arg(&url).arg(&org.key).arg(&mailbox).output().await.unwrap();
-    assert!(
-        out.status.success(),
-        "the Python SDK client failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mailbox = mailbox.to_string_lossy();
+    run_client("the Python SDK client", &python, [script, &url, &org.key, &mailbox], None).await;
 }
 
 #[test]
@@ -105,20 +121,7 @@ async fn the_official_typescript_mcp_sdk_sees_every_error_and_completes_a_confir
     let app = TestApp::spawn().await;
     let org = app.create_org("Glow").await;
     let url = format!("{}/mcp", app.base);
-    let out = tokio::process::Command::new("node")
-        .arg(dir.join("check_server.mjs"))
-        .arg(&url)
-        .arg(&org.key)
-        .current_dir(&dir)
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "the TypeScript SDK client failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_client("the TypeScript SDK client", "node", ["check_server.mjs", &url, &org.key], Some(&dir)).await;
 }
 
 #[tokio::test]
@@ -132,20 +135,9 @@ async fn the_official_typescript_sdk_v2_asks_the_person_on_the_2026_protocol_and
     let mut outs = Vec::new();
     for mode in ["modern", "legacy"] {
         let customer = app.customer(&org, serde_json::json!({"name": format!("Tess {mode}")})).await.to_string();
-        let out = tokio::process::Command::new("node")
-            .arg(dir.join("ask_person.mjs"))
-            .args([&url, &org.key, mode, &customer, &amy, &template])
-            .current_dir(&dir)
-            .output()
-            .await
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "the TypeScript SDK v2 ({mode}) failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        outs.push(serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap());
+        let args = ["ask_person.mjs", &url, &org.key, mode, &customer, &amy, &template];
+        let out = run_client(&format!("the TypeScript SDK v2 ({mode})"), "node", args, Some(&dir)).await;
+        outs.push(serde_json::from_slice::<serde_json::Value>(&out).unwrap());
     }
     for (out, mode) in outs.iter().zip(["modern", "legacy"]) {
         assert!(out["deleteQuestion"].as_str().unwrap().contains(&format!("Tess {mode}")), "{out}");
@@ -170,18 +162,9 @@ async fn the_official_python_mcp_sdk_asks_the_person_before_a_delete_on_either_p
     for mode in ["auto", "legacy"] {
         let name = format!("Tess Python {mode}");
         let customer = app.customer(&org, serde_json::json!({"name": name})).await.to_string();
-        let out = tokio::process::Command::new(&python)
-            .args([script, &url, &org.key, &customer, mode])
-            .output()
-            .await
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "the Python SDK ({mode}) failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let out: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let args = [script, &url, &org.key, &customer, mode];
+        let out = run_client(&format!("the Python SDK ({mode})"), &python, args, None).await;
+        let out: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(out["protocolVersion"] == "2026-07-28", mode == "auto", "{out}");
         assert!(out["questions"][1]["message"].as_str().unwrap().contains(&name), "{out}");
     }
@@ -241,22 +224,9 @@ async fn the_official_python_mcp_sdk_bills_a_completed_booking_through_to_a_cred
     // has the approval).
     app.without_approvals(&s.org).await;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp_client/billing_flow.py");
-    let out = tokio::process::Command::new(&python)
-        .arg(script)
-        .arg(format!("{}/mcp", app.base))
-        .arg(&s.org.key)
-        .arg(format!("{}/v1/webhooks/stripe/{}", app.base, s.org.id))
-        .arg(crate::billing::WEBHOOK_SECRET)
-        .arg(&booking)
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "the billing flow through the Python SDK failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (url, hook) = (format!("{}/mcp", app.base), format!("{}/v1/webhooks/stripe/{}", app.base, s.org.id));
+    let args = [script, &url, &s.org.key, &hook, crate::billing::WEBHOOK_SECRET, &booking];
+    run_client("the billing flow through the Python SDK", &python, args, None).await;
 }
 
 /// Issue 13's "done when", from an MCP client: a studio sells a monthly membership that is
@@ -269,22 +239,13 @@ async fn the_official_python_mcp_sdk_sells_a_membership_a_pack_and_products_with
     let app = TestApp::spawn().await;
     let s = app.studio("Europe/London", every_day(&[("00:00", "24:00")]), serde_json::json!({}), 1).await;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp_client/studio_sales_flow.py");
-    let out = tokio::process::Command::new(&python)
-        .arg(script)
-        .arg(format!("{}/mcp", app.base))
-        .arg(&s.org.key)
-        .arg(&s.service)
-        .arg(at(s.tz, in_days(2), 10, 0).to_rfc3339())
-        .arg(at(s.tz, in_days(2), 12, 0).to_rfc3339())
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "the studio sales flow through the Python SDK failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let (url, ten, noon) = (
+        format!("{}/mcp", app.base),
+        at(s.tz, in_days(2), 10, 0).to_rfc3339(),
+        at(s.tz, in_days(2), 12, 0).to_rfc3339(),
     );
+    let args = [script, &url, &s.org.key, &s.service, &ten, &noon];
+    run_client("the studio sales flow through the Python SDK", &python, args, None).await;
 }
 
 /// Issue 14's "done when", from an MCP client: a customer who books, pays and comes back earns
@@ -308,21 +269,9 @@ async fn the_official_python_mcp_sdk_earns_sees_and_redeems_loyalty_points() {
         .await
         .unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp_client/loyalty_flow.py");
-    let out = tokio::process::Command::new(&python)
-        .arg(script)
-        .arg(format!("{}/mcp", app.base))
-        .arg(&s.org.key)
-        .arg(&s.service)
-        .arg(&booking)
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "the loyalty flow through the Python SDK failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let url = format!("{}/mcp", app.base);
+    let args = [script, &url, &s.org.key, &s.service, &booking];
+    run_client("the loyalty flow through the Python SDK", &python, args, None).await;
 }
 
 #[tokio::test]
@@ -339,15 +288,9 @@ async fn the_official_python_mcp_sdk_sets_up_messaging_and_its_campaign_waits_fo
     let run = |a: String, b: String, phase: &'static str| {
         let (python, url, key) = (python.clone(), format!("{}/mcp", app.base), s.org.key.clone());
         async move {
-            let out =
-                tokio::process::Command::new(&python).args([script, &url, &key, &a, &b, phase]).output().await.unwrap();
-            assert!(
-                out.status.success(),
-                "the messaging flow ({phase}) through the Python SDK failed:\n{}\n{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+            let what = format!("the messaging flow ({phase}) through the Python SDK");
+            let out = run_client(&what, &python, [script, &url, &key, &a, &b, phase], None).await;
+            serde_json::from_slice::<serde_json::Value>(&out).unwrap()
         }
     };
     let set_up = run(s.service.clone(), start.to_rfc3339(), "setup").await;
