@@ -580,13 +580,16 @@ async fn the_credit_that_expires_first_is_used_first_and_expired_credits_stop_co
         .post(&s.org.key, "/v1/bookings", json!({"serviceId": s.service, "start": at(s.tz, in_days(3), 9, 0).to_rfc3339(), "customerId": amy, "payWith": "credits"}))
         .await;
     assert_eq!(res.code(), "no_credits", "{}", res.body);
-    // The scheduler writes the expiry into the ledger, once.
+    // The scheduler writes the expiry into the ledger, once. (A run covers every organisation, so
+    // another test's run may be the one that writes it: the ledger is what counts.)
     let p = pool(&app);
-    assert_eq!(run(&p, Utc::now()).await.expired_grants, 1);
-    assert_eq!(run(&p, Utc::now()).await.expired_grants, 0);
+    run(&p, Utc::now()).await;
+    run(&p, Utc::now()).await;
     let ledger = app.get(&s.org.key, &format!("/v1/customers/{amy}/credit-ledger")).await;
-    let expiry = ledger.body["items"].as_array().unwrap().iter().find(|e| e["kind"] == "expire").cloned().unwrap();
-    assert_eq!((expiry["grantId"].clone(), expiry["quantity"].as_i64()), (short["id"].clone(), Some(-1)));
+    let expiries: Vec<Value> =
+        ledger.body["items"].as_array().unwrap().iter().filter(|e| e["kind"] == "expire").cloned().collect();
+    assert_eq!(expiries.len(), 1, "{}", ledger.body);
+    assert_eq!((expiries[0]["grantId"].clone(), expiries[0]["quantity"].as_i64()), (short["id"].clone(), Some(-1)));
 }
 
 #[tokio::test]
