@@ -580,11 +580,14 @@ async fn the_credit_that_expires_first_is_used_first_and_expired_credits_stop_co
         .post(&s.org.key, "/v1/bookings", json!({"serviceId": s.service, "start": at(s.tz, in_days(3), 9, 0).to_rfc3339(), "customerId": amy, "payWith": "credits"}))
         .await;
     assert_eq!(res.code(), "no_credits", "{}", res.body);
-    // The scheduler writes the expiry into the ledger, once. (A run covers every organisation, so
-    // another test's run may be the one that writes it: the ledger is what counts.)
+    // The scheduler writes the expiry into the ledger, once. The run is as of the database's
+    // clock, which moved the grant's expiry (under faketime the server's clock and this test's
+    // can be apart by more than the minute). A run covers every organisation, so another test's
+    // run may be the one that writes it: the ledger is what counts.
     let p = pool(&app);
-    run(&p, Utc::now()).await;
-    run(&p, Utc::now()).await;
+    let db_now: chrono::DateTime<Utc> = admin.query_one("select now()", &[]).await.unwrap().get(0);
+    run(&p, db_now).await;
+    run(&p, db_now).await;
     let ledger = app.get(&s.org.key, &format!("/v1/customers/{amy}/credit-ledger")).await;
     let expiries: Vec<Value> =
         ledger.body["items"].as_array().unwrap().iter().filter(|e| e["kind"] == "expire").cloned().collect();
