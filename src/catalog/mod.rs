@@ -284,6 +284,12 @@ impl Operation {
         matches!(self.name, "send_message" | "send_campaign" | "refund_payment")
     }
 
+    /// Whether a call can turn into a question for the person at an MCP client (a confirmation,
+    /// or an approval they may decide there): only these calls are put to them.
+    pub fn may_ask_the_person(&self) -> bool {
+        self.confirm || self.needs_approval_for_agents()
+    }
+
     /// Whether a member with `role` may call the operation (scopes aside).
     pub fn allows_role(&self, role: &str) -> bool {
         role_rank(role) >= role_rank(self.min_role())

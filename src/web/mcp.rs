@@ -682,6 +682,10 @@ impl FavcrmMcp {
             confirmation_token: confirmation_token.as_deref(),
             person_secret: None,
         };
+        // Only a call that can need the person is put to them; a retry that carries a request
+        // state is always checked (a state for any other call does not open).
+        let asker =
+            asker.filter(|a| op.may_ask_the_person() || matches!(a, Asker::InputRequired { state: Some(_), .. }));
         match (&mcp.caller, asker) {
             (Caller::Key { digest }, Some(asker)) => match self.ask_person(mcp, call, digest, asker).await {
                 Ok(Asked::Question(question)) => Ok(question),

@@ -17,21 +17,33 @@ impl TestApp {
         params: Value,
         headers: &[(&str, &str)],
     ) -> (StatusCode, Value) {
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+        let res = self.mcp_post(key, path, &body, headers).send().await.unwrap();
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// A JSON POST of `body` to an MCP path, with the key (if any) and `headers`.
+    pub fn mcp_post(
+        &self,
+        key: Option<&str>,
+        path: &str,
+        body: &Value,
+        headers: &[(&str, &str)],
+    ) -> reqwest::RequestBuilder {
         let mut req = self
             .http
             .post(format!("{}{path}", self.base))
             .header("content-type", "application/json")
-            .body(json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string());
+            .body(body.to_string());
         if let Some(key) = key {
             req = req.bearer_auth(key);
         }
         for (name, value) in headers {
             req = req.header(*name, *value);
         }
-        let res = req.send().await.unwrap();
-        let status = res.status();
-        let text = res.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        req
     }
 
     pub async fn tools(&self, key: &str, path: &str, headers: &[(&str, &str)]) -> Vec<Value> {

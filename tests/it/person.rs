@@ -217,18 +217,7 @@ async fn post_mcp(
     headers: &[(&str, &str)],
     body: Value,
 ) -> (StatusCode, Option<String>, Value) {
-    let mut req = app
-        .http
-        .post(format!("{}/mcp", app.base))
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .body(body.to_string());
-    if let Some(key) = key {
-        req = req.bearer_auth(key);
-    }
-    for (name, value) in headers {
-        req = req.header(*name, *value);
-    }
+    let req = app.mcp_post(key, "/mcp", &body, headers).header("accept", "application/json, text/event-stream");
     let res = req.send().await.unwrap();
     let status = res.status();
     let session = res.headers().get("mcp-session-id").map(|v| v.to_str().unwrap().to_string());
