@@ -25,6 +25,9 @@ language sql stable parallel safe as $$
       'creditNotePrefix', o.credit_note_prefix,
       'paymentTermsDays', o.payment_terms_days,
       'staffBillingAccess', o.staff_billing_access),
+    'reporting', pg_catalog.jsonb_build_object(
+      'weekStartsOn', o.week_starts_on,
+      'staffReports', o.staff_reports),
     'localTime', pg_catalog.to_char(l.local, 'YYYY-MM-DD"T"HH24:MI:SS')
                  || case when l.offset_s < 0 then '-' else '+' end
                  || pg_catalog.lpad((abs(l.offset_s) / 3600)::text, 2, '0') || ':'
@@ -90,6 +93,10 @@ begin
     n.payment_terms_days := coalesce((p #>> '{billing,paymentTermsDays}')::int, n.payment_terms_days);
     n.staff_billing_access := coalesce((p #>> '{billing,staffBillingAccess}')::boolean, n.staff_billing_access);
   end if;
+  if p ? 'reporting' then
+    n.week_starts_on := coalesce((p #>> '{reporting,weekStartsOn}')::smallint, n.week_starts_on);
+    n.staff_reports := coalesce(p #>> '{reporting,staffReports}', n.staff_reports);
+  end if;
   if n is not distinct from o then
     return app.organisation_json(o);
   end if;
@@ -97,7 +104,8 @@ begin
     name = n.name, industry = n.industry, country = n.country, timezone = n.timezone,
     default_currency = n.default_currency, invoice_prefix = n.invoice_prefix,
     credit_note_prefix = n.credit_note_prefix, payment_terms_days = n.payment_terms_days,
-    staff_billing_access = n.staff_billing_access, updated_at = pg_catalog.now()
+    staff_billing_access = n.staff_billing_access, week_starts_on = n.week_starts_on,
+    staff_reports = n.staff_reports, updated_at = pg_catalog.now()
   where id = o.id
   returning * into o;
   if not found then
@@ -107,5 +115,5 @@ begin
   return app.organisation_json(o);
 end
 $$;
-comment on function api.update_organisation(jsonb) is 'Changes the organisation''s name, industry, country, time zone, default currency or billing settings (owner, admin).';
+comment on function api.update_organisation(jsonb) is 'Changes the organisation''s name, industry, country, time zone, default currency, billing or reporting settings (owner, admin).';
 grant execute on function api.update_organisation(jsonb) to favcrm_member;

@@ -48,6 +48,8 @@ pub enum Scope {
     MessagingRead,
     #[serde(rename = "messaging:write")]
     MessagingWrite,
+    #[serde(rename = "reports:read")]
+    ReportsRead,
     #[serde(rename = "subscriptions:read")]
     SubscriptionsRead,
     #[serde(rename = "subscriptions:write")]
@@ -99,6 +101,7 @@ pub enum Toolset {
     Loyalty,
     Messaging,
     Organisation,
+    Reports,
     Subscriptions,
     Team,
     Webhooks,

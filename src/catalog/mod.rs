@@ -15,6 +15,7 @@ pub mod keys;
 pub mod loyalty;
 pub mod messaging;
 pub mod organisation;
+pub mod reports;
 pub mod signup;
 pub mod subscriptions;
 pub mod team;
@@ -501,6 +502,7 @@ pub fn all() -> &'static [Operation] {
         ops.extend(messaging::operations());
         ops.extend(webhooks::operations());
         ops.extend(approvals::operations());
+        ops.extend(reports::operations());
         ops.extend(keys::operations());
         ops.extend(audit::operations());
         ops

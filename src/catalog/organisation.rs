@@ -32,6 +32,35 @@ pub struct UpdateOrganisation {
     pub default_currency: Option<Letters<3>>,
     /// How invoices are numbered and who sees them; fields left out stay as they are.
     pub billing: Option<BillingSettingsInput>,
+    /// How reports count weeks and what staff see of them; fields left out stay as they are.
+    pub reporting: Option<ReportingSettingsInput>,
+}
+
+/// What staff see of reports.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StaffReports {
+    /// Only what concerns their own bookings and invoices.
+    Own,
+    /// Nothing.
+    None,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ReportingSettingsInput {
+    /// The first day of the week, ISO: 1 Monday … 7 Sunday. Reports grouped by week start there.
+    pub week_starts_on: Option<Int<1, 7>>,
+    pub staff_reports: Option<StaffReports>,
+}
+
+/// How reports count weeks and what staff see of them.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportingSettings {
+    /// ISO: 1 Monday … 7 Sunday.
+    pub week_starts_on: i64,
+    pub staff_reports: StaffReports,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -72,6 +101,7 @@ pub struct Organisation {
     /// the UTC and USD defaults: ask the person for their time zone before booking by wall-clock time.
     pub timezone_is_default: bool,
     pub billing: BillingSettings,
+    pub reporting: ReportingSettings,
     /// The current time in the organisation's time zone, with its UTC offset
     /// (2026-12-02T22:21:00+08:00): what "today" and "next Tuesday at 10" are relative to.
     pub local_time: String,
@@ -107,8 +137,9 @@ pub fn operations() -> Vec<Operation> {
             name: "update_organisation",
             title: "Update the organisation",
             description: "Change the organisation's name, industry, country, time zone, default currency or billing \
-                          settings (invoice and credit-note prefixes, payment terms, whether staff see billing; owners \
-                          and admins). Fields left out stay as they are.",
+                          settings (invoice and credit-note prefixes, payment terms, whether staff see billing), or \
+                          reporting settings (the first day of the week, what staff see of reports; owners and \
+                          admins). Fields left out stay as they are.",
             toolset: "organisation",
             scope: "organisation:write",
             method: Method::Patch,

@@ -36,6 +36,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("webhooks.sql", include_str!("../../sql/operations/webhooks.sql")),
     ("approvals.sql", include_str!("../../sql/operations/approvals.sql")),
     ("campaigns.sql", include_str!("../../sql/operations/campaigns.sql")),
+    ("reports.sql", include_str!("../../sql/operations/reports.sql")),
 ];
 
 /// The schemas whose functions are either a migration's or an operations file's.

@@ -53,6 +53,9 @@ fn sample(op: &str, a: &Fixture) -> Value {
     if let Some(input) = crate::approvals::approvals_sample(op, &a.approvals) {
         return input;
     }
+    if let Some(input) = crate::reports::reports_sample(op) {
+        return input;
+    }
     match op {
         "list_customers" => json!({}),
         "get_customer" | "delete_customer" | "restore_customer" | "list_customer_notes" => {

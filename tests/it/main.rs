@@ -33,6 +33,7 @@ mod policies;
 mod processes;
 mod ratelimit;
 mod readme;
+mod reports;
 mod signup;
 mod stripe;
 mod subscriptions;

@@ -259,6 +259,9 @@ pub fn sample(op: &str, f: &Fixture) -> Value {
     if let Some(input) = crate::approvals::approvals_sample(op, &f.approvals) {
         return input;
     }
+    if let Some(input) = crate::reports::reports_sample(op) {
+        return input;
+    }
     match op {
         "rotate_api_key" => json!({"apiKeyId": f.rotatable_key}),
         "list_team_members" | "list_team_invites" | "list_my_organisations" => json!({}),
