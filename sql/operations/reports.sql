@@ -85,3 +85,190 @@ end
 $$;
 comment on function api.report_overdue_invoices(jsonb) is 'Open invoices past their due date as of a day in the organisation''s time zone (today unless given): count and amount due per currency, in ageing buckets 1-30, 31-60, 61-90 and 90+ days, and the most overdue invoices first.';
 grant execute on function api.report_overdue_invoices(jsonb) to favcrm_member;
+
+-- The periods of a report: each day, week (starting on the organisation's first weekday) or
+-- month that meets the range from p_from to p_to (dates in the organisation's zone), with the
+-- part of it inside the range.
+create function app.report_periods(p_from date, p_to date, p_group text) returns table (starts date, ends date)
+language sql stable set search_path = '' as $$
+  with o as (select o.week_starts_on from app.organisations o where o.id = auth.org_id()),
+  first as (
+    select case p_group
+             when 'week' then p_from - ((extract(isodow from p_from)::int - o.week_starts_on + 7) % 7)
+             when 'month' then pg_catalog.date_trunc('month', p_from)::date
+             else p_from end as d
+      from o)
+  select greatest(s.d, p_from),
+         least(case p_group when 'week' then s.d + 6
+                            when 'month' then (s.d + interval '1 month')::date - 1
+                            else s.d end, p_to)
+    from first,
+         lateral (select g::date as d
+                    from pg_catalog.generate_series(first.d, p_to,
+                           case p_group when 'week' then interval '1 week' when 'month' then interval '1 month'
+                                        else interval '1 day' end) g) s
+$$;
+comment on function app.report_periods(date, date, text) is 'The day, week (from the organisation''s first weekday) or month periods meeting a date range, each cut to the range.';
+grant execute on function app.report_periods(date, date, text) to favcrm_member;
+
+-- A report's range, checked: from and to (inclusive) in the organisation's zone, at most 366
+-- days; the previous period is as long and ends the day before.
+create function app.report_range(p jsonb, p_default_days int) returns table (from_date date, to_date date, prev_from date, prev_to date, tz text)
+language plpgsql stable set search_path = '' as $$
+declare
+  v_tz text := (select o.timezone from app.organisations o where o.id = auth.org_id());
+  v_today date := (pg_catalog.now() at time zone v_tz)::date;
+  v_to date := coalesce((p ->> 'to')::date, v_today);
+  v_from date := coalesce((p ->> 'from')::date, v_to - (p_default_days - 1));
+begin
+  if v_from > v_to then
+    perform app.raise_invalid('from', 'invalid_range', 'from must be on or before to.');
+  elsif v_to - v_from >= 366 then
+    perform app.raise_invalid('to', 'range_too_long', 'A report covers at most 366 days; ask for several.');
+  end if;
+  return query select v_from, v_to, v_from - (v_to - v_from + 1), v_from - 1, v_tz;
+end
+$$;
+comment on function app.report_range(jsonb, int) is 'A report''s from and to dates (inclusive, the organisation''s zone; to defaults to today, from to so many days before), at most 366 days, and the previous period of the same length.';
+grant execute on function app.report_range(jsonb, int) to favcrm_member;
+
+-- The change from a previous figure to this one, in percent (one decimal), or NULL from zero.
+create function app.report_change(p_now numeric, p_before numeric) returns numeric
+language sql immutable parallel safe as $$
+  select case when p_before = 0 then null else pg_catalog.round((p_now - p_before) * 100 / abs(p_before), 1) end
+$$;
+comment on function app.report_change(numeric, numeric) is 'The change from a previous figure, in percent with one decimal; NULL when the previous figure is 0.';
+grant execute on function app.report_change(numeric, numeric) to favcrm_member;
+
+create function api.report_revenue(p jsonb) returns jsonb
+language plpgsql stable set search_path = '' as $$
+declare
+  v_subject uuid := app.report_subject();
+  r record;
+  v_group text := coalesce(p ->> 'groupBy', 'day');
+  v_by text := p ->> 'breakdown';
+  v_currency text;
+  v_result jsonb;
+begin
+  select * into r from app.report_range(p, 7);
+  v_currency := coalesce(pg_catalog.upper(p ->> 'currency'),
+                         (select o.default_currency from app.organisations o where o.id = auth.org_id()));
+  with
+  -- Each money movement once, on its day in the organisation's zone.
+  invoiced as (
+    select (i.finalized_at at time zone r.tz)::date as day, i.total_amount as amount
+      from app.invoices i
+     where i.org_id = auth.org_id() and i.currency = v_currency and i.finalized_at is not null
+       and i.status <> 'void'
+       and i.finalized_at >= (r.prev_from::timestamp at time zone r.tz)
+       and i.finalized_at < ((r.to_date + 1)::timestamp at time zone r.tz)
+       and (v_subject is null or i.staff_user_id = v_subject)),
+  credited as (
+    select (cn.created_at at time zone r.tz)::date as day, cn.amount
+      from app.credit_notes cn
+     where cn.org_id = auth.org_id() and cn.currency = v_currency
+       and cn.created_at >= (r.prev_from::timestamp at time zone r.tz)
+       and cn.created_at < ((r.to_date + 1)::timestamp at time zone r.tz)
+       and (v_subject is null or cn.staff_user_id = v_subject)),
+  collected as (
+    select pm.received_on as day, pm.amount
+      from app.payments pm
+     where pm.org_id = auth.org_id() and pm.currency = v_currency and pm.method <> 'credit_balance'
+       and pm.received_on between r.prev_from and r.to_date
+       and (v_subject is null or pm.staff_user_id = v_subject)),
+  refunded as (
+    select (rf.created_at at time zone r.tz)::date as day, rf.amount
+      from app.refunds rf
+     where rf.org_id = auth.org_id() and rf.currency = v_currency and rf.status = 'succeeded'
+       and rf.created_at >= (r.prev_from::timestamp at time zone r.tz)
+       and rf.created_at < ((r.to_date + 1)::timestamp at time zone r.tz)
+       and (v_subject is null or rf.staff_user_id = v_subject)),
+  movements (day, invoiced, credited, collected, refunded) as (
+    select day, amount, 0::bigint, 0::bigint, 0::bigint from invoiced
+    union all select day, 0, amount, 0, 0 from credited
+    union all select day, 0, 0, amount, 0 from collected
+    union all select day, 0, 0, 0, amount from refunded),
+  figures as (
+    select per.starts, per.ends,
+           coalesce(pg_catalog.sum(m.invoiced), 0)::bigint as invoiced,
+           coalesce(pg_catalog.sum(m.credited), 0)::bigint as credited,
+           coalesce(pg_catalog.sum(m.collected), 0)::bigint as collected,
+           coalesce(pg_catalog.sum(m.refunded), 0)::bigint as refunded
+      from app.report_periods(r.from_date, r.to_date, v_group) per
+      left join movements m on m.day between per.starts and per.ends
+     group by per.starts, per.ends),
+  now_totals as (
+    select coalesce(pg_catalog.sum(m.invoiced), 0)::bigint as invoiced, coalesce(pg_catalog.sum(m.credited), 0)::bigint as credited,
+           coalesce(pg_catalog.sum(m.collected), 0)::bigint as collected, coalesce(pg_catalog.sum(m.refunded), 0)::bigint as refunded
+      from movements m where m.day between r.from_date and r.to_date),
+  before_totals as (
+    select coalesce(pg_catalog.sum(m.invoiced), 0)::bigint as invoiced, coalesce(pg_catalog.sum(m.credited), 0)::bigint as credited,
+           coalesce(pg_catalog.sum(m.collected), 0)::bigint as collected, coalesce(pg_catalog.sum(m.refunded), 0)::bigint as refunded
+      from movements m where m.day between r.prev_from and r.prev_to)
+  select pg_catalog.jsonb_build_object(
+    'from', r.from_date, 'to', r.to_date, 'timezone', r.tz, 'groupBy', v_group, 'currency', v_currency,
+    'totals', app.revenue_figures(t.invoiced, t.credited, t.collected, t.refunded, v_currency),
+    'periods', coalesce((select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('start', f.starts, 'end', f.ends)
+                                                  || app.revenue_figures(f.invoiced, f.credited, f.collected, f.refunded, v_currency)
+                                                  order by f.starts) from figures f), '[]'::jsonb),
+    'comparison', pg_catalog.jsonb_build_object(
+      'from', r.prev_from, 'to', r.prev_to,
+      'totals', app.revenue_figures(b.invoiced, b.credited, b.collected, b.refunded, v_currency),
+      'changePercent', pg_catalog.jsonb_build_object(
+        'invoiced', app.report_change(t.invoiced, b.invoiced),
+        'collected', app.report_change(t.collected, b.collected),
+        'refunded', app.report_change(t.refunded, b.refunded),
+        'net', app.report_change(t.collected - t.refunded, b.collected - b.refunded))))
+    into v_result
+    from now_totals t, before_totals b;
+  if v_by is not null then
+    v_result := v_result || pg_catalog.jsonb_build_object('breakdown', app.revenue_breakdown(v_by, r.from_date, r.to_date,
+                                                                                              r.tz, v_currency, v_subject));
+  end if;
+  return v_result;
+end
+$$;
+comment on function api.report_revenue(jsonb) is 'Revenue over a range of days in the organisation''s zone, per day, week or month: invoiced (finalised, not voided), credited (credit notes), collected (payments received, not from the credit balance), refunded, and net (collected − refunded); the previous period of the same length beside it; optionally what was invoiced by service, product or staff.';
+grant execute on function api.report_revenue(jsonb) to favcrm_member;
+
+create function app.revenue_figures(p_invoiced bigint, p_credited bigint, p_collected bigint, p_refunded bigint, p_currency text)
+returns jsonb
+language sql stable parallel safe as $$
+  select pg_catalog.jsonb_build_object(
+    'invoiced', app.money(p_invoiced, p_currency),
+    'credited', app.money(p_credited, p_currency),
+    'collected', app.money(p_collected, p_currency),
+    'refunded', app.money(p_refunded, p_currency),
+    'net', app.money(p_collected - p_refunded, p_currency))
+$$;
+comment on function app.revenue_figures(bigint, bigint, bigint, bigint, text) is 'A period''s revenue figures as money: invoiced, credited, collected, refunded, net.';
+grant execute on function app.revenue_figures(bigint, bigint, bigint, bigint, text) to favcrm_member;
+
+-- What was invoiced in the range by service, product or staff member: the lines of invoices
+-- finalised then (not voided), biggest first.
+create function app.revenue_breakdown(p_by text, p_from date, p_to date, p_tz text, p_currency text, p_subject uuid)
+returns jsonb
+language sql stable set search_path = '' as $$
+  select pg_catalog.jsonb_build_object('by', p_by, 'items', coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+           'id', x.key, 'name', x.name, 'lines', x.lines, 'quantity', x.quantity,
+           'invoiced', app.money(x.amount, p_currency)) order by x.amount desc, x.name), '[]'::jsonb))
+    from (select case p_by when 'service' then l.service_id when 'product' then l.product_id
+                           else coalesce(l.staff_user_id, i.staff_user_id) end as key,
+                 pg_catalog.min(case p_by when 'service' then s.name when 'product' then pr.name else st.name end) as name,
+                 pg_catalog.count(*) as lines, pg_catalog.sum(l.quantity) as quantity,
+                 pg_catalog.sum(l.total_amount)::bigint as amount
+            from app.invoices i
+            join app.invoice_lines l on l.org_id = i.org_id and l.invoice_id = i.id
+            left join app.services s on p_by = 'service' and s.org_id = l.org_id and s.id = l.service_id
+            left join app.products pr on p_by = 'product' and pr.org_id = l.org_id and pr.id = l.product_id
+            left join app.staff st on p_by = 'staff' and st.org_id = i.org_id
+                                  and st.user_id = coalesce(l.staff_user_id, i.staff_user_id)
+           where i.org_id = auth.org_id() and i.currency = p_currency and i.finalized_at is not null
+             and i.status <> 'void'
+             and i.finalized_at >= (p_from::timestamp at time zone p_tz)
+             and i.finalized_at < ((p_to + 1)::timestamp at time zone p_tz)
+             and (p_subject is null or i.staff_user_id = p_subject)
+           group by 1) x
+$$;
+comment on function app.revenue_breakdown(text, date, date, text, text, uuid) is 'What was invoiced in a range by service, product or staff member (lines of finalised, not voided invoices), biggest first; lines with none are grouped under a null id.';
+grant execute on function app.revenue_breakdown(text, date, date, text, text, uuid) to favcrm_member;

@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::bookings::Money;
-use super::types::{Date, Limit};
+use super::types::{Date, Letters, Limit};
 use super::{Effect, Method, Operation, Spec};
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -80,25 +80,163 @@ pub struct OverdueInvoicesReport {
     pub more: bool,
 }
 
+/// How a report groups its figures.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupBy {
+    Day,
+    /// Weeks start on the organisation's first weekday (`reporting.weekStartsOn`).
+    Week,
+    Month,
+}
+
+/// What revenue is broken down by.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RevenueBreakdownBy {
+    Service,
+    Product,
+    Staff,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RevenueInput {
+    /// First day, in the organisation's time zone. Default: six days before `to`.
+    pub from: Option<Date>,
+    /// Last day (included). Default: today there. At most 366 days after `from`.
+    pub to: Option<Date>,
+    /// Default: day.
+    pub group_by: Option<GroupBy>,
+    /// Also what was invoiced in the range by service, product or staff member.
+    pub breakdown: Option<RevenueBreakdownBy>,
+    /// ISO 4217 code: only money in this currency counts. Default: the organisation's.
+    pub currency: Option<Letters<3>>,
+}
+
+/// The revenue figures of a period.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RevenueFigures {
+    /// Invoices finalised (and not voided), their totals.
+    pub invoiced: Money,
+    /// Credit notes issued.
+    pub credited: Money,
+    /// Payments received (not those paid from the customer's credit balance).
+    pub collected: Money,
+    /// Refunds that succeeded.
+    pub refunded: Money,
+    /// collected − refunded.
+    pub net: Money,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RevenuePeriod {
+    /// First day of the period (cut to the range).
+    pub start: String,
+    /// Last day of the period (cut to the range).
+    pub end: String,
+    #[serde(flatten)]
+    pub figures: RevenueFigures,
+}
+
+/// Change from the previous period, in percent (null when that was 0).
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RevenueChange {
+    pub invoiced: Option<f64>,
+    pub collected: Option<f64>,
+    pub refunded: Option<f64>,
+    pub net: Option<f64>,
+}
+
+/// The period of the same length just before.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RevenueComparison {
+    pub from: String,
+    pub to: String,
+    pub totals: RevenueFigures,
+    pub change_percent: RevenueChange,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RevenueBreakdownItem {
+    /// The service, product or staff member's user id; null for lines without one.
+    #[schemars(with = "Option<uuid::Uuid>")]
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub lines: i64,
+    pub quantity: i64,
+    pub invoiced: Money,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RevenueBreakdown {
+    pub by: RevenueBreakdownBy,
+    /// Biggest first.
+    pub items: Vec<RevenueBreakdownItem>,
+}
+
+/// Revenue over a range of days.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RevenueReport {
+    pub from: String,
+    pub to: String,
+    pub timezone: String,
+    pub group_by: GroupBy,
+    pub currency: String,
+    pub totals: RevenueFigures,
+    pub periods: Vec<RevenuePeriod>,
+    pub comparison: RevenueComparison,
+    /// When asked for.
+    pub breakdown: Option<RevenueBreakdown>,
+}
+
 const READ: &str = "reports:read";
 
-pub fn operations() -> Vec<Operation> {
-    vec![Operation::new::<OverdueInvoicesInput, OverdueInvoicesReport>(Spec {
-        name: "report_overdue_invoices",
-        title: "Report overdue invoices",
-        description: "Open invoices past their due date as of a day (today in the organisation's time zone unless \
-                      given): count and amount due per currency in ageing buckets 1-30, 31-60, 61-90 and 90+ days, \
-                      and the most overdue invoices with their customers. Managers and above see the organisation; \
-                      staff their own invoices, if the organisation shows staff reports and billing.",
+fn spec(name: &'static str, title: &'static str, description: &'static str, path: &'static str) -> Spec {
+    Spec {
+        name,
+        title,
+        description,
         toolset: "reports",
         scope: READ,
         method: Method::Get,
-        path: "/v1/reports/overdue-invoices",
+        path,
         effect: Effect::Read,
         idempotent: true,
         confirm: false,
         preview: None,
         success_status: 200,
         open_world: false,
-    })]
+    }
+}
+
+pub fn operations() -> Vec<Operation> {
+    vec![
+        Operation::new::<RevenueInput, RevenueReport>(spec(
+            "report_revenue",
+            "Report revenue",
+            "Revenue over a range of days in the organisation's time zone (default the last 7), per day, week or \
+             month: invoiced, credited, collected, refunded and net, with the previous period of the same length \
+             and the change in percent; optionally what was invoiced by service, product or staff member. One \
+             currency at a time (default the organisation's). Managers and above see the organisation; staff \
+             their own, if the organisation shows staff reports and billing.",
+            "/v1/reports/revenue",
+        )),
+        Operation::new::<OverdueInvoicesInput, OverdueInvoicesReport>(spec(
+            "report_overdue_invoices",
+            "Report overdue invoices",
+            "Open invoices past their due date as of a day (today in the organisation's time zone unless \
+             given): count and amount due per currency in ageing buckets 1-30, 31-60, 61-90 and 90+ days, and \
+             the most overdue invoices with their customers. Managers and above see the organisation; staff \
+             their own invoices, if the organisation shows staff reports and billing.",
+            "/v1/reports/overdue-invoices",
+        )),
+    ]
 }

@@ -155,11 +155,122 @@ async fn staff_see_only_their_own_overdue_invoices_or_none() {
     assert_eq!((refused.status, refused.code()), (StatusCode::FORBIDDEN, "staff_reports_off"), "{}", refused.body);
 }
 
+/// Sets a column of a row as a migration would (triggers off): the moment a test needs.
+async fn set(app: &TestApp, table: &str, id: &str, column: &str, value: &str) {
+    app.admin()
+        .await
+        .batch_execute(&format!(
+            "set session_replication_role = replica; update app.{table} set {column} = '{value}' where id = '{id}'"
+        ))
+        .await
+        .unwrap();
+}
+
+fn money(v: &Value) -> i64 {
+    v["amount"].as_i64().unwrap_or_else(|| panic!("not money: {v}"))
+}
+
+fn figures(v: &Value) -> [i64; 5] {
+    ["invoiced", "credited", "collected", "refunded", "net"].map(|k| money(&v[k]))
+}
+
+#[tokio::test]
+async fn revenue_by_week_from_sunday_across_the_clock_change_with_a_refund_and_a_credit_note() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Glow").await;
+    app.without_approvals(&org).await;
+    let res = app
+        .patch(
+            &org.key,
+            "/v1/organisation",
+            json!({"timezone": "Europe/London", "defaultCurrency": "GBP",
+                                                     "reporting": {"weekStartsOn": 7}}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let amy = app.customer(&org, json!({"name": "Amy"})).await.to_string();
+    // London moves its clocks forward at 01:00 UTC on Sunday 2030-03-31. Weeks start on Sunday:
+    // 03-24 to 03-30, then 03-31 to 04-06.
+    let finalised = [
+        (10_000, "2030-03-30 23:30Z"), // 23:30 GMT on the 30th: the first week
+        (20_000, "2030-03-31 00:30Z"), // 00:30 GMT on the 31st: the second
+        (5_000, "2030-04-05 23:30Z"),  // 00:30 BST on 04-06: the second
+        (7_000, "2030-04-06 23:30Z"),  // 00:30 BST on 04-07: after the range
+        (3_000, "2030-03-20 12:00Z"),  // the previous period (03-10 to 03-23)
+        (9_999, "2030-03-25 12:00Z"),  // voided below: not counted
+    ];
+    let mut inv = Vec::new();
+    for (total, at) in finalised {
+        let invoice = open_invoice(&app, &org, &amy, total).await;
+        set(&app, "invoices", &invoice, "finalized_at", at).await;
+        inv.push(invoice);
+    }
+    let res = app.confirmed(&org.key, reqwest::Method::POST, &format!("/v1/invoices/{}/void", inv[5]), None).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    // Paid: A in full on the 30th, B in full on 04-01; 4,000 of B refunded on 04-02 (BST);
+    // a credit note of 1,500 on C on 04-03.
+    let mut payments = Vec::new();
+    for (invoice, amount, on) in [(&inv[0], 10_000, "2030-03-30"), (&inv[1], 20_000, "2030-04-01")] {
+        let res =
+            app.post(&org.key, "/v1/payments", json!({"invoiceId": invoice, "amount": amount, "method": "cash"})).await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+        let payment = res.body["id"].as_str().unwrap().to_string();
+        set(&app, "payments", &payment, "received_on", on).await;
+        payments.push(payment);
+    }
+    let path = format!("/v1/payments/{}/refunds", payments[1]);
+    let res = app.confirmed(&org.key, reqwest::Method::POST, &path, Some(json!({"amount": 4_000}))).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let refund = res.body["refunds"][0]["id"].as_str().unwrap().to_string();
+    set(&app, "refunds", &refund, "created_at", "2030-04-02 10:00Z").await;
+    let path = format!("/v1/invoices/{}/credit-notes", inv[2]);
+    let res = app.confirmed(&org.key, reqwest::Method::POST, &path, Some(json!({"amount": 1_500}))).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    set(&app, "credit_notes", res.body["id"].as_str().unwrap(), "created_at", "2030-04-03 09:00Z").await;
+
+    let res =
+        app.get(&org.key, "/v1/reports/revenue?from=2030-03-24&to=2030-04-06&groupBy=week&breakdown=service").await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let r = &res.body;
+    assert_eq!((r["timezone"].as_str(), r["currency"].as_str()), (Some("Europe/London"), Some("GBP")));
+    // invoiced, credited, collected, refunded, net
+    assert_eq!(figures(&r["totals"]), [35_000, 1_500, 30_000, 4_000, 26_000], "{r}");
+    let periods = r["periods"].as_array().unwrap();
+    assert_eq!(periods.len(), 2, "{r}");
+    assert_eq!((periods[0]["start"].as_str(), periods[0]["end"].as_str()), (Some("2030-03-24"), Some("2030-03-30")));
+    assert_eq!(figures(&periods[0]), [10_000, 0, 10_000, 0, 10_000]);
+    assert_eq!((periods[1]["start"].as_str(), periods[1]["end"].as_str()), (Some("2030-03-31"), Some("2030-04-06")));
+    assert_eq!(figures(&periods[1]), [25_000, 1_500, 20_000, 4_000, 16_000]);
+    // The two weeks before: 3,000 invoiced, nothing collected.
+    let c = &r["comparison"];
+    assert_eq!((c["from"].as_str(), c["to"].as_str()), (Some("2030-03-10"), Some("2030-03-23")));
+    assert_eq!(figures(&c["totals"]), [3_000, 0, 0, 0, 0]);
+    assert_eq!(c["changePercent"], json!({"invoiced": 1066.7, "collected": null, "refunded": null, "net": null}));
+    // Custom lines have no service: one row without an id, three lines.
+    assert_eq!(r["breakdown"]["by"], "service");
+    assert_eq!(r["breakdown"]["items"][0]["lines"], 3);
+    assert_eq!(money(&r["breakdown"]["items"][0]["invoiced"]), 35_000);
+    // By day and month the same totals; a month's period is cut to the range.
+    for group in ["day", "month"] {
+        let res =
+            app.get(&org.key, &format!("/v1/reports/revenue?from=2030-03-24&to=2030-04-06&groupBy={group}")).await;
+        assert_eq!(figures(&res.body["totals"]), [35_000, 1_500, 30_000, 4_000, 26_000]);
+        let n = res.body["periods"].as_array().unwrap().len();
+        assert_eq!(n, if group == "day" { 14 } else { 2 }, "{}", res.body);
+    }
+    // A range the wrong way round, or longer than a year: refused with the field at fault.
+    let res = app.get(&org.key, "/v1/reports/revenue?from=2030-04-06&to=2030-03-24").await;
+    assert_eq!((res.status, res.field()), (StatusCode::UNPROCESSABLE_ENTITY, "from"), "{}", res.body);
+    let res = app.get(&org.key, "/v1/reports/revenue?from=2029-01-01&to=2030-03-24").await;
+    assert_eq!((res.status, res.field()), (StatusCode::UNPROCESSABLE_ENTITY, "to"), "{}", res.body);
+}
+
 /// The catalog-wide tests' input for a report: a day far ahead, by which every invoice of the
 /// fixtures is overdue (so a report that leaked another organisation's rows would show them).
 pub fn reports_sample(op: &str) -> Option<Value> {
     Some(match op {
         "report_overdue_invoices" => json!({"asOf": "2099-01-01"}),
+        "report_revenue" => json!({"from": "2098-01-02", "to": "2099-01-01", "breakdown": "staff"}),
         _ => return None,
     })
 }
