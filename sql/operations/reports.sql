@@ -272,3 +272,130 @@ language sql stable set search_path = '' as $$
 $$;
 comment on function app.revenue_breakdown(text, date, date, text, text, uuid) is 'What was invoiced in a range by service, product or staff member (lines of finalised, not voided invoices), biggest first; lines with none are grouped under a null id.';
 grant execute on function app.revenue_breakdown(text, date, date, text, text, uuid) to favcrm_member;
+
+-- A staff member's working time over a range of days, as instants: each day's working ranges
+-- (one-off hours, else the weekly ones) read as wall-clock time in the organisation's zone (so
+-- a day of the clock change is an hour shorter or longer), without time off and closed days.
+create function app.working_time(p_staff uuid, p_from date, p_to date, p_tz text) returns tstzmultirange
+language sql stable set search_path = '' as $$
+  select coalesce(pg_catalog.range_agg(pg_catalog.tstzrange((d.day + h.start_time) at time zone p_tz,
+                                                            (d.day + h.end_time) at time zone p_tz)),
+                  '{}'::tstzmultirange)
+         - coalesce((select pg_catalog.range_agg(t.period) from app.time_off t
+                      where t.org_id = auth.org_id() and t.staff_id = p_staff
+                        and t.period && pg_catalog.tstzrange(p_from::timestamp at time zone p_tz,
+                                                             (p_to + 1)::timestamp at time zone p_tz)),
+                    '{}'::tstzmultirange)
+    from (select g::date as day from pg_catalog.generate_series(p_from, p_to, interval '1 day') g) d
+    cross join lateral app.hours_on(auth.org_id(), p_staff, d.day) h
+   where not exists (select from app.closures c
+                      where c.org_id = auth.org_id() and d.day between c.starts_on and c.ends_on)
+$$;
+comment on function app.working_time(uuid, date, date, text) is 'A staff member''s working time over a range of days as instants (wall-clock hours in the organisation''s zone), less time off and closed days.';
+grant execute on function app.working_time(uuid, date, date, text) to favcrm_member;
+
+-- The minutes in a multirange.
+create function app.minutes(p tstzmultirange) returns bigint
+language sql immutable parallel safe as $$
+  select coalesce(pg_catalog.sum(extract(epoch from pg_catalog.upper(r) - pg_catalog.lower(r)))::bigint / 60, 0)
+    from pg_catalog.unnest(p) r
+$$;
+comment on function app.minutes(tstzmultirange) is 'How many minutes a multirange of instants covers.';
+grant execute on function app.minutes(tstzmultirange) to favcrm_member;
+
+create function api.report_bookings(p jsonb) returns jsonb
+language plpgsql stable set search_path = '' as $$
+declare
+  v_subject uuid := app.report_subject();
+  r record;
+  v_group text := coalesce(p ->> 'groupBy', 'day');
+  v_result jsonb;
+begin
+  select * into r from app.report_range(p, 7);
+  with
+  -- Each booking once, on the day it starts in the organisation's zone, with what became of it.
+  -- A booking moved to another time was cancelled as "rescheduled" and has a successor: it counts
+  -- as rescheduled, never as a cancellation.
+  booked as (
+    select (b.starts_at at time zone r.tz)::date as day, b.staff_id,
+           case when b.status = 'cancelled' and exists (select from app.bookings n where n.org_id = b.org_id
+                                                                                    and n.rescheduled_from_id = b.id)
+                then 'rescheduled' else b.status end as outcome,
+           coalesce(b.late_cancel, false) as late,
+           extract(epoch from b.ends_at - b.starts_at)::bigint / 60 as minutes
+      from app.bookings b
+     where b.org_id = auth.org_id()
+       and b.starts_at >= (r.prev_from::timestamp at time zone r.tz)
+       and b.starts_at < ((r.to_date + 1)::timestamp at time zone r.tz)
+       and (v_subject is null or b.staff_id in (select st.id from app.staff st
+                                                  where st.org_id = auth.org_id() and st.user_id = v_subject))),
+  periods as (
+    select per.starts, per.ends from app.report_periods(r.from_date, r.to_date, v_group) per
+    union select r.from_date, r.to_date   -- the totals (once, if a period is the whole range)
+    union select r.prev_from, r.prev_to), -- the previous period's
+  counted as (
+    select per.starts, per.ends,
+           pg_catalog.count(b.outcome) filter (where b.outcome <> 'rescheduled') as bookings,
+           pg_catalog.jsonb_build_object(
+             'pending', pg_catalog.count(*) filter (where b.outcome = 'pending'),
+             'confirmed', pg_catalog.count(*) filter (where b.outcome = 'confirmed'),
+             'checkedIn', pg_catalog.count(*) filter (where b.outcome = 'checked_in'),
+             'completed', pg_catalog.count(*) filter (where b.outcome = 'completed'),
+             'noShow', pg_catalog.count(*) filter (where b.outcome = 'no_show'),
+             'cancelled', pg_catalog.count(*) filter (where b.outcome = 'cancelled'),
+             'lateCancelled', pg_catalog.count(*) filter (where b.outcome = 'cancelled' and b.late),
+             'declined', pg_catalog.count(*) filter (where b.outcome = 'declined'),
+             'rescheduled', pg_catalog.count(*) filter (where b.outcome = 'rescheduled')) as by_status,
+           pg_catalog.count(*) filter (where b.outcome = 'no_show') as no_shows,
+           pg_catalog.count(*) filter (where b.outcome in ('completed', 'checked_in', 'no_show')) as came_due,
+           pg_catalog.count(*) filter (where b.outcome = 'cancelled' and b.late) as late_cancels,
+           pg_catalog.count(*) filter (where b.outcome not in ('rescheduled', 'declined')) as kept_or_cancelled
+      from periods per
+      left join booked b on b.day between per.starts and per.ends
+     group by per.starts, per.ends),
+  shaped as (
+    select c.starts, c.ends, pg_catalog.jsonb_build_object(
+             'bookings', c.bookings,
+             'byStatus', c.by_status,
+             'noShowRate', case when c.came_due = 0 then null
+                                else pg_catalog.round(c.no_shows::numeric / c.came_due, 4) end,
+             'lateCancelRate', case when c.kept_or_cancelled = 0 then null
+                                    else pg_catalog.round(c.late_cancels::numeric / c.kept_or_cancelled, 4) end) as figures
+      from counted c),
+  -- Utilisation over the range: minutes booked (not cancelled, declined or moved) of each staff
+  -- member who worked or was booked, against their working minutes.
+  staff_time as (
+    select st.id, st.name,
+           app.minutes(app.working_time(st.id, r.from_date, r.to_date, r.tz)) as working,
+           coalesce((select pg_catalog.sum(b.minutes) from booked b
+                      where b.staff_id = st.id and b.day between r.from_date and r.to_date
+                        and b.outcome in ('pending', 'confirmed', 'checked_in', 'completed', 'no_show')), 0)::bigint as booked
+      from app.staff st
+     where st.org_id = auth.org_id() and (v_subject is null or st.user_id = v_subject)),
+  utilisation as (
+    select * from staff_time where working > 0 or booked > 0)
+  select pg_catalog.jsonb_build_object(
+    'from', r.from_date, 'to', r.to_date, 'timezone', r.tz, 'groupBy', v_group,
+    'totals', (select s.figures from shaped s where s.starts = r.from_date and s.ends = r.to_date limit 1),
+    'periods', coalesce((select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('start', per.starts, 'end', per.ends)
+                                                  || s.figures order by per.starts)
+                           from app.report_periods(r.from_date, r.to_date, v_group) per
+                           join shaped s on s.starts = per.starts and s.ends = per.ends), '[]'::jsonb),
+    'utilisation', pg_catalog.jsonb_build_object(
+      'bookedMinutes', (select coalesce(pg_catalog.sum(u.booked), 0) from utilisation u),
+      'workingMinutes', (select coalesce(pg_catalog.sum(u.working), 0) from utilisation u),
+      'rate', (select case when pg_catalog.sum(u.working) > 0
+                           then pg_catalog.round(pg_catalog.sum(u.booked)::numeric / pg_catalog.sum(u.working), 4) end
+                 from utilisation u),
+      'staff', coalesce((select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                                  'staffId', u.id, 'name', u.name, 'bookedMinutes', u.booked, 'workingMinutes', u.working,
+                                  'rate', case when u.working > 0 then pg_catalog.round(u.booked::numeric / u.working, 4) end)
+                                order by u.name, u.id) from utilisation u), '[]'::jsonb)),
+    'comparison', (select pg_catalog.jsonb_build_object('from', r.prev_from, 'to', r.prev_to) || s.figures
+                     from shaped s where s.starts = r.prev_from and s.ends = r.prev_to limit 1))
+    into v_result;
+  return v_result;
+end
+$$;
+comment on function api.report_bookings(jsonb) is 'Bookings over a range of days in the organisation''s zone (by the day they start), per day, week or month: counts by status (a booking moved to another time counts as rescheduled, not cancelled), the no-show rate (of bookings whose time came) and the late-cancellation rate; utilisation of staff time (booked ÷ working minutes, wall-clock hours in the zone less time off and closures); and the previous period of the same length.';
+grant execute on function api.report_bookings(jsonb) to favcrm_member;

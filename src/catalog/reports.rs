@@ -197,6 +197,105 @@ pub struct RevenueReport {
     pub breakdown: Option<RevenueBreakdown>,
 }
 
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct BookingsInput {
+    /// First day, in the organisation's time zone. Default: six days before `to`.
+    pub from: Option<Date>,
+    /// Last day (included). Default: today there. At most 366 days after `from`.
+    pub to: Option<Date>,
+    /// Default: day.
+    pub group_by: Option<GroupBy>,
+}
+
+/// Bookings by what became of them.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BookingsByStatus {
+    pub pending: i64,
+    pub confirmed: i64,
+    pub checked_in: i64,
+    pub completed: i64,
+    pub no_show: i64,
+    /// Cancelled (not moved), late ones included.
+    pub cancelled: i64,
+    /// Of the cancelled, those cancelled late under the service's policy.
+    pub late_cancelled: i64,
+    pub declined: i64,
+    /// Moved to another time: the booking at the new time counts under its own status.
+    pub rescheduled: i64,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BookingFigures {
+    /// Bookings starting in the period, not counting those moved away.
+    pub bookings: i64,
+    pub by_status: BookingsByStatus,
+    /// No-shows ÷ bookings whose time came (completed, checked in, no-show); null when none.
+    pub no_show_rate: Option<f64>,
+    /// Late cancellations ÷ bookings neither declined nor moved; null when none.
+    pub late_cancel_rate: Option<f64>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BookingsPeriod {
+    pub start: String,
+    pub end: String,
+    #[serde(flatten)]
+    pub figures: BookingFigures,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StaffUtilisation {
+    #[schemars(with = "uuid::Uuid")]
+    pub staff_id: String,
+    pub name: String,
+    pub booked_minutes: i64,
+    pub working_minutes: i64,
+    /// booked ÷ working; null without working time.
+    pub rate: Option<f64>,
+}
+
+/// Staff time booked against staff time worked, over the range.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Utilisation {
+    /// Minutes of bookings not cancelled, declined or moved.
+    pub booked_minutes: i64,
+    /// Working hours as wall-clock time in the organisation's zone, less time off and closures.
+    pub working_minutes: i64,
+    pub rate: Option<f64>,
+    /// Everyone who worked or was booked, by name.
+    pub staff: Vec<StaffUtilisation>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BookingsComparison {
+    pub from: String,
+    pub to: String,
+    #[serde(flatten)]
+    pub figures: BookingFigures,
+}
+
+/// Bookings over a range of days.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BookingsReport {
+    pub from: String,
+    pub to: String,
+    pub timezone: String,
+    pub group_by: GroupBy,
+    pub totals: BookingFigures,
+    pub periods: Vec<BookingsPeriod>,
+    pub utilisation: Utilisation,
+    /// The period of the same length just before.
+    pub comparison: BookingsComparison,
+}
+
 const READ: &str = "reports:read";
 
 fn spec(name: &'static str, title: &'static str, description: &'static str, path: &'static str) -> Spec {
@@ -228,6 +327,16 @@ pub fn operations() -> Vec<Operation> {
              currency at a time (default the organisation's). Managers and above see the organisation; staff \
              their own, if the organisation shows staff reports and billing.",
             "/v1/reports/revenue",
+        )),
+        Operation::new::<BookingsInput, BookingsReport>(spec(
+            "report_bookings",
+            "Report bookings",
+            "Bookings over a range of days in the organisation's time zone (default the last 7), by the day they \
+             start, per day, week or month: counts by status (a rescheduled booking is not a cancellation), the \
+             no-show and late-cancellation rates, utilisation of staff time (booked ÷ working minutes, per staff \
+             member), and the previous period of the same length. Managers and above see the organisation; \
+             staff their own bookings, if the organisation shows staff reports.",
+            "/v1/reports/bookings",
         )),
         Operation::new::<OverdueInvoicesInput, OverdueInvoicesReport>(spec(
             "report_overdue_invoices",

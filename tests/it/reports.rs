@@ -265,12 +265,121 @@ async fn revenue_by_week_from_sunday_across_the_clock_change_with_a_refund_and_a
     assert_eq!((res.status, res.field()), (StatusCode::UNPROCESSABLE_ENTITY, "to"), "{}", res.body);
 }
 
+#[tokio::test]
+async fn bookings_by_status_with_rates_and_utilisation_over_a_week_with_the_clock_change() {
+    let app = TestApp::spawn().await;
+    // One stylist working round the clock; London's clocks go forward on Sunday 2030-03-31, so
+    // that day has 23 hours: the week 03-25 to 03-31 has 6 × 1,440 + 1,380 = 10,020 minutes.
+    let hours = crate::bookings::every_day(&[("00:00", "24:00")]);
+    let s = app.studio("Europe/London", hours, json!({}), 1).await;
+    // Booked at free times in the coming weeks, then moved (as a migration would) to the week of
+    // the clock change in 2030, further ahead than anyone may book.
+    let slot = std::cell::Cell::new(0);
+    let near = || {
+        slot.set(slot.get() + 1);
+        crate::bookings::at(s.tz, crate::bookings::in_days(slot.get()), 10, 0)
+    };
+    let move_to = |id: String, start: &'static str| {
+        let app = &app;
+        async move {
+            app.admin()
+                .await
+                .batch_execute(&format!(
+                    "set session_replication_role = replica;
+                     update app.bookings set starts_at = '{start}', ends_at = '{start}'::timestamptz + interval '1 hour',
+                            blocked = tstzrange('{start}', '{start}'::timestamptz + interval '1 hour')
+                      where id = '{id}'"
+                ))
+                .await
+                .unwrap();
+            id
+        }
+    };
+    let book = |start: &'static str| {
+        let (app, s, at) = (&app, &s, near());
+        async move {
+            let res = app.book(&s.org.key, &s.service, at, json!({})).await;
+            assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+            move_to(res.body["id"].as_str().unwrap().to_string(), start).await
+        }
+    };
+    let completed = book("2030-03-25T10:00:00Z").await;
+    let no_show = book("2030-03-26T10:00:00Z").await;
+    let late = book("2030-03-27T10:00:00Z").await;
+    let cancelled = book("2030-03-28T10:00:00Z").await;
+    book("2030-03-31T09:00:00Z").await; // 10:00 BST: confirmed
+    let before = book("2030-03-20T10:00:00Z").await; // the previous week
+    book("2030-04-01T10:00:00Z").await; // after the range
+    // One booking moved to another time through the API, then both to 2030.
+    let res = app.book(&s.org.key, &s.service, near(), json!({})).await;
+    let moved = res.body["id"].as_str().unwrap().to_string();
+    let res =
+        app.post(&s.org.key, &format!("/v1/bookings/{moved}/reschedule"), json!({"start": near().to_rfc3339()})).await;
+    assert!(res.status.is_success(), "{}", res.body);
+    let new_time = res.body["id"].as_str().unwrap().to_string();
+    assert_ne!(new_time, moved, "{}", res.body);
+    move_to(moved, "2030-03-29T10:00:00Z").await;
+    move_to(new_time, "2030-03-30T10:00:00Z").await;
+    for (id, status, late_cancel) in [
+        (&completed, "completed", "null"),
+        (&no_show, "no_show", "null"),
+        (&late, "cancelled", "true"),
+        (&cancelled, "cancelled", "false"),
+        (&before, "completed", "null"),
+    ] {
+        app.admin()
+            .await
+            .batch_execute(&format!(
+                "set session_replication_role = replica;
+                 update app.bookings set status = '{status}', late_cancel = {late_cancel} where id = '{id}'"
+            ))
+            .await
+            .unwrap();
+    }
+
+    let res = app.get(&s.org.key, "/v1/reports/bookings?from=2030-03-25&to=2030-03-31&groupBy=week").await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let r = &res.body;
+    // The moved booking counts as rescheduled and its new time as confirmed; no cancellation.
+    let expected = json!({
+        "bookings": 6,
+        "byStatus": {"pending": 0, "confirmed": 2, "checkedIn": 0, "completed": 1, "noShow": 1, "cancelled": 2,
+                     "lateCancelled": 1, "declined": 0, "rescheduled": 1},
+        // 1 no-show of the 2 whose time came; 1 late cancellation of 6.
+        "noShowRate": 0.5,
+        "lateCancelRate": 0.1667
+    });
+    assert_eq!(r["totals"], expected, "{r}");
+    let periods = r["periods"].as_array().unwrap();
+    assert_eq!(periods.len(), 1, "{r}");
+    assert_eq!(periods[0]["bookings"], 6, "a period that is the whole range is counted once: {r}");
+    // Four hours booked (completed, no-show, the moved booking's new time, the Sunday one).
+    let u = &r["utilisation"];
+    assert_eq!((u["bookedMinutes"].as_i64(), u["workingMinutes"].as_i64()), (Some(240), Some(10_020)), "{r}");
+    assert_eq!(u["rate"], 0.024);
+    assert_eq!(u["staff"][0]["name"], "Stylist 0");
+    let c = &r["comparison"];
+    assert_eq!(
+        (c["from"].as_str(), c["to"].as_str(), c["bookings"].as_i64()),
+        (Some("2030-03-18"), Some("2030-03-24"), Some(1))
+    );
+    assert_eq!(c["noShowRate"], 0.0);
+    // By day: seven periods; the Sunday of the clock change holds the 10:00 BST booking.
+    let res = app.get(&s.org.key, "/v1/reports/bookings?from=2030-03-25&to=2030-03-31").await;
+    let days = res.body["periods"].as_array().unwrap();
+    assert_eq!(days.len(), 7);
+    assert_eq!((days[6]["start"].as_str(), days[6]["bookings"].as_i64()), (Some("2030-03-31"), Some(1)));
+    assert_eq!(days[4]["byStatus"]["rescheduled"], 1);
+    assert_eq!(days[5]["byStatus"]["confirmed"], 1);
+}
+
 /// The catalog-wide tests' input for a report: a day far ahead, by which every invoice of the
 /// fixtures is overdue (so a report that leaked another organisation's rows would show them).
 pub fn reports_sample(op: &str) -> Option<Value> {
     Some(match op {
         "report_overdue_invoices" => json!({"asOf": "2099-01-01"}),
         "report_revenue" => json!({"from": "2098-01-02", "to": "2099-01-01", "breakdown": "staff"}),
+        "report_bookings" => json!({"from": "2026-01-01", "to": "2026-12-31", "groupBy": "month"}),
         _ => return None,
     })
 }
