@@ -399,3 +399,101 @@ end
 $$;
 comment on function api.report_bookings(jsonb) is 'Bookings over a range of days in the organisation''s zone (by the day they start), per day, week or month: counts by status (a booking moved to another time counts as rescheduled, not cancelled), the no-show rate (of bookings whose time came) and the late-cancellation rate; utilisation of staff time (booked ÷ working minutes, wall-clock hours in the zone less time off and closures); and the previous period of the same length.';
 grant execute on function api.report_bookings(jsonb) to favcrm_member;
+
+create function api.report_customers(p jsonb) returns jsonb
+language plpgsql stable set search_path = '' as $$
+declare
+  v_subject uuid := app.report_subject();
+  r record;
+  v_group text := coalesce(p ->> 'groupBy', 'day');
+  v_inactive int := coalesce((p ->> 'inactiveDays')::int, 60);
+  v_limit int := coalesce((p ->> 'limit')::int, 50);
+  v_top text;
+  v_result jsonb;
+begin
+  select * into r from app.report_range(p, 7);
+  select (select t ->> 'name' from pg_catalog.jsonb_array_elements(lp.tiers) t
+           order by (t ->> 'threshold')::numeric desc limit 1)
+    into v_top
+    from app.loyalty_programmes lp where lp.org_id = auth.org_id();
+  with
+  -- Visits: bookings whose customer came (completed or checked in), on the day they started.
+  -- Staff count only their own bookings and the customers those bring.
+  visits as (
+    select b.customer_id, (b.starts_at at time zone r.tz)::date as day
+      from app.bookings b
+     where b.org_id = auth.org_id() and b.status in ('completed', 'checked_in')
+       and b.starts_at < ((r.to_date + 1)::timestamp at time zone r.tz)
+       and (v_subject is null or b.staff_id in (select st.id from app.staff st
+                                                  where st.org_id = auth.org_id() and st.user_id = v_subject))),
+  first_visits as (select v.customer_id, pg_catalog.min(v.day) as first_day from visits v group by v.customer_id),
+  created as (
+    select (c.created_at at time zone r.tz)::date as day
+      from app.customers c
+     where c.org_id = auth.org_id() and c.deleted_at is null and v_subject is null
+       and c.created_at >= (r.prev_from::timestamp at time zone r.tz)
+       and c.created_at < ((r.to_date + 1)::timestamp at time zone r.tz)),
+  periods as (
+    select per.starts, per.ends from app.report_periods(r.from_date, r.to_date, v_group) per
+    union select r.from_date, r.to_date
+    union select r.prev_from, r.prev_to),
+  counted as (
+    select per.starts, per.ends,
+           (select pg_catalog.count(*) from created c where c.day between per.starts and per.ends) as new_customers,
+           (select pg_catalog.count(distinct v.customer_id) from visits v
+             where v.day between per.starts and per.ends) as visiting,
+           (select pg_catalog.count(distinct v.customer_id) from visits v join first_visits f using (customer_id)
+             where v.day between per.starts and per.ends and f.first_day < per.starts) as returning
+      from periods per),
+  shaped as (
+    select c.starts, c.ends, pg_catalog.jsonb_build_object(
+             'newCustomers', c.new_customers, 'visiting', c.visiting, 'returning', c.returning,
+             'firstVisits', c.visiting - c.returning) as figures
+      from counted c),
+  -- Churn: customers who came in the previous period and not in this one.
+  before_set as (select distinct v.customer_id from visits v where v.day between r.prev_from and r.prev_to),
+  now_set as (select distinct v.customer_id from visits v where v.day between r.from_date and r.to_date),
+  churn as (
+    select (select pg_catalog.count(*) from before_set) as before,
+           (select pg_catalog.count(*) from before_set b where b.customer_id not in (select customer_id from now_set)) as lost),
+  -- VIPs (the vip stage, or the top loyalty tier) with no visit in inactiveDays days up to `to`.
+  vips as (
+    select c.id, c.name, c.lifecycle_stage, m.tier,
+           (select pg_catalog.max(v.day) from visits v where v.customer_id = c.id) as last_visit
+      from app.customers c
+      left join app.loyalty_members m on m.org_id = c.org_id and m.customer_id = c.id
+     where c.org_id = auth.org_id() and c.deleted_at is null
+       and (c.lifecycle_stage = 'vip' or (v_top is not null and m.tier = v_top))
+       and (v_subject is null or exists (select from visits v where v.customer_id = c.id))),
+  inactive as (
+    select * from vips where last_visit is null or last_visit < r.to_date - v_inactive)
+  select pg_catalog.jsonb_build_object(
+    'from', r.from_date, 'to', r.to_date, 'timezone', r.tz, 'groupBy', v_group,
+    'totals', (select s.figures from shaped s where s.starts = r.from_date and s.ends = r.to_date limit 1),
+    'periods', coalesce((select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('start', per.starts, 'end', per.ends)
+                                                  || s.figures order by per.starts)
+                           from app.report_periods(r.from_date, r.to_date, v_group) per
+                           join shaped s on s.starts = per.starts and s.ends = per.ends), '[]'::jsonb),
+    'churn', (select pg_catalog.jsonb_build_object(
+                       'visitedBefore', ch.before, 'notBack', ch.lost,
+                       'rate', case when ch.before = 0 then null else pg_catalog.round(ch.lost::numeric / ch.before, 4) end)
+                from churn ch),
+    'inactiveVips', pg_catalog.jsonb_build_object(
+      'inactiveDays', v_inactive,
+      'topTier', v_top,
+      'count', (select pg_catalog.count(*) from inactive),
+      'customers', coalesce((select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                                       'customerId', i.id, 'name', i.name, 'lifecycleStage', i.lifecycle_stage,
+                                       'tier', i.tier, 'lastVisit', i.last_visit,
+                                       'daysSinceVisit', r.to_date - i.last_visit)
+                                     order by i.last_visit nulls first, i.name)
+                               from (select * from inactive order by last_visit nulls first, name limit v_limit) i),
+                            '[]'::jsonb)),
+    'comparison', (select pg_catalog.jsonb_build_object('from', r.prev_from, 'to', r.prev_to) || s.figures
+                     from shaped s where s.starts = r.prev_from and s.ends = r.prev_to limit 1))
+    into v_result;
+  return v_result;
+end
+$$;
+comment on function api.report_customers(jsonb) is 'Customers over a range of days in the organisation''s zone, per day, week or month: new customers, customers who came (a completed or checked-in booking), returning ones (who had come before the period) and first visits; churn (came in the previous period, not in this one); inactive VIPs (the vip stage or the top loyalty tier, no visit in inactiveDays days up to the end of the range); and the previous period.';
+grant execute on function api.report_customers(jsonb) to favcrm_member;

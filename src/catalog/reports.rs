@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::bookings::Money;
-use super::types::{Date, Letters, Limit};
+use super::types::{Date, Int, Letters, Limit};
 use super::{Effect, Method, Operation, Spec};
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -296,6 +296,101 @@ pub struct BookingsReport {
     pub comparison: BookingsComparison,
 }
 
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CustomersInput {
+    /// First day, in the organisation's time zone. Default: six days before `to`.
+    pub from: Option<Date>,
+    /// Last day (included). Default: today there. At most 366 days after `from`.
+    pub to: Option<Date>,
+    /// Default: day.
+    pub group_by: Option<GroupBy>,
+    /// A VIP with no visit in this many days up to `to` is inactive (default 60).
+    pub inactive_days: Option<Int<1, 3650>>,
+    /// How many inactive VIPs to list (default 50).
+    pub limit: Option<Limit>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomerFigures {
+    /// Customers added (staff: not counted, 0).
+    pub new_customers: i64,
+    /// Customers who came: a completed or checked-in booking.
+    pub visiting: i64,
+    /// Of those, who had come before the period.
+    pub returning: i64,
+    /// Of those, who came for the first time.
+    pub first_visits: i64,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomersPeriod {
+    pub start: String,
+    pub end: String,
+    #[serde(flatten)]
+    pub figures: CustomerFigures,
+}
+
+/// Customers who came in the previous period and not in this one.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Churn {
+    pub visited_before: i64,
+    pub not_back: i64,
+    /// not back ÷ visited before; null when nobody came before.
+    pub rate: Option<f64>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InactiveVip {
+    #[schemars(with = "uuid::Uuid")]
+    pub customer_id: String,
+    pub name: String,
+    pub lifecycle_stage: String,
+    pub tier: Option<String>,
+    /// null: never came.
+    pub last_visit: Option<String>,
+    pub days_since_visit: Option<i64>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InactiveVips {
+    pub inactive_days: i64,
+    /// The loyalty programme's top tier, whose members count as VIPs; null without tiers.
+    pub top_tier: Option<String>,
+    pub count: i64,
+    /// Longest without a visit first.
+    pub customers: Vec<InactiveVip>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomersComparison {
+    pub from: String,
+    pub to: String,
+    #[serde(flatten)]
+    pub figures: CustomerFigures,
+}
+
+/// Customers over a range of days.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomersReport {
+    pub from: String,
+    pub to: String,
+    pub timezone: String,
+    pub group_by: GroupBy,
+    pub totals: CustomerFigures,
+    pub periods: Vec<CustomersPeriod>,
+    pub churn: Churn,
+    pub inactive_vips: InactiveVips,
+    pub comparison: CustomersComparison,
+}
+
 const READ: &str = "reports:read";
 
 fn spec(name: &'static str, title: &'static str, description: &'static str, path: &'static str) -> Spec {
@@ -337,6 +432,16 @@ pub fn operations() -> Vec<Operation> {
              member), and the previous period of the same length. Managers and above see the organisation; \
              staff their own bookings, if the organisation shows staff reports.",
             "/v1/reports/bookings",
+        )),
+        Operation::new::<CustomersInput, CustomersReport>(spec(
+            "report_customers",
+            "Report customers",
+            "Customers over a range of days in the organisation's time zone (default the last 7), per day, week \
+             or month: new customers, who came (completed or checked-in bookings), returning and first visits; \
+             churn against the previous period; and inactive VIPs (the vip stage or the top loyalty tier) with no \
+             visit in inactiveDays days (default 60), longest first. Managers and above see the organisation; \
+             staff the customers of their own bookings, if the organisation shows staff reports.",
+            "/v1/reports/customers",
         )),
         Operation::new::<OverdueInvoicesInput, OverdueInvoicesReport>(spec(
             "report_overdue_invoices",

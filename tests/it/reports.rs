@@ -373,6 +373,86 @@ async fn bookings_by_status_with_rates_and_utilisation_over_a_week_with_the_cloc
     assert_eq!(days[5]["byStatus"]["confirmed"], 1);
 }
 
+#[tokio::test]
+async fn customers_new_returning_churned_and_inactive_vips() {
+    let app = TestApp::spawn().await;
+    let s = app.studio("Europe/London", crate::bookings::every_day(&[("00:00", "24:00")]), json!({}), 1).await;
+    let admin = app.admin().await;
+    let slot = std::cell::Cell::new(0);
+    // A completed visit on a day of 2030 (booked at a free time ahead, then moved there).
+    let visit = |customer: String, day: &'static str| {
+        slot.set(slot.get() + 1);
+        let (app, s, admin) = (&app, &s, &admin);
+        let at = crate::bookings::at(s.tz, crate::bookings::in_days(slot.get()), 10, 0);
+        async move {
+            let body = json!({"serviceId": s.service, "start": at.to_rfc3339(), "customerId": customer});
+            let res = app.post(&s.org.key, "/v1/bookings", body).await;
+            assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+            let id = res.body["id"].as_str().unwrap();
+            admin
+                .batch_execute(&format!(
+                    "set session_replication_role = replica;
+                     update app.bookings set status = 'completed', starts_at = '{day} 10:00Z', ends_at = '{day} 11:00Z',
+                            blocked = tstzrange('{day} 10:00Z', '{day} 11:00Z') where id = '{id}'"
+                ))
+                .await
+                .unwrap();
+        }
+    };
+    let customer = |name: &'static str, stage: &'static str, created: &'static str| {
+        let (app, s, admin) = (&app, &s, &admin);
+        async move {
+            let id = app.customer(&s.org, json!({"name": name, "lifecycleStage": stage})).await.to_string();
+            admin
+                .batch_execute(&format!(
+                    "set session_replication_role = replica; update app.customers set created_at = '{created}' where id = '{id}'"
+                ))
+                .await
+                .unwrap();
+            id
+        }
+    };
+    let a = customer("Ann", "customer", "2030-03-05 12:00Z").await;
+    let b = customer("Bea", "customer", "2029-01-01 12:00Z").await;
+    let c = customer("Cal", "customer", "2030-03-12 12:00Z").await;
+    let d = customer("Dee", "vip", "2029-01-01 12:00Z").await;
+    let e = customer("Eve", "vip", "2029-01-01 12:00Z").await;
+    customer("Fay", "vip", "2029-01-01 12:00Z").await; // never came
+    visit(a.clone(), "2030-03-05").await;
+    visit(a, "2030-03-12").await;
+    visit(b, "2030-03-06").await;
+    visit(c, "2030-03-13").await;
+    visit(d, "2029-12-01").await;
+    visit(e, "2030-03-14").await;
+
+    let res = app.get(&s.org.key, "/v1/reports/customers?from=2030-03-11&to=2030-03-17&groupBy=week").await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let r = &res.body;
+    // Cal is new; Ann, Cal and Eve came: Ann had come before, Cal and Eve for the first time.
+    assert_eq!(r["totals"], json!({"newCustomers": 1, "visiting": 3, "returning": 1, "firstVisits": 2}), "{r}");
+    // The week before: Ann new; Ann and Bea came, both for the first time.
+    let c = &r["comparison"];
+    assert_eq!((c["from"].as_str(), c["to"].as_str()), (Some("2030-03-04"), Some("2030-03-10")));
+    assert_eq!(
+        (c["newCustomers"].as_i64(), c["visiting"].as_i64(), c["returning"].as_i64()),
+        (Some(1), Some(2), Some(0))
+    );
+    // Bea came the week before and not this week.
+    assert_eq!(r["churn"], json!({"visitedBefore": 2, "notBack": 1, "rate": 0.5}));
+    // VIPs without a visit in 60 days up to 03-17: Fay (never), Dee (106 days); not Eve.
+    let vips = &r["inactiveVips"];
+    assert_eq!(vips["count"], 2, "{r}");
+    let listed: Vec<(&str, Value)> = vips["customers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["name"].as_str().unwrap(), v["daysSinceVisit"].clone()))
+        .collect();
+    assert_eq!(listed, [("Fay", Value::Null), ("Dee", json!(106))]);
+    let res = app.get(&s.org.key, "/v1/reports/customers?from=2030-03-11&to=2030-03-17&inactiveDays=120").await;
+    assert_eq!(res.body["inactiveVips"]["count"], 1, "{}", res.body);
+}
+
 /// The catalog-wide tests' input for a report: a day far ahead, by which every invoice of the
 /// fixtures is overdue (so a report that leaked another organisation's rows would show them).
 pub fn reports_sample(op: &str) -> Option<Value> {
@@ -380,6 +460,7 @@ pub fn reports_sample(op: &str) -> Option<Value> {
         "report_overdue_invoices" => json!({"asOf": "2099-01-01"}),
         "report_revenue" => json!({"from": "2098-01-02", "to": "2099-01-01", "breakdown": "staff"}),
         "report_bookings" => json!({"from": "2026-01-01", "to": "2026-12-31", "groupBy": "month"}),
+        "report_customers" => json!({"from": "2026-01-01", "to": "2026-12-31", "groupBy": "week", "inactiveDays": 30}),
         _ => return None,
     })
 }
