@@ -497,3 +497,151 @@ end
 $$;
 comment on function api.report_customers(jsonb) is 'Customers over a range of days in the organisation''s zone, per day, week or month: new customers, customers who came (a completed or checked-in booking), returning ones (who had come before the period) and first visits; churn (came in the previous period, not in this one); inactive VIPs (the vip stage or the top loyalty tier, no visit in inactiveDays days up to the end of the range); and the previous period.';
 grant execute on function api.report_customers(jsonb) to favcrm_member;
+
+create function api.report_loyalty(p jsonb) returns jsonb
+language plpgsql stable set search_path = '' as $$
+declare
+  v_subject uuid := app.report_subject();
+  r record;
+  v_group text := coalesce(p ->> 'groupBy', 'day');
+  v_end timestamptz;
+  v_value record;
+  v_result jsonb;
+begin
+  select * into r from app.report_range(p, 7);
+  -- Staff see no ledger of points: loyalty belongs to the customer, not to a booking.
+  if v_subject is not null then
+    raise exception using errcode = '42501', hint = 'forbidden',
+      message = 'The loyalty report is for managers and above.';
+  end if;
+  v_end := (r.to_date + 1)::timestamp at time zone r.tz;
+  -- What a point is worth at most: the best rate of the rewards that give balance credit.
+  select rw.amount::numeric / rw.cost_points as per_point, rw.currency into v_value
+    from app.loyalty_rewards rw
+   where rw.org_id = auth.org_id() and rw.archived_at is null and rw.gives = 'balance_credit'
+     and rw.cost_points is not null and rw.amount is not null
+   order by rw.amount::numeric / rw.cost_points desc
+   limit 1;
+  with
+  entries as (
+    select (e.created_at at time zone r.tz)::date as day, e.unit, e.kind, e.quantity
+      from app.loyalty_entries e
+     where e.org_id = auth.org_id() and e.created_at < v_end),
+  periods as (
+    select per.starts, per.ends from app.report_periods(r.from_date, r.to_date, v_group) per
+    union select r.from_date, r.to_date
+    union select r.prev_from, r.prev_to),
+  shaped as (
+    select per.starts, per.ends, pg_catalog.jsonb_build_object(
+             'earned', coalesce(pg_catalog.sum(e.quantity) filter (
+                         where e.unit = 'points' and (e.kind = 'earn' or (e.kind = 'adjust' and e.quantity > 0))), 0),
+             'redeemed', coalesce(-pg_catalog.sum(e.quantity) filter (where e.unit = 'points' and e.kind = 'redeem'), 0),
+             'expired', coalesce(-pg_catalog.sum(e.quantity) filter (where e.unit = 'points' and e.kind = 'expire'), 0),
+             'reversed', coalesce(-pg_catalog.sum(e.quantity) filter (
+                           where e.unit = 'points' and (e.kind = 'reverse' or (e.kind = 'adjust' and e.quantity < 0))), 0),
+             'stampsEarned', coalesce(pg_catalog.sum(e.quantity) filter (where e.unit = 'stamps' and e.kind = 'earn'), 0))
+             as figures
+      from periods per
+      left join entries e on e.day between per.starts and per.ends
+     group by per.starts, per.ends),
+  outstanding as (
+    select coalesce(pg_catalog.sum(e.quantity) filter (where e.unit = 'points'), 0)::bigint as points,
+           coalesce(pg_catalog.sum(e.quantity) filter (where e.unit = 'stamps'), 0)::bigint as stamps
+      from entries e)
+  select pg_catalog.jsonb_build_object(
+    'from', r.from_date, 'to', r.to_date, 'timezone', r.tz, 'groupBy', v_group,
+    'outstanding', pg_catalog.jsonb_build_object(
+      'asOf', r.to_date,
+      'points', o.points,
+      'stamps', o.stamps,
+      -- The liability: outstanding points at the best balance-credit rate, rounded down.
+      'pointValue', case when v_value is null then null
+                         else pg_catalog.round(v_value.per_point, 4) end,
+      'liability', case when v_value.per_point is null then null
+                        else app.money(pg_catalog.floor(o.points * v_value.per_point)::bigint, v_value.currency) end),
+    'totals', (select s.figures from shaped s where s.starts = r.from_date and s.ends = r.to_date limit 1),
+    'periods', coalesce((select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('start', per.starts, 'end', per.ends)
+                                                  || s.figures order by per.starts)
+                           from app.report_periods(r.from_date, r.to_date, v_group) per
+                           join shaped s on s.starts = per.starts and s.ends = per.ends), '[]'::jsonb),
+    'comparison', (select pg_catalog.jsonb_build_object('from', r.prev_from, 'to', r.prev_to) || s.figures
+                     from shaped s where s.starts = r.prev_from and s.ends = r.prev_to limit 1))
+    into v_result
+    from outstanding o;
+  return v_result;
+end
+$$;
+comment on function api.report_loyalty(jsonb) is 'Loyalty over a range of days in the organisation''s zone, per day, week or month: points earned (and positive adjustments), redeemed, expired and reversed (and negative adjustments), stamps earned; points and stamps outstanding at the end of the range and their value as a liability at the best balance-credit reward''s rate; the previous period. Managers and above.';
+grant execute on function api.report_loyalty(jsonb) to favcrm_member;
+
+-- A subscription's price per month, after its discount, in its plan's currency.
+create function app.monthly_amount(pl app.plans, s app.subscriptions) returns numeric
+language sql immutable parallel safe as $$
+  select greatest(
+           case when s.discount_bp is not null then pl.price_amount * (10000 - s.discount_bp) / 10000.0
+                when s.discount_amount is not null then pl.price_amount - s.discount_amount
+                else pl.price_amount end, 0)
+         * case pl.interval_unit when 'week' then 52.0 / 12 when 'year' then 1.0 / 12 else 1 end
+         / pl.interval_count
+$$;
+comment on function app.monthly_amount(app.plans, app.subscriptions) is 'What a subscription brings in per month: its plan''s price after its discount, a week''s times 52/12, a year''s over 12, over the interval count.';
+grant execute on function app.monthly_amount(app.plans, app.subscriptions) to favcrm_member;
+
+create function api.report_subscriptions(p jsonb) returns jsonb
+language plpgsql stable set search_path = '' as $$
+declare
+  v_subject uuid := app.report_subject();
+  r record;
+  v_start timestamptz;
+  v_end timestamptz;
+  v_result jsonb;
+begin
+  select * into r from app.report_range(p, 30);
+  if v_subject is not null then
+    raise exception using errcode = '42501', hint = 'forbidden',
+      message = 'The subscriptions report is for managers and above.';
+  end if;
+  v_start := r.from_date::timestamp at time zone r.tz;
+  v_end := (r.to_date + 1)::timestamp at time zone r.tz;
+  with
+  subs as (
+    select s.*, pl.currency, app.monthly_amount(pl, s) as monthly
+      from app.subscriptions s
+      join app.plans pl on pl.org_id = s.org_id and pl.id = s.plan_id
+     where s.org_id = auth.org_id() and s.status <> 'scheduled'),
+  -- Running at an instant: started by then and not yet ended.
+  at_start as (select * from subs where created_at < v_start and (ended_at is null or ended_at >= v_start)),
+  by_currency as (
+    select c.currency,
+           (select pg_catalog.count(*) from subs s where s.currency = c.currency and s.status = 'active') as active,
+           (select pg_catalog.count(*) from subs s where s.currency = c.currency and s.status = 'trialing') as trialing,
+           (select pg_catalog.count(*) from subs s where s.currency = c.currency and s.status = 'past_due') as past_due,
+           (select pg_catalog.count(*) from subs s where s.currency = c.currency and s.status = 'paused') as paused,
+           (select pg_catalog.round(coalesce(pg_catalog.sum(s.monthly), 0)) from subs s
+             where s.currency = c.currency and s.status in ('active', 'past_due'))::bigint as mrr,
+           (select pg_catalog.count(*) from at_start s where s.currency = c.currency) as running_at_start,
+           (select pg_catalog.count(*) from subs s where s.currency = c.currency
+              and s.created_at >= v_start and s.created_at < v_end) as started,
+           (select pg_catalog.count(*) from subs s where s.currency = c.currency
+              and s.ended_at >= v_start and s.ended_at < v_end) as ended,
+           (select pg_catalog.round(coalesce(pg_catalog.sum(s.monthly), 0)) from subs s where s.currency = c.currency
+              and s.ended_at >= v_start and s.ended_at < v_end)::bigint as mrr_lost
+      from (select distinct currency from subs) c)
+  select pg_catalog.jsonb_build_object(
+    'from', r.from_date, 'to', r.to_date, 'timezone', r.tz,
+    'currencies', coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+      'currency', b.currency,
+      'now', pg_catalog.jsonb_build_object('active', b.active, 'trialing', b.trialing, 'pastDue', b.past_due,
+                                           'paused', b.paused, 'mrr', app.money(b.mrr, b.currency)),
+      'inRange', pg_catalog.jsonb_build_object(
+        'runningAtStart', b.running_at_start, 'started', b.started, 'ended', b.ended,
+        'churnRate', case when b.running_at_start = 0 then null
+                          else pg_catalog.round(b.ended::numeric / b.running_at_start, 4) end,
+        'mrrLost', app.money(b.mrr_lost, b.currency))) order by b.currency), '[]'::jsonb))
+    into v_result
+    from by_currency b;
+  return v_result;
+end
+$$;
+comment on function api.report_subscriptions(jsonb) is 'Subscriptions per currency: now, how many are active, trialing, past due and paused and the monthly recurring revenue (active and past due, each plan''s price after discount per month); over a range of days in the organisation''s zone, how many ran at its start, started and ended, the churn rate (ended ÷ running at the start) and the monthly revenue lost. Managers and above.';
+grant execute on function api.report_subscriptions(jsonb) to favcrm_member;

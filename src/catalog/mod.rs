@@ -240,6 +240,8 @@ impl Operation {
             | "create_payment_link"
             | "create_plan"
             | "archive_plan"
+            | "report_loyalty"
+            | "report_subscriptions"
             | "create_subscription"
             | "pause_subscription"
             | "resume_subscription"

@@ -391,6 +391,127 @@ pub struct CustomersReport {
     pub comparison: CustomersComparison,
 }
 
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RangeInput {
+    /// First day, in the organisation's time zone. Default: six days before `to`.
+    pub from: Option<Date>,
+    /// Last day (included). Default: today there. At most 366 days after `from`.
+    pub to: Option<Date>,
+    /// Default: day.
+    pub group_by: Option<GroupBy>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoyaltyFigures {
+    /// Points earned, and added by hand.
+    pub earned: i64,
+    pub redeemed: i64,
+    pub expired: i64,
+    /// Points taken back (a refund or credit note of what earned them), and removed by hand.
+    pub reversed: i64,
+    pub stamps_earned: i64,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoyaltyPeriod {
+    pub start: String,
+    pub end: String,
+    #[serde(flatten)]
+    pub figures: LoyaltyFigures,
+}
+
+/// What customers hold at the end of the range.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoyaltyOutstanding {
+    pub as_of: String,
+    pub points: i64,
+    pub stamps: i64,
+    /// Money per point at the best balance-credit reward; null without one.
+    pub point_value: Option<f64>,
+    /// The points' value as a liability at that rate (rounded down); null without such a reward.
+    pub liability: Option<Money>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoyaltyComparison {
+    pub from: String,
+    pub to: String,
+    #[serde(flatten)]
+    pub figures: LoyaltyFigures,
+}
+
+/// Loyalty over a range of days.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoyaltyReport {
+    pub from: String,
+    pub to: String,
+    pub timezone: String,
+    pub group_by: GroupBy,
+    pub outstanding: LoyaltyOutstanding,
+    pub totals: LoyaltyFigures,
+    pub periods: Vec<LoyaltyPeriod>,
+    pub comparison: LoyaltyComparison,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SubscriptionsInput {
+    /// First day, in the organisation's time zone. Default: 29 days before `to`.
+    pub from: Option<Date>,
+    /// Last day (included). Default: today there. At most 366 days after `from`.
+    pub to: Option<Date>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionsNow {
+    pub active: i64,
+    pub trialing: i64,
+    pub past_due: i64,
+    pub paused: i64,
+    /// Monthly recurring revenue: active and past-due subscriptions, each plan's price after its
+    /// discount, per month.
+    pub mrr: Money,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionsInRange {
+    /// Running when the range began.
+    pub running_at_start: i64,
+    pub started: i64,
+    pub ended: i64,
+    /// ended ÷ running at the start; null when none ran.
+    pub churn_rate: Option<f64>,
+    /// The monthly revenue of those that ended.
+    pub mrr_lost: Money,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionsInCurrency {
+    pub currency: String,
+    pub now: SubscriptionsNow,
+    pub in_range: SubscriptionsInRange,
+}
+
+/// Subscriptions now and over a range of days.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionsReport {
+    pub from: String,
+    pub to: String,
+    pub timezone: String,
+    /// One entry per currency plans are priced in.
+    pub currencies: Vec<SubscriptionsInCurrency>,
+}
+
 const READ: &str = "reports:read";
 
 fn spec(name: &'static str, title: &'static str, description: &'static str, path: &'static str) -> Spec {
@@ -442,6 +563,23 @@ pub fn operations() -> Vec<Operation> {
              visit in inactiveDays days (default 60), longest first. Managers and above see the organisation; \
              staff the customers of their own bookings, if the organisation shows staff reports.",
             "/v1/reports/customers",
+        )),
+        Operation::new::<RangeInput, LoyaltyReport>(spec(
+            "report_loyalty",
+            "Report loyalty",
+            "Loyalty over a range of days in the organisation's time zone (default the last 7), per day, week or \
+             month: points earned, redeemed, expired and reversed, stamps earned; points and stamps outstanding at \
+             the end of the range and their value as a liability (at the best balance-credit reward's rate); the \
+             previous period. Managers and above.",
+            "/v1/reports/loyalty",
+        )),
+        Operation::new::<SubscriptionsInput, SubscriptionsReport>(spec(
+            "report_subscriptions",
+            "Report subscriptions",
+            "Subscriptions per currency: now, how many are active, trialing, past due and paused, and the monthly \
+             recurring revenue; over a range of days (default the last 30), how many ran at its start, started \
+             and ended, the churn rate and the monthly revenue lost. Managers and above.",
+            "/v1/reports/subscriptions",
         )),
         Operation::new::<OverdueInvoicesInput, OverdueInvoicesReport>(spec(
             "report_overdue_invoices",

@@ -453,6 +453,102 @@ async fn customers_new_returning_churned_and_inactive_vips() {
     assert_eq!(res.body["inactiveVips"]["count"], 1, "{}", res.body);
 }
 
+#[tokio::test]
+async fn loyalty_earned_redeemed_expired_and_the_liability_of_what_is_outstanding() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Glow").await;
+    app.patch(&org.key, "/v1/organisation", json!({"timezone": "Europe/London", "defaultCurrency": "GBP"})).await;
+    let x = app.customer(&org, json!({"name": "Xan"})).await.to_string();
+    let o = org.id;
+    // Lots a1 (50, the week before), a2 (100), a3 (+5 by hand), a4 (after the range); draws on a2.
+    let sql = format!(
+        "set session_replication_role = replica;
+         insert into app.loyalty_entries (org_id, id, customer_id, unit, kind, quantity, lot_id, source, source_id, created_at) values
+           ('{o}', '00000000-0000-7000-8000-00000000a001', '{x}', 'points', 'earn', 50, '00000000-0000-7000-8000-00000000a001', 'payment', gen_random_uuid(), '2030-02-25 12:00Z'),
+           ('{o}', '00000000-0000-7000-8000-00000000a002', '{x}', 'points', 'earn', 100, '00000000-0000-7000-8000-00000000a002', 'payment', gen_random_uuid(), '2030-03-02 12:00Z'),
+           ('{o}', gen_random_uuid(), '{x}', 'points', 'redeem', -30, '00000000-0000-7000-8000-00000000a002', 'redemption', gen_random_uuid(), '2030-03-03 12:00Z'),
+           ('{o}', gen_random_uuid(), '{x}', 'points', 'expire', -20, '00000000-0000-7000-8000-00000000a002', 'expiry', gen_random_uuid(), '2030-03-04 12:00Z'),
+           ('{o}', gen_random_uuid(), '{x}', 'points', 'reverse', -10, '00000000-0000-7000-8000-00000000a002', 'refund', gen_random_uuid(), '2030-03-05 12:00Z'),
+           ('{o}', '00000000-0000-7000-8000-00000000a003', '{x}', 'points', 'adjust', 5, '00000000-0000-7000-8000-00000000a003', 'adjustment', gen_random_uuid(), '2030-03-06 12:00Z'),
+           ('{o}', '00000000-0000-7000-8000-00000000a005', '{x}', 'stamps', 'earn', 2, '00000000-0000-7000-8000-00000000a005', 'booking', gen_random_uuid(), '2030-03-06 12:00Z'),
+           ('{o}', '00000000-0000-7000-8000-00000000a004', '{x}', 'points', 'earn', 1000, '00000000-0000-7000-8000-00000000a004', 'payment', gen_random_uuid(), '2030-03-08 12:00Z');
+         insert into app.loyalty_rewards (org_id, name, cost_points, gives, amount, currency) values
+           ('{o}', 'Ten pounds', 500, 'balance_credit', 1000, 'GBP'),
+           ('{o}', 'A pound fifty', 100, 'balance_credit', 150, 'GBP');"
+    );
+    app.admin().await.batch_execute(&sql).await.unwrap();
+    let res = app.get(&org.key, "/v1/reports/loyalty?from=2030-03-01&to=2030-03-07&groupBy=week").await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let r = &res.body;
+    assert_eq!(
+        r["totals"],
+        json!({"earned": 105, "redeemed": 30, "expired": 20, "reversed": 10, "stampsEarned": 2}),
+        "{r}"
+    );
+    // 50 + 100 − 30 − 20 − 10 + 5 = 95 points held at the end of 03-07, worth 2 pence each at the
+    // best reward (10 pounds for 500).
+    assert_eq!(
+        r["outstanding"],
+        json!({"asOf": "2030-03-07", "points": 95, "stamps": 2, "pointValue": 2.0,
+               "liability": {"amount": 190, "currency": "GBP"}}),
+        "{r}"
+    );
+    assert_eq!(r["comparison"]["earned"], 50);
+    // Weeks from Monday: 02-25 to 03-03 is cut to 03-01..03-03, then 03-04..03-07.
+    let periods = r["periods"].as_array().unwrap();
+    assert_eq!(periods.len(), 2, "{r}");
+    assert_eq!((periods[0]["start"].as_str(), periods[0]["earned"].as_i64()), (Some("2030-03-01"), Some(100)));
+    // Staff see no loyalty report.
+    let (_, staff) = app.add_member(&org, "staff", None).await;
+    let res = app.get(&staff, "/v1/reports/loyalty").await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.body);
+}
+
+#[tokio::test]
+async fn subscriptions_now_and_churn_over_a_month_with_monthly_revenue_normalised() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Glow").await;
+    app.patch(&org.key, "/v1/organisation", json!({"timezone": "Europe/London", "defaultCurrency": "GBP"})).await;
+    let c = app.customer(&org, json!({"name": "Sub"})).await.to_string();
+    let o = org.id;
+    let sql = format!(
+        "set session_replication_role = replica;
+         insert into app.plans (org_id, id, name, price_amount, currency, interval_unit) values
+           ('{o}', '00000000-0000-7000-8000-0000000000b1', 'Monthly', 5000, 'GBP', 'month'),
+           ('{o}', '00000000-0000-7000-8000-0000000000b2', 'Weekly', 1000, 'GBP', 'week'),
+           ('{o}', '00000000-0000-7000-8000-0000000000b3', 'Yearly', 60000, 'GBP', 'year');
+         insert into app.subscriptions (org_id, customer_id, plan_id, status, anchor_date, discount_bp, created_at, ended_at) values
+           ('{o}', '{c}', '00000000-0000-7000-8000-0000000000b1', 'active', '2030-01-01', null, '2030-01-01 12:00Z', null),
+           ('{o}', '{c}', '00000000-0000-7000-8000-0000000000b2', 'active', '2030-01-01', 5000, '2030-01-01 12:00Z', null),
+           ('{o}', '{c}', '00000000-0000-7000-8000-0000000000b3', 'past_due', '2030-01-01', null, '2030-01-01 12:00Z', null),
+           ('{o}', '{c}', '00000000-0000-7000-8000-0000000000b1', 'paused', '2030-01-01', null, '2030-01-01 12:00Z', null),
+           ('{o}', '{c}', '00000000-0000-7000-8000-0000000000b1', 'trialing', '2030-01-01', null, '2030-01-01 12:00Z', null),
+           ('{o}', '{c}', '00000000-0000-7000-8000-0000000000b1', 'cancelled', '2029-12-01', null, '2029-12-01 12:00Z', '2030-03-03 12:00Z'),
+           ('{o}', '{c}', '00000000-0000-7000-8000-0000000000b1', 'active', '2030-03-10', null, '2030-03-10 12:00Z', null),
+           ('{o}', '{c}', '00000000-0000-7000-8000-0000000000b1', 'scheduled', '2030-05-01', null, '2030-03-11 12:00Z', null);"
+    );
+    app.admin().await.batch_execute(&sql).await.unwrap();
+    let res = app.get(&org.key, "/v1/reports/subscriptions?from=2030-03-01&to=2030-03-30").await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let gbp = &res.body["currencies"][0];
+    // Monthly 5,000 twice; weekly 1,000 at half price = 500 × 52 / 12 = 2,166.67; yearly
+    // 60,000 / 12 = 5,000 (past due still counts): 17,166.67, rounded.
+    assert_eq!(
+        gbp["now"],
+        json!({"active": 3, "trialing": 1, "pastDue": 1, "paused": 1, "mrr": {"amount": 17_167, "currency": "GBP"}}),
+        "{}",
+        res.body
+    );
+    // Six ran on 03-01 (the scheduled one does not count); one started, one ended.
+    assert_eq!(
+        gbp["inRange"],
+        json!({"runningAtStart": 6, "started": 1, "ended": 1, "churnRate": 0.1667,
+               "mrrLost": {"amount": 5000, "currency": "GBP"}}),
+        "{}",
+        res.body
+    );
+}
+
 /// The catalog-wide tests' input for a report: a day far ahead, by which every invoice of the
 /// fixtures is overdue (so a report that leaked another organisation's rows would show them).
 pub fn reports_sample(op: &str) -> Option<Value> {
@@ -460,6 +556,8 @@ pub fn reports_sample(op: &str) -> Option<Value> {
         "report_overdue_invoices" => json!({"asOf": "2099-01-01"}),
         "report_revenue" => json!({"from": "2098-01-02", "to": "2099-01-01", "breakdown": "staff"}),
         "report_bookings" => json!({"from": "2026-01-01", "to": "2026-12-31", "groupBy": "month"}),
+        "report_loyalty" => json!({"from": "2026-01-01", "to": "2026-12-31", "groupBy": "month"}),
+        "report_subscriptions" => json!({"from": "2026-01-01", "to": "2026-12-31"}),
         "report_customers" => json!({"from": "2026-01-01", "to": "2026-12-31", "groupBy": "week", "inactiveDays": 30}),
         _ => return None,
     })
