@@ -645,3 +645,88 @@ end
 $$;
 comment on function api.report_subscriptions(jsonb) is 'Subscriptions per currency: now, how many are active, trialing, past due and paused and the monthly recurring revenue (active and past due, each plan''s price after discount per month); over a range of days in the organisation''s zone, how many ran at its start, started and ended, the churn rate (ended ÷ running at the start) and the monthly revenue lost. Managers and above.';
 grant execute on function api.report_subscriptions(jsonb) to favcrm_member;
+
+create function api.report_campaigns(p jsonb) returns jsonb
+language plpgsql stable set search_path = '' as $$
+declare
+  v_subject uuid := app.report_subject();
+  r record;
+  v_days int := coalesce((p ->> 'attributionDays')::int, 7);
+  v_campaign uuid := (p ->> 'campaignId')::uuid;
+  v_currency text := (select o.default_currency from app.organisations o where o.id = auth.org_id());
+  v_result jsonb;
+begin
+  if v_subject is not null then
+    raise exception using errcode = '42501', hint = 'forbidden',
+      message = 'The campaigns report is for managers and above.';
+  end if;
+  select * into r from app.report_range(p, 30);
+  with
+  campaigns as (
+    select c.id, c.name, c.sent_at
+      from app.campaigns c
+     where c.org_id = auth.org_id() and c.sent_at is not null
+       and (case when v_campaign is not null then c.id = v_campaign
+                 else c.sent_at >= (r.from_date::timestamp at time zone r.tz)
+                  and c.sent_at < ((r.to_date + 1)::timestamp at time zone r.tz) end)),
+  -- Each recipient's message, and from when it counts: when it went (or was written, if not yet).
+  sent as (
+    select m.campaign_id, m.customer_id, m.channel, m.recipient, m.status,
+           coalesce(m.sent_at, m.created_at) as went
+      from app.messages m join campaigns c on c.id = m.campaign_id
+     where m.org_id = auth.org_id() and m.direction = 'outbound'),
+  -- What each recipient did within the attribution window after their message.
+  answered as (
+    select s.*,
+           exists (select from app.messages i
+                    where i.org_id = auth.org_id() and i.direction = 'inbound' and i.channel = s.channel
+                      and i.recipient = s.recipient and i.created_at >= s.went
+                      and i.created_at < s.went + pg_catalog.make_interval(days => v_days)
+                      and app.consent_keyword(i.body) is distinct from false) as replied,
+           exists (select from app.messages i
+                    where i.org_id = auth.org_id() and i.direction = 'inbound' and i.channel = s.channel
+                      and i.recipient = s.recipient and i.created_at >= s.went
+                      and i.created_at < s.went + pg_catalog.make_interval(days => v_days)
+                      and app.consent_keyword(i.body) = false) as opted_out,
+           (select pg_catalog.count(*) from app.bookings b
+             where b.org_id = auth.org_id() and b.customer_id = s.customer_id and b.created_at >= s.went
+               and b.created_at < s.went + pg_catalog.make_interval(days => v_days)
+               and b.rescheduled_from_id is null) as bookings,
+           (select coalesce(pg_catalog.sum(pm.amount - pm.amount_refunded), 0) from app.payments pm
+             where pm.org_id = auth.org_id() and pm.customer_id = s.customer_id and pm.currency = v_currency
+               and pm.method <> 'credit_balance' and pm.created_at >= s.went
+               and pm.created_at < s.went + pg_catalog.make_interval(days => v_days)) as revenue
+      from sent s),
+  figures as (
+    select c.id, c.name, c.sent_at,
+           pg_catalog.count(a.campaign_id) as recipients,
+           pg_catalog.count(*) filter (where a.status in ('sent', 'delivered', 'read')) as sent,
+           pg_catalog.count(*) filter (where a.status in ('delivered', 'read')) as delivered,
+           pg_catalog.count(*) filter (where a.status = 'read') as read,
+           pg_catalog.count(*) filter (where a.status = 'failed') as failed,
+           pg_catalog.count(*) filter (where a.status in ('scheduled', 'queued')) as waiting,
+           pg_catalog.count(*) filter (where a.status = 'cancelled') as cancelled,
+           pg_catalog.count(*) filter (where a.replied) as replied,
+           pg_catalog.count(*) filter (where a.opted_out) as opted_out,
+           pg_catalog.count(*) filter (where a.bookings > 0) as booked_customers,
+           coalesce(pg_catalog.sum(a.bookings), 0)::bigint as bookings,
+           coalesce(pg_catalog.sum(a.revenue), 0)::bigint as revenue
+      from campaigns c left join answered a on a.campaign_id = c.id
+     group by c.id, c.name, c.sent_at)
+  select pg_catalog.jsonb_build_object(
+    'from', r.from_date, 'to', r.to_date, 'timezone', r.tz, 'attributionDays', v_days,
+    'campaigns', coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+      'campaignId', f.id, 'name', f.name, 'sentAt', app.ts(f.sent_at),
+      'recipients', f.recipients, 'sent', f.sent, 'delivered', f.delivered, 'read', f.read, 'failed', f.failed,
+      'waiting', f.waiting, 'cancelled', f.cancelled, 'replied', f.replied, 'optedOut', f.opted_out,
+      'deliveryRate', case when f.sent + f.failed = 0 then null
+                           else pg_catalog.round(f.delivered::numeric / (f.sent + f.failed), 4) end,
+      'bookedCustomers', f.booked_customers, 'bookings', f.bookings,
+      'revenue', app.money(f.revenue, v_currency)) order by f.sent_at desc, f.id), '[]'::jsonb))
+    into v_result
+    from figures f;
+  return v_result;
+end
+$$;
+comment on function api.report_campaigns(jsonb) is 'Campaigns sent in a range of days (or one campaign): per campaign, recipients and their messages'' delivery states, who replied and who opted out (STOP and its kin), and the bookings made and revenue paid (net of refunds, the organisation''s currency) by recipients within attributionDays (default 7) of their message. Managers and above.';
+grant execute on function api.report_campaigns(jsonb) to favcrm_member;

@@ -241,6 +241,7 @@ impl Operation {
             | "create_plan"
             | "archive_plan"
             | "report_loyalty"
+            | "report_campaigns"
             | "report_subscriptions"
             | "create_subscription"
             | "pause_subscription"

@@ -549,6 +549,88 @@ async fn subscriptions_now_and_churn_over_a_month_with_monthly_revenue_normalise
     );
 }
 
+#[tokio::test]
+async fn a_campaigns_delivery_replies_opt_outs_and_the_bookings_and_revenue_it_brought() {
+    let app = TestApp::spawn().await;
+    let s = app.studio("Europe/London", crate::bookings::every_day(&[("00:00", "24:00")]), json!({}), 1).await;
+    let org = &s.org;
+    app.patch(&org.key, "/v1/organisation", json!({"defaultCurrency": "GBP"})).await;
+    let res = app
+        .post(
+            &org.key,
+            "/v1/message-templates",
+            json!({"name": "Spring", "channel": "email", "purpose": "marketing", "subject": "Spring", "body": "Hello"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let template = res.body["id"].as_str().unwrap().to_string();
+    let mut customers = Vec::new();
+    for name in ["Ann", "Bea", "Cal", "Dee"] {
+        let email = format!("{}@example.com", name.to_lowercase());
+        customers.push((app.customer(org, json!({"name": name, "email": email})).await.to_string(), email));
+    }
+    let o = org.id;
+    let campaign = "00000000-0000-7000-8000-0000000000c1";
+    let mut sql = format!(
+        "set session_replication_role = replica;
+         insert into app.campaigns (org_id, id, name, template_id, status, recipients, sent_at)
+         values ('{o}', '{campaign}', 'Spring', '{template}', 'sent', 4, '2030-03-05 09:00Z');"
+    );
+    // Ann's was delivered, Bea's read, Cal's failed, Dee's still queued.
+    for ((id, email), status) in customers.iter().zip(["delivered", "read", "failed", "queued"]) {
+        let sent_at = if status == "queued" { "null".to_string() } else { "'2030-03-05 09:00Z'".to_string() };
+        sql.push_str(&format!(
+            "insert into app.messages (org_id, customer_id, channel, direction, purpose, recipient, body, status, sent_at,
+                                       campaign_id, created_at)
+             values ('{o}', '{id}', 'email', 'outbound', 'marketing', '{email}', 'Hello', '{status}', {sent_at},
+                     '{campaign}', '2030-03-05 09:00Z');"
+        ));
+    }
+    // Ann wrote back, Bea answered STOP, Cal wrote back too late (after 7 days).
+    for (i, body, at) in
+        [(0, "Thanks!", "2030-03-06 10:00Z"), (1, "STOP", "2030-03-06 11:00Z"), (2, "Hi", "2030-03-20 10:00Z")]
+    {
+        sql.push_str(&format!(
+            "insert into app.messages (org_id, customer_id, channel, direction, recipient, body, status, created_at)
+             values ('{o}', '{}', 'email', 'inbound', '{}', '{body}', 'received', '{at}');",
+            customers[i].0, customers[i].1
+        ));
+    }
+    app.admin().await.batch_execute(&sql).await.unwrap();
+    // Ann booked two days after, and paid 4,500 of which 500 was refunded; Dee booked too late.
+    for (i, created) in [(0, "2030-03-07 10:00Z"), (3, "2030-03-20 10:00Z")] {
+        let at = crate::bookings::at(s.tz, crate::bookings::in_days(i as i64 + 1), 10, 0);
+        let body = json!({"serviceId": s.service, "start": at.to_rfc3339(), "customerId": customers[i].0});
+        let res = app.post(&org.key, "/v1/bookings", body).await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+        set(&app, "bookings", res.body["id"].as_str().unwrap(), "created_at", created).await;
+    }
+    let invoice = open_invoice(&app, org, &customers[0].0, 4_500).await;
+    let res =
+        app.post(&org.key, "/v1/payments", json!({"invoiceId": invoice, "amount": 4_500, "method": "cash"})).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let payment = res.body["id"].as_str().unwrap().to_string();
+    set(&app, "payments", &payment, "created_at", "2030-03-08 10:00Z").await;
+    set(&app, "payments", &payment, "amount_refunded", "500").await;
+
+    let res = app.get(&org.key, "/v1/reports/campaigns?from=2030-03-01&to=2030-03-30").await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let mut c = res.body["campaigns"][0].clone();
+    c.as_object_mut().unwrap().remove("sentAt");
+    assert_eq!(
+        c,
+        json!({"campaignId": campaign, "name": "Spring", "recipients": 4, "sent": 2, "delivered": 2, "read": 1,
+               "failed": 1, "waiting": 1, "cancelled": 0, "replied": 1, "optedOut": 1, "deliveryRate": 0.6667,
+               "bookedCustomers": 1, "bookings": 1, "revenue": {"amount": 4_000, "currency": "GBP"}}),
+        "{}",
+        res.body
+    );
+    // With a longer window, Cal's reply and Dee's booking count.
+    let res = app.get(&org.key, &format!("/v1/reports/campaigns?campaignId={campaign}&attributionDays=30")).await;
+    let c = &res.body["campaigns"][0];
+    assert_eq!((c["replied"].as_i64(), c["bookings"].as_i64()), (Some(2), Some(2)), "{}", res.body);
+}
+
 /// The catalog-wide tests' input for a report: a day far ahead, by which every invoice of the
 /// fixtures is overdue (so a report that leaked another organisation's rows would show them).
 pub fn reports_sample(op: &str) -> Option<Value> {
@@ -556,6 +638,7 @@ pub fn reports_sample(op: &str) -> Option<Value> {
         "report_overdue_invoices" => json!({"asOf": "2099-01-01"}),
         "report_revenue" => json!({"from": "2098-01-02", "to": "2099-01-01", "breakdown": "staff"}),
         "report_bookings" => json!({"from": "2026-01-01", "to": "2026-12-31", "groupBy": "month"}),
+        "report_campaigns" => json!({"from": "2026-01-01", "to": "2026-12-31", "attributionDays": 14}),
         "report_loyalty" => json!({"from": "2026-01-01", "to": "2026-12-31", "groupBy": "month"}),
         "report_subscriptions" => json!({"from": "2026-01-01", "to": "2026-12-31"}),
         "report_customers" => json!({"from": "2026-01-01", "to": "2026-12-31", "groupBy": "week", "inactiveDays": 30}),
