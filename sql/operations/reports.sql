@@ -35,32 +35,71 @@ $$;
 comment on function app.ageing_bucket(int) is 'The ageing bucket of an invoice so many days overdue: 1-30, 31-60, 61-90, 90+.';
 grant execute on function app.ageing_bucket(int) to favcrm_member;
 
+-- What an invoice was owed at the end of a day (an instant): its total, less the credit notes
+-- issued and the payments received by then, plus the refunds made by then and what credit notes
+-- moved to the credit balance (app.invoice_amount_due, as it stood then).
+create function app.amount_due_at(i app.invoices, p_at timestamptz, p_day date) returns bigint
+language sql stable set search_path = '' as $$
+  select i.total_amount
+         - coalesce((select pg_catalog.sum(cn.amount - cn.balance_amount) from app.credit_notes cn
+                      where cn.org_id = i.org_id and cn.invoice_id = i.id and cn.created_at < p_at), 0)
+         - coalesce((select pg_catalog.sum(pm.amount) from app.payments pm
+                      where pm.org_id = i.org_id and pm.invoice_id = i.id and pm.received_on <= p_day), 0)
+         + coalesce((select pg_catalog.sum(rf.amount) from app.refunds rf
+                      where rf.org_id = i.org_id and rf.invoice_id = i.id and rf.status = 'succeeded'
+                        and rf.created_at < p_at), 0)
+$$;
+comment on function app.amount_due_at(app.invoices, timestamptz, date) is 'What an invoice was owed at an instant (the end of p_day): total − credit notes then issued (less what they moved to the credit balance) − payments received by p_day + refunds then made.';
+grant execute on function app.amount_due_at(app.invoices, timestamptz, date) to favcrm_member;
+
+-- Invoices overdue at the end of a day: finalised by then, neither voided nor written off by
+-- then, due before it, and still owed something then.
+create function app.overdue_on(p_day date, p_tz text, p_subject uuid)
+returns table (id uuid, number text, customer_id uuid, currency text, due_date date, days int, due bigint)
+language sql stable set search_path = '' as $$
+  select x.id, x.number, x.customer_id, x.currency, x.due_date, x.days, x.due
+    from (select i.id, i.number, i.customer_id, i.currency, i.due_date, (p_day - i.due_date) as days,
+                 app.amount_due_at(i, (p_day + 1)::timestamp at time zone p_tz, p_day) as due
+            from app.invoices i
+           where i.org_id = auth.org_id() and i.due_date < p_day
+             and i.finalized_at < (p_day + 1)::timestamp at time zone p_tz
+             and (i.voided_at is null or i.voided_at >= (p_day + 1)::timestamp at time zone p_tz)
+             and (i.uncollectible_at is null or i.uncollectible_at >= (p_day + 1)::timestamp at time zone p_tz)
+             and i.status in ('open', 'paid', 'void', 'uncollectible')
+             and (p_subject is null or i.staff_user_id = p_subject)) x
+   where x.due > 0
+$$;
+comment on function app.overdue_on(date, text, uuid) is 'The invoices overdue at the end of a day in the organisation''s zone, with how many days and what was owed then.';
+grant execute on function app.overdue_on(date, text, uuid) to favcrm_member;
+
 create function api.report_overdue_invoices(p jsonb) returns jsonb
 language plpgsql stable set search_path = '' as $$
 declare
   v_subject uuid := app.report_subject();
+  v_tz text := (select o.timezone from app.organisations o where o.id = auth.org_id());
   v_as_of date := coalesce((p ->> 'asOf')::date, app.billing_today());
+  v_compare date := coalesce((p ->> 'compareTo')::date, v_as_of - 30);
   v_limit int := coalesce((p ->> 'limit')::int, 50);
 begin
+  if v_compare >= v_as_of then
+    perform app.raise_invalid('compareTo', 'invalid_range', 'compareTo must be before asOf.');
+  end if;
   return (
     with overdue as (
-      select i.id, i.number, i.customer_id, c.name as customer_name, i.currency, i.due_date,
-             (v_as_of - i.due_date) as days, app.invoice_amount_due(i) as due
-        from app.invoices i
-        join app.customers c on c.org_id = i.org_id and c.id = i.customer_id
-       where i.org_id = auth.org_id() and i.status = 'open' and i.due_date < v_as_of
-         and app.invoice_amount_due(i) > 0
-         and (v_subject is null or i.staff_user_id = v_subject)),
+      select o.*, c.name as customer_name
+        from app.overdue_on(v_as_of, v_tz, v_subject) o
+        join app.customers c on c.org_id = auth.org_id() and c.id = o.customer_id),
+    earlier as (select * from app.overdue_on(v_compare, v_tz, v_subject)),
     buckets (bucket, position) as (values ('1-30', 1), ('31-60', 2), ('61-90', 3), ('90+', 4)),
-    currencies as (select distinct currency from overdue)
+    currencies as (select distinct currency from overdue union select distinct currency from earlier)
     select pg_catalog.jsonb_build_object(
       'asOf', v_as_of,
       'currencies', coalesce((
         select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
                  'currency', cur.currency,
                  'count', (select pg_catalog.count(*) from overdue o where o.currency = cur.currency),
-                 'amountDue', app.money((select pg_catalog.sum(o.due) from overdue o where o.currency = cur.currency)::bigint,
-                                        cur.currency),
+                 'amountDue', app.money(coalesce((select pg_catalog.sum(o.due) from overdue o
+                                                   where o.currency = cur.currency), 0)::bigint, cur.currency),
                  'buckets', (select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
                                       'bucket', x.bucket, 'count', x.n,
                                       'amountDue', app.money(x.due, cur.currency))
@@ -70,7 +109,12 @@ begin
                                        from buckets b
                                        left join overdue o
                                          on o.currency = cur.currency and app.ageing_bucket(o.days) = b.bucket
-                                      group by b.bucket, b.position) x))
+                                      group by b.bucket, b.position) x),
+                 'comparison', pg_catalog.jsonb_build_object(
+                   'asOf', v_compare,
+                   'count', (select pg_catalog.count(*) from earlier e where e.currency = cur.currency),
+                   'amountDue', app.money(coalesce((select pg_catalog.sum(e.due) from earlier e
+                                                     where e.currency = cur.currency), 0)::bigint, cur.currency)))
                order by cur.currency)
           from currencies cur), '[]'::jsonb),
       'invoices', coalesce((
@@ -83,7 +127,7 @@ begin
       'more', (select pg_catalog.count(*) from overdue) > v_limit));
 end
 $$;
-comment on function api.report_overdue_invoices(jsonb) is 'Open invoices past their due date as of a day in the organisation''s time zone (today unless given): count and amount due per currency, in ageing buckets 1-30, 31-60, 61-90 and 90+ days, and the most overdue invoices first.';
+comment on function api.report_overdue_invoices(jsonb) is 'Invoices past their due date at the end of a day in the organisation''s time zone (today unless given), with what was owed then: count and amount due per currency, in ageing buckets 1-30, 31-60, 61-90 and 90+ days, the same at an earlier day (compareTo, default 30 days before), and the most overdue invoices first.';
 grant execute on function api.report_overdue_invoices(jsonb) to favcrm_member;
 
 -- The periods of a report: each day, week (starting on the organisation's first weekday) or

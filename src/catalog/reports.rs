@@ -16,6 +16,8 @@ use super::{Effect, Method, Operation, Spec};
 pub struct OverdueInvoicesInput {
     /// The day to age invoices on, in the organisation's time zone. Default: today there.
     pub as_of: Option<Date>,
+    /// An earlier day to compare with (default 30 days before `asOf`).
+    pub compare_to: Option<Date>,
     /// How many of the most overdue invoices to list (default 50).
     pub limit: Option<Limit>,
 }
@@ -50,6 +52,16 @@ pub struct OverdueInCurrency {
     pub amount_due: Money,
     /// Always the four buckets, in order (1-30, 31-60, 61-90, 90+), empty ones with 0.
     pub buckets: Vec<Bucket>,
+    /// The same at the earlier day, with what was owed then.
+    pub comparison: OverdueEarlier,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OverdueEarlier {
+    pub as_of: String,
+    pub count: i64,
+    pub amount_due: Money,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -648,9 +660,10 @@ pub fn operations() -> Vec<Operation> {
         Operation::new::<OverdueInvoicesInput, OverdueInvoicesReport>(spec(
             "report_overdue_invoices",
             "Report overdue invoices",
-            "Open invoices past their due date as of a day (today in the organisation's time zone unless \
-             given): count and amount due per currency in ageing buckets 1-30, 31-60, 61-90 and 90+ days, and \
-             the most overdue invoices with their customers. Managers and above see the organisation; staff \
+            "Invoices past their due date at the end of a day (today in the organisation's time zone unless \
+             given), with what was owed then: count and amount due per currency in ageing buckets 1-30, 31-60, \
+             61-90 and 90+ days, the same at an earlier day (compareTo, default 30 days before), and the most \
+             overdue invoices with their customers. Managers and above see the organisation; staff \
              their own invoices, if the organisation shows staff reports and billing.",
             "/v1/reports/overdue-invoices",
         )),

@@ -72,16 +72,19 @@ async fn overdue_invoices_are_aged_in_buckets_per_currency_as_of_a_day() {
         due_on(&app, &invoice, due).await;
         invoices.push(invoice);
     }
-    // 7000 paid 2500 (4500 left, 29 days: 1-30); 8000 paid in full (not owed).
+    // 7000 paid 2500 on 06-15 (4500 left, 29 days: 1-30); 8000 paid in full (not owed).
     for (invoice, amount) in [(&invoices[6], 2500), (&invoices[7], 8000)] {
         let res =
             app.post(&org.key, "/v1/payments", json!({"invoiceId": invoice, "amount": amount, "method": "cash"})).await;
         assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+        if amount == 2500 {
+            set(&app, "payments", res.body["id"].as_str().unwrap(), "received_on", "2030-06-15").await;
+        }
     }
     let euros = eur_invoice(&app, &org, &bo, 900).await;
     due_on(&app, &euros, "2029-12-31").await;
 
-    let report = overdue(&app, &org.key, "?asOf=2030-06-30&limit=3").await;
+    let report = overdue(&app, &org.key, "?asOf=2030-06-30&compareTo=2030-06-10&limit=3").await;
     assert_eq!(report["asOf"], "2030-06-30");
     let currencies = report["currencies"].as_array().unwrap();
     assert_eq!(currencies.len(), 2, "{report}");
@@ -109,6 +112,15 @@ async fn overdue_invoices_are_aged_in_buckets_per_currency_as_of_a_day() {
         .collect();
     assert_eq!(listed, [(181, "90+"), (91, "90+"), (90, "61-90")]);
     assert_eq!(report["invoices"][1]["customerName"], "Amy");
+    // At the end of 06-10, the 7000 was still owed in full (paid in part on 06-15): 2000 + 3000
+    // + 4000 + 5000 + 7000. The euro invoice was overdue then too.
+    assert_eq!(
+        gbp["comparison"],
+        json!({"asOf": "2030-06-10", "count": 5, "amountDue": {"amount": 21_000, "currency": "GBP"}})
+    );
+    assert_eq!(eur["comparison"]["count"], 1);
+    let refused = app.get(&org.key, "/v1/reports/overdue-invoices?asOf=2030-06-30&compareTo=2030-07-01").await;
+    assert_eq!((refused.status, refused.field()), (StatusCode::UNPROCESSABLE_ENTITY, "compareTo"), "{}", refused.body);
     assert_eq!(report["more"], true);
     // A day earlier the invoice due on the 29th is not overdue yet, and the rest are a day
     // younger: 29, 30 and 28 days (2000 + 3000 + 4500 in 1-30), 89 and 90 days (4000 + 5000).
