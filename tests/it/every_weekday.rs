@@ -22,6 +22,7 @@ const DATE_DEPENDENT: &[&str] = &[
     "subscriptions::",
     "loyalty::",
     "messaging::",
+    "reports::",
     "mcp_client::the_official_python_mcp_sdk_bills",
     "mcp_client::the_official_python_mcp_sdk_sells",
     "mcp_client::the_official_python_mcp_sdk_earns",
