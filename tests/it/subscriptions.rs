@@ -228,6 +228,18 @@ async fn a_scheduler_cut_off_mid_renewal_leaves_nothing_and_the_next_run_renews_
     let admin = app.admin().await;
     admin.execute("select pg_terminate_backend($1)", &[&pid]).await.unwrap();
     assert!(tx.commit().await.is_err());
+    // The client hears of the end before the backend has let go of its locks: wait until it is gone.
+    for _ in 0..1000 {
+        let alive: bool = admin
+            .query_one("select exists (select 1 from pg_stat_activity where pid = $1)", &[&pid])
+            .await
+            .unwrap()
+            .get(0);
+        if !alive {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     assert_eq!(invoices_of(&app, &org, &amy).await.len(), 1, "the cut-off renewal left no invoice");
     // The next run renews it, once.
     let r = run(&other, after).await;
