@@ -16,6 +16,7 @@ pub mod effects;
 pub mod error;
 pub mod limits;
 pub mod openapi;
+pub mod render;
 pub mod scheduler;
 pub mod skills;
 pub mod telemetry;

@@ -4,6 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::catalog::{self, Method};
+use crate::render;
 
 /// The 4xx answers an operation can give, each a Problem: what every call can meet (bad input,
 /// limits), what a key brings (401, 403), what naming a record brings (404), what writing brings
@@ -118,6 +119,39 @@ pub fn document() -> Value {
             operation["requestBody"] = json!({ "required": !body_required.is_empty(),
                 "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{name}") } } } });
         }
+        if render::has_csv(op) {
+            parameters.push(json!({ "$ref": "#/components/parameters/Format" }));
+            if op.toolset == "reports" {
+                parameters.push(table_parameter(op));
+            }
+            operation["responses"][op.success_status.to_string()]["content"]["text/csv"] = json!({
+                "schema": { "type": "string", "description": csv_description(op) }
+            });
+        }
+        if op.toolset == "reports" {
+            let mut chart = json!({
+                "operationId": format!("{}_chart", op.name),
+                "summary": format!("{} as an SVG chart", op.title),
+                "description": "The report drawn as bars or a line (one per row of a table, its periods by default), \
+                                with labelled axes and money in the report's currency. Takes the report's own \
+                                parameters and table, metric (a number column of the table) and chart (bar or line).",
+                "tags": [op.toolset],
+                "security": [{ "bearer": [] }],
+                "x-favcrm-scope": op.scope,
+                "responses": {
+                    "200": { "description": "The chart", "content": { "image/svg+xml": { "schema": { "type": "string" } } } },
+                    "default": { "$ref": "#/components/responses/Problem" }
+                }
+            });
+            let mut chart_parameters: Vec<Value> =
+                parameters.iter().filter(|p| p["$ref"] != "#/components/parameters/Format").cloned().collect();
+            chart_parameters.push(json!({ "name": "metric", "in": "query", "required": false,
+                "schema": { "type": "string" }, "description": "The figure drawn, a number column of the table (e.g. net.amount)." }));
+            chart_parameters.push(json!({ "name": "chart", "in": "query", "required": false,
+                "schema": { "type": "string", "enum": ["bar", "line"], "default": "bar" } }));
+            chart["parameters"] = Value::Array(chart_parameters);
+            paths.insert(format!("{}.svg", op.path), json!({ "get": chart }));
+        }
         if op.method == Method::Post && !op.is_public() {
             parameters.push(json!({ "$ref": "#/components/parameters/IdempotencyKey" }));
         }
@@ -148,7 +182,10 @@ pub fn document() -> Value {
                     "schema": { "type": "string", "minLength": 1, "maxLength": 255 } },
                 "ConfirmationToken": { "name": "Confirmation-Token", "in": "header", "required": false,
                     "description": "For agent keys: the confirmationToken from a 428 confirmation_required answer for the same arguments.",
-                    "schema": { "type": "string" } }
+                    "schema": { "type": "string" } },
+                "Format": { "name": "format", "in": "query", "required": false,
+                    "description": "json (the default) or csv: RFC 4180, UTF-8, a header row, sent as text/csv.",
+                    "schema": { "type": "string", "enum": ["json", "csv"], "default": "json" } }
             },
             "responses": {
                 "Problem": {
@@ -158,6 +195,22 @@ pub fn document() -> Value {
             }
         }
     })
+}
+
+fn table_parameter(op: &catalog::Operation) -> Value {
+    json!({ "name": "table", "in": "query", "required": false,
+            "description": format!("Which table of the report a CSV (or chart) holds, by its path: {} (a number \
+                                    picks an element of an array, as in currencies.0.buckets).", render::tables(op).join(", ")),
+            "schema": { "type": "string", "default": render::default_table(op) } })
+}
+
+fn csv_description(op: &catalog::Operation) -> &'static str {
+    if op.toolset == "reports" {
+        "With format=csv: one table of the report (table=, its periods by default) as RFC 4180 CSV, UTF-8, a header row."
+    } else {
+        "With format=csv: every item the list matches (page after page; leave out limit and cursor) as RFC 4180 \
+         CSV, UTF-8, a header row; nested fields as dotted columns (total.amount)."
+    }
 }
 
 /// An RFC 9457 problem, with every member some answer carries.

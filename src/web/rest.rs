@@ -13,6 +13,7 @@ use crate::call::{self, AppState};
 use crate::catalog::{self, Method, Operation};
 use crate::db::tx::{self, Call, Caller, Via};
 use crate::error::ApiError;
+use crate::render;
 
 /// Registers one route per catalog operation.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -32,6 +33,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             resource = resource.route(web::method(actix_web::http::Method::OPTIONS).to(preflight));
         }
         for op in catalog::all().iter().filter(|op| op.path == path) {
+            if op.toolset == "reports" {
+                cfg.service(web::resource(format!("{}.svg", op.path)).route(web::get().to(
+                    move |req: HttpRequest,
+                          body: web::Payload,
+                          state: web::Data<AppState>,
+                          web: web::Data<WebState>| { chart(op, req, body, state, web) },
+                )));
+            }
             let method = match op.method {
                 Method::Get => web::get(),
                 Method::Post => web::post(),
@@ -78,7 +87,12 @@ async fn handle(
     // The no-key flows ignore any key sent along: they act for nobody yet.
     let caller = if op.is_public() { Caller::Anonymous } else { caller(req.headers())? };
     let mut input = input_from(op, &req, body).await?;
+    let format = Format::take(op, &mut input)?;
     op.check_input(&mut input)?;
+    if let Format::Csv { table } = format {
+        let client_ip = web.client_ip(&req);
+        return csv_answer(op, &req, &state, caller, input, table, client_ip).await;
+    }
     let idempotency_key = idempotency_key(&req, op)?;
     let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
     let confirmation_token = req.headers().get("confirmation-token").and_then(|v| v.to_str().ok());
@@ -137,6 +151,167 @@ async fn publishable(
         }
         Err(error) => Ok(with_cors(error.error_response(), origin)),
     }
+}
+
+/// How a GET answers: JSON, or CSV (`?format=csv`) — of every item a list matches, or of a
+/// report's table (`&table=`, its periods by default).
+enum Format {
+    Json,
+    Csv { table: Option<String> },
+}
+
+impl Format {
+    /// Takes `format` (and a report's `table`) out of the input, which the operation never sees.
+    fn take(op: &Operation, input: &mut Value) -> Result<Self, ApiError> {
+        let Some(map) = input.as_object_mut() else { return Ok(Format::Json) };
+        if !render::has_csv(op) {
+            return Ok(Format::Json);
+        }
+        let format = match map.remove("format") {
+            None => return Ok(Format::Json),
+            Some(Value::String(f)) if f == "json" => return Ok(Format::Json),
+            Some(Value::String(f)) if f == "csv" => f,
+            Some(_) => {
+                return Err(ApiError::invalid("format", "invalid_format", "format is json (the default) or csv."));
+            }
+        };
+        debug_assert_eq!(format, "csv");
+        if op.toolset == "reports" {
+            let table = map.remove("table").map(|t| t.as_str().unwrap_or_default().to_string());
+            return Ok(Format::Csv { table });
+        }
+        for paging in ["limit", "cursor"] {
+            if map.contains_key(paging) {
+                return Err(ApiError::invalid(
+                    paging,
+                    "not_with_csv",
+                    format!("A CSV export holds every matching row, page after page: leave out {paging}."),
+                ));
+            }
+        }
+        Ok(Format::Csv { table: None })
+    }
+}
+
+/// A list as CSV: every item it matches, page after page (each page a call of the operation
+/// as usual, so the same checks and rows), streamed as it is read. The first page is read before
+/// answering, so a refusal is a problem answer; a failure later cuts the download short (the
+/// body ends without its last chunk), never passing a partial file off as whole.
+async fn csv_answer(
+    op: &'static Operation,
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    caller: Caller,
+    input: Value,
+    table: Option<String>,
+    client_ip: Option<std::net::IpAddr>,
+) -> Result<HttpResponse, ApiError> {
+    let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
+    let name = op.name.trim_start_matches("list_").trim_start_matches("report_").replace('_', "-");
+    let response = || {
+        let mut r = HttpResponse::Ok();
+        r.content_type("text/csv; charset=utf-8")
+            .insert_header(("Content-Disposition", format!("attachment; filename=\"{name}.csv\"")));
+        r
+    };
+    let state = state.clone();
+    let call = move |input: &Value| {
+        let input = input.clone();
+        let caller = caller.clone();
+        let request_id = request_id.clone();
+        let state = state.clone();
+        async move {
+            let call = Call {
+                op,
+                caller: &caller,
+                input: &input,
+                via: Via::Rest,
+                request_id: &request_id,
+                idempotency_key: None,
+                confirmation_token: None,
+                person_secret: None,
+            };
+            let outcome = call::dispatch(&state, call, client_ip).await?;
+            serde_json::from_str::<Value>(&outcome.body.into_text()).map_err(ApiError::internal)
+        }
+    };
+    if op.toolset == "reports" {
+        let answer = call(&input).await?;
+        let table = render::report_table(op, &answer, table.as_deref().unwrap_or(render::default_table(op)))?;
+        return Ok(response().body(render::csv::sheet(&table.columns, table.rows)));
+    }
+    let columns = render::list_columns(op).ok_or_else(|| ApiError::internal("a list without a page schema"))?;
+    let mut input = input;
+    input["limit"] = 100.into();
+    let first = call(&input).await?;
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<web::Bytes, std::io::Error>>(2);
+    actix_web::rt::spawn(async move {
+        let mut sheet = render::csv::Sheet::new(&columns);
+        let mut page = first;
+        loop {
+            for item in page["items"].as_array().into_iter().flatten() {
+                sheet.row(&columns, item);
+            }
+            if sender.send(Ok(web::Bytes::from(sheet.take()))).await.is_err() {
+                return; // The client went away.
+            }
+            let Some(cursor) = page["nextCursor"].as_str().map(str::to_string) else { return };
+            input["cursor"] = cursor.into();
+            page = match call(&input).await {
+                Ok(page) => page,
+                Err(error) => {
+                    tracing::warn!(op = op.name, code = %error.code, "a CSV export stopped part-way");
+                    let _ = sender.send(Err(std::io::Error::other(error.code))).await;
+                    return;
+                }
+            };
+        }
+    });
+    Ok(response().streaming(tokio_stream::wrappers::ReceiverStream::new(receiver)))
+}
+
+/// `GET /v1/reports/{name}.svg`: the report, called as usual, drawn (see `crate::render::chart`).
+async fn chart(
+    op: &'static Operation,
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+    web: web::Data<WebState>,
+) -> Result<HttpResponse, ApiError> {
+    let caller = caller(req.headers())?;
+    let mut input = input_from(op, &req, body).await?;
+    let mut ask = render::chart::Ask::default();
+    if let Some(map) = input.as_object_mut() {
+        let text = |v: Value| v.as_str().map(str::to_string);
+        ask.table = map.remove("table").and_then(text);
+        ask.metric = map.remove("metric").and_then(text);
+        if let Some(kind) = map.remove("chart") {
+            ask.chart = Some(
+                serde_json::from_value(kind)
+                    .map_err(|_| ApiError::invalid("chart", "invalid_chart", "chart is bar (the default) or line."))?,
+            );
+        }
+    }
+    op.check_input(&mut input)?;
+    let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
+    let outcome = call::dispatch(
+        &state,
+        Call {
+            op,
+            caller: &caller,
+            input: &input,
+            via: Via::Rest,
+            request_id: &request_id,
+            idempotency_key: None,
+            confirmation_token: None,
+            person_secret: None,
+        },
+        web.client_ip(&req),
+    )
+    .await?;
+    let answer: Value = serde_json::from_str(&outcome.body.into_text()).map_err(ApiError::internal)?;
+    let svg = render::chart::render(op, &answer, &ask)?;
+    Ok(HttpResponse::Ok().content_type("image/svg+xml").insert_header(("Cache-Control", "private, no-store")).body(svg))
 }
 
 fn idempotency_key<'a>(req: &'a HttpRequest, op: &Operation) -> Result<Option<&'a str>, ApiError> {

@@ -14,6 +14,7 @@ mod customers;
 mod embedded;
 mod errors;
 mod every_weekday;
+mod exports;
 mod fake_providers;
 mod fake_stripe;
 mod health;

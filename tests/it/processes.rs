@@ -13,9 +13,9 @@ use crate::common::{TestApp, cluster};
 const BIN: &str = env!("CARGO_BIN_EXE_favcrm");
 
 /// A `favcrm serve` process on the test database, writing mail where `mail_dir` says.
-struct Server {
-    child: Child,
-    app: TestApp,
+pub struct Server {
+    pub child: Child,
+    pub app: TestApp,
 }
 
 impl Drop for Server {
@@ -28,7 +28,7 @@ impl Drop for Server {
     }
 }
 
-async fn serve(dbname: &str, mail_dir: &std::path::Path) -> Server {
+pub async fn serve(dbname: &str, mail_dir: &std::path::Path) -> Server {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let socket = cluster().embedded.socket_dir().display().to_string();
     let stripe = std::sync::Arc::new(crate::fake_stripe::start().await);
