@@ -121,14 +121,14 @@ pub fn document() -> Value {
         }
         if render::has_csv(op) {
             parameters.push(json!({ "$ref": "#/components/parameters/Format" }));
-            if op.toolset == "reports" {
+            if render::is_report(op) {
                 parameters.push(table_parameter(op));
             }
             operation["responses"][op.success_status.to_string()]["content"]["text/csv"] = json!({
                 "schema": { "type": "string", "description": csv_description(op) }
             });
         }
-        if op.toolset == "reports" {
+        if render::is_report(op) {
             let mut chart = json!({
                 "operationId": format!("{}_chart", op.name),
                 "summary": format!("{} as an SVG chart", op.title),
@@ -205,7 +205,7 @@ fn table_parameter(op: &catalog::Operation) -> Value {
 }
 
 fn csv_description(op: &catalog::Operation) -> &'static str {
-    if op.toolset == "reports" {
+    if render::is_report(op) {
         "With format=csv: one table of the report (table=, its periods by default) as RFC 4180 CSV, UTF-8, a header row."
     } else {
         "With format=csv: every item the list matches (page after page; leave out limit and cursor) as RFC 4180 \

@@ -1,6 +1,7 @@
 //! The scheduler: time-driven work that no request starts. It renews subscriptions whose
 //! period has ended (each period invoiced exactly once, however many schedulers run), checks
-//! whether their invoices were paid, and writes lapsed credits into the ledger.
+//! whether their invoices were paid, writes lapsed credits into the ledger, and makes each
+//! organisation's weekly digest once its week is over.
 //!
 //! It runs inside `favcrm serve` (every minute by default) and alone as `favcrm worker`, so
 //! several may run beside several servers. It asks the database which subscriptions are due
@@ -44,6 +45,8 @@ pub struct Report {
     pub expired_points: i64,
     /// Customers whose loyalty tier was looked at again (earnings leaving the 12 months).
     pub tier_reviews: usize,
+    /// Weekly digests made (organisations whose week ended).
+    pub digests: usize,
 }
 
 /// One pass over everything due as of `as_of` (RFC 3339; the database's clock when None).
@@ -126,7 +129,29 @@ pub async fn run_once(pool: &Pool, payments: Option<&Payments>, as_of: Option<&s
         report.expired_grants += written;
     }
     loyalty(pool, as_of, &mut report).await?;
+    digests(pool, as_of, &mut report).await?;
     Ok(report)
+}
+
+/// The weekly digest of every organisation whose week ended without one.
+async fn digests(pool: &Pool, as_of: Option<&str>, report: &mut Report) -> anyhow::Result<()> {
+    let due = pool
+        .get()
+        .await?
+        .query(
+            "select org_id, week_start from auth.due_digests(coalesce($1::text::timestamptz, now()), 1000)",
+            &[&as_of],
+        )
+        .await?;
+    for row in due {
+        let (org, week): (Uuid, chrono::NaiveDate) = (row.get(0), row.get(1));
+        match in_org(pool, "select auth.make_weekly_digest($1, $2)", &[&org, &week]).await {
+            Ok(row) if row.get::<_, Value>(0)["skipped"] == true => {}
+            Ok(_) => report.digests += 1,
+            Err(e) => tracing::warn!(%org, %week, error = %e, "weekly digest"),
+        }
+    }
+    Ok(())
 }
 
 /// Loyalty's time-driven work: the expiry of lapsed lots written into the ledger, and the
@@ -197,7 +222,9 @@ pub fn spawn(pool: Pool, payments: Option<std::sync::Arc<Payments>>, every: Dura
         loop {
             tick.tick().await;
             match run_once(&pool, payments.as_deref(), None).await {
-                Ok(r) if r.subscriptions > 0 || r.expired_grants > 0 => tracing::info!(?r, "scheduler"),
+                Ok(r) if r.subscriptions > 0 || r.expired_grants > 0 || r.digests > 0 => {
+                    tracing::info!(?r, "scheduler")
+                }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "scheduler"),
             }

@@ -25,6 +25,7 @@ const FILES: &[(&str, &str)] = &[
     ("loyalty", include_str!("../skills/loyalty/SKILL.md")),
     ("messaging", include_str!("../skills/messaging/SKILL.md")),
     ("whatsapp-setup", include_str!("../skills/whatsapp-setup/SKILL.md")),
+    ("reporting", include_str!("../skills/reporting/SKILL.md")),
 ];
 
 /// The index committed beside the skills (`skills/index.json`).

@@ -27,7 +27,8 @@ language sql stable parallel safe as $$
       'staffBillingAccess', o.staff_billing_access),
     'reporting', pg_catalog.jsonb_build_object(
       'weekStartsOn', o.week_starts_on,
-      'staffReports', o.staff_reports),
+      'staffReports', o.staff_reports,
+      'digestEmail', o.digest_email),
     'localTime', pg_catalog.to_char(l.local, 'YYYY-MM-DD"T"HH24:MI:SS')
                  || case when l.offset_s < 0 then '-' else '+' end
                  || pg_catalog.lpad((abs(l.offset_s) / 3600)::text, 2, '0') || ':'
@@ -96,6 +97,7 @@ begin
   if p ? 'reporting' then
     n.week_starts_on := coalesce((p #>> '{reporting,weekStartsOn}')::smallint, n.week_starts_on);
     n.staff_reports := coalesce(p #>> '{reporting,staffReports}', n.staff_reports);
+    n.digest_email := coalesce((p #>> '{reporting,digestEmail}')::boolean, n.digest_email);
   end if;
   if n is not distinct from o then
     return app.organisation_json(o);
@@ -105,7 +107,7 @@ begin
     default_currency = n.default_currency, invoice_prefix = n.invoice_prefix,
     credit_note_prefix = n.credit_note_prefix, payment_terms_days = n.payment_terms_days,
     staff_billing_access = n.staff_billing_access, week_starts_on = n.week_starts_on,
-    staff_reports = n.staff_reports, updated_at = pg_catalog.now()
+    staff_reports = n.staff_reports, digest_email = n.digest_email, updated_at = pg_catalog.now()
   where id = o.id
   returning * into o;
   if not found then

@@ -243,6 +243,8 @@ impl Operation {
             | "report_loyalty"
             | "report_campaigns"
             | "report_subscriptions"
+            | "list_report_digests"
+            | "get_report_digest"
             | "create_subscription"
             | "pause_subscription"
             | "resume_subscription"

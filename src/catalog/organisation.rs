@@ -52,6 +52,8 @@ pub struct ReportingSettingsInput {
     /// The first day of the week, ISO: 1 Monday … 7 Sunday. Reports grouped by week start there.
     pub week_starts_on: Option<Int<1, 7>>,
     pub staff_reports: Option<StaffReports>,
+    /// true emails the weekly digest (list_report_digests) to the owners once each week is over.
+    pub digest_email: Option<bool>,
 }
 
 /// How reports count weeks and what staff see of them.
@@ -61,6 +63,8 @@ pub struct ReportingSettings {
     /// ISO: 1 Monday … 7 Sunday.
     pub week_starts_on: i64,
     pub staff_reports: StaffReports,
+    /// Whether the weekly digest is emailed to the owners.
+    pub digest_email: bool,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

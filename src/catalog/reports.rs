@@ -580,6 +580,86 @@ pub struct CampaignsReport {
     pub campaigns: Vec<CampaignFigures>,
 }
 
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ListDigests {
+    pub limit: Option<Limit>,
+    pub cursor: Option<super::types::Cursor>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DigestRef {
+    /// The digest's id.
+    pub digest_id: super::types::Id,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DigestRevenue {
+    pub currency: String,
+    pub totals: RevenueFigures,
+    /// The week before.
+    pub previous: RevenueFigures,
+    pub change_percent: RevenueChange,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DigestBookings {
+    pub totals: BookingFigures,
+    /// The week before.
+    pub previous: BookingFigures,
+    /// Booked ÷ working minutes of staff time, null when nobody worked.
+    pub utilisation: Option<f64>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DigestOverdueCurrency {
+    pub currency: String,
+    pub count: i64,
+    pub amount_due: Money,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DigestOverdue {
+    /// What was overdue at the end of the week, per currency.
+    pub currencies: Vec<DigestOverdueCurrency>,
+    /// The five most overdue invoices.
+    pub most_overdue: Vec<OverdueInvoice>,
+}
+
+/// A week summed up.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DigestSummary {
+    pub revenue: DigestRevenue,
+    pub bookings: DigestBookings,
+    pub no_shows: i64,
+    pub overdue: DigestOverdue,
+    pub customers: CustomerFigures,
+    /// VIPs with no visit in 60 days by the end of the week (up to ten listed).
+    pub inactive_vips: InactiveVips,
+}
+
+/// The weekly digest of one week of the organisation's (its days in its time zone, from its first
+/// weekday), made by the scheduler once the week is over.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportDigest {
+    #[schemars(with = "uuid::Uuid")]
+    pub id: String,
+    pub week_start: String,
+    pub week_end: String,
+    pub timezone: String,
+    pub summary: DigestSummary,
+    /// The owners it was emailed to (reporting.digestEmail), if any.
+    pub emailed_to: Vec<String>,
+    pub created_at: String,
+}
+
 const READ: &str = "reports:read";
 
 fn spec(name: &'static str, title: &'static str, description: &'static str, path: &'static str) -> Spec {
@@ -666,6 +746,22 @@ pub fn operations() -> Vec<Operation> {
              overdue invoices with their customers. Managers and above see the organisation; staff \
              their own invoices, if the organisation shows staff reports and billing.",
             "/v1/reports/overdue-invoices",
+        )),
+        Operation::new::<ListDigests, super::Page<ReportDigest>>(spec(
+            "list_report_digests",
+            "List weekly digests",
+            "The weekly digests, the latest week first: how each week went (revenue, bookings, no-shows, overdue \
+             invoices, inactive VIPs, each beside the week before), made once the week is over in the \
+             organisation's time zone. The first item answers \"how did last week go?\" in one call. Emailed to \
+             the owners when reporting.digestEmail is on. Managers and above.",
+            "/v1/reports/digests",
+        )),
+        Operation::new::<DigestRef, ReportDigest>(spec(
+            "get_report_digest",
+            "Get a weekly digest",
+            "One weekly digest by its id: the week's revenue, bookings, no-shows, overdue invoices and inactive \
+             VIPs, each beside the week before. Managers and above.",
+            "/v1/reports/digests/{digestId}",
         )),
     ]
 }

@@ -37,6 +37,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("approvals.sql", include_str!("../../sql/operations/approvals.sql")),
     ("campaigns.sql", include_str!("../../sql/operations/campaigns.sql")),
     ("reports.sql", include_str!("../../sql/operations/reports.sql")),
+    ("digests.sql", include_str!("../../sql/operations/digests.sql")),
 ];
 
 /// The schemas whose functions are either a migration's or an operations file's.

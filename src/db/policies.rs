@@ -74,6 +74,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("approval_settings.sql", include_str!("../../policies/approval_settings.sql")),
     ("booking_message_rules.sql", include_str!("../../policies/booking_message_rules.sql")),
     ("campaigns.sql", include_str!("../../policies/campaigns.sql")),
+    ("report_digests.sql", include_str!("../../policies/report_digests.sql")),
 ];
 
 /// When the policies are re-applied.

@@ -247,6 +247,88 @@ pub mod messages {
         )
     }
 
+    /// The weekly digest to an owner: the week's figures beside the week before's.
+    pub fn weekly_digest(fields: &Value) -> Email {
+        use crate::render::chart::money;
+        let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+        let s = &fields["summary"];
+        let revenue = &s["revenue"];
+        let currency = text(&revenue["currency"]);
+        let amount = |v: &Value| money(v["amount"].as_i64().unwrap_or(0), &currency);
+        let count = |v: &Value| v.as_i64().unwrap_or(0);
+        let percent = |v: &Value| v.as_f64().map_or_else(|| "n/a".to_string(), |r| format!("{:.1}%", r * 100.0));
+        let bookings = &s["bookings"];
+        let overdue: Vec<String> = s["overdue"]["currencies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| {
+                format!(
+                    "{} invoice(s), {}",
+                    count(&c["count"]),
+                    money(c["amountDue"]["amount"].as_i64().unwrap_or(0), c["currency"].as_str().unwrap_or_default())
+                )
+            })
+            .collect();
+        let vips: Vec<String> = s["inactiveVips"]["customers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| match c["daysSinceVisit"].as_i64() {
+                Some(days) => format!("{} ({days} days)", text(&c["name"])),
+                None => format!("{} (never came)", text(&c["name"])),
+            })
+            .collect();
+        let paragraphs = vec![
+            format!(
+                "How the week of {} to {} went at {}.",
+                text(&fields["weekStart"]),
+                text(&fields["weekEnd"]),
+                text(&fields["organisationName"])
+            ),
+            format!(
+                "Revenue: {} collected, {} net, {} invoiced (the week before: {} net).",
+                amount(&revenue["totals"]["collected"]),
+                amount(&revenue["totals"]["net"]),
+                amount(&revenue["totals"]["invoiced"]),
+                amount(&revenue["previous"]["net"])
+            ),
+            format!(
+                "Bookings: {} (the week before: {}); {} completed, {} cancelled.",
+                count(&bookings["totals"]["bookings"]),
+                count(&bookings["previous"]["bookings"]),
+                count(&bookings["totals"]["byStatus"]["completed"]),
+                count(&bookings["totals"]["byStatus"]["cancelled"])
+            ),
+            format!("No-shows: {} (a rate of {}).", count(&s["noShows"]), percent(&bookings["totals"]["noShowRate"])),
+            if overdue.is_empty() {
+                "Overdue invoices: none.".to_string()
+            } else {
+                format!("Overdue invoices: {}.", overdue.join("; "))
+            },
+            if vips.is_empty() {
+                "Inactive VIPs: none.".to_string()
+            } else {
+                format!("Inactive VIPs ({}): {}.", count(&s["inactiveVips"]["count"]), vips.join(", "))
+            },
+            format!(
+                "The whole digest: get_report_digest with digestId {}, or GET /v1/reports/digests.",
+                text(&fields["digestId"])
+            ),
+        ];
+        email(
+            &text(&fields["to"]),
+            format!(
+                "Your week at {}: {} to {}",
+                text(&fields["organisationName"]),
+                text(&fields["weekStart"]),
+                text(&fields["weekEnd"])
+            ),
+            &paragraphs,
+            None,
+        )
+    }
+
     pub fn team_invite(request: &Value) -> Email {
         let field = |name: &str| request[name].as_str().unwrap_or_default().to_string();
         let token = field("token");
@@ -282,6 +364,7 @@ pub mod messages {
             "signup_code" => Some(signup_code(text("to"), text("organisationName"), code?)),
             "signup_notice" => Some(signup_notice(text("to"), text("organisationName"))),
             "invite_code" => Some(invite_code(text("to"), text("organisationName"), code?)),
+            "weekly_digest" => Some(weekly_digest(fields)),
             _ => None,
         }
     }

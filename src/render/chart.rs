@@ -168,14 +168,25 @@ fn money_of(table: &Table, metric: &str, answer: &Value) -> Option<Money> {
         .find_map(|r| pointer(r, &sibling).and_then(Value::as_str))
         .or_else(|| answer["currency"].as_str())?
         .to_string();
-    let currency = iso_currency::Currency::from_code(&code);
-    let exponent = currency.and_then(|c| c.exponent()).map_or(2, u32::from);
-    let symbol =
-        currency.map(|c| c.symbol().symbol).filter(|s| s.chars().count() <= 2).unwrap_or_else(|| format!("{code} "));
-    Some(Money { code, exponent, symbol })
+    Some(Money::of(&code))
+}
+
+/// An amount in minor units written as its currency writes it (`£1,234.50`, `¥1,200`).
+pub fn money(minor: i64, code: &str) -> String {
+    Money::of(code).format(minor as f64)
 }
 
 impl Money {
+    fn of(code: &str) -> Money {
+        let currency = iso_currency::Currency::from_code(code);
+        let exponent = currency.and_then(|c| c.exponent()).map_or(2, u32::from);
+        let symbol = currency
+            .map(|c| c.symbol().symbol)
+            .filter(|s| s.chars().count() <= 2)
+            .unwrap_or_else(|| format!("{code} "));
+        Money { code: code.to_string(), exponent, symbol }
+    }
+
     /// Minor units as the currency writes them, with thousands separated.
     fn format(&self, minor: f64) -> String {
         let major = minor / 10f64.powi(self.exponent as i32);
@@ -313,8 +324,8 @@ mod tests {
         assert_eq!(gbp.format(-5.0), "-£0.05");
         let jpy = Money { code: "JPY".into(), exponent: 0, symbol: "¥".into() };
         assert_eq!(jpy.format(1200.0), "¥1,200");
-        let kwd = Money { code: "KWD".into(), exponent: 3, symbol: "KWD ".into() };
-        assert_eq!(kwd.format(1250.0), "KWD 1.250");
+        assert_eq!(money(1250, "KWD"), "KWD 1.250");
+        assert_eq!(money(123450, "GBP"), "£1,234.50");
         assert_eq!(human("net.amount"), "Net");
         assert_eq!(human("newCustomers"), "New customers");
         assert_eq!(period_label("2030-03-04", "month"), "Mar 2030");

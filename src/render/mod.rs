@@ -25,9 +25,14 @@ impl Table<'_> {
     }
 }
 
+/// A report (`report_*`): a table of figures to export or draw.
+pub fn is_report(op: &Operation) -> bool {
+    op.name.starts_with("report_")
+}
+
 /// Answers as CSV too (`?format=csv`): reports, and lists (every page).
 pub fn has_csv(op: &Operation) -> bool {
-    op.method == crate::catalog::Method::Get && (op.toolset == "reports" || list_columns(op).is_some())
+    op.method == crate::catalog::Method::Get && (is_report(op) || list_columns(op).is_some())
 }
 
 /// The table a report shows unless asked for another (in CSV; a chart may show another).

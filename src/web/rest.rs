@@ -33,7 +33,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             resource = resource.route(web::method(actix_web::http::Method::OPTIONS).to(preflight));
         }
         for op in catalog::all().iter().filter(|op| op.path == path) {
-            if op.toolset == "reports" {
+            if render::is_report(op) {
                 cfg.service(web::resource(format!("{}.svg", op.path)).route(web::get().to(
                     move |req: HttpRequest,
                           body: web::Payload,
@@ -176,7 +176,7 @@ impl Format {
             }
         };
         debug_assert_eq!(format, "csv");
-        if op.toolset == "reports" {
+        if render::is_report(op) {
             let table = map.remove("table").map(|t| t.as_str().unwrap_or_default().to_string());
             return Ok(Format::Csv { table });
         }
@@ -235,7 +235,7 @@ async fn csv_answer(
             serde_json::from_str::<Value>(&outcome.body.into_text()).map_err(ApiError::internal)
         }
     };
-    if op.toolset == "reports" {
+    if render::is_report(op) {
         let answer = call(&input).await?;
         let table = render::report_table(op, &answer, table.as_deref().unwrap_or(render::default_table(op)))?;
         return Ok(response().body(render::csv::sheet(&table.columns, table.rows)));

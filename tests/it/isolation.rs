@@ -16,6 +16,7 @@ struct Fixture {
     outbox: crate::webhooks::OutboxFixture,
     messaging: crate::messaging::MessagingFixture,
     approvals: crate::approvals::ApprovalsFixture,
+    digest: String,
     customer: String,
     email: String,
     note: String,
@@ -53,7 +54,7 @@ fn sample(op: &str, a: &Fixture) -> Value {
     if let Some(input) = crate::approvals::approvals_sample(op, &a.approvals) {
         return input;
     }
-    if let Some(input) = crate::reports::reports_sample(op) {
+    if let Some(input) = crate::reports::reports_sample(op, &a.digest) {
         return input;
     }
     match op {
@@ -138,6 +139,7 @@ async fn no_operation_lets_one_organisation_read_change_or_detect_anothers_rows(
     let outbox = crate::webhooks::outbox_fixture(&app, &a).await;
     let messaging = crate::messaging::messaging_fixture(&app, &a).await;
     let approvals = crate::approvals::approvals_fixture(&app, &a).await;
+    let digest = crate::reports::digest_fixture(&app, &a).await;
     let fixture = Fixture {
         bookings,
         billing,
@@ -147,6 +149,7 @@ async fn no_operation_lets_one_organisation_read_change_or_detect_anothers_rows(
         outbox,
         messaging,
         approvals,
+        digest,
         customer: customer.to_string(),
         email,
         note: note.body["id"].as_str().unwrap().to_string(),
@@ -288,6 +291,8 @@ async fn a_transaction_without_claims_sees_no_rows_in_any_table() {
     // Approvals asked for by an agent, and the settings.
     app.approval_settings(&a, json!({"operations": ["send_message"]})).await;
     crate::approvals::approvals_fixture(&app, &a).await;
+    // A weekly digest.
+    crate::reports::digest_fixture(&app, &a).await;
     // A membership with credits, a booking paid with one.
     let member = crate::subscriptions::subscriptions_fixture(&app, &a).await;
     let paid = app

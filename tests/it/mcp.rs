@@ -224,6 +224,7 @@ pub struct Fixture {
     outbox: crate::webhooks::OutboxFixture,
     messaging: crate::messaging::MessagingFixture,
     approvals: crate::approvals::ApprovalsFixture,
+    digest: String,
     customer: String,
     spare_key: String,
     rotatable_key: String,
@@ -259,7 +260,7 @@ pub fn sample(op: &str, f: &Fixture) -> Value {
     if let Some(input) = crate::approvals::approvals_sample(op, &f.approvals) {
         return input;
     }
-    if let Some(input) = crate::reports::reports_sample(op) {
+    if let Some(input) = crate::reports::reports_sample(op, &f.digest) {
         return input;
     }
     match op {
@@ -317,6 +318,7 @@ pub async fn fixture(app: &TestApp) -> (Org, String, Fixture) {
     let outbox = crate::webhooks::outbox_fixture(app, &org).await;
     let messaging = crate::messaging::messaging_fixture(app, &org).await;
     let approvals = crate::approvals::approvals_fixture(app, &org).await;
+    let digest = crate::reports::digest_fixture(app, &org).await;
     let fixture = Fixture {
         bookings,
         billing,
@@ -326,6 +328,7 @@ pub async fn fixture(app: &TestApp) -> (Org, String, Fixture) {
         outbox,
         messaging,
         approvals,
+        digest,
         customer,
         spare_key,
         rotatable_key,

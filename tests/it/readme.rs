@@ -50,7 +50,16 @@ async fn the_readme_examples_work_as_written() {
     let socket = cluster().embedded.socket_dir().display().to_string();
     let database_url = format!("host={socket} port=5432 user=postgres dbname={}", app.dbname);
     let out = tokio::task::block_in_place(|| {
-        Command::new("bash").arg("-c").arg(&script).env("DATABASE_URL", &database_url).output().unwrap()
+        // Files the examples write (a chart) land in a directory of their own.
+        let dir = std::env::temp_dir().join(format!("favcrm-readme-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Command::new("bash")
+            .arg("-c")
+            .arg(&script)
+            .current_dir(&dir)
+            .env("DATABASE_URL", &database_url)
+            .output()
+            .unwrap()
     });
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "the README's examples failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));

@@ -151,7 +151,7 @@ async fn staff_see_only_their_own_overdue_invoices_or_none() {
         .unwrap();
     let res = app.patch(&org.key, "/v1/organisation", json!({"billing": {"staffBillingAccess": true}})).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    assert_eq!(res.body["reporting"], json!({"weekStartsOn": 1, "staffReports": "own"}));
+    assert_eq!(res.body["reporting"], json!({"weekStartsOn": 1, "staffReports": "own", "digestEmail": false}));
     let all = overdue(&app, &org.key, "?asOf=2030-02-01").await;
     assert_eq!(all["currencies"][0]["count"], 2);
     let own = overdue(&app, &staff, "?asOf=2030-02-01").await;
@@ -645,8 +645,18 @@ async fn a_campaigns_delivery_replies_opt_outs_and_the_bookings_and_revenue_it_b
 
 /// The catalog-wide tests' input for a report: a day far ahead, by which every invoice of the
 /// fixtures is overdue (so a report that leaked another organisation's rows would show them).
-pub fn reports_sample(op: &str) -> Option<Value> {
+/// A weekly digest of the organisation's (the week of 2030-04-01), made as the scheduler makes it.
+pub async fn digest_fixture(app: &TestApp, org: &Org) -> String {
+    let pool = scheduler_pool(app);
+    let week = chrono::NaiveDate::from_ymd_opt(2030, 4, 1).unwrap();
+    let row = favcrm::db::in_org(&pool, "select auth.make_weekly_digest($1, $2)", &[&org.id, &week]).await.unwrap();
+    row.get::<_, Value>(0)["id"].as_str().unwrap().to_string()
+}
+
+pub fn reports_sample(op: &str, digest: &str) -> Option<Value> {
     Some(match op {
+        "list_report_digests" => json!({"limit": 5}),
+        "get_report_digest" => json!({"digestId": digest}),
         "report_overdue_invoices" => json!({"asOf": "2099-01-01"}),
         "report_revenue" => json!({"from": "2098-01-02", "to": "2099-01-01", "breakdown": "staff"}),
         "report_bookings" => json!({"from": "2026-01-01", "to": "2026-12-31", "groupBy": "month"}),
@@ -656,4 +666,137 @@ pub fn reports_sample(op: &str) -> Option<Value> {
         "report_customers" => json!({"from": "2026-01-01", "to": "2026-12-31", "groupBy": "week", "inactiveDays": 30}),
         _ => return None,
     })
+}
+
+fn scheduler_pool(app: &TestApp) -> deadpool_postgres::Pool {
+    let (admin, runtime) = (crate::common::admin_config(&app.dbname), crate::common::runtime_config(&app.dbname));
+    favcrm::db::Database::from_configs(admin, runtime, 2).unwrap().pool
+}
+
+async fn digests_made(pool: &deadpool_postgres::Pool, as_of: &str) -> usize {
+    favcrm::scheduler::run_once(pool, None, Some(as_of)).await.unwrap().digests
+}
+
+#[tokio::test]
+async fn the_weekly_digest_is_made_once_the_organisations_week_is_over_and_emailed_to_its_owners() {
+    let app = TestApp::spawn().await;
+    let hours = crate::bookings::every_day(&[("00:00", "24:00")]);
+    let s = app.studio("Europe/London", hours, json!({}), 1).await;
+    let org = &s.org;
+    let res = app
+        .patch(&org.key, "/v1/organisation", json!({"defaultCurrency": "GBP", "reporting": {"digestEmail": true}}))
+        .await;
+    assert_eq!(res.body["reporting"]["digestEmail"], true, "{}", res.body);
+    // The week of Monday 2030-04-01 to Sunday 04-07 in London: one booking, a no-show; 10,000
+    // invoiced and collected; an older invoice of 2,500 overdue since 03-01; a VIP who never came.
+    let res =
+        app.book(&org.key, &s.service, crate::bookings::at(s.tz, crate::bookings::in_days(1), 10, 0), json!({})).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let booking = res.body["id"].as_str().unwrap().to_string();
+    app.admin()
+        .await
+        .batch_execute(&format!(
+            "set session_replication_role = replica;
+             update app.bookings set starts_at = '2030-04-03T10:00Z', ends_at = '2030-04-03T11:00Z',
+                    blocked = tstzrange('2030-04-03T10:00Z', '2030-04-03T11:00Z'), status = 'no_show'
+              where id = '{booking}'"
+        ))
+        .await
+        .unwrap();
+    let amy = app.customer(org, json!({"name": "Amy"})).await.to_string();
+    app.customer(org, json!({"name": "Vera", "lifecycleStage": "vip"})).await;
+    let paid = open_invoice(&app, org, &amy, 10_000).await;
+    set(&app, "invoices", &paid, "finalized_at", "2030-04-02T09:00Z").await;
+    let res = app.post(&org.key, "/v1/payments", json!({"invoiceId": paid, "amount": 10_000, "method": "cash"})).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    set(&app, "payments", res.body["id"].as_str().unwrap(), "received_on", "2030-04-03").await;
+    let owed = open_invoice(&app, org, &amy, 2_500).await;
+    set(&app, "invoices", &owed, "finalized_at", "2030-02-01T09:00Z").await;
+    set(&app, "invoices", &owed, "due_date", "2030-03-01").await;
+
+    let pool = scheduler_pool(&app);
+    // Sunday 23:59 in London (BST): the week is not over (the week before is, and is made).
+    assert_eq!(digests_made(&pool, "2030-04-07T22:59:00Z").await, 1);
+    let weeks = app.get(&org.key, "/v1/reports/digests").await;
+    assert!(weeks.body["items"].as_array().unwrap().iter().all(|d| d["weekStart"] != "2030-04-01"), "{}", weeks.body);
+    // Monday 00:00 there: it is; made once, however often the scheduler runs.
+    assert_eq!(digests_made(&pool, "2030-04-07T23:00:00Z").await, 1);
+    assert_eq!(digests_made(&pool, "2030-04-09T12:00:00Z").await, 0);
+    let res = app.get(&org.key, "/v1/reports/digests?limit=1").await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let d = &res.body["items"][0];
+    assert_eq!((d["weekStart"].as_str(), d["weekEnd"].as_str()), (Some("2030-04-01"), Some("2030-04-07")), "{d}");
+    assert_eq!(d["timezone"], "Europe/London");
+    let sum = &d["summary"];
+    assert_eq!(figures(&sum["revenue"]["totals"]), [10_000, 0, 10_000, 0, 10_000], "{sum}");
+    assert_eq!(figures(&sum["revenue"]["previous"]), [0, 0, 0, 0, 0]);
+    assert_eq!((sum["bookings"]["totals"]["bookings"].as_i64(), sum["noShows"].as_i64()), (Some(1), Some(1)), "{sum}");
+    assert_eq!(sum["bookings"]["totals"]["noShowRate"], 1.0);
+    let overdue = &sum["overdue"]["currencies"][0];
+    assert_eq!((overdue["count"].as_i64(), money(&overdue["amountDue"])), (Some(1), 2_500), "{sum}");
+    assert_eq!(sum["overdue"]["mostOverdue"][0]["invoiceId"], owed);
+    assert_eq!(sum["inactiveVips"]["count"], 1);
+    assert_eq!(sum["inactiveVips"]["customers"][0]["name"], "Vera");
+    let owner_email: String = app
+        .admin()
+        .await
+        .query_one("select email from app.memberships where org_id = $1 and role = 'owner'", &[&org.id])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(d["emailedTo"], json!([owner_email]));
+    let same = app.get(&org.key, &format!("/v1/reports/digests/{}", d["id"].as_str().unwrap())).await;
+    assert_eq!(&same.body, d);
+    app.outbox_idle().await;
+    let mails = app.mails_to(&owner_email).await;
+    let digests: Vec<_> = mails.iter().filter(|(s, _)| s.starts_with("Your week at Studio")).collect();
+    assert_eq!(digests.len(), 2, "the week before's and this one's, once each");
+    let (_, body) = digests.iter().find(|(s, _)| s.ends_with("2030-04-01 to 2030-04-07")).expect("this week's");
+    for line in ["£100.00 collected", "No-shows: 1", "1 invoice(s), £25.00", "Vera (never came)"] {
+        assert!(body.contains(line), "{line:?} in {body}");
+    }
+    // Staff do not see the digest: it speaks for the whole organisation.
+    let (_, staff) = app.add_member(org, "staff", None).await;
+    let res = app.get(&staff, "/v1/reports/digests").await;
+    assert_eq!((res.status, res.code()), (StatusCode::FORBIDDEN, "forbidden"), "{}", res.body);
+}
+
+#[tokio::test]
+async fn each_organisation_digests_its_own_week_in_its_own_zone_from_its_own_first_weekday() {
+    let app = TestApp::spawn().await;
+    let auckland = app.create_org("Kiwi").await;
+    let res = app
+        .patch(
+            &auckland.key,
+            "/v1/organisation",
+            json!({"timezone": "Pacific/Auckland", "reporting": {"weekStartsOn": 7}}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let london = app.create_org("Glow").await;
+    let res = app.patch(&london.key, "/v1/organisation", json!({"timezone": "Europe/London"})).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let pool = scheduler_pool(&app);
+    let week = |key: String| {
+        let app = &app;
+        async move {
+            let res = app.get(&key, "/v1/reports/digests?limit=1").await;
+            assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+            res.body["items"][0]["weekStart"].as_str().map(str::to_string)
+        }
+    };
+    // Saturday 2030-04-06 23:59 in Auckland (NZDT, UTC+13; its summer time ends the next morning):
+    // its Sunday-to-Saturday week 03-24 to 03-30 is the last one over. London's Monday week 03-25
+    // to 03-31 is over too.
+    assert_eq!(digests_made(&pool, "2030-04-06T10:59:00Z").await, 2);
+    assert_eq!(week(auckland.key.clone()).await.as_deref(), Some("2030-03-24"));
+    assert_eq!(week(london.key.clone()).await.as_deref(), Some("2030-03-25"));
+    // A minute later it is Sunday in Auckland: its next week is over; London's is not.
+    assert_eq!(digests_made(&pool, "2030-04-06T11:00:00Z").await, 1);
+    assert_eq!(week(auckland.key.clone()).await.as_deref(), Some("2030-03-31"));
+    assert_eq!(week(london.key.clone()).await.as_deref(), Some("2030-03-25"));
+    // Nobody asked for email: none was sent, and each sees only its own digests.
+    let res = app.get(&london.key, "/v1/reports/digests").await;
+    assert_eq!(res.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(res.body["items"][0]["emailedTo"], json!([]));
 }
