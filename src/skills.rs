@@ -26,6 +26,7 @@ const FILES: &[(&str, &str)] = &[
     ("messaging", include_str!("../skills/messaging/SKILL.md")),
     ("whatsapp-setup", include_str!("../skills/whatsapp-setup/SKILL.md")),
     ("reporting", include_str!("../skills/reporting/SKILL.md")),
+    ("content", include_str!("../skills/content/SKILL.md")),
 ];
 
 /// The index committed beside the skills (`skills/index.json`).

@@ -273,9 +273,10 @@ begin
     raise exception using errcode = '42501', hint = 'origin_not_allowed',
       message = pg_catalog.format('This publishable key is not allowed from %s.', p_origin);
   end if;
-  if p_op not in ('list_services', 'get_available_slots', 'create_booking', 'list_products', 'list_plans') then
+  if p_op not in ('list_services', 'get_available_slots', 'create_booking', 'list_products', 'list_plans',
+                  'list_posts', 'get_post') then
     raise exception using errcode = '42501', hint = 'not_allowed_for_publishable_key',
-      message = 'A publishable key can only list services, products and plans, find slots and create bookings.';
+      message = 'A publishable key can only list services, products, plans and published posts, find slots and create bookings.';
   end if;
   perform auth.set_claims(pg_catalog.jsonb_build_object(
     'org_id', k.org_id, 'role', 'public', 'publishable_key_id', k.id,
@@ -287,9 +288,11 @@ begin
     when 'create_booking' then app.public_booking(p)
     when 'list_products' then app.public_catalog('products')
     when 'list_plans' then app.public_catalog('plans')
+    when 'list_posts' then app.public_posts(p)
+    when 'get_post' then app.public_post(p)
   end;
 end
 $$;
-comment on function auth.publishable_call(bytea, text, text, jsonb, jsonb) is 'Runs list_services, get_available_slots, create_booking, list_products or list_plans for a publishable key from an allowed origin, as a web page: active services only, bookings for a customer given by name, email or phone, active products and plans that are listed (their price unless hidden).';
+comment on function auth.publishable_call(bytea, text, text, jsonb, jsonb) is 'Runs list_services, get_available_slots, create_booking, list_products, list_plans, list_posts or get_post for a publishable key from an allowed origin, as a web page: active services only, bookings for a customer given by name, email or phone, active products and plans that are listed (their price unless hidden), posts and pages that are live.';
 revoke all on function auth.publishable_call(bytea, text, text, jsonb, jsonb) from public;
 grant execute on function auth.publishable_call(bytea, text, text, jsonb, jsonb) to favcrm_anon;

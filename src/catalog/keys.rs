@@ -28,6 +28,10 @@ pub enum Scope {
     CommerceRead,
     #[serde(rename = "commerce:write")]
     CommerceWrite,
+    #[serde(rename = "content:read")]
+    ContentRead,
+    #[serde(rename = "content:write")]
+    ContentWrite,
     #[serde(rename = "customers:read")]
     CustomersRead,
     #[serde(rename = "customers:write")]
@@ -96,6 +100,7 @@ pub enum Toolset {
     Billing,
     Bookings,
     Commerce,
+    Content,
     Customers,
     Keys,
     Loyalty,

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod billing;
 pub mod bookings;
 pub mod commerce;
+pub mod content;
 pub mod customers;
 pub mod keys;
 pub mod loyalty;
@@ -245,6 +246,10 @@ impl Operation {
             | "report_subscriptions"
             | "list_report_digests"
             | "get_report_digest"
+            | "create_post"
+            | "update_post"
+            | "publish_post"
+            | "unpublish_post"
             | "create_subscription"
             | "pause_subscription"
             | "resume_subscription"
@@ -508,6 +513,7 @@ pub fn all() -> &'static [Operation] {
         ops.extend(webhooks::operations());
         ops.extend(approvals::operations());
         ops.extend(reports::operations());
+        ops.extend(content::operations());
         ops.extend(keys::operations());
         ops.extend(audit::operations());
         ops

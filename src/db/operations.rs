@@ -38,6 +38,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("campaigns.sql", include_str!("../../sql/operations/campaigns.sql")),
     ("reports.sql", include_str!("../../sql/operations/reports.sql")),
     ("digests.sql", include_str!("../../sql/operations/digests.sql")),
+    ("content.sql", include_str!("../../sql/operations/content.sql")),
 ];
 
 /// The schemas whose functions are either a migration's or an operations file's.

@@ -75,6 +75,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("booking_message_rules.sql", include_str!("../../policies/booking_message_rules.sql")),
     ("campaigns.sql", include_str!("../../policies/campaigns.sql")),
     ("report_digests.sql", include_str!("../../policies/report_digests.sql")),
+    ("posts.sql", include_str!("../../policies/posts.sql")),
 ];
 
 /// When the policies are re-applied.

@@ -11,7 +11,15 @@ use actix_web::http::header::{
 
 /// Operations a web page may call with a publishable key (the database decides; this list only
 /// decides where browsers get CORS answers).
-pub const WEB_OPERATIONS: &[&str] = &["list_services", "get_available_slots", "create_booking"];
+pub const WEB_OPERATIONS: &[&str] = &[
+    "list_services",
+    "get_available_slots",
+    "create_booking",
+    "list_products",
+    "list_plans",
+    "list_posts",
+    "get_post",
+];
 
 /// Lets the calling page read the answer (errors included, so that it can show them).
 pub fn with_cors(mut response: HttpResponse, origin: Option<&str>) -> HttpResponse {

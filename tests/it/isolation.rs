@@ -17,6 +17,7 @@ struct Fixture {
     messaging: crate::messaging::MessagingFixture,
     approvals: crate::approvals::ApprovalsFixture,
     digest: String,
+    post: String,
     customer: String,
     email: String,
     note: String,
@@ -52,6 +53,9 @@ fn sample(op: &str, a: &Fixture) -> Value {
         return input;
     }
     if let Some(input) = crate::approvals::approvals_sample(op, &a.approvals) {
+        return input;
+    }
+    if let Some(input) = crate::content::content_sample(op, &a.post) {
         return input;
     }
     if let Some(input) = crate::reports::reports_sample(op, &a.digest) {
@@ -140,6 +144,7 @@ async fn no_operation_lets_one_organisation_read_change_or_detect_anothers_rows(
     let messaging = crate::messaging::messaging_fixture(&app, &a).await;
     let approvals = crate::approvals::approvals_fixture(&app, &a).await;
     let digest = crate::reports::digest_fixture(&app, &a).await;
+    let post = crate::content::content_fixture(&app, &a).await;
     let fixture = Fixture {
         bookings,
         billing,
@@ -150,6 +155,7 @@ async fn no_operation_lets_one_organisation_read_change_or_detect_anothers_rows(
         messaging,
         approvals,
         digest,
+        post,
         customer: customer.to_string(),
         email,
         note: note.body["id"].as_str().unwrap().to_string(),
@@ -291,8 +297,9 @@ async fn a_transaction_without_claims_sees_no_rows_in_any_table() {
     // Approvals asked for by an agent, and the settings.
     app.approval_settings(&a, json!({"operations": ["send_message"]})).await;
     crate::approvals::approvals_fixture(&app, &a).await;
-    // A weekly digest.
+    // A weekly digest, a published page.
     crate::reports::digest_fixture(&app, &a).await;
+    crate::content::content_fixture(&app, &a).await;
     // A membership with credits, a booking paid with one.
     let member = crate::subscriptions::subscriptions_fixture(&app, &a).await;
     let paid = app

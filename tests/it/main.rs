@@ -10,6 +10,7 @@ mod bookings;
 mod cli;
 mod commerce;
 mod confirmation;
+mod content;
 mod customers;
 mod embedded;
 mod errors;

@@ -225,6 +225,7 @@ pub struct Fixture {
     messaging: crate::messaging::MessagingFixture,
     approvals: crate::approvals::ApprovalsFixture,
     digest: String,
+    post: String,
     customer: String,
     spare_key: String,
     rotatable_key: String,
@@ -258,6 +259,9 @@ pub fn sample(op: &str, f: &Fixture) -> Value {
         return input;
     }
     if let Some(input) = crate::approvals::approvals_sample(op, &f.approvals) {
+        return input;
+    }
+    if let Some(input) = crate::content::content_sample(op, &f.post) {
         return input;
     }
     if let Some(input) = crate::reports::reports_sample(op, &f.digest) {
@@ -319,6 +323,7 @@ pub async fn fixture(app: &TestApp) -> (Org, String, Fixture) {
     let messaging = crate::messaging::messaging_fixture(app, &org).await;
     let approvals = crate::approvals::approvals_fixture(app, &org).await;
     let digest = crate::reports::digest_fixture(app, &org).await;
+    let post = crate::content::content_fixture(app, &org).await;
     let fixture = Fixture {
         bookings,
         billing,
@@ -329,6 +334,7 @@ pub async fn fixture(app: &TestApp) -> (Org, String, Fixture) {
         messaging,
         approvals,
         digest,
+        post,
         customer,
         spare_key,
         rotatable_key,
