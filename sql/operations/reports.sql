@@ -35,38 +35,48 @@ $$;
 comment on function app.ageing_bucket(int) is 'The ageing bucket of an invoice so many days overdue: 1-30, 31-60, 61-90, 90+.';
 grant execute on function app.ageing_bucket(int) to favcrm_member;
 
--- What an invoice was owed at the end of a day (an instant): its total, less the credit notes
--- issued and the payments received by then, plus the refunds made by then and what credit notes
--- moved to the credit balance (app.invoice_amount_due, as it stood then).
-create function app.amount_due_at(i app.invoices, p_at timestamptz, p_day date) returns bigint
-language sql stable set search_path = '' as $$
-  select i.total_amount
-         - coalesce((select pg_catalog.sum(cn.amount - cn.balance_amount) from app.credit_notes cn
-                      where cn.org_id = i.org_id and cn.invoice_id = i.id and cn.created_at < p_at), 0)
-         - coalesce((select pg_catalog.sum(pm.amount) from app.payments pm
-                      where pm.org_id = i.org_id and pm.invoice_id = i.id and pm.received_on <= p_day), 0)
-         + coalesce((select pg_catalog.sum(rf.amount) from app.refunds rf
-                      where rf.org_id = i.org_id and rf.invoice_id = i.id and rf.status = 'succeeded'
-                        and rf.created_at < p_at), 0)
-$$;
-comment on function app.amount_due_at(app.invoices, timestamptz, date) is 'What an invoice was owed at an instant (the end of p_day): total − credit notes then issued (less what they moved to the credit balance) − payments received by p_day + refunds then made.';
-grant execute on function app.amount_due_at(app.invoices, timestamptz, date) to favcrm_member;
-
 -- Invoices overdue at the end of a day: finalised by then, neither voided nor written off by
--- then, due before it, and still owed something then.
+-- then, due before it, and still owed something then: its total, less the credit notes issued
+-- (less what they moved to the credit balance) and the payments received by then, plus the
+-- refunds made by then (app.invoice_amount_due, as it stood then), worked out for all of them at
+-- once, not invoice by invoice.
 create function app.overdue_on(p_day date, p_tz text, p_subject uuid)
 returns table (id uuid, number text, customer_id uuid, currency text, due_date date, days int, due bigint)
 language sql stable set search_path = '' as $$
+  with
+  bounds as (select auth.org_id() as org, (p_day + 1)::timestamp at time zone p_tz as at_end),
+  candidates as (
+    select i.id, i.number, i.customer_id, i.currency, i.due_date, i.total_amount
+      from app.invoices i, bounds b
+     where i.org_id = b.org and i.due_date < p_day and i.finalized_at is not null
+       and i.finalized_at < b.at_end
+       and (i.voided_at is null or i.voided_at >= b.at_end)
+       and (i.uncollectible_at is null or i.uncollectible_at >= b.at_end)
+       and i.status in ('open', 'paid', 'void', 'uncollectible')
+       and (p_subject is null or i.staff_user_id = p_subject)),
+  paid as (
+    select pm.invoice_id, pg_catalog.sum(pm.amount) as amount
+      from app.payments pm, bounds b
+     where pm.org_id = b.org and pm.received_on <= p_day and pm.invoice_id in (select c.id from candidates c)
+     group by pm.invoice_id),
+  credited as (
+    select cn.invoice_id, pg_catalog.sum(cn.amount - cn.balance_amount) as amount
+      from app.credit_notes cn, bounds b
+     where cn.org_id = b.org and cn.created_at < b.at_end and cn.invoice_id in (select c.id from candidates c)
+     group by cn.invoice_id),
+  refunded as (
+    select rf.invoice_id, pg_catalog.sum(rf.amount) as amount
+      from app.refunds rf, bounds b
+     where rf.org_id = b.org and rf.status = 'succeeded' and rf.created_at < b.at_end
+       and rf.invoice_id in (select c.id from candidates c)
+     group by rf.invoice_id)
   select x.id, x.number, x.customer_id, x.currency, x.due_date, x.days, x.due
-    from (select i.id, i.number, i.customer_id, i.currency, i.due_date, (p_day - i.due_date) as days,
-                 app.amount_due_at(i, (p_day + 1)::timestamp at time zone p_tz, p_day) as due
-            from app.invoices i
-           where i.org_id = auth.org_id() and i.due_date < p_day
-             and i.finalized_at < (p_day + 1)::timestamp at time zone p_tz
-             and (i.voided_at is null or i.voided_at >= (p_day + 1)::timestamp at time zone p_tz)
-             and (i.uncollectible_at is null or i.uncollectible_at >= (p_day + 1)::timestamp at time zone p_tz)
-             and i.status in ('open', 'paid', 'void', 'uncollectible')
-             and (p_subject is null or i.staff_user_id = p_subject)) x
+    from (select c.id, c.number, c.customer_id, c.currency, c.due_date, (p_day - c.due_date) as days,
+                 (c.total_amount - coalesce(cr.amount, 0) - coalesce(pd.amount, 0) + coalesce(rf.amount, 0))::bigint as due
+            from candidates c
+            left join paid pd on pd.invoice_id = c.id
+            left join credited cr on cr.invoice_id = c.id
+            left join refunded rf on rf.invoice_id = c.id) x
    where x.due > 0
 $$;
 comment on function app.overdue_on(date, text, uuid) is 'The invoices overdue at the end of a day in the organisation''s zone, with how many days and what was owed then.';
@@ -85,11 +95,8 @@ begin
     perform app.raise_invalid('compareTo', 'invalid_range', 'compareTo must be before asOf.');
   end if;
   return (
-    with overdue as (
-      select o.*, c.name as customer_name
-        from app.overdue_on(v_as_of, v_tz, v_subject) o
-        join app.customers c on c.org_id = auth.org_id() and c.id = o.customer_id),
-    earlier as (select * from app.overdue_on(v_compare, v_tz, v_subject)),
+    with overdue as materialized (select o.* from app.overdue_on(v_as_of, v_tz, v_subject) o),
+    earlier as materialized (select * from app.overdue_on(v_compare, v_tz, v_subject)),
     buckets (bucket, position) as (values ('1-30', 1), ('31-60', 2), ('61-90', 3), ('90+', 4)),
     currencies as (select distinct currency from overdue union select distinct currency from earlier)
     select pg_catalog.jsonb_build_object(
@@ -120,7 +127,9 @@ begin
       'invoices', coalesce((
         select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
                  'invoiceId', o.id, 'number', o.number, 'customerId', o.customer_id,
-                 'customerName', o.customer_name, 'dueDate', o.due_date, 'daysOverdue', o.days,
+                 'customerName', (select c.name from app.customers c
+                                   where c.org_id = auth.org_id() and c.id = o.customer_id),
+                 'dueDate', o.due_date, 'daysOverdue', o.days,
                  'bucket', app.ageing_bucket(o.days), 'amountDue', app.money(o.due, o.currency))
                order by o.days desc, o.number)
           from (select * from overdue order by days desc, number limit v_limit) o), '[]'::jsonb),
@@ -232,6 +241,11 @@ begin
     union all select day, 0, amount, 0, 0 from credited
     union all select day, 0, 0, amount, 0 from collected
     union all select day, 0, 0, 0, amount from refunded),
+  -- Summed per day first (at most 732 rows), so that periods add up days, not movements.
+  daily as (
+    select m.day, pg_catalog.sum(m.invoiced) as invoiced, pg_catalog.sum(m.credited) as credited,
+           pg_catalog.sum(m.collected) as collected, pg_catalog.sum(m.refunded) as refunded
+      from movements m group by m.day),
   figures as (
     select per.starts, per.ends,
            coalesce(pg_catalog.sum(m.invoiced), 0)::bigint as invoiced,
@@ -239,16 +253,16 @@ begin
            coalesce(pg_catalog.sum(m.collected), 0)::bigint as collected,
            coalesce(pg_catalog.sum(m.refunded), 0)::bigint as refunded
       from app.report_periods(r.from_date, r.to_date, v_group) per
-      left join movements m on m.day between per.starts and per.ends
+      left join daily m on m.day between per.starts and per.ends
      group by per.starts, per.ends),
   now_totals as (
     select coalesce(pg_catalog.sum(m.invoiced), 0)::bigint as invoiced, coalesce(pg_catalog.sum(m.credited), 0)::bigint as credited,
            coalesce(pg_catalog.sum(m.collected), 0)::bigint as collected, coalesce(pg_catalog.sum(m.refunded), 0)::bigint as refunded
-      from movements m where m.day between r.from_date and r.to_date),
+      from daily m where m.day between r.from_date and r.to_date),
   before_totals as (
     select coalesce(pg_catalog.sum(m.invoiced), 0)::bigint as invoiced, coalesce(pg_catalog.sum(m.credited), 0)::bigint as credited,
            coalesce(pg_catalog.sum(m.collected), 0)::bigint as collected, coalesce(pg_catalog.sum(m.refunded), 0)::bigint as refunded
-      from movements m where m.day between r.prev_from and r.prev_to)
+      from daily m where m.day between r.prev_from and r.prev_to)
   select pg_catalog.jsonb_build_object(
     'from', r.from_date, 'to', r.to_date, 'timezone', r.tz, 'groupBy', v_group, 'currency', v_currency,
     'totals', app.revenue_figures(t.invoiced, t.credited, t.collected, t.refunded, v_currency),
@@ -481,14 +495,22 @@ begin
     select per.starts, per.ends from app.report_periods(r.from_date, r.to_date, v_group) per
     union select r.from_date, r.to_date
     union select r.prev_from, r.prev_to),
+  -- Each customer once a day (visits counted per period are distinct customers), then each
+  -- customer once per period they came in, and whether they had come before it.
+  visit_days as (select distinct v.customer_id, v.day from visits v),
+  came as (
+    select distinct per.starts, per.ends, d.customer_id
+      from periods per join visit_days d on d.day between per.starts and per.ends),
+  came_counts as (
+    select k.starts, k.ends, pg_catalog.count(*) as visiting,
+           pg_catalog.count(*) filter (where f.first_day < k.starts) as returning
+      from came k join first_visits f using (customer_id)
+     group by k.starts, k.ends),
   counted as (
     select per.starts, per.ends,
            (select pg_catalog.count(*) from created c where c.day between per.starts and per.ends) as new_customers,
-           (select pg_catalog.count(distinct v.customer_id) from visits v
-             where v.day between per.starts and per.ends) as visiting,
-           (select pg_catalog.count(distinct v.customer_id) from visits v join first_visits f using (customer_id)
-             where v.day between per.starts and per.ends and f.first_day < per.starts) as returning
-      from periods per),
+           coalesce(cc.visiting, 0) as visiting, coalesce(cc.returning, 0) as returning
+      from periods per left join came_counts cc on cc.starts = per.starts and cc.ends = per.ends),
   shaped as (
     select c.starts, c.ends, pg_catalog.jsonb_build_object(
              'newCustomers', c.new_customers, 'visiting', c.visiting, 'returning', c.returning,

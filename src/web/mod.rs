@@ -155,6 +155,10 @@ impl Application {
                 .default_service(web::to(rest::not_found))
         })
         .workers(workers)
+        // Idle connections stay open longer than clients keep theirs (undici 4 s, httpx 5 s):
+        // with actix's 5 s, a client sending on a connection the server was just closing got
+        // "other side closed" (seen with the TypeScript MCP SDK on a busy machine). nginx's 75 s.
+        .keep_alive(std::time::Duration::from_secs(75))
         .listen(listener)?
         .run();
         Ok(Self { port, server })
