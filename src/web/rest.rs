@@ -90,8 +90,8 @@ async fn handle(
     let format = Format::take(op, &mut input)?;
     op.check_input(&mut input)?;
     if let Format::Csv { table } = format {
-        let client_ip = web.client_ip(&req);
-        return csv_answer(op, &req, &state, caller, input, table, client_ip).await;
+        let read = Read::new(op, &req, &state, caller, web.client_ip(&req));
+        return csv_answer(read, input, table).await;
     }
     let idempotency_key = idempotency_key(&req, op)?;
     let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
@@ -193,20 +193,51 @@ impl Format {
     }
 }
 
+/// A read for another representation of an answer (CSV, a chart): the operation called as a
+/// plain REST GET by the request's caller, its answer parsed. Cloned into a streaming export.
+#[derive(Clone)]
+struct Read {
+    op: &'static Operation,
+    state: web::Data<AppState>,
+    caller: Caller,
+    request_id: String,
+    client_ip: Option<std::net::IpAddr>,
+}
+
+impl Read {
+    fn new(
+        op: &'static Operation,
+        req: &HttpRequest,
+        state: &web::Data<AppState>,
+        caller: Caller,
+        client_ip: Option<std::net::IpAddr>,
+    ) -> Self {
+        let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
+        Read { op, state: state.clone(), caller, request_id, client_ip }
+    }
+
+    async fn answer(&self, input: &Value) -> Result<Value, ApiError> {
+        let call = Call {
+            op: self.op,
+            caller: &self.caller,
+            input,
+            via: Via::Rest,
+            request_id: &self.request_id,
+            idempotency_key: None,
+            confirmation_token: None,
+            person_secret: None,
+        };
+        let outcome = call::dispatch(&self.state, call, self.client_ip).await?;
+        serde_json::from_str(&outcome.body.into_text()).map_err(ApiError::internal)
+    }
+}
+
 /// A list as CSV: every item it matches, page after page (each page a call of the operation
 /// as usual, so the same checks and rows), streamed as it is read. The first page is read before
 /// answering, so a refusal is a problem answer; a failure later cuts the download short (the
 /// body ends without its last chunk), never passing a partial file off as whole.
-async fn csv_answer(
-    op: &'static Operation,
-    req: &HttpRequest,
-    state: &web::Data<AppState>,
-    caller: Caller,
-    input: Value,
-    table: Option<String>,
-    client_ip: Option<std::net::IpAddr>,
-) -> Result<HttpResponse, ApiError> {
-    let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
+async fn csv_answer(read: Read, input: Value, table: Option<String>) -> Result<HttpResponse, ApiError> {
+    let op = read.op;
     let name = op.name.trim_start_matches("list_").trim_start_matches("report_").replace('_', "-");
     let response = || {
         let mut r = HttpResponse::Ok();
@@ -214,36 +245,15 @@ async fn csv_answer(
             .insert_header(("Content-Disposition", format!("attachment; filename=\"{name}.csv\"")));
         r
     };
-    let state = state.clone();
-    let call = move |input: &Value| {
-        let input = input.clone();
-        let caller = caller.clone();
-        let request_id = request_id.clone();
-        let state = state.clone();
-        async move {
-            let call = Call {
-                op,
-                caller: &caller,
-                input: &input,
-                via: Via::Rest,
-                request_id: &request_id,
-                idempotency_key: None,
-                confirmation_token: None,
-                person_secret: None,
-            };
-            let outcome = call::dispatch(&state, call, client_ip).await?;
-            serde_json::from_str::<Value>(&outcome.body.into_text()).map_err(ApiError::internal)
-        }
-    };
     if render::is_report(op) {
-        let answer = call(&input).await?;
+        let answer = read.answer(&input).await?;
         let table = render::report_table(op, &answer, table.as_deref().unwrap_or(render::default_table(op)))?;
         return Ok(response().body(render::csv::sheet(&table.columns, table.rows)));
     }
     let columns = render::list_columns(op).ok_or_else(|| ApiError::internal("a list without a page schema"))?;
     let mut input = input;
     input["limit"] = 100.into();
-    let first = call(&input).await?;
+    let first = read.answer(&input).await?;
     let (sender, receiver) = tokio::sync::mpsc::channel::<Result<web::Bytes, std::io::Error>>(2);
     actix_web::rt::spawn(async move {
         let mut sheet = render::csv::Sheet::new(&columns);
@@ -257,7 +267,7 @@ async fn csv_answer(
             }
             let Some(cursor) = page["nextCursor"].as_str().map(str::to_string) else { return };
             input["cursor"] = cursor.into();
-            page = match call(&input).await {
+            page = match read.answer(&input).await {
                 Ok(page) => page,
                 Err(error) => {
                     tracing::warn!(op = op.name, code = %error.code, "a CSV export stopped part-way");
@@ -293,23 +303,7 @@ async fn chart(
         }
     }
     op.check_input(&mut input)?;
-    let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
-    let outcome = call::dispatch(
-        &state,
-        Call {
-            op,
-            caller: &caller,
-            input: &input,
-            via: Via::Rest,
-            request_id: &request_id,
-            idempotency_key: None,
-            confirmation_token: None,
-            person_secret: None,
-        },
-        web.client_ip(&req),
-    )
-    .await?;
-    let answer: Value = serde_json::from_str(&outcome.body.into_text()).map_err(ApiError::internal)?;
+    let answer = Read::new(op, &req, &state, caller, web.client_ip(&req)).answer(&input).await?;
     let svg = render::chart::render(op, &answer, &ask)?;
     Ok(HttpResponse::Ok().content_type("image/svg+xml").insert_header(("Cache-Control", "private, no-store")).body(svg))
 }

@@ -23,6 +23,8 @@ const DATE_DEPENDENT: &[&str] = &[
     "loyalty::",
     "messaging::",
     "reports::",
+    "content::",
+    "cli::a_studio_is_booked_from_the_cli",
     "mcp_client::the_official_python_mcp_sdk_bills",
     "mcp_client::the_official_python_mcp_sdk_sells",
     "mcp_client::the_official_python_mcp_sdk_earns",

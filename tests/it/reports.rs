@@ -647,7 +647,7 @@ async fn a_campaigns_delivery_replies_opt_outs_and_the_bookings_and_revenue_it_b
 /// fixtures is overdue (so a report that leaked another organisation's rows would show them).
 /// A weekly digest of the organisation's (the week of 2030-04-01), made as the scheduler makes it.
 pub async fn digest_fixture(app: &TestApp, org: &Org) -> String {
-    let pool = scheduler_pool(app);
+    let pool = crate::subscriptions::pool(app);
     let week = chrono::NaiveDate::from_ymd_opt(2030, 4, 1).unwrap();
     let row = favcrm::db::in_org(&pool, "select auth.make_weekly_digest($1, $2)", &[&org.id, &week]).await.unwrap();
     row.get::<_, Value>(0)["id"].as_str().unwrap().to_string()
@@ -666,11 +666,6 @@ pub fn reports_sample(op: &str, digest: &str) -> Option<Value> {
         "report_customers" => json!({"from": "2026-01-01", "to": "2026-12-31", "groupBy": "week", "inactiveDays": 30}),
         _ => return None,
     })
-}
-
-fn scheduler_pool(app: &TestApp) -> deadpool_postgres::Pool {
-    let (admin, runtime) = (crate::common::admin_config(&app.dbname), crate::common::runtime_config(&app.dbname));
-    favcrm::db::Database::from_configs(admin, runtime, 2).unwrap().pool
 }
 
 async fn digests_made(pool: &deadpool_postgres::Pool, as_of: &str) -> usize {
@@ -714,7 +709,7 @@ async fn the_weekly_digest_is_made_once_the_organisations_week_is_over_and_email
     set(&app, "invoices", &owed, "finalized_at", "2030-02-01T09:00Z").await;
     set(&app, "invoices", &owed, "due_date", "2030-03-01").await;
 
-    let pool = scheduler_pool(&app);
+    let pool = crate::subscriptions::pool(&app);
     // Sunday 23:59 in London (BST): the week is not over (the week before is, and is made).
     assert_eq!(digests_made(&pool, "2030-04-07T22:59:00Z").await, 1);
     let weeks = app.get(&org.key, "/v1/reports/digests").await;
@@ -776,7 +771,7 @@ async fn each_organisation_digests_its_own_week_in_its_own_zone_from_its_own_fir
     let london = app.create_org("Glow").await;
     let res = app.patch(&london.key, "/v1/organisation", json!({"timezone": "Europe/London"})).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    let pool = scheduler_pool(&app);
+    let pool = crate::subscriptions::pool(&app);
     let week = |key: String| {
         let app = &app;
         async move {

@@ -15,7 +15,7 @@ use crate::bookings::{at, every_day, in_days};
 use crate::common::{Org, Res, TestApp, admin_config, runtime_config};
 
 /// A pool of runtime connections like a second server's: what a scheduler works through.
-fn pool(app: &TestApp) -> deadpool_postgres::Pool {
+pub fn pool(app: &TestApp) -> deadpool_postgres::Pool {
     favcrm::db::Database::from_configs(admin_config(&app.dbname), runtime_config(&app.dbname), 4).unwrap().pool
 }
 
