@@ -119,6 +119,9 @@ pub fn document() -> Value {
             operation["requestBody"] = json!({ "required": !body_required.is_empty(),
                 "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{name}") } } } });
         }
+        if op.name == "preview_customer_import" {
+            csv_upload(&mut operation, &mut parameters);
+        }
         if render::has_csv(op) {
             parameters.push(json!({ "$ref": "#/components/parameters/Format" }));
             if render::is_report(op) {
@@ -247,4 +250,23 @@ fn problem_schema() -> Value {
             "attemptsRemaining": { "type": "integer", "description": "On invalid_code: attempts left for this code." }
         }
     })
+}
+
+/// `POST /v1/customer-imports` also takes the file itself as a `text/csv` body (any size up to
+/// 100,000 rows, read as it arrives), with the options in the query string.
+fn csv_upload(operation: &mut Value, parameters: &mut Vec<Value>) {
+    operation["requestBody"]["content"]["text/csv"] = json!({
+        "schema": { "type": "string", "description": "The file: RFC 4180, UTF-8, a header row naming the columns. \
+            The options go in the query string (mapping as JSON text)." }
+    });
+    let only_csv = "With a text/csv body only (a JSON body carries its options itself).";
+    parameters.push(json!({ "name": "mapping", "in": "query", "required": false,
+        "description": format!("Column → field, as JSON text: {{\"E-mail\":\"email\"}}. {only_csv}"),
+        "schema": { "type": "string" } }));
+    parameters.push(json!({ "name": "onExisting", "in": "query", "required": false,
+        "description": format!("update (the default) or skip. {only_csv}"),
+        "schema": { "type": "string", "enum": ["update", "skip"] } }));
+    parameters.push(json!({ "name": "tags", "in": "query", "required": false,
+        "description": format!("Tags for every customer imported, comma-separated. {only_csv}"),
+        "schema": { "type": "string" } }));
 }

@@ -400,6 +400,7 @@ declare
   v_idempotency int;
   v_confirmations int;
   v_signups int;
+  v_imports int;
 begin
   delete from app.idempotency_keys where created_at < pg_catalog.now() - interval '24 hours';
   get diagnostics v_idempotency = row_count;
@@ -407,11 +408,13 @@ begin
   get diagnostics v_confirmations = row_count;
   delete from app.signup_requests where created_at < pg_catalog.now() - interval '7 days' and completed_at is null;
   get diagnostics v_signups = row_count;
+  delete from app.customer_imports where status <> 'committed' and expires_at < pg_catalog.now();
+  get diagnostics v_imports = row_count;
   return pg_catalog.jsonb_build_object('idempotencyKeys', v_idempotency, 'confirmations', v_confirmations,
-                                       'signupRequests', v_signups);
+                                       'signupRequests', v_signups, 'customerImports', v_imports);
 end
 $$;
-comment on function auth.purge_expired() is 'Deletes idempotency records older than 24 hours and confirmation tokens expired for over an hour; returns how many.';
+comment on function auth.purge_expired() is 'Deletes idempotency records older than 24 hours, confirmation tokens expired for over an hour, week-old unfinished registrations and expired import previews (with their rows); returns how many.';
 revoke all on function auth.purge_expired() from public;
 grant execute on function auth.purge_expired() to favcrm_authenticator;
 

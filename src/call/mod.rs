@@ -5,6 +5,7 @@
 //! [`ApiError`] into answers.
 
 pub mod channels;
+pub mod imports;
 pub mod onboarding;
 pub mod payments;
 
@@ -166,6 +167,9 @@ pub async fn dispatch(state: &AppState, call: Call<'_>, client_ip: Option<IpAddr
             ),
         ));
     }
+    if call.op.name == "preview_customer_import" {
+        return imports::preview(&state.pool, call, imports::Source::Input).await;
+    }
     if call.op.name == "create_webhook_endpoint" {
         let url = call.input["url"].as_str().unwrap_or_default();
         crate::effects::webhooks::check_url(url, state.allow_private_webhooks)
@@ -214,6 +218,19 @@ pub async fn dispatch(state: &AppState, call: Call<'_>, client_ip: Option<IpAddr
         }
     }
     Ok(outcome)
+}
+
+/// `preview_customer_import` with its CSV file read from `file` (a REST upload), under the same
+/// checks on the caller as [`dispatch`].
+pub async fn dispatch_import(
+    state: &AppState,
+    call: Call<'_>,
+    file: Box<dyn tokio::io::AsyncRead + Unpin + Send>,
+) -> Result<Outcome, ApiError> {
+    if matches!(call.caller, Caller::Anonymous) {
+        return Err(ApiError::unauthorized("unauthenticated", "Importing customers needs an API key."));
+    }
+    imports::preview(&state.pool, call, imports::Source::Csv(file)).await
 }
 
 /// The answer to an agent's call that now waits for a person's approval.

@@ -12,6 +12,7 @@ pub mod bookings;
 pub mod commerce;
 pub mod content;
 pub mod customers;
+pub mod imports;
 pub mod keys;
 pub mod loyalty;
 pub mod messaging;
@@ -246,6 +247,10 @@ impl Operation {
             | "report_subscriptions"
             | "list_report_digests"
             | "get_report_digest"
+            | "preview_customer_import"
+            | "commit_customer_import"
+            | "get_customer_import"
+            | "list_customer_import_rows"
             | "create_post"
             | "update_post"
             | "publish_post"
@@ -505,6 +510,7 @@ pub fn all() -> &'static [Operation] {
         ops.extend(team::operations());
         ops.extend(bookings::operations());
         ops.extend(customers::operations());
+        ops.extend(imports::operations());
         ops.extend(billing::operations());
         ops.extend(commerce::operations());
         ops.extend(subscriptions::operations());

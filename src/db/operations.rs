@@ -25,6 +25,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("signup.sql", include_str!("../../sql/operations/signup.sql")),
     ("team.sql", include_str!("../../sql/operations/team.sql")),
     ("customers.sql", include_str!("../../sql/operations/customers.sql")),
+    ("imports.sql", include_str!("../../sql/operations/imports.sql")),
     ("schedule.sql", include_str!("../../sql/operations/schedule.sql")),
     ("bookings.sql", include_str!("../../sql/operations/bookings.sql")),
     ("billing.sql", include_str!("../../sql/operations/billing.sql")),

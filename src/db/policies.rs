@@ -14,6 +14,8 @@ pub const FILES: &[(&str, &str)] = &[
     ("api_keys.sql", include_str!("../../policies/api_keys.sql")),
     ("idempotency_keys.sql", include_str!("../../policies/idempotency_keys.sql")),
     ("customers.sql", include_str!("../../policies/customers.sql")),
+    ("customer_imports.sql", include_str!("../../policies/customer_imports.sql")),
+    ("customer_import_rows.sql", include_str!("../../policies/customer_import_rows.sql")),
     ("customer_notes.sql", include_str!("../../policies/customer_notes.sql")),
     ("confirmations.sql", include_str!("../../policies/confirmations.sql")),
     ("audit_event.sql", include_str!("../../policies/audit_event.sql")),

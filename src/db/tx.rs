@@ -27,6 +27,14 @@ use crate::catalog::{Operation, Preview};
 use crate::error::{ApiError, from_db_error};
 
 const STATEMENT_TIMEOUT: &str = "15s";
+/// The time limit of the statements of a customer import (a preview's decisions, a commit's
+/// inserts): up to 100,000 rows at once.
+pub const IMPORT_STATEMENT_TIMEOUT: &str = "180s";
+
+/// How long one statement of `op` may run.
+fn statement_timeout(op: &Operation) -> &'static str {
+    if op.name == "commit_customer_import" { IMPORT_STATEMENT_TIMEOUT } else { STATEMENT_TIMEOUT }
+}
 const SET_CONTEXT: &str = "select set_config('role', $1, true), set_config('request.claims', $2, true), \
                            set_config('statement_timeout', $3, true)";
 const AUTHENTICATE: &str = "select auth.authenticate($1, $2)";
@@ -314,16 +322,17 @@ async fn single_round_trip(guard: &TxGuard, call: &Call<'_>) -> Result<Outcome, 
     };
     // The role, the claims and the time limit in one statement; with a key, auth.authenticate
     // sets the claims (the context and what the key establishes) and answers them first.
+    let timeout = statement_timeout(call.op);
     let context = match call.caller {
         Caller::Key { digest } => format!(
             "select auth.authenticate(pg_catalog.decode('{}', 'hex'), {claims}), \
-             set_config('role', '{}', true), set_config('statement_timeout', '{STATEMENT_TIMEOUT}', true)",
+             set_config('role', '{}', true), set_config('statement_timeout', '{timeout}', true)",
             hex::encode(digest),
             role_for(call.caller)
         ),
         Caller::Anonymous => format!(
             "select null, set_config('role', '{}', true), set_config('request.claims', {claims}, true), \
-             set_config('statement_timeout', '{STATEMENT_TIMEOUT}', true)",
+             set_config('statement_timeout', '{timeout}', true)",
             role_for(call.caller)
         ),
     };
@@ -393,7 +402,8 @@ async fn idempotent(guard: &TxGuard, call: &Call<'_>, digest: &[u8; 32], key: &s
     let digest: &[u8] = digest;
     let role = role_for(call.caller);
     let request_digest = request_digest.as_slice();
-    let context_params: [&(dyn ToSql + Sync); 3] = [&role, &claims, &STATEMENT_TIMEOUT];
+    let timeout = statement_timeout(call.op);
+    let context_params: [&(dyn ToSql + Sync); 3] = [&role, &claims, &timeout];
     let auth_params: [&(dyn ToSql + Sync); 2] = [&digest, &claims];
     let claim_params: [&(dyn ToSql + Sync); 3] = [&key, &call.op.name, &request_digest];
     let (r_begin, r_context, r_auth, r_claim) = tokio::join!(
@@ -428,6 +438,63 @@ async fn idempotent(guard: &TxGuard, call: &Call<'_>, digest: &[u8; 32], key: &s
     let body = Body::Value(json_column(&r_run.map_err(|e| from_db_error(&e))?)?);
     r_commit.map_err(|e| from_db_error(&e))?;
     Ok(Outcome { status: call.op.success_status, body, principal, replayed: false })
+}
+
+/// A transaction as a key's caller for an operation of several statements, such as a customer
+/// import's preview (its rows staged as they are read, then decided): the role, claims and
+/// time limit set and the key authenticated as for any call; rolled back unless committed.
+pub struct Session {
+    guard: TxGuard,
+}
+
+impl Session {
+    pub async fn begin(pool: &Pool, call: &Call<'_>, statement_timeout: &str) -> Result<Session, ApiError> {
+        let Caller::Key { digest } = call.caller else {
+            return Err(ApiError::unauthorized(
+                "missing_api_key",
+                "Send an API key as Authorization: Bearer fav_mcp_…",
+            ));
+        };
+        let client = pool.get().await.map_err(ApiError::unavailable)?;
+        let guard = TxGuard { client: Some(client) };
+        let c = guard.client();
+        let (s_context, s_auth) =
+            futures_util::try_join!(c.prepare_cached(SET_CONTEXT), c.prepare_cached(AUTHENTICATE))
+                .map_err(|e| from_db_error(&e))?;
+        let claims = context(call).to_string();
+        let role = role_for(call.caller);
+        let digest: &[u8] = digest;
+        let context_params: [&(dyn ToSql + Sync); 3] = [&role, &claims, &statement_timeout];
+        let auth_params: [&(dyn ToSql + Sync); 2] = [&digest, &claims];
+        let (r_begin, r_context, r_auth) = tokio::join!(
+            c.batch_execute("begin isolation level read committed"),
+            c.query_one(&s_context, &context_params),
+            c.query_one(&s_auth, &auth_params),
+        );
+        r_begin.map_err(|e| from_db_error(&e))?;
+        r_context.map_err(|e| from_db_error(&e))?;
+        r_auth.map_err(|e| from_db_error(&e))?;
+        Ok(Session { guard })
+    }
+
+    /// One statement's first column (jsonb).
+    pub async fn json(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Value, ApiError> {
+        let c = self.guard.client();
+        let statement = c.prepare_cached(sql).await.map_err(|e| from_db_error(&e))?;
+        json_column(&c.query_one(&statement, params).await.map_err(|e| from_db_error(&e))?)
+    }
+
+    pub async fn commit(self) -> Result<(), ApiError> {
+        self.guard.client().batch_execute("commit").await.map_err(|e| from_db_error(&e))?;
+        self.guard.finish();
+        Ok(())
+    }
+
+    pub async fn rollback(self) -> Result<(), ApiError> {
+        self.guard.client().batch_execute("rollback").await.map_err(|e| from_db_error(&e))?;
+        self.guard.finish();
+        Ok(())
+    }
 }
 
 /// What must match for a replay: the operation and its exact input (serde_json keeps object

@@ -84,6 +84,9 @@ async fn handle(
         let key = key.to_string();
         return publishable(op, &req, body, &state, &web, key).await;
     }
+    if op.name == "preview_customer_import" && is_csv(&req) {
+        return csv_import(op, req, body, state).await;
+    }
     // The no-key flows ignore any key sent along: they act for nobody yet.
     let caller = if op.is_public() { Caller::Anonymous } else { caller(req.headers())? };
     let mut input = input_from(op, &req, body).await?;
@@ -151,6 +154,80 @@ async fn publishable(
         }
         Err(error) => Ok(with_cors(error.error_response(), origin)),
     }
+}
+
+fn is_csv(req: &HttpRequest) -> bool {
+    let content_type = req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+    content_type.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("text/csv")
+}
+
+/// `POST /v1/customer-imports` with a CSV file as the body (`Content-Type: text/csv`, options in
+/// the query string): the file is read as it arrives, through a small channel, into the
+/// preview (`crate::call::imports`), so its size does not matter to memory.
+async fn csv_import(
+    op: &'static Operation,
+    req: HttpRequest,
+    mut body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    use futures_util::StreamExt;
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("A CSV file sent for import is at most {} bytes: split it.", call::imports::MAX_CSV_BYTES),
+        )
+    };
+    let caller = caller(req.headers())?;
+    if declared_length(req.headers()).is_some_and(|n| n > call::imports::MAX_CSV_BYTES) {
+        return Err(too_large());
+    }
+    let mut input = call::imports::csv_upload_input(req.query_string())?;
+    op.check_input(&mut input)?;
+    let idempotency_key = idempotency_key(&req, op)?;
+    let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
+    // The body's chunks go through a channel of a few, so the reader (which must be Send) holds
+    // at most those; past the size limit the reader gets an error instead of more.
+    let (sender, receiver) = tokio::sync::mpsc::channel::<std::io::Result<web::Bytes>>(4);
+    let feeder = actix_web::rt::spawn(async move {
+        let mut read = 0usize;
+        while let Some(chunk) = body.next().await {
+            let item = match chunk {
+                Ok(bytes) if read + bytes.len() > call::imports::MAX_CSV_BYTES => {
+                    Err(std::io::Error::new(std::io::ErrorKind::FileTooLarge, "payload_too_large"))
+                }
+                Ok(bytes) => {
+                    read += bytes.len();
+                    Ok(bytes)
+                }
+                Err(e) => Err(std::io::Error::other(e.to_string())),
+            };
+            let stop = item.is_err();
+            if sender.send(item).await.is_err() || stop {
+                return;
+            }
+        }
+    });
+    let reader = tokio_util::io::StreamReader::new(tokio_stream::wrappers::ReceiverStream::new(receiver));
+    let call = Call {
+        op,
+        caller: &caller,
+        input: &input,
+        via: Via::Rest,
+        request_id: &request_id,
+        idempotency_key,
+        confirmation_token: None,
+        person_secret: None,
+    };
+    let result = call::dispatch_import(&state, call, Box::new(reader)).await;
+    feeder.abort();
+    let outcome = result.map_err(|e| if e.code == "payload_too_large" { too_large() } else { e })?;
+    let mut response =
+        HttpResponse::build(problem::status(StatusCode::from_u16(outcome.status).unwrap_or(StatusCode::CREATED)));
+    if outcome.replayed {
+        response.insert_header(("Idempotent-Replayed", "true"));
+    }
+    Ok(response.content_type("application/json").body(outcome.body.into_text()))
 }
 
 /// How a GET answers: JSON, or CSV (`?format=csv`) — of every item a list matches, or of a

@@ -18,6 +18,7 @@ struct Fixture {
     approvals: crate::approvals::ApprovalsFixture,
     digest: String,
     post: String,
+    import: String,
     customer: String,
     email: String,
     note: String,
@@ -56,6 +57,9 @@ fn sample(op: &str, a: &Fixture) -> Value {
         return input;
     }
     if let Some(input) = crate::content::content_sample(op, &a.post) {
+        return input;
+    }
+    if let Some(input) = crate::imports::import_sample(op, &a.import) {
         return input;
     }
     if let Some(input) = crate::reports::reports_sample(op, &a.digest) {
@@ -145,6 +149,7 @@ async fn no_operation_lets_one_organisation_read_change_or_detect_anothers_rows(
     let approvals = crate::approvals::approvals_fixture(&app, &a).await;
     let digest = crate::reports::digest_fixture(&app, &a).await;
     let post = crate::content::content_fixture(&app, &a).await;
+    let import = crate::imports::import_fixture(&app, &a).await;
     let fixture = Fixture {
         bookings,
         billing,
@@ -156,6 +161,7 @@ async fn no_operation_lets_one_organisation_read_change_or_detect_anothers_rows(
         approvals,
         digest,
         post,
+        import,
         customer: customer.to_string(),
         email,
         note: note.body["id"].as_str().unwrap().to_string(),
@@ -300,6 +306,8 @@ async fn a_transaction_without_claims_sees_no_rows_in_any_table() {
     // A weekly digest, a published page.
     crate::reports::digest_fixture(&app, &a).await;
     crate::content::content_fixture(&app, &a).await;
+    // A customer import, previewed.
+    crate::imports::import_fixture(&app, &a).await;
     // A membership with credits, a booking paid with one.
     let member = crate::subscriptions::subscriptions_fixture(&app, &a).await;
     let paid = app

@@ -20,6 +20,7 @@ mod fake_providers;
 mod fake_stripe;
 mod health;
 mod idempotency;
+mod imports;
 mod isolation;
 mod keys;
 mod layout;

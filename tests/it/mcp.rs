@@ -226,6 +226,7 @@ pub struct Fixture {
     approvals: crate::approvals::ApprovalsFixture,
     digest: String,
     post: String,
+    import: String,
     customer: String,
     spare_key: String,
     rotatable_key: String,
@@ -262,6 +263,9 @@ pub fn sample(op: &str, f: &Fixture) -> Value {
         return input;
     }
     if let Some(input) = crate::content::content_sample(op, &f.post) {
+        return input;
+    }
+    if let Some(input) = crate::imports::import_sample(op, &f.import) {
         return input;
     }
     if let Some(input) = crate::reports::reports_sample(op, &f.digest) {
@@ -324,6 +328,7 @@ pub async fn fixture(app: &TestApp) -> (Org, String, Fixture) {
     let approvals = crate::approvals::approvals_fixture(app, &org).await;
     let digest = crate::reports::digest_fixture(app, &org).await;
     let post = crate::content::content_fixture(app, &org).await;
+    let import = crate::imports::import_fixture(app, &org).await;
     let fixture = Fixture {
         bookings,
         billing,
@@ -335,6 +340,7 @@ pub async fn fixture(app: &TestApp) -> (Org, String, Fixture) {
         approvals,
         digest,
         post,
+        import,
         customer,
         spare_key,
         rotatable_key,
