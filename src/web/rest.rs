@@ -115,12 +115,17 @@ async fn handle(
         client_ip,
     )
     .await?;
+    Ok(answer(outcome))
+}
+
+/// An operation's answer as JSON, with `Idempotent-Replayed` when it is a replay.
+fn answer(outcome: tx::Outcome) -> HttpResponse {
     let status = StatusCode::from_u16(outcome.status).unwrap_or(StatusCode::OK);
     let mut response = HttpResponse::build(problem::status(status));
     if outcome.replayed {
         response.insert_header(("Idempotent-Replayed", "true"));
     }
-    Ok(response.content_type("application/json").body(outcome.body.into_text()))
+    response.content_type("application/json").body(outcome.body.into_text())
 }
 
 /// A call with a publishable key: checked by `auth.publishable_call` (key, origin, operation),
@@ -222,12 +227,7 @@ async fn csv_import(
     let result = call::dispatch_import(&state, call, Box::new(reader)).await;
     feeder.abort();
     let outcome = result.map_err(|e| if e.code == "payload_too_large" { too_large() } else { e })?;
-    let mut response =
-        HttpResponse::build(problem::status(StatusCode::from_u16(outcome.status).unwrap_or(StatusCode::CREATED)));
-    if outcome.replayed {
-        response.insert_header(("Idempotent-Replayed", "true"));
-    }
-    Ok(response.content_type("application/json").body(outcome.body.into_text()))
+    Ok(answer(outcome))
 }
 
 /// How a GET answers: JSON, or CSV (`?format=csv`) — of every item a list matches, or of a

@@ -181,7 +181,7 @@ async fn a_report_exports_its_periods_or_another_of_its_tables_as_csv() {
 }
 
 /// Peak resident memory of a process, from /proc (VmHWM, in KiB).
-fn peak_kib(pid: u32) -> u64 {
+pub fn peak_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
     line.split_whitespace().nth(1).unwrap().parse().unwrap()

@@ -339,13 +339,6 @@ async fn importing_is_for_managers_and_an_import_stays_in_its_organisation() {
     assert_eq!(customers(&app, &other).await.len(), 0);
 }
 
-/// Peak resident memory of a process, from /proc (VmHWM, in KiB).
-fn peak_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
 fn big_file(rows: usize) -> Vec<u8> {
     let mut file = String::from("Full name,Email,Phone,Tags,Email consent\n");
     for i in 0..rows {
@@ -369,11 +362,11 @@ async fn a_hundred_thousand_row_csv_is_previewed_in_bounded_memory_and_committed
     // Warm up (pools, buffers, prepared statements) with a small file, then note the peak.
     let res = upload(app, &org.key, "", big_file(10)).await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
-    let before = peak_kib(server.child.id());
+    let before = crate::exports::peak_kib(server.child.id());
     let file = big_file(100_000);
     let bytes = file.len();
     let res = upload(app, &org.key, "", file).await;
-    let after = peak_kib(server.child.id());
+    let after = crate::exports::peak_kib(server.child.id());
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
     assert_eq!(res.body["counts"], json!({"create": 100_000, "update": 0, "skip": 0, "error": 0}));
     let grew = after.saturating_sub(before) * 1024;
