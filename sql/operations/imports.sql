@@ -223,6 +223,8 @@ grant execute on function app.import_mapping(jsonb, text[]) to favcrm_member;
 -- rows were staged in this transaction, so the planner has no statistics for them and takes
 -- them for one row: nested loops over them would be quadratic (10,000 rows: 172 s), so the
 -- function plans without nested loops where it has a choice (10,000 rows: well under a second).
+-- The steps whose columns are read several times are materialized: inlined, each reference to
+-- a column re-ran its expression (a row's tags were sorted a dozen times over).
 create function api.preview_customer_import(p jsonb) returns jsonb
 language plpgsql set search_path = '' set enable_nestloop = off as $$
 declare
@@ -255,7 +257,7 @@ begin
      where r.org_id = v_org and r.import_id = i.id
      group by r.line
   ),
-  n as (
+  n as materialized (
     select c.line,
            nullif(pg_catalog.btrim(coalesce(c.f ->> 'name', pg_catalog.concat_ws(' ', pg_catalog.btrim(c.f ->> 'firstName'),
                                                                         pg_catalog.btrim(c.f ->> 'lastName')))), '') as name,
@@ -319,7 +321,7 @@ begin
       from matched m
      where pg_catalog.cardinality(m.problems) = 0 and not m.ambiguous
   ),
-  decided as (
+  decided as materialized (
     select k.line, k.problems, k.ambiguous, f.first_line, k.match_id, c.updated_at as seen,
            case when pg_catalog.cardinality(k.problems) > 0 or k.ambiguous then null
                 else pg_catalog.jsonb_build_object(
@@ -340,7 +342,7 @@ begin
       left join firsts f on f.line = k.line
       left join app.customers c on c.org_id = v_org and c.id = k.match_id
   ),
-  final as (
+  final as materialized (
     select d.line, d.match_id, d.seen, d.after,
            case when d.before is null or d.after is null then null else array_remove(array[
              case when d.after ->> 'name' is distinct from (d.before).name then 'name' end,
