@@ -12,7 +12,6 @@ create table app.customer_imports (
   mapping jsonb not null default '{}' check (pg_catalog.jsonb_typeof(mapping) = 'object'),
   on_existing text not null default 'update' check (on_existing in ('update', 'skip')),
   tags text[] not null default '{}' check (pg_catalog.cardinality(tags) <= 50),
-  row_count int not null default 0,
   counts jsonb not null default '{}',
   created_by uuid,
   created_at timestamptz not null default pg_catalog.now(),

@@ -38,7 +38,7 @@ language sql stable parallel safe as $$
     'mapping', i.mapping,
     'onExisting', i.on_existing,
     'tags', pg_catalog.to_jsonb(i.tags),
-    'rowCount', i.row_count,
+    'rowCount', coalesce((select pg_catalog.sum(n::int) from pg_catalog.jsonb_each_text(i.counts) c(a, n)), 0),
     'counts', pg_catalog.jsonb_build_object(
       'create', coalesce((i.counts ->> 'create')::int, 0), 'update', coalesce((i.counts ->> 'update')::int, 0),
       'skip', coalesce((i.counts ->> 'skip')::int, 0), 'error', coalesce((i.counts ->> 'error')::int, 0)),
@@ -239,7 +239,7 @@ begin
   if not found then
     perform app.not_found('import', 'importId');
   end if;
-  if i.row_count = 0 and not exists (select from app.customer_import_rows where org_id = v_org and import_id = i.id) then
+  if not exists (select from app.customer_import_rows where org_id = v_org and import_id = i.id) then
     perform app.raise_invalid(case when i.format = 'json' then 'rows' else 'csv' end, 'empty_file', 'The file has no rows to import.');
   end if;
   v_mapping := app.import_mapping(p -> 'mapping', v_columns);
@@ -388,7 +388,6 @@ begin
   update app.customer_imports set
     status = 'previewed', columns = v_columns, mapping = v_mapping, previewed_at = pg_catalog.now(),
     expires_at = pg_catalog.now() + interval '24 hours',
-    row_count = (select pg_catalog.count(*) from app.customer_import_rows where org_id = v_org and import_id = i.id),
     counts = (select pg_catalog.jsonb_object_agg(a.action, a.n)
                 from (select r.action, pg_catalog.count(*) n from app.customer_import_rows r
                        where r.org_id = v_org and r.import_id = i.id group by r.action) a)

@@ -15,7 +15,7 @@
 use std::collections::HashSet;
 
 use futures_util::StreamExt;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncRead;
 
@@ -244,28 +244,4 @@ async fn read_rows(rows: Vec<Value>, stager: &mut Stager<'_>) -> Result<Vec<Stri
         stager.push(&row, "rows").await?;
     }
     Ok(columns)
-}
-
-/// The query string of a CSV upload as the operation's input: `mapping` is JSON text,
-/// `tags` a comma-separated list.
-pub fn csv_upload_input(query: &str) -> Result<Value, ApiError> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).map_err(|e| {
-        ApiError::new(http::StatusCode::BAD_REQUEST, "malformed_query", format!("The query string is not valid: {e}"))
-    })?;
-    let mut input = Map::new();
-    for (name, raw) in pairs {
-        let value = match name.as_str() {
-            "mapping" => serde_json::from_str::<Value>(&raw).map_err(|_| {
-                ApiError::invalid(
-                    "mapping",
-                    "invalid_mapping",
-                    "mapping is a JSON object of column → field, such as {\"E-mail\":\"email\",\"Full name\":\"name\"}.",
-                )
-            })?,
-            "tags" => Value::Array(raw.split(',').filter(|s| !s.trim().is_empty()).map(|s| s.trim().into()).collect()),
-            _ => Value::String(raw),
-        };
-        input.entry(name).or_insert(value);
-    }
-    Ok(json!(input))
 }

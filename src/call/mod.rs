@@ -220,19 +220,6 @@ pub async fn dispatch(state: &AppState, call: Call<'_>, client_ip: Option<IpAddr
     Ok(outcome)
 }
 
-/// `preview_customer_import` with its CSV file read from `file` (a REST upload), under the same
-/// checks on the caller as [`dispatch`].
-pub async fn dispatch_import(
-    state: &AppState,
-    call: Call<'_>,
-    file: Box<dyn tokio::io::AsyncRead + Unpin + Send>,
-) -> Result<Outcome, ApiError> {
-    if matches!(call.caller, Caller::Anonymous) {
-        return Err(ApiError::unauthorized("unauthenticated", "Importing customers needs an API key."));
-    }
-    imports::preview(&state.pool, call, imports::Source::Csv(file)).await
-}
-
 /// The answer to an agent's call that now waits for a person's approval.
 fn approval_required(op: &crate::catalog::Operation, approval: Value) -> ApiError {
     let id = approval["id"].as_str().unwrap_or_default().to_string();

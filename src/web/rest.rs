@@ -161,9 +161,14 @@ async fn publishable(
     }
 }
 
-fn is_csv(req: &HttpRequest) -> bool {
+/// The media type of the request's body, lower-cased, without parameters.
+fn mime(req: &HttpRequest) -> String {
     let content_type = req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
-    content_type.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("text/csv")
+    content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+}
+
+fn is_csv(req: &HttpRequest) -> bool {
+    mime(req) == "text/csv"
 }
 
 /// `POST /v1/customer-imports` with a CSV file as the body (`Content-Type: text/csv`, options in
@@ -187,7 +192,19 @@ async fn csv_import(
     if declared_length(req.headers()).is_some_and(|n| n > call::imports::MAX_CSV_BYTES) {
         return Err(too_large());
     }
-    let mut input = call::imports::csv_upload_input(req.query_string())?;
+    // The options come in the query string, mapping as JSON text.
+    let mut options = query_input(op, &req)?;
+    if let Some(Value::String(text)) = options.get("mapping") {
+        let mapping = serde_json::from_str::<Value>(text).map_err(|_| {
+            ApiError::invalid(
+                "mapping",
+                "invalid_mapping",
+                "mapping is a JSON object of column → field, such as {\"E-mail\":\"email\",\"Full name\":\"name\"}.",
+            )
+        })?;
+        options.insert("mapping".into(), mapping);
+    }
+    let mut input = Value::Object(options);
     op.check_input(&mut input)?;
     let idempotency_key = idempotency_key(&req, op)?;
     let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
@@ -224,7 +241,7 @@ async fn csv_import(
         confirmation_token: None,
         person_secret: None,
     };
-    let result = call::dispatch_import(&state, call, Box::new(reader)).await;
+    let result = call::imports::preview(&state.pool, call, call::imports::Source::Csv(Box::new(reader))).await;
     feeder.abort();
     let outcome = result.map_err(|e| if e.code == "payload_too_large" { too_large() } else { e })?;
     Ok(answer(outcome))
@@ -408,8 +425,7 @@ async fn input_from(op: &Operation, req: &HttpRequest, body: web::Payload) -> Re
     let mut input = if bytes.iter().all(u8::is_ascii_whitespace) {
         Map::new()
     } else {
-        let content_type = req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
-        let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let mime = mime(req);
         if mime != "application/json" && !mime.ends_with("+json") {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -431,20 +447,30 @@ async fn input_from(op: &Operation, req: &HttpRequest, body: web::Payload) -> Re
             }
         }
     };
-    if !req.query_string().is_empty() {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string()).map_err(|e| {
-            ApiError::new(StatusCode::BAD_REQUEST, "malformed_query", format!("The query string is not valid: {e}"))
-        })?;
-        for (name, raw) in pairs {
-            let value = coerce_query_value(op, &name, &raw);
-            input.entry(name).or_insert(value);
-        }
+    for (name, value) in query_input(op, req)? {
+        input.entry(name).or_insert(value);
     }
     for name in op.path_params() {
         let value = req.match_info().get(name).unwrap_or_default();
         input.insert(name.to_string(), Value::String(value.to_string()));
     }
     Ok(Value::Object(input))
+}
+
+/// The query string's parameters, each read as the type the input schema asks for.
+fn query_input(op: &Operation, req: &HttpRequest) -> Result<Map<String, Value>, ApiError> {
+    let mut input = Map::new();
+    if req.query_string().is_empty() {
+        return Ok(input);
+    }
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string()).map_err(|e| {
+        ApiError::new(StatusCode::BAD_REQUEST, "malformed_query", format!("The query string is not valid: {e}"))
+    })?;
+    for (name, raw) in pairs {
+        let value = coerce_query_value(op, &name, &raw);
+        input.entry(name).or_insert(value);
+    }
+    Ok(input)
 }
 
 /// Query strings carry text; read it as the type the input schema asks for.
