@@ -118,6 +118,10 @@ pub struct GlobalOpts {
     #[arg(long, env = "FAVCRM_WEB_BOOKINGS_PER_IP_PER_HOUR", default_value_t = 10, global = true)]
     pub web_bookings_per_ip_per_hour: u32,
 
+    /// OAuth client registrations per client address an hour (kept in the database); 0: no limit.
+    #[arg(long, env = "FAVCRM_CLIENT_REGISTRATIONS_PER_IP_PER_HOUR", default_value_t = 20, global = true)]
+    pub client_registrations_per_ip_per_hour: u32,
+
     /// Proxies (comma-separated IP addresses) whose X-Forwarded-For names the client. Unset:
     /// the client is the TCP peer.
     #[arg(long, env = "FAVCRM_TRUSTED_PROXIES", value_delimiter = ',', global = true)]
@@ -522,6 +526,7 @@ async fn serve(db: &Arc<Database>, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             code_checks_per_ip_per_hour: g.code_checks_per_ip_per_hour,
             web_requests_per_ip_per_minute: g.web_requests_per_ip_per_minute,
             web_bookings_per_ip_per_hour: g.web_bookings_per_ip_per_hour,
+            client_registrations_per_ip_per_hour: g.client_registrations_per_ip_per_hour,
         },
         mail: crate::effects::mail::MailSettings {
             smtp_url: g.smtp_url.clone(),

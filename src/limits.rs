@@ -141,6 +141,8 @@ pub struct AbuseSettings {
     pub web_requests_per_ip_per_minute: u32,
     /// Bookings made with a publishable key per visitor address an hour.
     pub web_bookings_per_ip_per_hour: u32,
+    /// OAuth client registrations (RFC 7591) per client address an hour (kept in the database).
+    pub client_registrations_per_ip_per_hour: u32,
 }
 
 impl Default for AbuseSettings {
@@ -152,6 +154,7 @@ impl Default for AbuseSettings {
             code_checks_per_ip_per_hour: 30,
             web_requests_per_ip_per_minute: 120,
             web_bookings_per_ip_per_hour: 10,
+            client_registrations_per_ip_per_hour: 20,
         }
     }
 }

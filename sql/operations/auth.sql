@@ -197,27 +197,36 @@ declare
   v_org uuid;
   v_key uuid;
   v_facts text;
+  v_digest bytea := p_key_digest;
+  v_found boolean;
 begin
   if p_context not like '{%}' then
     raise exception using errcode = '22023', message = 'The request context must be a JSON object.';
   end if;
-  -- (The type's OID is read when this statement is planned: a constant.) The facts policies
-  -- read beside the claims (V16) are set here, for the key found only: in a statement of their
-  -- own they cost 2.5 us more.
-  select case when k.claims_role = m.role and k.claims_generation = 'auth.key_claims'::regtype::oid then k.claims end,
-         k.org_id, k.id,
-         pg_catalog.concat(pg_catalog.set_config('request.org_id', k.org_id::text, true),
-                           pg_catalog.set_config('request.user_id', k.user_id::text, true),
-                           pg_catalog.set_config('request.key_id', k.id::text, true),
-                           pg_catalog.set_config('request.role', m.role, true))
-    into v_claims, v_org, v_key, v_facts
-    from app.api_keys k
-    join app.memberships m on m.org_id = k.org_id and m.user_id = k.user_id
-   where k.key_digest = p_key_digest
-     and k.revoked_at is null
-     and (k.expires_at is null or k.expires_at > pg_catalog.now())
-     and m.removed_at is null;
-  if not found then
+  -- A key, or else an OAuth access token (V31): then the key looked up is its grant's, whose
+  -- own secret nobody holds, and the token must be live and for this resource.
+  for attempt in 1..2 loop
+    -- (The type's OID is read when this statement is planned: a constant.) The facts policies
+    -- read beside the claims (V16) are set here, for the key found only: in a statement of their
+    -- own they cost 2.5 us more.
+    select case when k.claims_role = m.role and k.claims_generation = 'auth.key_claims'::regtype::oid then k.claims end,
+           k.org_id, k.id,
+           pg_catalog.concat(pg_catalog.set_config('request.org_id', k.org_id::text, true),
+                             pg_catalog.set_config('request.user_id', k.user_id::text, true),
+                             pg_catalog.set_config('request.key_id', k.id::text, true),
+                             pg_catalog.set_config('request.role', m.role, true))
+      into v_claims, v_org, v_key, v_facts
+      from app.api_keys k
+      join app.memberships m on m.org_id = k.org_id and m.user_id = k.user_id
+     where k.key_digest = v_digest
+       and k.revoked_at is null
+       and (k.expires_at is null or k.expires_at > pg_catalog.now())
+       and m.removed_at is null;
+    v_found := found;
+    exit when v_found or attempt = 2;
+    v_digest := auth.oauth_access_grant(p_key_digest, p_context);
+  end loop;
+  if not v_found then
     raise exception using errcode = '28000', hint = 'invalid_api_key',
       message = 'The API key is unknown, revoked or expired.';
   end if;
@@ -401,6 +410,9 @@ declare
   v_confirmations int;
   v_signups int;
   v_imports int;
+  v_sessions int;
+  v_tokens int;
+  v_codes int;
 begin
   delete from app.idempotency_keys where created_at < pg_catalog.now() - interval '24 hours';
   get diagnostics v_idempotency = row_count;
@@ -410,11 +422,18 @@ begin
   get diagnostics v_signups = row_count;
   delete from app.customer_imports where status <> 'committed' and expires_at < pg_catalog.now();
   get diagnostics v_imports = row_count;
+  delete from app.web_sessions where expires_at < pg_catalog.now() - interval '1 day';
+  get diagnostics v_sessions = row_count;
+  delete from app.oauth_tokens where expires_at < pg_catalog.now() - interval '1 day';
+  get diagnostics v_tokens = row_count;
+  delete from app.oauth_codes where expires_at < pg_catalog.now() - interval '1 day' and key_id is null;
+  get diagnostics v_codes = row_count;
   return pg_catalog.jsonb_build_object('idempotencyKeys', v_idempotency, 'confirmations', v_confirmations,
-                                       'signupRequests', v_signups, 'customerImports', v_imports);
+                                       'signupRequests', v_signups, 'customerImports', v_imports,
+                                       'webSessions', v_sessions, 'oauthTokens', v_tokens, 'oauthCodes', v_codes);
 end
 $$;
-comment on function auth.purge_expired() is 'Deletes idempotency records older than 24 hours, confirmation tokens expired for over an hour, week-old unfinished registrations and expired import previews (with their rows); returns how many.';
+comment on function auth.purge_expired() is 'Deletes idempotency records older than 24 hours, confirmation tokens expired for over an hour, week-old unfinished registrations and expired import previews (with their rows), browser sessions, OAuth tokens and unused codes a day past their expiry; returns how many.';
 revoke all on function auth.purge_expired() from public;
 grant execute on function auth.purge_expired() to favcrm_authenticator;
 

@@ -345,7 +345,7 @@ begin
   end if;
   insert into app.account_mail (id, template, recipient, fields, sealed_code)
   values ((p_mail ->> 'id')::uuid, p_template, p_to, p_fields,
-          case when p_template <> 'signup_notice' then pg_catalog.decode(p_mail ->> 'sealedCode', 'base64') end);
+          case when p_template not in ('signup_notice', 'sign_in_notice') then pg_catalog.decode(p_mail ->> 'sealedCode', 'base64') end);
 end
 $$;
 comment on function auth.queue_account_mail(jsonb, text, text, jsonb) is 'Writes an account mail (its code sealed by the server, kept only for templates that show a code) in the entry point''s transaction.';

@@ -152,7 +152,7 @@ pub async fn dispatch(state: &AppState, call: Call<'_>, client_ip: Option<IpAddr
         };
         return onboarding::run(state, request).await;
     }
-    if let (Caller::Key { digest }, Some(budget)) = (call.caller, &state.sensitive_budget)
+    if let (Caller::Key { digest, .. }, Some(budget)) = (call.caller, &state.sensitive_budget)
         && call.op.sensitive()
     {
         budget.check(digest)?;
@@ -229,7 +229,7 @@ fn approval_required(op: &crate::catalog::Operation, approval: Value) -> ApiErro
         format!(
             "Nothing was done yet: the organisation wants a person to approve {} when an agent asks. Approval {id} \
              holds exactly what will happen (approval.snapshot); tell the person it waits in their approval inbox \
-             (list_approvals). Check it with get_approval: once approved it is carried out exactly as shown, \
+             (the /inbox page of this server, or list_approvals). Check it with get_approval: once approved it is carried out exactly as shown, \
              once; rejected or expired, nothing happens. Do not ask again meanwhile.",
             op.name
         ),

@@ -40,6 +40,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("reports.sql", include_str!("../../sql/operations/reports.sql")),
     ("digests.sql", include_str!("../../sql/operations/digests.sql")),
     ("content.sql", include_str!("../../sql/operations/content.sql")),
+    ("oauth.sql", include_str!("../../sql/operations/oauth.sql")),
 ];
 
 /// The schemas whose functions are either a migration's or an operations file's.

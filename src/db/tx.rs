@@ -15,6 +15,8 @@
 //! A POST with an Idempotency-Key takes a second round trip: the first claims the key (or
 //! finds the response to replay), the second runs the operation and stores its response.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Object, Pool};
 use serde::Deserialize;
@@ -38,27 +40,58 @@ fn statement_timeout(op: &Operation) -> &'static str {
 const SET_CONTEXT: &str = "select set_config('role', $1, true), set_config('request.claims', $2, true), \
                            set_config('statement_timeout', $3, true)";
 const AUTHENTICATE: &str = "select auth.authenticate($1, $2)";
+const AUTHENTICATE_SESSION: &str = "select auth.authenticate_session($1, $2)";
 const CLAIM_IDEMPOTENCY: &str = "select auth.claim_idempotency_key($1, $2, $3)";
 
 /// Who is calling, as far as the proxy knows before the database has looked: the digest of
 /// a presented key, or nobody.
 #[derive(Clone)]
 pub enum Caller {
-    Key { digest: [u8; 32] },
+    /// An API key, or an OAuth access token (`fav_oat_…`) with the resource (RFC 8707) the
+    /// request is for: the database accepts a token only for the resource it was granted for.
+    Key {
+        digest: [u8; 32],
+        resource: Option<Arc<str>>,
+    },
+    /// A person signed in to the server's pages (the digest of their session cookie), acting in
+    /// the organisation they chose.
+    Session {
+        digest: [u8; 32],
+    },
     Anonymous,
 }
 
 impl Caller {
     /// The caller presenting `key` (the web layer reads it from `Authorization`).
     pub fn from_key(key: &str) -> Self {
-        Caller::Key { digest: Sha256::digest(key.as_bytes()).into() }
+        Caller::Key { digest: Sha256::digest(key.as_bytes()).into(), resource: None }
+    }
+
+    /// The caller presenting a bearer token on a surface whose resource is `resource()`
+    /// (asked only for an OAuth access token).
+    pub fn from_bearer(token: &str, resource: impl FnOnce() -> String) -> Self {
+        let resource = token.starts_with(ACCESS_TOKEN_PREFIX).then(|| Arc::from(resource()));
+        Caller::Key { digest: Sha256::digest(token.as_bytes()).into(), resource }
+    }
+
+    /// Adds what the database needs to know about the caller to a request context: the
+    /// resource an access token is presented for.
+    fn stamp(&self, mut context: Value) -> Value {
+        if let Caller::Key { resource: Some(resource), .. } = self {
+            context["resource"] = Value::String(resource.to_string());
+        }
+        context
     }
 }
+
+/// How an OAuth access token begins (sql/operations/oauth.sql).
+pub const ACCESS_TOKEN_PREFIX: &str = "fav_oat_";
 
 impl std::fmt::Debug for Caller {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Caller::Key { .. } => f.write_str("Caller::Key(…)"),
+            Caller::Session { .. } => f.write_str("Caller::Session(…)"),
             Caller::Anonymous => f.write_str("Caller::Anonymous"),
         }
     }
@@ -70,6 +103,8 @@ pub enum Via {
     Rest,
     Mcp,
     Cli,
+    /// The server's own pages (approval inbox, connected apps).
+    Web,
 }
 
 impl Via {
@@ -78,6 +113,7 @@ impl Via {
             Via::Rest => "rest",
             Via::Mcp => "mcp",
             Via::Cli => "cli",
+            Via::Web => "web",
         }
     }
 }
@@ -87,7 +123,8 @@ impl Via {
 pub struct Principal {
     pub org_id: Uuid,
     pub user_id: Uuid,
-    pub key_id: Uuid,
+    /// None for a person signed in to the pages.
+    pub key_id: Option<Uuid>,
     pub key_kind: String,
     pub role: String,
     pub scopes: Vec<String>,
@@ -188,7 +225,9 @@ pub async fn execute(pool: &Pool, call: Call<'_>) -> Result<Outcome, ApiError> {
         let client = pool.get().await.map_err(ApiError::unavailable)?;
         let guard = TxGuard { client: Some(client) };
         let outcome = match (call.idempotency_key, call.caller) {
-            (Some(key), Caller::Key { digest }) if !call.op.read_only() => idempotent(&guard, &call, digest, key).await,
+            (Some(key), Caller::Key { digest, .. }) if !call.op.read_only() => {
+                idempotent(&guard, &call, digest, key).await
+            }
             _ => single_round_trip(&guard, &call).await,
         };
         guard.finish();
@@ -213,7 +252,7 @@ pub async fn execute(pool: &Pool, call: Call<'_>) -> Result<Outcome, ApiError> {
 /// Answers a `confirmation_required` refusal with a preview and a single-use token bound to
 /// this key, operation and arguments (issued by the database).
 async fn ask_for_confirmation(pool: &Pool, call: &Call<'_>, refusal: ApiError) -> ApiError {
-    let Caller::Key { digest } = call.caller else { return refusal };
+    let Caller::Key { digest, .. } = call.caller else { return refusal };
     let result = async {
         let client = pool.get().await.map_err(ApiError::unavailable)?;
         let guard = TxGuard { client: Some(client) };
@@ -257,7 +296,7 @@ async fn ask_for_confirmation(pool: &Pool, call: &Call<'_>, refusal: ApiError) -
             let mut error = refusal;
             // How to confirm depends on how the call came: a header on REST, an argument on MCP.
             error.detail = match call.via {
-                Via::Rest => format!(
+                Via::Rest | Via::Web => format!(
                     "{} needs confirmation: show the preview to the person you act for, then send the same \
                      request again with the header Confirmation-Token: {}.",
                     call.op.name,
@@ -287,19 +326,19 @@ async fn ask_for_confirmation(pool: &Pool, call: &Call<'_>, refusal: ApiError) -
 }
 
 fn context(call: &Call<'_>) -> Value {
-    json!({
+    call.caller.stamp(json!({
         "via": call.via.as_str(),
         "op": call.op.name,
         "request_id": call.request_id,
         "args_digest": hex::encode(request_digest(call)),
         "confirmation_digest": call.confirmation_token.map(|t| hex::encode(Sha256::digest(t.as_bytes()))),
         "person_digest": call.person_secret.map(|t| hex::encode(Sha256::digest(t.as_bytes()))),
-    })
+    }))
 }
 
 fn role_for(caller: &Caller) -> &'static str {
     match caller {
-        Caller::Key { .. } => "favcrm_member",
+        Caller::Key { .. } | Caller::Session { .. } => "favcrm_member",
         Caller::Anonymous => "favcrm_anon",
     }
 }
@@ -324,8 +363,14 @@ async fn single_round_trip(guard: &TxGuard, call: &Call<'_>) -> Result<Outcome, 
     // sets the claims (the context and what the key establishes) and answers them first.
     let timeout = statement_timeout(call.op);
     let context = match call.caller {
-        Caller::Key { digest } => format!(
+        Caller::Key { digest, .. } => format!(
             "select auth.authenticate(pg_catalog.decode('{}', 'hex'), {claims}), \
+             set_config('role', '{}', true), set_config('statement_timeout', '{timeout}', true)",
+            hex::encode(digest),
+            role_for(call.caller)
+        ),
+        Caller::Session { digest } => format!(
+            "select auth.authenticate_session(pg_catalog.decode('{}', 'hex'), {claims}), \
              set_config('role', '{}', true), set_config('statement_timeout', '{timeout}', true)",
             hex::encode(digest),
             role_for(call.caller)
@@ -449,7 +494,7 @@ pub struct Session {
 
 impl Session {
     pub async fn begin(pool: &Pool, call: &Call<'_>, statement_timeout: &str) -> Result<Session, ApiError> {
-        let Caller::Key { digest } = call.caller else {
+        let Caller::Key { digest, .. } = call.caller else {
             return Err(ApiError::unauthorized(
                 "missing_api_key",
                 "Send an API key as Authorization: Bearer fav_mcp_…",
@@ -525,8 +570,8 @@ fn touch_key_if_stale(pool: &Pool, principal: &Principal) {
     if !stale {
         return;
     }
+    let Some(key_id) = principal.key_id else { return };
     let pool = pool.clone();
-    let key_id = principal.key_id;
     tokio::spawn(async move {
         let result = async {
             let client = pool.get().await?;
@@ -543,7 +588,7 @@ fn touch_key_if_stale(pool: &Pool, principal: &Principal) {
 /// Resolves a caller to its principal in a read-only transaction (for surfaces that must
 /// know the caller before choosing an operation, such as MCP's `tools/list`).
 pub async fn authenticate(pool: &Pool, caller: &Caller, via: Via, request_id: &str) -> Result<Principal, ApiError> {
-    let Caller::Key { digest } = caller else {
+    let Caller::Key { digest, .. } = caller else {
         return Err(ApiError::unauthorized("missing_api_key", "Send an API key as Authorization: Bearer fav_mcp_…"));
     };
     let client = pool.get().await.map_err(ApiError::unavailable)?;
@@ -551,7 +596,7 @@ pub async fn authenticate(pool: &Pool, caller: &Caller, via: Via, request_id: &s
     let c = guard.client();
     let (s_context, s_auth) = futures_util::try_join!(c.prepare_cached(SET_CONTEXT), c.prepare_cached(AUTHENTICATE))
         .map_err(|e| from_db_error(&e))?;
-    let ctx = json!({ "via": via.as_str(), "op": "authenticate", "request_id": request_id });
+    let ctx = caller.stamp(json!({ "via": via.as_str(), "op": "authenticate", "request_id": request_id }));
     let claims = ctx.to_string();
     let role = "favcrm_member";
     let digest: &[u8] = digest;
@@ -649,8 +694,15 @@ pub async fn run_as(
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
 ) -> Result<Value, ApiError> {
-    let Caller::Key { digest } = caller else {
-        return Err(ApiError::unauthorized("missing_api_key", "Send an API key as Authorization: Bearer fav_mcp_…"));
+    let (digest, authenticate) = match caller {
+        Caller::Key { digest, .. } => (digest, AUTHENTICATE),
+        Caller::Session { digest } => (digest, AUTHENTICATE_SESSION),
+        Caller::Anonymous => {
+            return Err(ApiError::unauthorized(
+                "missing_api_key",
+                "Send an API key as Authorization: Bearer fav_mcp_…",
+            ));
+        }
     };
     let client = pool.get().await.map_err(ApiError::unavailable)?;
     let guard = TxGuard { client: Some(client) };
@@ -658,9 +710,9 @@ pub async fn run_as(
     // Prepared before the role is set: the statement must name what the authenticator may see
     // (an `auth` function; it runs as the member).
     let (s_context, s_auth, s_call) =
-        futures_util::try_join!(c.prepare_cached(SET_CONTEXT), c.prepare_cached(AUTHENTICATE), c.prepare_cached(sql))
+        futures_util::try_join!(c.prepare_cached(SET_CONTEXT), c.prepare_cached(authenticate), c.prepare_cached(sql))
             .map_err(|e| from_db_error(&e))?;
-    let ctx = json!({ "via": via.as_str(), "op": op, "request_id": request_id });
+    let ctx = caller.stamp(json!({ "via": via.as_str(), "op": op, "request_id": request_id }));
     let claims = ctx.to_string();
     let role = "favcrm_member";
     let digest: &[u8] = digest;

@@ -235,6 +235,37 @@ pub mod messages {
         )
     }
 
+    pub fn sign_in_code(to: &str, code: &str) -> Email {
+        email(
+            to,
+            format!("{code} is your favcrm sign-in code"),
+            &[
+                "Your code to sign in to favcrm is:".into(),
+                "It expires in 10 minutes. Enter it only on the favcrm sign-in page you opened; nobody from favcrm \
+                 will ask you for it."
+                    .into(),
+                "If you did not try to sign in, ignore this email; nobody can sign in without the code.".into(),
+            ],
+            Some(code),
+        )
+    }
+
+    pub fn sign_in_notice(to: &str) -> Email {
+        email(
+            to,
+            "Someone tried to sign in to favcrm with your email".into(),
+            &[
+                "Someone asked to sign in to favcrm with this address, which no favcrm organisation has among its \
+                 team, so no code was sent."
+                    .into(),
+                "If it was you, ask an owner of your organisation to invite this address, or register a new \
+                 organisation. If it was not you, no action is needed."
+                    .into(),
+            ],
+            None,
+        )
+    }
+
     pub fn invite_code(to: &str, organisation: &str, code: &str) -> Email {
         email(
             to,
@@ -364,6 +395,8 @@ pub mod messages {
             "signup_code" => Some(signup_code(text("to"), text("organisationName"), code?)),
             "signup_notice" => Some(signup_notice(text("to"), text("organisationName"))),
             "invite_code" => Some(invite_code(text("to"), text("organisationName"), code?)),
+            "sign_in_code" => Some(sign_in_code(text("to"), code?)),
+            "sign_in_notice" => Some(sign_in_notice(text("to"))),
             "weekly_digest" => Some(weekly_digest(fields)),
             _ => None,
         }

@@ -58,6 +58,9 @@ pub struct McpContext {
     /// The request belongs to a session ([`sessions`]): answered as an event stream, so a
     /// read's structuredContent goes into the result itself.
     pub session: bool,
+    /// Served on [`PUBLIC_PATH`]: a keyed tool called without a key is an error result there,
+    /// not the HTTP 401 that starts an OAuth client's sign-in.
+    pub public: bool,
 }
 
 impl McpContext {
@@ -77,6 +80,12 @@ impl McpContext {
             && self.toolsets.as_ref().is_none_or(|sets| sets.iter().any(|t| t == op.toolset))
     }
 }
+
+/// Where an MCP client without a key may open a session (initialize) to register an
+/// organisation or join a team. On `/mcp` itself, a client without a key gets 401 with the
+/// OAuth challenge for everything but the plain stateless no-key calls, so that connector-style
+/// clients start their sign-in.
+pub const PUBLIC_PATH: &str = "/mcp/public";
 
 /// Middleware in front of rmcp: makes plain clients acceptable to rmcp (Accept and
 /// Content-Type), authenticates the bearer key, and reads toolset narrowing.
@@ -123,6 +132,7 @@ pub async fn gate(
     }
     // JSON-RPC's own errors for a body that is not one JSON-RPC message (rmcp would answer 415).
     let mut calls_tool = false;
+    let mut method = String::new();
     let mut direct = None;
     if req.method() == actix_web::http::Method::POST {
         // Read once: by the session router in front, or here.
@@ -144,7 +154,8 @@ pub async fn gate(
                 ));
             }
             Ok(message) => {
-                calls_tool = message["method"] == "tools/call";
+                method = message["method"].as_str().unwrap_or_default().to_string();
+                calls_tool = method == "tools/call";
                 direct = if calls_tool { plain_tool_call(&req, message, &web.mcp_allowed_hosts) } else { None };
                 if direct.is_none() {
                     req.set_payload(actix_web::dev::Payload::from(bytes));
@@ -154,12 +165,29 @@ pub async fn gate(
     }
     normalise_headers(&mut req);
     let session = req.extensions().get::<InSession>().is_some();
+    // Without a key, /mcp answers only the plain no-key calls (tools/list shows the no-key
+    // tools; a keyed tool is refused with 401 inside the call); anything else — an initialize
+    // above all — gets the 401 whose challenge starts an OAuth client's sign-in.
+    let public = req.path().starts_with(PUBLIC_PATH);
+    let plain_no_key_call =
+        req.method() == actix_web::http::Method::POST && matches!(method.as_str(), "tools/list" | "tools/call");
+    if !public && !plain_no_key_call && !req.headers().contains_key(header::AUTHORIZATION) {
+        let error = ApiError::unauthorized(
+            "missing_api_key",
+            format!(
+                "Sign in: this MCP server takes an OAuth access token (discovery starts at \
+                 /.well-known/oauth-protected-resource/mcp) or an API key as Authorization: Bearer fav_mcp_…. \
+                 To register an organisation or join a team without either, connect to {PUBLIC_PATH}."
+            ),
+        );
+        return Ok(deny(req, error));
+    }
     // No Authorization header: a caller without a key, who may register or join a team. A
     // header that is malformed, or a key that is unknown, revoked or expired, is a 401. A tool
     // call authenticates in its own transaction (one round trip, as on REST); other methods
     // (tools/list needs the key's scopes) look the key up here.
     let (caller, principal) = if req.headers().contains_key(header::AUTHORIZATION) {
-        let caller = match caller(req.headers()) {
+        let caller = match caller(req.headers(), || super::oauth::resource(req.request(), super::oauth::MCP_PATH)) {
             Ok(caller) => caller,
             Err(error) => return Ok(deny(req, error)),
         };
@@ -178,8 +206,8 @@ pub async fn gate(
     let sessions = req.app_data::<web::Data<Sessions>>().cloned();
     let named = req.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
     let key_digest = match &caller {
-        Caller::Key { digest } => Some(*digest),
-        Caller::Anonymous => None,
+        Caller::Key { digest, .. } => Some(*digest),
+        Caller::Session { .. } | Caller::Anonymous => None,
     };
     if let Some(named) = &named
         && !key_digest.is_some_and(|d| sessions.as_ref().is_some_and(|s| s.owned_by(named, &d)))
@@ -215,6 +243,7 @@ pub async fn gate(
         refused_key,
         structured_text,
         session,
+        public,
     };
     if let Some((id, params)) = direct {
         return answer_tool_call(req, state, context, id, params).await;
@@ -687,7 +716,7 @@ impl FavcrmMcp {
         let asker =
             asker.filter(|a| op.may_ask_the_person() || matches!(a, Asker::InputRequired { state: Some(_), .. }));
         match (&mcp.caller, asker) {
-            (Caller::Key { digest }, Some(asker)) => match self.ask_person(mcp, call, digest, asker).await {
+            (Caller::Key { digest, .. }, Some(asker)) => match self.ask_person(mcp, call, digest, asker).await {
                 Ok(Asked::Question(question)) => Ok(question),
                 Ok(Asked::Done(outcome)) => self.tool_result(mcp, outcome),
                 Err(error) => self.tool_result(mcp, Err(error)),
@@ -839,9 +868,11 @@ impl FavcrmMcp {
                 }
             }
             Err(error)
-                if error.status == http::StatusCode::UNAUTHORIZED && matches!(mcp.caller, Caller::Key { .. }) =>
+                if error.status == http::StatusCode::UNAUTHORIZED
+                    && (matches!(mcp.caller, Caller::Key { .. }) || !mcp.public) =>
             {
-                // The key was refused inside the call: the gate answers HTTP 401 with this.
+                // The key was refused inside the call, or a keyed tool was called without one on
+                // /mcp: the gate answers HTTP 401 with this (and the OAuth challenge).
                 let message = error.detail.clone();
                 if let Ok(mut refused) = mcp.refused_key.lock() {
                     *refused = Some(error);

@@ -6,6 +6,8 @@
 
 pub mod cors;
 pub mod mcp;
+pub mod oauth;
+pub mod pages;
 pub mod person;
 pub mod problem;
 pub mod ratelimit;
@@ -43,6 +45,9 @@ pub struct WebState {
     /// Hosts rmcp accepts in the `Host` header of `/mcp` requests (its loopback default when
     /// none are configured): a tool call is answered without rmcp's transport only for these.
     pub mcp_allowed_hosts: Vec<String>,
+    /// The base URL clients reach the server at, when the operator set one (FAVCRM_PUBLIC_URL):
+    /// the OAuth issuer and resources. None: `http://` and the request's `Host`.
+    pub public_url: Option<String>,
 }
 
 impl WebState {
@@ -122,6 +127,7 @@ impl Application {
             mcp_allowed_hosts: settings.mcp_allowed_hosts.clone().unwrap_or_else(|| {
                 rmcp::transport::streamable_http_server::StreamableHttpServerConfig::default().allowed_hosts
             }),
+            public_url: settings.payments.public_url.as_ref().map(|u| u.trim_end_matches('/').to_string()),
         });
         let mcp_allowed_hosts = settings.mcp_allowed_hosts;
         let sessions = web::Data::new(sessions::Sessions::new());
@@ -130,6 +136,7 @@ impl Application {
             let pool = pools.lock().ok().and_then(|mut p| p.pop()).unwrap_or_else(|| shared.pool.clone());
             let state = web::Data::new(shared.with_pool(pool));
             let mcp = mcp::service(state.clone(), mcp_allowed_hosts.clone(), None);
+            let mcp_public = mcp::service(state.clone(), mcp_allowed_hosts.clone(), None);
             let mcp_sessions = mcp::service(state.clone(), mcp_allowed_hosts.clone(), Some(sessions.manager.clone()));
             let in_session = actix_web::guard::fn_guard(|ctx| ctx.req_data().contains::<sessions::InSession>());
             App::new()
@@ -139,9 +146,13 @@ impl Application {
                 .wrap(from_fn(sessions::route))
                 .wrap(from_fn(limit_uri))
                 .wrap(from_fn(ratelimit::enforce))
+                .wrap(from_fn(oauth::challenge))
                 .wrap(from_fn(request_context))
                 .service(mcp_sessions.scope_with_path("/mcp").guard(in_session).wrap(from_fn(mcp::gate)))
+                .service(mcp_public.scope_with_path(mcp::PUBLIC_PATH).wrap(from_fn(mcp::gate)))
                 .service(mcp.scope_with_path("/mcp").wrap(from_fn(mcp::gate)))
+                .configure(oauth::configure)
+                .configure(pages::configure)
                 .route("/.well-known/mcp/server-card.json", web::get().to(server_card))
                 .route("/openapi.json", web::get().to(openapi))
                 .route("/healthz", web::get().to(healthz))

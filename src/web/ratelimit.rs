@@ -24,8 +24,8 @@ pub async fn enforce(
     // Publishable keys are shared by every visitor of a web page: they are counted per visitor
     // address instead (see AbuseLimits::web_request).
     let publishable = publishable_key(req.headers()).is_some();
-    let digest = match caller(req.headers()) {
-        Ok(Caller::Key { digest }) if !publishable => Some(digest),
+    let digest = match caller(req.headers(), String::new) {
+        Ok(Caller::Key { digest, .. }) if !publishable => Some(digest),
         _ => None,
     };
     let (Some(budget), Some(digest)) = (budget, digest) else {

@@ -20,12 +20,18 @@ pub struct RequestId(pub String);
 
 /// The caller named by `Authorization: Bearer <key>`: the one parser REST, MCP and the rate
 /// limiter share. A missing or malformed header is a 401.
-pub fn caller(headers: &HeaderMap) -> Result<Caller, ApiError> {
+/// `resource` names what the request is for, asked only when the token is an OAuth access
+/// token (the database accepts one only for its resource).
+pub fn caller(headers: &HeaderMap, resource: impl FnOnce() -> String) -> Result<Caller, ApiError> {
     let Some(header) = headers.get(AUTHORIZATION) else {
-        return Err(ApiError::unauthorized("missing_api_key", "Send an API key as Authorization: Bearer fav_mcp_…"));
+        return Err(ApiError::unauthorized(
+            "missing_api_key",
+            "Send an API key as Authorization: Bearer fav_mcp_…, or an OAuth access token (see \
+             /.well-known/oauth-protected-resource).",
+        ));
     };
     match bearer_token(header) {
-        Some(key) if !key.is_empty() && key.len() <= 256 => Ok(Caller::from_key(key)),
+        Some(key) if !key.is_empty() && key.len() <= 256 => Ok(Caller::from_bearer(key, resource)),
         _ => Err(ApiError::unauthorized("invalid_authorization", "The Authorization header must be Bearer <API key>.")),
     }
 }
@@ -114,9 +120,9 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(AUTHORIZATION, "Bearer fav_pk_abc".parse().unwrap());
         assert_eq!(publishable_key(&headers), Some("fav_pk_abc"));
-        assert!(matches!(caller(&headers), Ok(Caller::Key { .. })));
+        assert!(matches!(caller(&headers, String::new), Ok(Caller::Key { .. })));
         headers.insert(AUTHORIZATION, "Basic abc".parse().unwrap());
-        assert_eq!(caller(&headers).unwrap_err().code, "invalid_authorization");
-        assert_eq!(caller(&HeaderMap::new()).unwrap_err().code, "missing_api_key");
+        assert_eq!(caller(&headers, String::new).unwrap_err().code, "invalid_authorization");
+        assert_eq!(caller(&HeaderMap::new(), String::new).unwrap_err().code, "missing_api_key");
     }
 }

@@ -88,7 +88,8 @@ async fn handle(
         return csv_import(op, req, body, state).await;
     }
     // The no-key flows ignore any key sent along: they act for nobody yet.
-    let caller = if op.is_public() { Caller::Anonymous } else { caller(req.headers())? };
+    let caller =
+        if op.is_public() { Caller::Anonymous } else { caller(req.headers(), || super::oauth::resource(&req, ""))? };
     let mut input = input_from(op, &req, body).await?;
     let format = Format::take(op, &mut input)?;
     op.check_input(&mut input)?;
@@ -188,7 +189,7 @@ async fn csv_import(
             format!("A CSV file sent for import is at most {} bytes: split it.", call::imports::MAX_CSV_BYTES),
         )
     };
-    let caller = caller(req.headers())?;
+    let caller = caller(req.headers(), || super::oauth::resource(&req, ""))?;
     if declared_length(req.headers()).is_some_and(|n| n > call::imports::MAX_CSV_BYTES) {
         return Err(too_large());
     }
@@ -382,7 +383,7 @@ async fn chart(
     state: web::Data<AppState>,
     web: web::Data<WebState>,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = caller(req.headers())?;
+    let caller = caller(req.headers(), || super::oauth::resource(&req, ""))?;
     let mut input = input_from(op, &req, body).await?;
     let mut ask = render::chart::Ask::default();
     if let Some(map) = input.as_object_mut() {

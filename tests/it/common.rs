@@ -431,6 +431,7 @@ pub fn relaxed() -> favcrm::web::ServerSettings {
             code_checks_per_ip_per_hour: 0,
             web_requests_per_ip_per_minute: 0,
             web_bookings_per_ip_per_hour: 0,
+            client_registrations_per_ip_per_hour: 0,
         },
         // Webhook receivers in tests listen on loopback. A failed delivery comes back after an
         // hour, not during the test (tests of retries set their own).

@@ -130,7 +130,10 @@ async fn housekeeping_forgets_expired_idempotency_records_and_confirmations_only
         .unwrap();
     let runtime = favcrm::db::connect(&crate::common::runtime_config(&app.dbname)).await.unwrap();
     let purged: serde_json::Value = runtime.query_one("select auth.purge_expired()", &[]).await.unwrap().get(0);
-    assert_eq!(purged, json!({"idempotencyKeys": 1, "confirmations": 1, "signupRequests": 0, "customerImports": 0}));
+    assert_eq!(
+        purged,
+        json!({"idempotencyKeys": 1, "confirmations": 1, "signupRequests": 0, "customerImports": 0, "webSessions": 0, "oauthTokens": 0, "oauthCodes": 0})
+    );
     assert_eq!(app.count("app.idempotency_keys", None).await, 1);
     assert_eq!(app.count("app.confirmations", None).await, 1);
 }

@@ -308,6 +308,8 @@ async fn a_transaction_without_claims_sees_no_rows_in_any_table() {
     crate::content::content_fixture(&app, &a).await;
     // A customer import, previewed.
     crate::imports::import_fixture(&app, &a).await;
+    // An OAuth client connected by a person signed in on the pages: a grant, its code and tokens.
+    crate::oauth::oauth_fixture(&app, &a).await;
     // A membership with credits, a booking paid with one.
     let member = crate::subscriptions::subscriptions_fixture(&app, &a).await;
     let paid = app

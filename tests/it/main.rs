@@ -30,6 +30,7 @@ mod mcp;
 mod mcp_client;
 mod messaging;
 mod migrations;
+mod oauth;
 mod openapi;
 mod person;
 mod policies;

@@ -245,10 +245,19 @@ async fn a_session_is_kept_only_for_a_keyed_2025_client_that_can_ask_and_belongs
     let other = app.create_org("Other").await;
     app.customer(&org, json!({"name": "Tess"})).await;
     // No elicitation, or no key, or the 2026-07-28 protocol: no session, as always.
-    for (key, capabilities) in [(Some(org.key.as_str()), json!({})), (None, json!({"elicitation": {}}))] {
-        let (status, session, message) = post_mcp(&app, key, &[], initialize(capabilities)).await;
-        assert_eq!((status, session), (StatusCode::OK, None), "{message}");
-    }
+    let (status, session, message) = post_mcp(&app, Some(&org.key), &[], initialize(json!({}))).await;
+    assert_eq!((status, session), (StatusCode::OK, None), "{message}");
+    // Without a key, /mcp wants a sign-in (oauth.rs); the keyless path keeps no session either.
+    let (status, session, message) = post_mcp(&app, None, &[], initialize(json!({"elicitation": {}}))).await;
+    assert_eq!((status, session), (StatusCode::UNAUTHORIZED, None), "{message}");
+    let res = app
+        .mcp_post(None, "/mcp/public", &initialize(json!({"elicitation": {}})), &[])
+        .header("accept", "application/json, text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers().get("mcp-session-id").is_none());
     // A keyed client that can ask: a session.
     let (status, session, message) = post_mcp(&app, Some(&org.key), &[], initialize(json!({"elicitation": {}}))).await;
     assert_eq!(status, StatusCode::OK, "{message}");

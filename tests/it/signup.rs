@@ -134,7 +134,15 @@ async fn an_mcp_client_without_a_key_sees_only_the_no_key_tools_and_can_sign_up_
     assert!(request_tool["inputSchema"]["properties"].get("idempotencyKey").is_none());
 
     // Everything else is refused without a key, over MCP and REST.
-    let refused = app.anon_tool("list_customers", json!({})).await;
+    // A keyed tool without a key: on /mcp the 401 that starts an OAuth client's sign-in (see
+    // oauth.rs); on the keyless session path an error result the client can read.
+    let (status, _) =
+        app.rpc(None, "/mcp", "tools/call", json!({"name": "list_customers", "arguments": {}}), &[]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, body) =
+        app.rpc(None, "/mcp/public", "tools/call", json!({"name": "list_customers", "arguments": {}}), &[]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let refused = body["result"].clone();
     assert_eq!(refused["isError"], true);
     assert_eq!(crate::mcp::problem(&refused)["code"], "unauthenticated");
     let rest = app.call(None, Method::GET, "/v1/customers", None).await;

@@ -112,10 +112,13 @@ def latest_code(mailbox: pathlib.Path, to: str) -> str:
 
 
 async def signup_without_a_key(url: str, mailbox: pathlib.Path) -> None:
-    """A newcomer with only an MCP client and an inbox creates a workspace and gets a key."""
+    """A newcomer with only an MCP client and an inbox creates a workspace and gets a key.
+
+    Without a key, /mcp asks for a sign-in (HTTP 401 with the OAuth challenge); the keyless
+    session for registration is on /mcp/public."""
     http = create_mcp_http_client()
     async with http:
-        async with streamable_http_client(url, http_client=http) as (read, write):
+        async with streamable_http_client(url + "/public", http_client=http) as (read, write):
             async with ClientSession(read, write) as session:
                 await session.initialize()
                 names = sorted(t.name for t in (await session.list_tools()).tools)
