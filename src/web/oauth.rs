@@ -347,13 +347,26 @@ pub struct Client {
     pub client_uri: Option<String>,
 }
 
+/// How long a client's metadata document is trusted before it is read again.
+const METADATA_TTL: chrono::Duration = chrono::Duration::hours(1);
+/// The largest metadata document read.
+const METADATA_MAX_BYTES: usize = 16 * 1024;
+
 /// The client a `client_id` names: registered here, or (an https URL) described by its
-/// metadata document. None when there is no such client.
+/// metadata document, read again when older than an hour. None when there is no such client;
+/// a 422 naming what is wrong when the document cannot be used.
 pub async fn find_client(state: &AppState, req: &HttpRequest, client_id: &str) -> Result<Option<Client>, ApiError> {
     if client_id.is_empty() || client_id.len() > 2048 {
         return Ok(None);
     }
-    let found = entry(state, req, "oauth_client", json!({ "clientId": client_id })).await?;
+    let mut found = entry(state, req, "oauth_client", json!({ "clientId": client_id })).await?;
+    if client_id.starts_with("https://") || client_id.starts_with("http://") {
+        let fetched = found["fetched_at"].as_str().and_then(|t| t.parse::<chrono::DateTime<chrono::Utc>>().ok());
+        if fetched.is_none_or(|t| chrono::Utc::now() - t > METADATA_TTL) {
+            let document = fetch_metadata_document(client_id, state.allow_private_webhooks).await?;
+            found = entry(state, req, "remember_metadata_client", document).await?;
+        }
+    }
     if found.is_null() {
         return Ok(None);
     }
@@ -366,6 +379,80 @@ pub async fn find_client(state: &AppState, req: &HttpRequest, client_id: &str) -
             .unwrap_or_default(),
         client_uri: found["client_uri"].as_str().map(str::to_string),
     }))
+}
+
+/// Reads and checks a client ID metadata document: the URL is https with a path (http to a
+/// private address only where the operator allows private addresses, for development), the
+/// document names exactly this URL as its client_id, lists its redirect URIs, and claims no
+/// secret. Returns what `auth.remember_metadata_client` takes.
+async fn fetch_metadata_document(client_id: &str, allow_private: bool) -> Result<Value, ApiError> {
+    let refuse = |detail: String| ApiError::invalid("client_id", "invalid_client_metadata", detail);
+    let url = crate::effects::webhooks::check_url(client_id, allow_private).await.map_err(|_| {
+        refuse(format!(
+            "{client_id} cannot be a client ID metadata document: it must be an https URL on the public internet."
+        ))
+    })?;
+    if url.path() == "/" || url.fragment().is_some() || url.path().split('/').any(|s| s == "." || s == "..") {
+        return Err(refuse(format!("{client_id} must name a document by its path, without a fragment.")));
+    }
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+        .map_err(ApiError::internal)?;
+    let mut res = http
+        .get(url)
+        .header(header::ACCEPT.as_str(), "application/json")
+        .send()
+        .await
+        .map_err(|e| refuse(format!("The client's metadata document could not be read: {e}.")))?;
+    if !res.status().is_success() {
+        return Err(refuse(format!("The client's metadata document answered HTTP {}.", res.status().as_u16())));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = res.chunk().await.map_err(|e| refuse(format!("Reading the document failed: {e}.")))? {
+        body.extend_from_slice(&chunk);
+        if body.len() > METADATA_MAX_BYTES {
+            return Err(refuse(format!("The client's metadata document is over {METADATA_MAX_BYTES} bytes.")));
+        }
+    }
+    let Ok(Value::Object(doc)) = serde_json::from_slice::<Value>(&body) else {
+        return Err(refuse("The client's metadata document is not a JSON object.".into()));
+    };
+    if doc.get("client_id").and_then(Value::as_str) != Some(client_id) {
+        return Err(refuse("The document's client_id is not the URL it was read from.".into()));
+    }
+    if doc.contains_key("client_secret")
+        || doc.get("token_endpoint_auth_method").and_then(Value::as_str).is_some_and(|m| m != "none")
+    {
+        return Err(refuse(
+            "A metadata document client is a public client: no secret, token_endpoint_auth_method none.".into(),
+        ));
+    }
+    let uris: Vec<String> = doc
+        .get("redirect_uris")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|u| u.as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    if uris.is_empty() || uris.len() > 10 {
+        return Err(refuse("The document must list 1 to 10 redirect_uris.".into()));
+    }
+    if let Some((uri, problem)) = uris.iter().find_map(|u| redirect_uri_problem(u).map(|p| (u, p))) {
+        return Err(refuse(format!("The redirect URI {uri} {problem}.")));
+    }
+    let name = doc
+        .get("client_name")
+        .and_then(Value::as_str)
+        .map(|n| n.trim().chars().take(100).collect::<String>())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| {
+            url::Url::parse(client_id).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default()
+        });
+    let client_uri = doc
+        .get("client_uri")
+        .and_then(Value::as_str)
+        .filter(|u| u.len() <= 2048 && url::Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "http" | "https")));
+    Ok(json!({ "clientId": client_id, "name": name, "redirectUris": uris, "clientUri": client_uri }))
 }
 
 impl Client {

@@ -44,7 +44,7 @@ pub async fn marketing_template(app: &TestApp, org: &Org) -> String {
 }
 
 /// An agent's send that waits for approval: the approval.
-async fn asked(app: &TestApp, org: &Org, customer: &str, template: &str) -> Value {
+pub async fn asked(app: &TestApp, org: &Org, customer: &str, template: &str) -> Value {
     let res = app.post(&org.key, "/v1/messages", json!({"customerId": customer, "templateId": template})).await;
     assert_eq!((res.status, res.code()), (StatusCode::ACCEPTED, "approval_required"), "{}", res.body);
     res.body["approval"].clone()

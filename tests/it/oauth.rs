@@ -874,3 +874,110 @@ async fn dynamic_registration_answers_as_rfc_7591_and_a_confidential_client_need
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
 }
+
+#[tokio::test]
+async fn a_person_approves_an_agents_message_in_the_inbox_and_exactly_its_snapshot_is_sent() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Glow").await;
+    let amy = crate::approvals::consenting_customer(&app, &org, "Amy").await;
+    let template = crate::approvals::marketing_template(&app, &org).await;
+    let approval = crate::approvals::asked(&app, &org, &amy, &template).await;
+    let rejected = crate::approvals::asked(&app, &org, &amy, &template).await;
+    let browser = Browser::new(&app);
+    browser.sign_in(&app, &owner_email(&app, &org).await, "/inbox").await;
+    let page = browser.get("/inbox").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    assert!(
+        page.text.contains("Hello Amy, 20% off all week.") && page.text.contains("amy@example.com"),
+        "{}",
+        page.text
+    );
+    let id = approval["id"].as_str().unwrap();
+    // Without the page's token: nothing happens.
+    assert_eq!(browser.post(&format!("/inbox/{id}/approve"), &[]).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.count("app.messages", Some(org.id)).await, 0);
+    let done = browser.post(&format!("/inbox/{id}/approve"), &[("csrf", &page.csrf())]).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text);
+    let after = browser.get(done.location.as_deref().unwrap()).await;
+    assert!(after.text.contains("Approved and carried out."), "{}", after.text);
+    let mails = app.mails_to("amy@example.com").await;
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert!(mails[0].1.contains("Hello Amy, 20% off all week."), "{}", mails[0].1);
+    let row = app
+        .admin()
+        .await
+        .query_one("select status, decided_via, decided_by_user_id, decided_by_key_id from app.approvals where id = $1::text::uuid", &[&id])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "approved");
+    assert_eq!(row.get::<_, String>(1), "web");
+    assert_eq!(row.get::<_, Uuid>(2), org.owner_id);
+    assert_eq!(row.get::<_, Option<Uuid>>(3), None, "a person, no key");
+    // Rejecting: nothing is sent.
+    let reject = format!("/inbox/{}/reject", rejected["id"].as_str().unwrap());
+    let done = browser.post(&reject, &[("csrf", &page.csrf())]).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    assert_eq!(app.mails_to("amy@example.com").await.len(), 1);
+    let listed = app.get(&crate::approvals::app_key(&app, &org).await, "/v1/approvals?status=rejected").await;
+    assert_eq!(listed.body["items"][0]["id"], rejected["id"]);
+    // Staff see no approvals: their inbox says so.
+    let staff = app.insert_member(&org, "staff").await;
+    let email: String =
+        app.admin().await.query_one("select email from app.users where id = $1", &[&staff]).await.unwrap().get(0);
+    let theirs = Browser::new(&app);
+    theirs.sign_in(&app, &email, "/inbox").await;
+    let page = theirs.get("/inbox").await;
+    assert!(page.text.contains("cannot see approvals"), "{}", page.text);
+}
+
+#[tokio::test]
+async fn a_client_named_by_its_metadata_document_url_needs_no_registration() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Glow").await;
+    let host = MockServer::start().await;
+    let client_id = format!("{}/oauth/client.json", host.uri());
+    Mock::given(method("GET"))
+        .and(path("/oauth/client.json"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "client_id": client_id, "client_name": "Inspector", "redirect_uris": [REDIRECT],
+            "grant_types": ["authorization_code", "refresh_token"], "token_endpoint_auth_method": "none"})))
+        .mount(&host)
+        .await;
+    let wrong_id = format!("{}/oauth/wrong.json", host.uri());
+    Mock::given(method("GET"))
+        .and(path("/oauth/wrong.json"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "client_id": "https://elsewhere.example/client.json", "redirect_uris": [REDIRECT]})))
+        .mount(&host)
+        .await;
+    let browser = Browser::new(&app);
+    let (verifier, challenge) = pkce();
+    let url = authorize_url(&client_id, REDIRECT, &challenge, &[]);
+    browser.sign_in(&app, &owner_email(&app, &org).await, &url).await;
+    let page = browser.get(&url).await;
+    assert!(page.text.contains("Connect Inspector"), "{}", page.text);
+    let code = query(&consent(&browser, &url, &[]).await)["code"].clone();
+    let (status, tokens) = exchange(
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("client_id", &client_id),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    assert_eq!(app.get(tokens["access_token"].as_str().unwrap(), "/v1/customers").await.status, StatusCode::OK);
+    // Read once within the hour.
+    assert_eq!(host.received_requests().await.unwrap().len(), 1);
+    // A document that names another client_id, or none at all: not a client.
+    for bad in [wrong_id, format!("{}/missing.json", host.uri())] {
+        let page = browser.get(&authorize_url(&bad, REDIRECT, &challenge, &[])).await;
+        assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", page.text);
+        assert!(page.location.is_none());
+    }
+}
