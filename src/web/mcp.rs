@@ -516,8 +516,14 @@ pub fn server_card() -> Value {
         "authentication": {
             "type": "bearer",
             "keyPrefixes": ["fav_mcp_", "fav_sk_"],
+            "oauth": {
+                "protectedResourceMetadata": "/.well-known/oauth-protected-resource/mcp",
+                "authorizationServerMetadata": "/.well-known/oauth-authorization-server",
+                "tokenPrefix": tx::ACCESS_TOKEN_PREFIX,
+            },
             "required": false,
             "withoutKey": catalog::all().iter().filter(|op| op.is_public()).map(|op| op.name).collect::<Vec<_>>(),
+            "withoutKeyEndpoint": PUBLIC_PATH,
         },
         "capabilities": { "tools": {}, "resources": {} },
         "tools": tools.into_iter().map(tool_json).collect::<Vec<_>>(),
@@ -599,9 +605,9 @@ impl ServerHandler for FavcrmMcp {
              staff hours, slots, appointments, classes and waiting lists), the team, the organisation, API keys and \
              the audit log. Call get_organisation first to learn its time zone and \
              currency. Find records with the list_ tools before changing them. Every change is audited. Without \
-             an API key, only registration (register_organisation_request, then register_organisation_verify) \
-             and joining a team by invitation (accept_team_invite_request, then accept_team_invite_verify) are \
-             offered; read the resource skill://favcrm/agentic-registration first."
+             an API key or OAuth sign-in, only registration (register_organisation_request, then \
+             register_organisation_verify) and joining a team by invitation (accept_team_invite_request, then \
+             accept_team_invite_verify) are offered, on /mcp/public; read the resource skill://favcrm/agentic-registration first."
                 .into(),
         );
         info

@@ -7,6 +7,7 @@ mod approvals;
 mod bad_input;
 mod billing;
 mod bookings;
+mod browser;
 mod cli;
 mod commerce;
 mod confirmation;

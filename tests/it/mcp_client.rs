@@ -86,7 +86,7 @@ fn the_openapi_document_passes_a_third_party_validator() {
 /// `node_modules` with the pinned TypeScript SDK, openapi-typescript and tsc
 /// (tests/mcp_client/ts/package-lock.json), made
 /// once per run under Cargo's test scratch folder and kept while the lock file does not change.
-fn node_with_sdk() -> PathBuf {
+pub fn node_with_sdk() -> PathBuf {
     static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     DIR.get_or_init(|| {
         let source = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/mcp_client/ts");
@@ -107,7 +107,7 @@ fn node_with_sdk() -> PathBuf {
             assert!(out.status.success(), "npm ci failed: {}", String::from_utf8_lossy(&out.stderr));
             std::fs::write(&stamp, lock).unwrap();
         }
-        for file in ["check_server.mjs", "ask_person.mjs", "use_openapi.ts"] {
+        for file in ["check_server.mjs", "ask_person.mjs", "use_openapi.ts", "connector_oauth.mjs"] {
             std::fs::copy(source.join(file), dir.join(file)).unwrap();
         }
         dir
