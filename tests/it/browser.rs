@@ -36,10 +36,10 @@ async fn driver() -> Driver {
         .stderr(Stdio::null())
         .spawn()
         .expect("chromedriver (apt-get install chromium-driver; .ci/run installs it)");
-    let url = format!("http://127.0.0.1:{port}");
+    let driver = Driver { child, url: format!("http://127.0.0.1:{port}") };
     for _ in 0..200 {
-        if reqwest::get(format!("{url}/status")).await.is_ok_and(|r| r.status().is_success()) {
-            return Driver { child, url };
+        if reqwest::get(format!("{}/status", driver.url)).await.is_ok_and(|r| r.status().is_success()) {
+            return driver;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
