@@ -33,17 +33,25 @@ fn client_errors(op: &catalog::Operation) -> Vec<(u16, &'static str)> {
     errors
 }
 
-/// `create_booking` → `CreateBookingRequest`.
-fn request_name(op: &catalog::Operation) -> String {
-    let pascal: String = op
-        .name
+/// `create_booking` → `CreateBooking`.
+fn pascal(op: &catalog::Operation) -> String {
+    op.name
         .split('_')
         .map(|w| {
             let mut c = w.chars();
             c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
         })
-        .collect();
-    format!("{pascal}Request")
+        .collect()
+}
+
+/// `create_booking` → `CreateBookingRequest` (the body).
+fn request_name(op: &catalog::Operation) -> String {
+    format!("{}Request", pascal(op))
+}
+
+/// `create_booking` → `CreateBookingInput` (path, query and body members together).
+fn input_name(op: &catalog::Operation) -> String {
+    format!("{}Input", pascal(op))
 }
 
 pub fn document() -> Value {
@@ -75,7 +83,7 @@ pub fn document() -> Value {
             "description": op.client_description(),
             "tags": [op.toolset],
             // The no-key flows (registration, joining a team) need no key.
-            "security": if op.is_public() { json!([]) } else { json!([{ "bearer": [] }]) },
+            "security": if op.is_public() { json!([]) } else { json!([{ "bearer": [] }, { "oauth2": [op.scope] }]) },
             "x-favcrm-scope": if op.is_public() { Value::Null } else { op.scope.into() },
             "x-favcrm-effect": format!("{:?}", op.effect).to_lowercase(),
             "x-favcrm-idempotent": op.idempotent,
@@ -87,6 +95,16 @@ pub fn document() -> Value {
                 "default": { "$ref": "#/components/responses/Problem" }
             }
         });
+        // Every operation's whole input (path, query and body members together) as a named
+        // type, for typed clients that call operations by name (sdk/js).
+        let input_name = input_name(op);
+        assert!(!schemas.contains_key(&input_name), "two schemas named {input_name}");
+        schemas.insert(input_name.clone(), op.input_schema.clone());
+        operation["x-favcrm-input"] = json!({ "$ref": format!("#/components/schemas/{input_name}") });
+        if catalog::WEB_OPERATIONS.contains(&op.name) {
+            // A web page may call it with a publishable key (fav_pk_…) from the visitor's browser.
+            operation["x-favcrm-publishable"] = json!(true);
+        }
         // One named schema per output type, shared by the operations that answer with it.
         match schemas.get(&op.output_name) {
             Some(existing) => assert_eq!(existing, &op.output_schema, "two output types named {}", op.output_name),
@@ -139,7 +157,7 @@ pub fn document() -> Value {
                                 with labelled axes and money in the report's currency. Takes the report's own \
                                 parameters and table, metric (a number column of the table) and chart (bar or line).",
                 "tags": [op.toolset],
-                "security": [{ "bearer": [] }],
+                "security": [{ "bearer": [] }, { "oauth2": [op.scope] }],
                 "x-favcrm-scope": op.scope,
                 "responses": {
                     "200": { "description": "The chart", "content": { "image/svg+xml": { "schema": { "type": "string" } } } },
@@ -178,7 +196,12 @@ pub fn document() -> Value {
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer", "description": "An API key: fav_mcp_… (agents) or fav_sk_… (app back ends)." } },
+            "securitySchemes": {
+                "bearer": { "type": "http", "scheme": "bearer", "description": "An API key: fav_mcp_… (agents) or fav_sk_… (app back ends); or an OAuth access token (fav_oat_…)." },
+                "oauth2": { "type": "oauth2", "description": "OAuth 2.1: authorization code with PKCE S256 only; clients register at /oauth/register (RFC 7591) or use the URL of their metadata document as client_id; tokens are bound to a resource (RFC 8707): the server's base URL, or its /mcp endpoint only.",
+                    "flows": { "authorizationCode": { "authorizationUrl": "/oauth/authorize", "tokenUrl": "/oauth/token", "refreshUrl": "/oauth/token",
+                        "scopes": oauth_scopes() } } }
+            },
             "parameters": {
                 "IdempotencyKey": { "name": "Idempotency-Key", "in": "header", "required": false,
                     "description": "Replays the first successful response for 24 hours; a different body with the same key is 422 idempotency_key_reused.",
@@ -198,6 +221,15 @@ pub fn document() -> Value {
             }
         }
     })
+}
+
+/// Every scope a key or token can hold, in plain words.
+fn oauth_scopes() -> Map<String, Value> {
+    let mut scopes: Vec<&str> = catalog::all().iter().filter(|op| !op.is_public()).map(|op| op.scope).collect();
+    scopes.push("approvals:decide");
+    scopes.sort_unstable();
+    scopes.dedup();
+    scopes.into_iter().map(|s| (s.to_string(), Value::String(catalog::scope_words(s)))).collect()
 }
 
 fn table_parameter(op: &catalog::Operation) -> Value {

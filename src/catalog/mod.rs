@@ -538,6 +538,49 @@ pub fn toolsets() -> &'static [&'static str] {
     &TOOLSETS
 }
 
+/// A scope in plain words, for people (the consent page, the OpenAPI document's OAuth scopes).
+pub fn scope_words(scope: &str) -> String {
+    if scope == "approvals:decide" {
+        return "Approve or reject what agents ask to do".to_string();
+    }
+    let (toolset, access) = scope.split_once(':').unwrap_or((scope, "read"));
+    let what = match toolset {
+        "approvals" => "approval requests",
+        "audit" => "the audit log",
+        "billing" => "invoices, payments and refunds",
+        "bookings" => "bookings, services, staff and the schedule",
+        "commerce" => "products, stock and orders",
+        "content" => "website content",
+        "customers" => "customers and their notes",
+        "keys" => "API keys",
+        "loyalty" => "loyalty points and rewards",
+        "messaging" => "messages to customers and their templates",
+        "organisation" => "the organisation's settings",
+        "reports" => "reports",
+        "subscriptions" => "plans, memberships and subscriptions",
+        "team" => "the team and invitations",
+        "webhooks" => "webhooks",
+        other => other,
+    };
+    match access {
+        "write" => format!("Create and change {what}"),
+        _ => format!("See {what}"),
+    }
+}
+
+/// Operations a web page may call with a publishable key (`auth.publishable_call` decides; this
+/// list decides where browsers get CORS answers, and is what the OpenAPI document marks
+/// `x-favcrm-publishable`).
+pub const WEB_OPERATIONS: &[&str] = &[
+    "list_services",
+    "get_available_slots",
+    "create_booking",
+    "list_products",
+    "list_plans",
+    "list_posts",
+    "get_post",
+];
+
 pub fn find(name: &str) -> Option<&'static Operation> {
     all().iter().find(|op| op.name == name)
 }

@@ -9,17 +9,7 @@ use actix_web::http::header::{
     HeaderValue, ORIGIN, VARY,
 };
 
-/// Operations a web page may call with a publishable key (the database decides; this list only
-/// decides where browsers get CORS answers).
-pub const WEB_OPERATIONS: &[&str] = &[
-    "list_services",
-    "get_available_slots",
-    "create_booking",
-    "list_products",
-    "list_plans",
-    "list_posts",
-    "get_post",
-];
+pub use crate::catalog::WEB_OPERATIONS;
 
 /// Lets the calling page read the answer (errors included, so that it can show them).
 pub fn with_cors(mut response: HttpResponse, origin: Option<&str>) -> HttpResponse {

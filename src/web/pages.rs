@@ -655,36 +655,6 @@ fn acting_in<'a>(req: &HttpRequest, person: &'a Person) -> Result<&'a Organisati
 // Consent (the authorization endpoint)
 // ---------------------------------------------------------------------------------------
 
-/// The plain words for a scope on the consent page.
-pub fn scope_words(scope: &str) -> String {
-    if scope == "approvals:decide" {
-        return "Approve or reject what agents ask to do".to_string();
-    }
-    let (toolset, access) = scope.split_once(':').unwrap_or((scope, "read"));
-    let what = match toolset {
-        "approvals" => "approval requests",
-        "audit" => "the audit log",
-        "billing" => "invoices, payments and refunds",
-        "bookings" => "bookings, services, staff and the schedule",
-        "commerce" => "products, stock and orders",
-        "content" => "website content",
-        "customers" => "customers and their notes",
-        "keys" => "API keys",
-        "loyalty" => "loyalty points and rewards",
-        "messaging" => "messages to customers and their templates",
-        "organisation" => "the organisation's settings",
-        "reports" => "reports",
-        "subscriptions" => "plans, memberships and subscriptions",
-        "team" => "the team and invitations",
-        "webhooks" => "webhooks",
-        other => other,
-    };
-    match access {
-        "write" => format!("Create and change {what}"),
-        _ => format!("See {what}"),
-    }
-}
-
 /// An authorization request's parameters, as checked.
 struct AuthorizeRequest {
     client: Client,
@@ -892,13 +862,13 @@ async fn authorize(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
                 @for (i, scope) in offered.iter().enumerate() {
                     div.choice {
                         input type="checkbox" name="grant" id={ "scope-" (i) } value=(scope) checked;
-                        label for={ "scope-" (i) } { (scope_words(scope)) " " span.muted { "(" (scope) ")" } }
+                        label for={ "scope-" (i) } { (catalog::scope_words(scope)) " " span.muted { "(" (scope) ")" } }
                     }
                 }
             }
             @if !withheld.is_empty() {
                 p.muted { "It also asked for what your role cannot do, which it will not get: "
-                    @for (i, s) in withheld.iter().enumerate() { @if i > 0 { ", " } (scope_words(s)) } "." }
+                    @for (i, s) in withheld.iter().enumerate() { @if i > 0 { ", " } (catalog::scope_words(s)) } "." }
             }
             p.muted { "Messages to customers and refunds it asks for still wait for a person's approval. You can \
                        revoke its access at any time under Connected apps." }
@@ -1184,7 +1154,7 @@ async fn apps(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
                 p.muted { "Connected " (app["createdAt"].as_str().unwrap_or("")) " · last used "
                     (app["lastUsedAt"].as_str().unwrap_or("never")) " · for " code { (app["resource"].as_str().unwrap_or("")) } }
                 ul.scopes { @for s in app["scopes"].as_array().into_iter().flatten() {
-                    li { (scope_words(s.as_str().unwrap_or(""))) }
+                    li { (catalog::scope_words(s.as_str().unwrap_or(""))) }
                 } }
                 form method="post" action={ "/apps/" (app["id"].as_str().unwrap_or("")) "/revoke" } {
                     input type="hidden" name="csrf" value=(csrf);

@@ -39,6 +39,7 @@ mod processes;
 mod ratelimit;
 mod readme;
 mod reports;
+mod sdk;
 mod signup;
 mod stripe;
 mod subscriptions;
