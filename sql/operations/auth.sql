@@ -197,38 +197,32 @@ declare
   v_org uuid;
   v_key uuid;
   v_facts text;
-  v_digest bytea := p_key_digest;
-  v_found boolean;
 begin
   if p_context not like '{%}' then
     raise exception using errcode = '22023', message = 'The request context must be a JSON object.';
   end if;
-  -- A key, or else an OAuth access token (V31): then the key looked up is its grant's, whose
-  -- own secret nobody holds, and the token must be live and for this resource.
-  for attempt in 1..2 loop
-    -- (The type's OID is read when this statement is planned: a constant.) The facts policies
-    -- read beside the claims (V16) are set here, for the key found only: in a statement of their
-    -- own they cost 2.5 us more.
-    select case when k.claims_role = m.role and k.claims_generation = 'auth.key_claims'::regtype::oid then k.claims end,
-           k.org_id, k.id,
-           pg_catalog.concat(pg_catalog.set_config('request.org_id', k.org_id::text, true),
-                             pg_catalog.set_config('request.user_id', k.user_id::text, true),
-                             pg_catalog.set_config('request.key_id', k.id::text, true),
-                             pg_catalog.set_config('request.role', m.role, true))
-      into v_claims, v_org, v_key, v_facts
-      from app.api_keys k
-      join app.memberships m on m.org_id = k.org_id and m.user_id = k.user_id
-     where k.key_digest = v_digest
-       and k.revoked_at is null
-       and (k.expires_at is null or k.expires_at > pg_catalog.now())
-       and m.removed_at is null;
-    v_found := found;
-    exit when v_found or attempt = 2;
-    v_digest := auth.oauth_access_grant(p_key_digest, p_context);
-  end loop;
-  if not v_found then
-    raise exception using errcode = '28000', hint = 'invalid_api_key',
-      message = 'The API key is unknown, revoked or expired.';
+  -- (The type's OID is read when this statement is planned: a constant.) The facts policies
+  -- read beside the claims (V16) are set here, for the key found only: in a statement of their
+  -- own they cost 2.5 us more.
+  select case when k.claims_role = m.role and k.claims_generation = 'auth.key_claims'::regtype::oid then k.claims end,
+         k.org_id, k.id,
+         pg_catalog.concat(pg_catalog.set_config('request.org_id', k.org_id::text, true),
+                           pg_catalog.set_config('request.user_id', k.user_id::text, true),
+                           pg_catalog.set_config('request.key_id', k.id::text, true),
+                           pg_catalog.set_config('request.role', m.role, true))
+    into v_claims, v_org, v_key, v_facts
+    from app.api_keys k
+    join app.memberships m on m.org_id = k.org_id and m.user_id = k.user_id
+   where k.key_digest = p_key_digest
+     and k.revoked_at is null
+     and (k.expires_at is null or k.expires_at > pg_catalog.now())
+     and m.removed_at is null;
+  if not found then
+    -- Not a live key: an OAuth access token (V31) stands for its grant, a key whose own secret
+    -- nobody holds, authenticated by that key's digest once the token is live and for this
+    -- resource (auth.oauth_access_grant raises otherwise, so this goes at most one call deep).
+    -- Here, not in a loop around the lookup: a loop cost every key's request 4%.
+    return auth.authenticate(auth.oauth_access_grant(p_key_digest, p_context), p_context);
   end if;
   if v_claims is null then
     select auth.key_claims_json(k.org_id, k.user_id, k.id, k.kind, m.role, k.scopes, k.toolsets, k.read_only,
@@ -245,7 +239,7 @@ begin
            true);
 end
 $$;
-comment on function auth.authenticate(bytea, text) is 'Looks up an API key by SHA-256 digest; sets request.claims (the request context given, then org, user, key, role, effective scopes) and, beside them, request.org_id, request.user_id, request.key_id and request.role for the transaction, and returns the claims. Raises 28000 invalid_api_key for unknown, revoked or expired keys.';
+comment on function auth.authenticate(bytea, text) is 'Looks up an API key, or the grant of a live OAuth access token for the request''s resource (context member resource), by SHA-256 digest; sets request.claims (the request context given, then org, user, key, role, effective scopes) and, beside them, request.org_id, request.user_id, request.key_id and request.role for the transaction, and returns the claims. Raises 28000 invalid_api_key for unknown, revoked or expired keys.';
 revoke all on function auth.authenticate(bytea, text) from public;
 -- The server calls it in the statement that switches to the member role (src/db/tx.rs), where
 -- PostgreSQL checks the right to call it before the switch: so the login role may call it too.

@@ -394,16 +394,19 @@ $$;
 comment on function auth.oauth_refusal(text, text) is 'A token endpoint refusal as RFC 6749 §5.2 writes it.';
 grant execute on function auth.oauth_refusal(text, text) to favcrm_anon;
 
--- Whether the client presenting itself is the one a code or token was issued to: its
--- client_id, and its secret when it has one.
-create function auth.oauth_client_presented(c app.oauth_clients, p jsonb) returns boolean
+-- How the client presenting itself stands to the one a code or token was issued to: NULL when
+-- it is that client (and, being confidential, carries its secret); else the refusal.
+create function auth.oauth_client_refusal(c app.oauth_clients, p jsonb, p_what text) returns jsonb
 language sql stable set search_path = '' as $$
-  select c.client_id = p ->> 'clientId'
-     and (c.secret_digest is null
-          or c.secret_digest = auth.sha256(coalesce(p ->> 'clientSecret', '')))
+  select case
+    when c.client_id is distinct from p ->> 'clientId'
+      then auth.oauth_refusal('invalid_grant', pg_catalog.format('The %s was issued to another client.', p_what))
+    when c.secret_digest is not null and c.secret_digest <> auth.sha256(coalesce(p ->> 'clientSecret', ''))
+      then auth.oauth_refusal('invalid_client', 'The client''s secret is missing or wrong.')
+  end
 $$;
-comment on function auth.oauth_client_presented(app.oauth_clients, jsonb) is 'Whether the request names the client (and, for a confidential one, carries its secret).';
-revoke all on function auth.oauth_client_presented(app.oauth_clients, jsonb) from public;
+comment on function auth.oauth_client_refusal(app.oauth_clients, jsonb, text) is 'NULL when the request names the client a code or token was issued to (with its secret, for a confidential one); else the refusal: invalid_grant for another client, invalid_client for a wrong secret.';
+revoke all on function auth.oauth_client_refusal(app.oauth_clients, jsonb, text) from public;
 
 -- A new access token (an hour) and refresh token (30 days) for a grant.
 create function auth.oauth_token_pair(k app.api_keys) returns jsonb
@@ -444,6 +447,7 @@ declare
   c app.oauth_clients;
   k app.api_keys;
   v_verifier text := p ->> 'codeVerifier';
+  v_refusal jsonb;
 begin
   -- Found first (any organisation's), then locked in its organisation: a locking read needs
   -- the update policy too, which holds only in the claimed organisation.
@@ -456,8 +460,9 @@ begin
     'request_id', p ->> 'requestId'));
   select * into v_code from app.oauth_codes where org_id = v_code.org_id and id = v_code.id for update;
   select * into c from app.oauth_clients where id = v_code.client_id;
-  if not auth.oauth_client_presented(c, p) then
-    return auth.oauth_refusal('invalid_grant', 'The authorization code was issued to another client.');
+  v_refusal := auth.oauth_client_refusal(c, p, 'authorization code');
+  if v_refusal is not null then
+    return v_refusal;
   end if;
   if v_code.used_at is not null then
     -- A code used twice: whoever holds it may be an attacker; what it gave is revoked.
@@ -506,6 +511,7 @@ declare
   t app.oauth_tokens;
   k app.api_keys;
   c app.oauth_clients;
+  v_refusal jsonb;
 begin
   select * into t from app.oauth_tokens
    where token_digest = auth.sha256(coalesce(p ->> 'refreshToken', '')) and kind = 'refresh';
@@ -518,8 +524,9 @@ begin
   select * into t from app.oauth_tokens where org_id = t.org_id and id = t.id for update;
   select * into k from app.api_keys where org_id = t.org_id and id = t.key_id;
   select * into c from app.oauth_clients where id = k.oauth_client_id;
-  if not auth.oauth_client_presented(c, p) then
-    return auth.oauth_refusal('invalid_grant', 'The refresh token was issued to another client.');
+  v_refusal := auth.oauth_client_refusal(c, p, 'refresh token');
+  if v_refusal is not null then
+    return v_refusal;
   end if;
   if t.rotated_at is not null then
     perform auth.revoke_oauth_grant(t.org_id, t.key_id, 'refresh_oauth_token');
@@ -561,7 +568,7 @@ begin
   select c2.* into c from app.oauth_clients c2
     join app.api_keys k on k.oauth_client_id = c2.id
    where k.org_id = t.org_id and k.id = t.key_id;
-  if not auth.oauth_client_presented(c, p) then
+  if auth.oauth_client_refusal(c, p, 'token') is not null then
     return '{}'::jsonb;
   end if;
   if t.kind = 'refresh' then

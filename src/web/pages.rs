@@ -623,7 +623,15 @@ async fn organisation_choose(req: HttpRequest, body: web::Bytes, state: web::Dat
     if !csrf_ok(&state, &browser, &form) {
         return forbidden(&req, &browser);
     }
-    let chosen = form.one("organisation").unwrap_or_default();
+    let Some(chosen) = form.one("organisation").and_then(|id| id.parse::<Uuid>().ok()) else {
+        return problem_page(
+            &req,
+            &browser,
+            http::StatusCode::BAD_REQUEST,
+            "Choose an organisation",
+            "Pick one of yours.",
+        );
+    };
     match entry(
         &state,
         &req,
@@ -910,6 +918,15 @@ async fn authorize_decide(req: HttpRequest, body: web::Bytes, state: web::Data<A
         let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
         return redirect_with(&base, &request.redirect_uri, &refs);
     }
+    let Some(organisation) = form.one("organisation").and_then(|id| id.parse::<Uuid>().ok()) else {
+        return problem_page(
+            &req,
+            &browser,
+            http::StatusCode::BAD_REQUEST,
+            "Choose an organisation",
+            "Pick one of yours.",
+        );
+    };
     // Only what was offered and left ticked (the database also drops what the role cannot hold).
     let granted: Vec<&str> = form.all("grant").into_iter().filter(|s| request.scopes.iter().any(|r| r == s)).collect();
     let code = tx_token("fav_oac_");
@@ -924,7 +941,7 @@ async fn authorize_decide(req: HttpRequest, body: web::Bytes, state: web::Data<A
             "codeChallenge": request.code_challenge,
             "resource": request.resource,
             "scopes": granted,
-            "organisationId": form.one("organisation"),
+            "organisationId": organisation,
             "codeDigest": digest_hex(&code),
         }),
     )
@@ -968,6 +985,8 @@ async fn as_person(
     input: Value,
 ) -> Result<Value, ApiError> {
     let op = catalog::find(op).ok_or_else(|| ApiError::internal(format!("no operation {op}")))?;
+    let mut input = input;
+    op.check_input(&mut input)?;
     let caller = browser.caller();
     let request_id = request_id(req);
     let call = Call {

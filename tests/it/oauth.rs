@@ -594,6 +594,22 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_whole_grant() {
     assert_ne!(second["refresh_token"], first.as_str());
     let access = second["access_token"].as_str().unwrap().to_string();
     assert_eq!(app.get(&access, "/v1/customers").await.status, StatusCode::OK);
+    // An access token past its hour is refused, with the challenge that sends the client to refresh.
+    let (_, third) = refresh(second["refresh_token"].as_str().unwrap().to_string()).await;
+    let expiring = third["access_token"].as_str().unwrap().to_string();
+    app.admin()
+        .await
+        .execute(
+            "update app.oauth_tokens set expires_at = now() - interval '1 second'
+              where token_digest = sha256(convert_to($1, 'UTF8'))",
+            &[&expiring],
+        )
+        .await
+        .unwrap();
+    let res = app.get(&expiring, "/v1/customers").await;
+    assert_eq!((res.status, res.code()), (StatusCode::UNAUTHORIZED, "invalid_api_key"), "{}", res.body);
+    assert!(res.headers["www-authenticate"].to_str().unwrap().contains("resource_metadata="));
+    let second = third;
     // The first refresh token again: someone else has it. Everything of the grant stops.
     let (status, body) = refresh(first).await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "{body}");
@@ -863,7 +879,8 @@ async fn dynamic_registration_answers_as_rfc_7591_and_a_confidential_client_need
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(res.json::<Value>().await.unwrap()["error"], "invalid_client");
     let res = app
         .http
         .post(format!("{}/oauth/token", app.base))
