@@ -445,6 +445,21 @@ $$;
 comment on function auth.raise_rate_limited(text, interval) is 'Raises FV429 (HTTP 429 rate_limited) with the wait in seconds as DETAIL.';
 grant execute on function auth.raise_rate_limited(text, interval) to favcrm_member, favcrm_anon;
 
+-- Raises FV429 when p_limit (0: no limit) or more requests fall within p_window: p_times are the
+-- latest (newest first, at most p_limit of them), and the wait lasts until the oldest of those
+-- leaves the window. The bounds the database keeps across server processes (registrations,
+-- sign-in codes, client registrations).
+create function auth.limit_recent(p_times timestamptz[], p_limit int, p_window interval, p_message text) returns void
+language plpgsql volatile set search_path = '' as $$
+begin
+  if p_limit > 0 and pg_catalog.cardinality(p_times) >= p_limit then
+    perform auth.raise_rate_limited(p_message, p_times[p_limit] + p_window - pg_catalog.now());
+  end if;
+end
+$$;
+comment on function auth.limit_recent(timestamptz[], int, interval, text) is 'Raises FV429 (with the wait) when the latest requests given reach the limit within the window.';
+revoke all on function auth.limit_recent(timestamptz[], int, interval, text) from public;
+
 -- Raises FV410 (HTTP 410): the request, code or invitation can no longer be used.
 create function auth.raise_gone(p_code text, p_message text) returns void
 language plpgsql volatile set search_path = '' as $$

@@ -51,20 +51,12 @@ declare
   v_per_ip int := coalesce((p #>> '{limits,perIpPerHour}')::int, 0);
   v_method text := coalesce(p ->> 'authMethod', 'none');
   v_secret text;
-  v_oldest timestamptz;
   c app.oauth_clients;
 begin
-  if v_per_ip > 0 and v_ip is not null then
-    select min(created_at) into v_oldest
-      from (select created_at from app.oauth_clients
-             where client_ip = v_ip and created_at > pg_catalog.now() - interval '1 hour'
-             order by created_at desc limit v_per_ip) s
-    having count(*) >= v_per_ip;
-    if v_oldest is not null then
-      perform auth.raise_rate_limited('Too many client registrations from this address; wait before registering again.',
-        v_oldest + interval '1 hour' - pg_catalog.now());
-    end if;
-  end if;
+  perform auth.limit_recent(array(select created_at from app.oauth_clients
+                                   where client_ip = v_ip and created_at > pg_catalog.now() - interval '1 hour'
+                                   order by created_at desc limit v_per_ip),
+                            v_per_ip, interval '1 hour', 'Too many client registrations from this address; wait before registering again.');
   if v_method <> 'none' then
     v_secret := auth.new_token('fav_cs_');
   end if;
@@ -149,35 +141,20 @@ declare
   v_per_email int := coalesce((p #>> '{limits,perEmailPerHour}')::int, 0);
   v_per_ip int := coalesce((p #>> '{limits,perIpPerDay}')::int, 0);
   v_user uuid;
-  v_oldest timestamptz;
   s app.web_sessions;
 begin
   if v_email is null or v_email !~ '^[^@\s]+@[^@\s]+\.[^@\s]+$' or pg_catalog.char_length(v_email) > 254 then
     perform app.raise_invalid('email', 'invalid_email', 'The email is not a valid address.');
   end if;
   perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('favcrm.sign_in.' || v_email, 0));
-  if v_per_email > 0 then
-    select min(created_at) into v_oldest
-      from (select created_at from app.web_sessions
-             where email = v_email and created_at > pg_catalog.now() - interval '1 hour'
-             order by created_at desc limit v_per_email) x
-    having count(*) >= v_per_email;
-    if v_oldest is not null then
-      perform auth.raise_rate_limited('Too many sign-in codes for this email; wait before asking again.',
-        v_oldest + interval '1 hour' - pg_catalog.now());
-    end if;
-  end if;
-  if v_per_ip > 0 and v_ip is not null then
-    select min(created_at) into v_oldest
-      from (select created_at from app.web_sessions
-             where client_ip = v_ip and created_at > pg_catalog.now() - interval '1 day'
-             order by created_at desc limit v_per_ip) x
-    having count(*) >= v_per_ip;
-    if v_oldest is not null then
-      perform auth.raise_rate_limited('Too many sign-in codes from this address today.',
-        v_oldest + interval '1 day' - pg_catalog.now());
-    end if;
-  end if;
+  perform auth.limit_recent(array(select created_at from app.web_sessions
+                                   where email = v_email and created_at > pg_catalog.now() - interval '1 hour'
+                                   order by created_at desc limit v_per_email),
+                            v_per_email, interval '1 hour', 'Too many sign-in codes for this email; wait before asking again.');
+  perform auth.limit_recent(array(select created_at from app.web_sessions
+                                   where client_ip = v_ip and created_at > pg_catalog.now() - interval '1 day'
+                                   order by created_at desc limit v_per_ip),
+                            v_per_ip, interval '1 day', 'Too many sign-in codes from this address today.');
   -- Someone with a place in an organisation today.
   select u.id into v_user
     from app.users u

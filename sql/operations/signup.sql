@@ -71,7 +71,6 @@ declare
   v_per_email int := coalesce((p #>> '{limits,perEmailPerHour}')::int, 0);
   v_per_ip int := coalesce((p #>> '{limits,perIpPerDay}')::int, 0);
   v_existing boolean;
-  v_oldest timestamptz;
   r app.signup_requests;
 begin
   if v_email is null or v_email !~ '^[^@\s]+@[^@\s]+\.[^@\s]+$' then
@@ -92,28 +91,14 @@ begin
   -- or both stay live.
   perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('favcrm.signup.' || v_email, 0));
   -- The hard bounds, shared by every server process: requests per email an hour, per IP a day.
-  if v_per_email > 0 then
-    select min(created_at) into v_oldest
-      from (select created_at from app.signup_requests
-             where email = v_email and created_at > pg_catalog.now() - interval '1 hour'
-             order by created_at desc limit v_per_email) s
-     having count(*) >= v_per_email;
-    if v_oldest is not null then
-      perform auth.raise_rate_limited('Too many registration requests for this email; wait before asking again.',
-        v_oldest + interval '1 hour' - pg_catalog.now());
-    end if;
-  end if;
-  if v_per_ip > 0 and v_ip is not null then
-    select min(created_at) into v_oldest
-      from (select created_at from app.signup_requests
-             where client_ip = v_ip and created_at > pg_catalog.now() - interval '1 day'
-             order by created_at desc limit v_per_ip) s
-     having count(*) >= v_per_ip;
-    if v_oldest is not null then
-      perform auth.raise_rate_limited('Too many registration requests from this address today.',
-        v_oldest + interval '1 day' - pg_catalog.now());
-    end if;
-  end if;
+  perform auth.limit_recent(array(select created_at from app.signup_requests
+                                   where email = v_email and created_at > pg_catalog.now() - interval '1 hour'
+                                   order by created_at desc limit v_per_email),
+                            v_per_email, interval '1 hour', 'Too many registration requests for this email; wait before asking again.');
+  perform auth.limit_recent(array(select created_at from app.signup_requests
+                                   where client_ip = v_ip and created_at > pg_catalog.now() - interval '1 day'
+                                   order by created_at desc limit v_per_ip),
+                            v_per_ip, interval '1 day', 'Too many registration requests from this address today.');
   v_existing := exists (select from app.memberships
                          where email = v_email and role = 'owner' and removed_at is null);
   update app.signup_requests set superseded_at = pg_catalog.now()

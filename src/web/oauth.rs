@@ -538,6 +538,15 @@ fn client_credentials(
     }
 }
 
+/// A token or revocation request: its fields and the client's credentials.
+type ClientRequest = (std::collections::HashMap<String, String>, String, Option<String>);
+
+fn client_request(req: &HttpRequest, body: &[u8]) -> Result<ClientRequest, HttpResponse> {
+    let fields = form_fields(body).map_err(|e| oauth_error(http::StatusCode::BAD_REQUEST, "invalid_request", e))?;
+    let (client_id, secret) = client_credentials(req, &fields)?;
+    Ok((fields, client_id, secret))
+}
+
 fn token_answer(answer: Value) -> HttpResponse {
     if let Some(error) = answer["error"].as_str() {
         let status =
@@ -552,13 +561,9 @@ fn token_answer(answer: Value) -> HttpResponse {
 }
 
 async fn token(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
-    let fields = match form_fields(&body) {
-        Ok(f) => f,
-        Err(e) => return oauth_error(http::StatusCode::BAD_REQUEST, "invalid_request", e),
-    };
-    let (client_id, secret) = match client_credentials(&req, &fields) {
-        Ok(c) => c,
-        Err(res) => return res,
+    let (fields, client_id, secret) = match client_request(&req, &body) {
+        Ok(request) => request,
+        Err(refused) => return refused,
     };
     let resource = match fields.get("resource") {
         None => None,
@@ -607,13 +612,9 @@ async fn token(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -
 
 /// RFC 7009: always 200 for a well-formed request, whether or not the token was known.
 async fn revoke(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
-    let fields = match form_fields(&body) {
-        Ok(f) => f,
-        Err(e) => return oauth_error(http::StatusCode::BAD_REQUEST, "invalid_request", e),
-    };
-    let (client_id, secret) = match client_credentials(&req, &fields) {
-        Ok(c) => c,
-        Err(res) => return res,
+    let (fields, client_id, secret) = match client_request(&req, &body) {
+        Ok(request) => request,
+        Err(refused) => return refused,
     };
     let Some(token) = fields.get("token") else {
         return oauth_error(http::StatusCode::BAD_REQUEST, "invalid_request", "token is missing.");

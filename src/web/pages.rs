@@ -203,6 +203,17 @@ impl Form {
     }
 }
 
+/// A form posted from one of this browser's pages: its fields, or the refusal when its CSRF
+/// token is missing or another browser's.
+fn posted(state: &AppState, req: &HttpRequest, body: &[u8]) -> Result<(Browser, Form), HttpResponse> {
+    let browser = Browser::of(req);
+    let form = Form::parse(body);
+    if !csrf_ok(state, &browser, &form) {
+        return Err(forbidden(req, &browser));
+    }
+    Ok((browser, form))
+}
+
 /// Where to go after signing in: a path of this server, never another site.
 fn local_path(next: Option<&str>) -> String {
     match next {
@@ -372,17 +383,16 @@ async fn sign_in_start(
     state: web::Data<AppState>,
     web_state: web::Data<WebState>,
 ) -> HttpResponse {
-    let browser = Browser::of(&req);
-    let form = Form::parse(&body);
-    if !csrf_ok(&state, &browser, &form) {
-        return forbidden(&req, &browser);
-    }
+    let (browser, form) = match posted(&state, &req, &body) {
+        Ok(posted) => posted,
+        Err(refused) => return refused,
+    };
     let next = local_path(form.one("next"));
     let email = form.one("email").unwrap_or_default().trim().to_lowercase();
     let client_ip = web_state.client_ip(&req);
     let started = async {
+        // Per address here; per email in the database (auth.start_web_sign_in), which says so.
         state.abuse.code_email(client_ip)?;
-        state.abuse.signup_email(&email)?;
         let code = new_code();
         let hash = hash_code(code.clone()).await?;
         let secrets = state.secrets().map_err(ApiError::internal)?;
@@ -468,11 +478,10 @@ async fn code_check(
     state: web::Data<AppState>,
     web_state: web::Data<WebState>,
 ) -> HttpResponse {
-    let browser = Browser::of(&req);
-    let form = Form::parse(&body);
-    if !csrf_ok(&state, &browser, &form) {
-        return forbidden(&req, &browser);
-    }
+    let (browser, form) = match posted(&state, &req, &body) {
+        Ok(posted) => posted,
+        Err(refused) => return refused,
+    };
     let next = local_path(form.one("next"));
     let code: String = form.one("code").unwrap_or_default().chars().filter(char::is_ascii_digit).collect();
     let checked = async {
@@ -526,10 +535,10 @@ async fn code_check(
 }
 
 async fn sign_out(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
-    let browser = Browser::of(&req);
-    if !csrf_ok(&state, &browser, &Form::parse(&body)) {
-        return forbidden(&req, &browser);
-    }
+    let (browser, _) = match posted(&state, &req, &body) {
+        Ok(posted) => posted,
+        Err(refused) => return refused,
+    };
     if let Err(e) = entry(&state, &req, "end_web_session", json!({ "tokenDigest": browser.digest() })).await {
         return internal(&req, &browser, e);
     }
@@ -618,11 +627,10 @@ async fn organisation_page(req: HttpRequest, state: web::Data<AppState>) -> Http
 }
 
 async fn organisation_choose(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
-    let browser = Browser::of(&req);
-    let form = Form::parse(&body);
-    if !csrf_ok(&state, &browser, &form) {
-        return forbidden(&req, &browser);
-    }
+    let (browser, form) = match posted(&state, &req, &body) {
+        Ok(posted) => posted,
+        Err(refused) => return refused,
+    };
     let Some(chosen) = form.one("organisation").and_then(|id| id.parse::<Uuid>().ok()) else {
         return problem_page(
             &req,
@@ -892,11 +900,10 @@ async fn authorize(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
 }
 
 async fn authorize_decide(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
-    let browser = Browser::of(&req);
-    let form = Form::parse(&body);
-    if !csrf_ok(&state, &browser, &form) {
-        return forbidden(&req, &browser);
-    }
+    let (browser, form) = match posted(&state, &req, &body) {
+        Ok(posted) => posted,
+        Err(refused) => return refused,
+    };
     let params: HashMap<String, String> =
         form.0.iter().filter(|(k, _)| k != "grant").map(|(k, v)| (k.clone(), v.clone())).collect();
     let request = match check_authorize_request(&state, &req, &browser, &params).await {
@@ -1104,10 +1111,10 @@ async fn inbox_decide(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let browser = Browser::of(&req);
-    if !csrf_ok(&state, &browser, &Form::parse(&body)) {
-        return forbidden(&req, &browser);
-    }
+    let (browser, _) = match posted(&state, &req, &body) {
+        Ok(posted) => posted,
+        Err(refused) => return refused,
+    };
     let (id, decision) = path.into_inner();
     let op = match decision.as_str() {
         "approve" => "approve",
@@ -1191,10 +1198,10 @@ async fn apps_revoke(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let browser = Browser::of(&req);
-    if !csrf_ok(&state, &browser, &Form::parse(&body)) {
-        return forbidden(&req, &browser);
-    }
+    let (browser, _) = match posted(&state, &req, &body) {
+        Ok(posted) => posted,
+        Err(refused) => return refused,
+    };
     if let Err(res) = signed_in(&state, &req, &browser, false).await {
         return res;
     }

@@ -998,3 +998,32 @@ async fn a_client_named_by_its_metadata_document_url_needs_no_registration() {
         assert!(page.location.is_none());
     }
 }
+
+#[tokio::test]
+async fn client_registrations_and_sign_in_codes_are_bounded_per_address_and_email_in_the_database() {
+    let mut settings = crate::common::relaxed();
+    settings.abuse.client_registrations_per_ip_per_hour = 2;
+    settings.abuse.signups_per_email_per_hour = 1;
+    let app = TestApp::spawn_with(settings).await;
+    let org = app.create_org("Glow").await;
+    let body = json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"});
+    for _ in 0..2 {
+        assert_eq!(register(&app, body.clone()).await.0, StatusCode::CREATED);
+    }
+    let res = app.http.post(format!("{}/oauth/register", app.base)).json(&body).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap() > 3000);
+    assert_eq!(res.json::<Value>().await.unwrap()["error"], "rate_limited");
+    // One sign-in code an hour for this email: the second request is refused on the page.
+    let email = owner_email(&app, &org).await;
+    let browser = Browser::new(&app);
+    let page = browser.get("/sign-in").await;
+    assert_eq!(
+        browser.post("/sign-in", &[("csrf", &page.csrf()), ("email", &email)]).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let again = browser.post("/sign-in", &[("csrf", &page.csrf()), ("email", &email)]).await;
+    assert_eq!(again.status, StatusCode::TOO_MANY_REQUESTS, "{}", again.text);
+    assert!(again.text.contains("Too many sign-in codes for this email"), "{}", again.text);
+    assert_eq!(app.mails_to(&email).await.len(), 1);
+}
