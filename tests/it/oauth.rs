@@ -1027,3 +1027,36 @@ async fn client_registrations_and_sign_in_codes_are_bounded_per_address_and_emai
     assert!(again.text.contains("Too many sign-in codes for this email"), "{}", again.text);
     assert_eq!(app.mails_to(&email).await.len(), 1);
 }
+
+#[tokio::test]
+async fn the_inbox_shows_a_refund_by_its_amount_and_only_those_who_may_decide_it_can() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Glow").await;
+    let customer = app.customer(&org, json!({"name": "Cy"})).await.to_string();
+    let invoice = crate::billing::open_invoice(&app, &org, &customer, 5000).await;
+    let paid = app.post(&org.key, "/v1/payments", json!({"invoiceId": invoice, "amount": 5000, "method": "cash"})).await;
+    let payment = paid.body["id"].as_str().unwrap().to_string();
+    let res = app.post(&org.key, &format!("/v1/payments/{payment}/refunds"), json!({"reason": "unhappy"})).await;
+    assert_eq!(res.code(), "approval_required", "{}", res.body);
+    let approval = res.body["approvalId"].as_str().unwrap().to_string();
+    let currency = res.body["approval"]["snapshot"]["refund"]["currency"].as_str().unwrap().to_string();
+    // A manager sees it but may not decide a refund: the inbox says why, and nothing moves.
+    let manager = app.insert_member(&org, "manager").await;
+    let email: String =
+        app.admin().await.query_one("select email from app.users where id = $1", &[&manager]).await.unwrap().get(0);
+    let browser = Browser::new(&app);
+    browser.sign_in(&app, &email, "/inbox").await;
+    let page = browser.get("/inbox").await;
+    assert!(page.text.contains(&format!("50.00 {currency}")) && page.text.contains("unhappy"), "{}", page.text);
+    let done = browser.post(&format!("/inbox/{approval}/approve"), &[("csrf", &page.csrf())]).await;
+    let after = browser.get(done.location.as_deref().unwrap()).await;
+    assert!(after.text.contains("Only admins and owners decide on refund_payment"), "{}", after.text);
+    assert_eq!(app.get(&org.key, &format!("/v1/payments/{payment}")).await.body["amountRefunded"]["amount"], 0);
+    // The owner approves it: refunded once.
+    let owner = Browser::new(&app);
+    owner.sign_in(&app, &owner_email(&app, &org).await, "/inbox").await;
+    let page = owner.get("/inbox").await;
+    let done = owner.post(&format!("/inbox/{approval}/approve"), &[("csrf", &page.csrf())]).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    assert_eq!(app.get(&org.key, &format!("/v1/payments/{payment}")).await.body["amountRefunded"]["amount"], 5000);
+}
