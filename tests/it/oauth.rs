@@ -1034,7 +1034,8 @@ async fn the_inbox_shows_a_refund_by_its_amount_and_only_those_who_may_decide_it
     let org = app.create_org("Glow").await;
     let customer = app.customer(&org, json!({"name": "Cy"})).await.to_string();
     let invoice = crate::billing::open_invoice(&app, &org, &customer, 5000).await;
-    let paid = app.post(&org.key, "/v1/payments", json!({"invoiceId": invoice, "amount": 5000, "method": "cash"})).await;
+    let paid =
+        app.post(&org.key, "/v1/payments", json!({"invoiceId": invoice, "amount": 5000, "method": "cash"})).await;
     let payment = paid.body["id"].as_str().unwrap().to_string();
     let res = app.post(&org.key, &format!("/v1/payments/{payment}/refunds"), json!({"reason": "unhappy"})).await;
     assert_eq!(res.code(), "approval_required", "{}", res.body);
