@@ -314,7 +314,7 @@ grant execute on function auth.authenticate_session(bytea, text) to favcrm_membe
 -- Consent: the authorization code
 -- ---------------------------------------------------------------------------------------
 -- p: tokenDigest (the session), clientId, redirectUri, codeChallenge, resource, scopes,
--- organisationId, codeDigest. Returns the scopes granted.
+-- organisationId. Returns the code (shown once; only its SHA-256 is kept) and the scopes granted.
 create function auth.issue_oauth_code(p jsonb) returns jsonb
 language plpgsql security definer set search_path = '' as $$
 declare
@@ -322,6 +322,7 @@ declare
   c app.oauth_clients;
   v_role text;
   v_scopes text[];
+  v_code text := auth.new_token('fav_oac_');
 begin
   select * into s from app.web_sessions
    where token_digest = pg_catalog.decode(p ->> 'tokenDigest', 'hex') and ended_at is null
@@ -351,10 +352,10 @@ begin
                                                          'via', 'web', 'op', 'consent'));
   insert into app.oauth_codes (org_id, code_digest, client_id, user_id, redirect_uri, code_challenge, resource,
                                scopes, expires_at)
-  values ((p ->> 'organisationId')::uuid, pg_catalog.decode(p ->> 'codeDigest', 'hex'), c.id, s.user_id,
+  values ((p ->> 'organisationId')::uuid, auth.sha256(v_code), c.id, s.user_id,
           p ->> 'redirectUri', p ->> 'codeChallenge', p ->> 'resource', v_scopes,
           pg_catalog.now() + interval '5 minutes');
-  return pg_catalog.jsonb_build_object('scopes', pg_catalog.to_jsonb(v_scopes));
+  return pg_catalog.jsonb_build_object('code', v_code, 'scopes', pg_catalog.to_jsonb(v_scopes));
 end
 $$;
 comment on function auth.issue_oauth_code(jsonb) is 'Records the person''s consent as an authorization code (5 minutes, one use) bound to the client, redirect URI, PKCE challenge, resource, organisation and the scopes they left ticked within their role.';

@@ -644,26 +644,32 @@ pub async fn challenge(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let path = req.path().to_string();
-    let metadata = {
-        let mcp = path == MCP_PATH || path.starts_with("/mcp/");
-        let http = req.request();
-        format!("{}/.well-known/oauth-protected-resource{}", canonical_base(http), if mcp { MCP_PATH } else { "" })
-    };
     let mut res = next.call(req).await?;
-    if res.status().as_u16() == 401 && (path.starts_with("/v1/") || path.starts_with(MCP_PATH)) {
-        let existing = res
-            .headers()
-            .get(header::WWW_AUTHENTICATE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or(r#"Bearer realm="favcrm""#)
-            .to_string();
-        if existing.starts_with("Bearer") && !existing.contains("resource_metadata=") {
-            let value = format!(r#"{existing}, resource_metadata="{metadata}""#);
-            if let Ok(value) = HeaderValue::from_str(&value) {
-                res.headers_mut().insert(header::WWW_AUTHENTICATE, value);
-            }
-        }
+    // Only a 401 pays for it: every other answer passes as it is.
+    if res.status().as_u16() != 401 {
+        return Ok(res);
+    }
+    let path = res.request().path();
+    let mcp = path == MCP_PATH || path.starts_with("/mcp/");
+    if !mcp && !path.starts_with("/v1/") {
+        return Ok(res);
+    }
+    let metadata = format!(
+        "{}/.well-known/oauth-protected-resource{}",
+        canonical_base(res.request()),
+        if mcp { MCP_PATH } else { "" }
+    );
+    let existing = res
+        .headers()
+        .get(header::WWW_AUTHENTICATE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or(r#"Bearer realm="favcrm""#)
+        .to_string();
+    if existing.starts_with("Bearer")
+        && !existing.contains("resource_metadata=")
+        && let Ok(value) = HeaderValue::from_str(&format!(r#"{existing}, resource_metadata="{metadata}""#))
+    {
+        res.headers_mut().insert(header::WWW_AUTHENTICATE, value);
     }
     Ok(res)
 }

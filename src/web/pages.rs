@@ -72,7 +72,7 @@ impl Browser {
     fn of(req: &HttpRequest) -> Self {
         match req.cookie(COOKIE).map(|c| c.value().to_string()).filter(|v| v.len() >= 32 && v.len() <= 128) {
             Some(secret) => Self { secret, new: false },
-            None => Self { secret: new_secret(), new: true },
+            None => Self { secret: super::person::new_secret(), new: true },
         }
     }
 
@@ -83,13 +83,6 @@ impl Browser {
     fn caller(&self) -> Caller {
         Caller::Session { digest: Sha256::digest(self.secret.as_bytes()).into() }
     }
-}
-
-fn new_secret() -> String {
-    use base64::Engine;
-    let mut bytes = [0u8; 32];
-    rand::Rng::fill_bytes(&mut rand::rng(), &mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 fn cookie(req: &HttpRequest, secret: &str) -> Cookie<'static> {
@@ -500,7 +493,7 @@ async fn code_check(
                 "That code is not right and no attempts are left: ask for a new code.".to_string()
             }));
         }
-        let renewed = new_secret();
+        let renewed = super::person::new_secret();
         entry(
             &state,
             &req,
@@ -681,13 +674,6 @@ struct AuthorizeRequest {
     scopes: Vec<String>,
 }
 
-/// Where the authorization endpoint's answer goes: to the client (an OAuth error or a code),
-/// or — when the client or its redirect URI cannot be trusted — a page for the person.
-enum Refusal {
-    Page(HttpResponse),
-    Redirect(HttpResponse),
-}
-
 fn redirect_with(base: &str, redirect_uri: &str, params: &[(&str, &str)]) -> HttpResponse {
     let mut url = redirect_uri.to_string();
     let mut query = url::form_urlencoded::Serializer::new(String::new());
@@ -705,33 +691,35 @@ async fn check_authorize_request(
     req: &HttpRequest,
     browser: &Browser,
     params: &HashMap<String, String>,
-) -> Result<AuthorizeRequest, Refusal> {
+) -> Result<AuthorizeRequest, HttpResponse> {
+    // Until the client and its redirect URI are trusted, a refusal is a page for the person;
+    // after, it goes back to the client (an OAuth error with state and iss).
     let get = |name: &str| params.get(name).map(String::as_str);
     let client = match oauth::find_client(state, req, get("client_id").unwrap_or_default()).await {
         Ok(Some(client)) => client,
         Ok(None) => {
-            return Err(Refusal::Page(problem_page(
+            return Err(problem_page(
                 req,
                 browser,
                 http::StatusCode::BAD_REQUEST,
                 "Unknown app",
                 "The app that sent you here is not registered with this server (its client_id is unknown), so \
                  nothing can be shared with it.",
-            )));
+            ));
         }
-        Err(e) => return Err(Refusal::Page(internal(req, browser, e))),
+        Err(e) => return Err(internal(req, browser, e)),
     };
     let redirect_uri = match get("redirect_uri") {
         Some(uri) if client.allows_redirect(uri) => uri.to_string(),
         None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
         _ => {
-            return Err(Refusal::Page(problem_page(
+            return Err(problem_page(
                 req,
                 browser,
                 http::StatusCode::BAD_REQUEST,
                 "Wrong return address",
                 "The app asked to send you back to an address it did not register, so nothing can be shared with it.",
-            )));
+            ));
         }
     };
     let base = oauth::resource(req, "");
@@ -741,7 +729,7 @@ async fn check_authorize_request(
         if let Some(s) = &state_param {
             params.push(("state", s));
         }
-        Refusal::Redirect(redirect_with(&base, &redirect_uri, &params))
+        redirect_with(&base, &redirect_uri, &params)
     };
     if get("response_type") != Some("code") {
         return Err(refuse("unsupported_response_type", "Only response_type=code is supported."));
@@ -818,7 +806,7 @@ async fn authorize(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
     let params = query_of(&req);
     let request = match check_authorize_request(&state, &req, &browser, &params).await {
         Ok(r) => r,
-        Err(Refusal::Page(res) | Refusal::Redirect(res)) => return res,
+        Err(res) => return res,
     };
     let person = match signed_in(&state, &req, &browser, true).await {
         Ok(p) => p,
@@ -908,7 +896,7 @@ async fn authorize_decide(req: HttpRequest, body: web::Bytes, state: web::Data<A
         form.0.iter().filter(|(k, _)| k != "grant").map(|(k, v)| (k.clone(), v.clone())).collect();
     let request = match check_authorize_request(&state, &req, &browser, &params).await {
         Ok(r) => r,
-        Err(Refusal::Page(res) | Refusal::Redirect(res)) => return res,
+        Err(res) => return res,
     };
     let base = oauth::resource(&req, "");
     let with_state = |mut pairs: Vec<(&'static str, String)>| {
@@ -936,7 +924,6 @@ async fn authorize_decide(req: HttpRequest, body: web::Bytes, state: web::Data<A
     };
     // Only what was offered and left ticked (the database also drops what the role cannot hold).
     let granted: Vec<&str> = form.all("grant").into_iter().filter(|s| request.scopes.iter().any(|r| r == s)).collect();
-    let code = tx_token("fav_oac_");
     let issued = entry(
         &state,
         &req,
@@ -949,12 +936,12 @@ async fn authorize_decide(req: HttpRequest, body: web::Bytes, state: web::Data<A
             "resource": request.resource,
             "scopes": granted,
             "organisationId": organisation,
-            "codeDigest": digest_hex(&code),
         }),
     )
     .await;
     match issued {
-        Ok(_) => {
+        Ok(issued) => {
+            let code = issued["code"].as_str().unwrap_or_default().to_string();
             let pairs = with_state(vec![("code", code)]);
             let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
             redirect_with(&base, &request.redirect_uri, &refs)
@@ -969,14 +956,6 @@ async fn authorize_decide(req: HttpRequest, body: web::Bytes, state: web::Data<A
         }
         Err(e) => internal(&req, &browser, e),
     }
-}
-
-/// A random single-use secret with a prefix (192 bits, base64url), as the database makes them.
-fn tx_token(prefix: &str) -> String {
-    use base64::Engine;
-    let mut bytes = [0u8; 24];
-    rand::Rng::fill_bytes(&mut rand::rng(), &mut bytes);
-    format!("{prefix}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1013,22 +992,9 @@ async fn as_person(
     }
 }
 
+/// A money object (`{amount, currency}`) as its currency writes it.
 fn money(value: &Value) -> String {
-    let amount = value["amount"].as_i64().unwrap_or(0);
-    let currency = value["currency"].as_str().unwrap_or("");
-    let exponent = iso_currency::Currency::from_code(currency).and_then(|c| c.exponent()).unwrap_or(2) as u32;
-    let unit = 10i64.pow(exponent);
-    if exponent == 0 {
-        format!("{amount} {currency}")
-    } else {
-        format!(
-            "{}{}.{:0width$} {currency}",
-            if amount < 0 { "-" } else { "" },
-            amount.abs() / unit,
-            amount.abs() % unit,
-            width = exponent as usize
-        )
-    }
+    crate::render::chart::money(value["amount"].as_i64().unwrap_or(0), value["currency"].as_str().unwrap_or(""))
 }
 
 /// What an approval would do, exactly as its snapshot holds it.
