@@ -174,6 +174,27 @@ pub async fn exchange(app: &TestApp, fields: &[(&str, &str)]) -> (StatusCode, Va
     (status, res.json().await.unwrap())
 }
 
+/// The authorization code grant for a public client.
+pub async fn exchange_code(
+    app: &TestApp,
+    client: &str,
+    code: &str,
+    redirect: &str,
+    verifier: &str,
+) -> (StatusCode, Value) {
+    exchange(
+        app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", redirect),
+            ("client_id", client),
+            ("code_verifier", verifier),
+        ],
+    )
+    .await
+}
+
 /// A person's whole flow for a public client: sign in, consent, exchange. Returns the tokens.
 pub async fn connect(app: &TestApp, org: &Org, extra: &[(&str, &str)], untick: &[&str]) -> (String, Value) {
     let client = public_client(app, "Claude").await;
@@ -183,17 +204,7 @@ pub async fn connect(app: &TestApp, org: &Org, extra: &[(&str, &str)], untick: &
     browser.sign_in(app, &owner_email(app, org).await, &url).await;
     let location = consent(&browser, &url, untick).await;
     let code = query(&location)["code"].clone();
-    let (status, tokens) = exchange(
-        app,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("client_id", &client),
-            ("code_verifier", &verifier),
-        ],
-    )
-    .await;
+    let (status, tokens) = exchange_code(app, &client, &code, REDIRECT, &verifier).await;
     assert_eq!(status, StatusCode::OK, "{tokens}");
     (client, tokens)
 }
@@ -407,17 +418,7 @@ async fn pkce_s256_is_required_and_verified() {
     let code = query(&consent(&browser, &url, &[]).await)["code"].clone();
     let (other, _) = pkce();
     for wrong in [other.as_str(), "short"] {
-        let (status, body) = exchange(
-            &app,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", REDIRECT),
-                ("client_id", &client),
-                ("code_verifier", wrong),
-            ],
-        )
-        .await;
+        let (status, body) = exchange_code(&app, &client, &code, REDIRECT, wrong).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         assert_eq!(body["error"], "invalid_grant", "{body}");
     }
@@ -427,17 +428,7 @@ async fn pkce_s256_is_required_and_verified() {
     )
     .await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "{body}");
-    let (status, body) = exchange(
-        &app,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("client_id", &client),
-            ("code_verifier", &verifier),
-        ],
-    )
-    .await;
+    let (status, body) = exchange_code(&app, &client, &code, REDIRECT, &verifier).await;
     assert_eq!(status, StatusCode::OK, "the right verifier still works: {body}");
 }
 
@@ -472,17 +463,7 @@ async fn a_code_is_good_once_and_using_it_again_revokes_what_it_gave() {
     let (verifier, challenge) = pkce();
     let url = authorize_url(&client, REDIRECT, &challenge, &[]);
     let code = query(&consent(&browser, &url, &[]).await)["code"].clone();
-    let (status, body) = exchange(
-        &app,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("client_id", &thief),
-            ("code_verifier", &verifier),
-        ],
-    )
-    .await;
+    let (status, body) = exchange_code(&app, &thief, &code, REDIRECT, &verifier).await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "{body}");
 }
 
@@ -512,17 +493,7 @@ async fn redirect_uris_match_exactly_except_a_loopback_port() {
     assert!(location.starts_with(moved), "{location}");
     let code = query(&location)["code"].clone();
     // The exchange must name the same redirect URI.
-    let (status, body) = exchange(
-        &app,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("client_id", &client),
-            ("code_verifier", &verifier),
-        ],
-    )
-    .await;
+    let (status, body) = exchange_code(&app, &client, &code, REDIRECT, &verifier).await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "{body}");
     // Registration refuses what can never be a redirect URI.
     for uri in ["http://example.com/cb", "javascript:alert(1)", "https://a.example/cb#frag", "not a uri"] {
@@ -709,17 +680,7 @@ async fn an_oauth_token_holds_exactly_the_scopes_consented_within_the_persons_ro
     let page = browser.get(&url).await;
     assert!(page.text.contains("which it will not get"), "{}", page.text);
     let code = query(&consent(&browser, &url, &[]).await)["code"].clone();
-    let (_, tokens) = exchange(
-        &app,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("client_id", &client),
-            ("code_verifier", &verifier),
-        ],
-    )
-    .await;
+    let (_, tokens) = exchange_code(&app, &client, &code, REDIRECT, &verifier).await;
     let scope = tokens["scope"].as_str().unwrap();
     assert!(scope.contains("customers:write") && !scope.contains("keys:") && !scope.contains("audit:"), "{scope}");
     let res = app.get(tokens["access_token"].as_str().unwrap(), "/v1/api-keys").await;
@@ -976,17 +937,7 @@ async fn a_client_named_by_its_metadata_document_url_needs_no_registration() {
     let page = browser.get(&url).await;
     assert!(page.text.contains("Connect Inspector"), "{}", page.text);
     let code = query(&consent(&browser, &url, &[]).await)["code"].clone();
-    let (status, tokens) = exchange(
-        &app,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("client_id", &client_id),
-            ("code_verifier", &verifier),
-        ],
-    )
-    .await;
+    let (status, tokens) = exchange_code(&app, &client_id, &code, REDIRECT, &verifier).await;
     assert_eq!(status, StatusCode::OK, "{tokens}");
     assert_eq!(app.get(tokens["access_token"].as_str().unwrap(), "/v1/customers").await.status, StatusCode::OK);
     // Read once within the hour.
